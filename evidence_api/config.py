@@ -1,0 +1,40 @@
+"""Service settings, read once from ``TIEZHENG_*`` environment variables (and a dev ``.env``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+_PLACEHOLDERS = {"changethis", "admin", "secret", "dev-admin-token"}
+
+
+class Settings(BaseSettings):
+    """Everything ``create_app`` needs; built by the caller, never at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="TIEZHENG_", env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    environment: str = "dev"
+    data_dir: Path = Path(".tiezheng/data")
+    database_url: str = ""
+    admin_token: str | None = None
+    master_key: str | None = None
+    log_origin: str = "tiezheng.local/log"
+    checkpoint_interval: float = 0.5
+    anchor_interval: float = 1.0
+    max_batch: int = 1000
+    max_body_bytes: int = 16 * 1024 * 1024
+    verify_workers: int | None = None
+
+    @model_validator(mode="after")
+    def _defaults_and_secrets(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'tiezheng.db').resolve()}"
+        if self.environment != "dev" and (not self.admin_token or self.admin_token in _PLACEHOLDERS):
+            raise ValueError("TIEZHENG_ADMIN_TOKEN must be set to a real secret outside dev")
+        if self.admin_token is not None and len(self.admin_token) < 12:
+            raise ValueError("TIEZHENG_ADMIN_TOKEN must be at least 12 characters")
+        return self

@@ -1,0 +1,34 @@
+"""``create_app(settings)``: the FastAPI application of the evidence service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from evidence_api.config import Settings
+from evidence_api.errors import install_error_handlers
+from evidence_api.routes import admin, events, log
+from evidence_api.services import Services
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app; the log, keys and anchorer open at startup and close (drained) at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = Services.open(settings)
+        try:
+            yield
+        finally:
+            app.state.services.close()
+
+    app = FastAPI(title="Tiezheng evidence service", version="0.1.0", lifespan=lifespan,
+                  description="Signed, SM3-hashed evidence events in an RFC 9162 log with anchored checkpoints.")
+    install_error_handlers(app)
+    for module in (admin, events, log):
+        app.include_router(module.router)
+    return app

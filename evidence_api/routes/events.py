@@ -1,0 +1,54 @@
+"""Evidence-event intake and bundle export."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from evidence_api.deps import PrincipalDep, ServicesDep
+from evidence_api.schemas.log import EventBatch, ReceiptsOut
+from evidence_api.services.bundles import build_bundle
+from evidence_api.services.errors import TooLarge
+from ledger.errors import MalformedInput
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    body = await request.body()
+    if len(body) > limit:
+        raise TooLarge(f"request body of {len(body)} bytes exceeds {limit}; send smaller batches")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedInput(f"body is not valid JSON: {exc}") from exc
+
+
+@router.post("", status_code=201, response_model=ReceiptsOut,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": EventBatch.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
+async def submit_events(request: Request, services: ServicesDep, principal: PrincipalDep) -> JSONResponse:
+    """Append a batch of signed events; idempotent by ``event_id``. Receipts come after the commit.
+
+    The raw JSON is kept as sent (not re-serialized by a model), because the signatures cover its exact values.
+    """
+    principal.require("ingest", "admin")
+    tenant = principal.own_tenant()
+    body = await _json_body(request, services.settings.max_body_bytes)
+    submission = await asyncio.to_thread(services.intake.prepare, tenant, body)
+    receipts = await asyncio.wrap_future(services.log.submit_nowait(submission))
+    out = [{"event_id": r.event_id, "leaf_index": r.leaf_index, "leaf_hash": r.leaf_hash.hex(),
+            "received_at": r.received_at, "duplicate": r.duplicate} for r in receipts]
+    status = 200 if all(r.duplicate for r in receipts) else 201
+    return JSONResponse({"receipts": out}, status_code=status)
+
+
+@router.get("/{event_id}/bundle")
+def event_bundle(event_id: str, services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+    """The event with its payload, proof, checkpoint, anchors and keys, for ``tiezheng verify``."""
+    principal.require("reader", "admin", "ingest")
+    return build_bundle(services.log, services.keys, services.wrapper, tenant=principal.own_tenant(), event_id=event_id)

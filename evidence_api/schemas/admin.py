@@ -1,0 +1,58 @@
+"""Request and response bodies of tenants, tokens and keys."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = ["TenantCreate", "TenantPublic", "TokenCreate", "TokenIssued", "KeyCreate", "KeyPublic"]
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@#-]{0,63}$"
+
+
+class TenantCreate(BaseModel):
+    """A new tenant (an enterprise)."""
+
+    id: str = Field(pattern=_ID, examples=["acme-chem"])
+    name: str = Field(min_length=1, max_length=200, examples=["Acme Chemical Co."])
+
+
+class TenantPublic(TenantCreate):
+    """A created tenant."""
+
+
+class TokenCreate(BaseModel):
+    """A token to issue for a tenant."""
+
+    tenant: str = Field(pattern=_ID)
+    role: Literal["admin", "ingest", "reader"]
+    label: str = Field(min_length=1, max_length=200, examples=["gas detectors, unit 3"])
+
+
+class TokenIssued(BaseModel):
+    """The issued token: the secret is shown only here."""
+
+    tenant: str
+    role: str
+    token: str
+
+
+class KeyCreate(BaseModel):
+    """An actor's SM2 public key to register."""
+
+    tenant: str = Field(pattern=_ID)
+    key_id: str = Field(min_length=1, max_length=128)
+    actor_type: Literal["user", "device", "service"]
+    actor_id: str = Field(min_length=1, max_length=128)
+    public_key_pem: str = Field(min_length=1, max_length=4096)
+
+
+class KeyPublic(BaseModel):
+    """A registered key."""
+
+    tenant: str
+    key_id: str
+    actor_type: str
+    actor_id: str
+    fingerprint: str

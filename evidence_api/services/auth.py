@@ -1,0 +1,98 @@
+"""Tenants and bearer tokens with roles.
+
+Tokens are random 32-byte secrets shown once; only their SM3 hash is stored. The bootstrap admin token
+(``TIEZHENG_ADMIN_TOKEN``) is a platform admin with no tenant: it creates tenants, tokens and keys.
+A tenant token carries one role: ``admin`` (its tenant's keys and tokens), ``ingest`` (submit events) or
+``reader`` (read the log and bundles).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from evidence_api import db
+from evidence_api.services.errors import Conflict, Forbidden, NotFound, Unauthorized
+from ledger.log import utc_now
+from ledger.sm import sm3
+
+__all__ = ["ROLES", "Principal", "Auth"]
+
+ROLES = ("admin", "ingest", "reader")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a tenant (None for the platform admin) and a role."""
+
+    tenant: str | None
+    role: str
+    label: str
+
+    def require(self, *roles: str, tenant: str | None = None) -> None:
+        """Raise ``Forbidden`` unless the caller has one of ``roles`` (and may act for ``tenant``)."""
+        if self.tenant is None and self.role == "admin":
+            return
+        if self.role not in roles:
+            raise Forbidden(f"role {self.role!r} may not do this; needs one of {list(roles)}")
+        if tenant is not None and tenant != self.tenant:
+            raise Forbidden(f"token of tenant {self.tenant!r} may not act for tenant {tenant!r}")
+
+    def own_tenant(self) -> str:
+        """The caller's tenant; the platform admin has none and must use a tenant token."""
+        if self.tenant is None:
+            raise Forbidden("the platform admin token has no tenant; use a token issued for a tenant")
+        return self.tenant
+
+
+def _token_hash(token: str) -> str:
+    return sm3(token.encode()).hex()
+
+
+class Auth:
+    """Resolves bearer tokens; creates tenants and tokens."""
+
+    def __init__(self, engine: Engine, *, admin_token: str | None) -> None:
+        self._engine, self._admin_token = engine, admin_token
+        self._cache: dict[str, Principal] = {}
+
+    def principal(self, authorization: str | None) -> Principal:
+        """The caller behind an ``Authorization: Bearer ...`` header; raises ``Unauthorized``."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("send 'Authorization: Bearer <token>'")
+        if self._admin_token and hmac.compare_digest(token, self._admin_token):
+            return Principal(None, "admin", "bootstrap admin")
+        digest = _token_hash(token)
+        cached = self._cache.get(digest)
+        if cached is None:
+            with self._engine.connect() as conn:
+                row = conn.execute(select(db.api_tokens).where(db.api_tokens.c.token_hash == digest)).first()
+            if row is None:
+                raise Unauthorized("unknown bearer token")
+            cached = self._cache[digest] = Principal(row.tenant, row.role, row.label)
+        return cached
+
+    def create_tenant(self, tenant_id: str, name: str) -> None:
+        """Create a tenant; ``Conflict`` if the id is taken."""
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(db.tenants).values(id=tenant_id, name=name, created_at=utc_now()))
+        except IntegrityError as exc:
+            raise Conflict(f"tenant {tenant_id!r} already exists") from exc
+
+    def issue_token(self, tenant: str, role: str, label: str) -> str:
+        """Issue a token for ``tenant`` with ``role``; returns the secret (shown once)."""
+        if role not in ROLES:
+            raise Forbidden(f"unknown role {role!r}; one of {list(ROLES)}")
+        with self._engine.begin() as conn:
+            if conn.execute(select(db.tenants.c.id).where(db.tenants.c.id == tenant)).first() is None:
+                raise NotFound(f"tenant {tenant!r} does not exist; create it with POST /v1/tenants")
+            token = secrets.token_urlsafe(32)
+            conn.execute(insert(db.api_tokens).values(token_hash=_token_hash(token), tenant=tenant, role=role,
+                                                      label=label, created_at=utc_now()))
+        return token

@@ -1,0 +1,54 @@
+"""Export one event as a self-contained bundle that ``tiezheng verify`` checks offline (docs/formats.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from evidence_api.services.errors import NotFound
+from evidence_api.services.keys import KeyRegistry
+from ledger import storage as db
+from ledger.anchors.anchorer import receipts_covering
+from ledger.keystore import DataKeyWrapper, open_sealed
+from ledger.log import TransparencyLog
+
+__all__ = ["build_bundle"]
+
+
+def build_bundle(log: TransparencyLog, keys: KeyRegistry, wrapper: DataKeyWrapper, *, tenant: str,
+                 event_id: str) -> dict[str, Any]:
+    """The bundle of ``event_id`` against the newest checkpoint; ``NotFound`` if no checkpoint covers it yet."""
+    with log.engine.connect() as conn:
+        row = conn.execute(select(db.events).where(db.events.c.event_id == event_id, db.events.c.tenant == tenant)).first()
+        attestation = None
+        if row is not None and row.attestation is not None:
+            body = conn.execute(select(db.attestations.c.body).where(db.attestations.c.digest == row.attestation)).scalar()
+            attestation = json.loads(body)
+    if row is None:
+        raise NotFound(f"event {event_id} is not in the log of tenant {tenant!r}")
+    checkpoint = log.latest_checkpoint()
+    if checkpoint is None or checkpoint.checkpoint.tree_size <= row.leaf_index:
+        raise NotFound(f"event {event_id} is logged but no checkpoint covers it yet; retry in a second")
+    size = checkpoint.checkpoint.tree_size
+    plain = open_sealed(wrapper, tenant, row.payload_sealed, row.payload_key, context=f"{tenant}|{event_id}".encode())
+    sealed_payload = orjson.loads(plain)
+    event = orjson.loads(row.leaf)
+    return {
+        "format": "tiezheng.bundle/v1",
+        "event": event,
+        "leaf_index": row.leaf_index,
+        "attestation": attestation,
+        "payload": {"salt": sealed_payload["salt"], "value": sealed_payload["payload"]},
+        "checkpoint": checkpoint.text,
+        "inclusion_proof": [h.hex() for h in log.inclusion_proof(row.leaf_index, size)],
+        "anchors": [_anchor(log, receipt, size) for receipt in receipts_covering(log, size)],
+        "keys": {"log": log.signer.public.to_pem(), "actor": keys.get(tenant, row.key_id).public.to_pem()},
+    }
+
+
+def _anchor(log: TransparencyLog, receipt: dict[str, Any], size: int) -> dict[str, Any]:
+    proof = log.consistency_proof(size, int(receipt["tree_size"]))
+    return {"backend": receipt["backend"], "entry": receipt.get("entry"), "consistency_proof": [h.hex() for h in proof]}

@@ -1,0 +1,66 @@
+"""``Services``: everything a running service holds, built from ``Settings`` and closed on shutdown."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from evidence_api.config import Settings
+from evidence_api.db import migrate
+from evidence_api.services.auth import Auth
+from evidence_api.services.events import EventIntake
+from evidence_api.services.keys import KeyRegistry
+from ledger.anchors.anchorer import Anchorer
+from ledger.anchors.local import LocalJournal
+from ledger.keystore import LocalKeyWrapper, load_or_create_log_key, load_or_create_master_key
+from ledger.log import TransparencyLog
+from ledger.sm import Signer
+from ledger.storage import make_engine
+
+__all__ = ["Services"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """The log, its anchorer, the key registry, auth and intake of one running service."""
+
+    settings: Settings
+    engine: Engine
+    log: TransparencyLog
+    anchorer: Anchorer
+    keys: KeyRegistry
+    auth: Auth
+    intake: EventIntake
+    wrapper: LocalKeyWrapper
+
+    @classmethod
+    def open(cls, settings: Settings) -> Services:
+        """Migrate the database, load (or create) keys, start the log writer and the anchorer."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrate(settings.database_url)
+        engine = make_engine(settings.database_url, pool_size=8) if not settings.database_url.startswith("sqlite") \
+            else make_engine(settings.database_url)
+        signer = Signer.from_private_key(load_or_create_log_key(settings.data_dir / "keys" / "log-key.pem"))
+        wrapper = LocalKeyWrapper(load_or_create_master_key(settings.data_dir / "keys" / "master.key",
+                                                            env_value=settings.master_key))
+        log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
+                              checkpoint_interval=settings.checkpoint_interval)
+        journal = LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer)
+        anchorer = Anchorer(log, [journal], interval=settings.anchor_interval)
+        keys = KeyRegistry(engine)
+        intake = EventIntake(keys, wrapper, max_batch=settings.max_batch, verify_workers=settings.verify_workers)
+        log.start()
+        anchorer.start()
+        _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
+        return cls(settings, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token), intake, wrapper)
+
+    def close(self) -> None:
+        """Drain the writer, anchor the last checkpoint, stop the pools."""
+        self.log.close()
+        self.anchorer.close()
+        self.intake.close()
+        self.engine.dispose()

@@ -1,0 +1,29 @@
+"""Service-level failures that are not the ledger's: auth, lookups, conflicts, limits."""
+
+from __future__ import annotations
+
+__all__ = ["ServiceError", "Unauthorized", "Forbidden", "NotFound", "Conflict", "TooLarge"]
+
+
+class ServiceError(Exception):
+    """Base of the service's own errors."""
+
+
+class Unauthorized(ServiceError):
+    """No bearer token, or one that is not known."""
+
+
+class Forbidden(ServiceError):
+    """The token is known but may not do this (role or tenant)."""
+
+
+class NotFound(ServiceError):
+    """The thing asked for does not exist (for this tenant)."""
+
+
+class Conflict(ServiceError):
+    """The request conflicts with what is stored."""
+
+
+class TooLarge(ServiceError):
+    """A request beyond a configured limit (batch size, body size)."""

@@ -1,0 +1,63 @@
+"""The registry of actor public keys: one SM2 key per (tenant, key_id), bound to one actor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from evidence_api import db
+from evidence_api.services.errors import Conflict
+from ledger.errors import UnknownKey
+from ledger.log import utc_now
+from ledger.sm import SM2PublicKey
+
+__all__ = ["ActorKey", "KeyRegistry"]
+
+
+@dataclass(frozen=True)
+class ActorKey:
+    """A registered key and the actor it belongs to."""
+
+    tenant: str
+    key_id: str
+    actor_type: str
+    actor_id: str
+    public: SM2PublicKey
+
+
+class KeyRegistry:
+    """Registered actor keys, cached in memory (keys are immutable once registered)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._cache: dict[tuple[str, str], ActorKey] = {}
+
+    def register(self, tenant: str, key_id: str, actor_type: str, actor_id: str, public_key_pem: str) -> ActorKey:
+        """Register a key; raises ``KeyMaterialError`` for a non-SM2 PEM and ``Conflict`` for a taken key id."""
+        public = SM2PublicKey.from_pem(public_key_pem)
+        row = {"tenant": tenant, "key_id": key_id, "actor_type": actor_type, "actor_id": actor_id,
+               "public_key_pem": public.to_pem(), "fingerprint": public.fingerprint(), "created_at": utc_now()}
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(db.actor_keys).values(**row))
+        except IntegrityError as exc:
+            raise Conflict(f"key id {key_id!r} is already registered for tenant {tenant!r}; keys are immutable, "
+                           "register the new key under a new key id") from exc
+        key = ActorKey(tenant, key_id, actor_type, actor_id, public)
+        self._cache[(tenant, key_id)] = key
+        return key
+
+    def get(self, tenant: str, key_id: str) -> ActorKey:
+        """The key ``key_id`` of ``tenant``; raises ``UnknownKey`` if it is not registered."""
+        key = self._cache.get((tenant, key_id))
+        if key is None:
+            with self._engine.connect() as conn:
+                row = conn.execute(select(db.actor_keys).where(
+                    db.actor_keys.c.tenant == tenant, db.actor_keys.c.key_id == key_id)).first()
+            if row is None:
+                raise UnknownKey(f"key id {key_id!r} is not registered for tenant {tenant!r}; register it with POST /v1/keys")
+            key = ActorKey(tenant, key_id, row.actor_type, row.actor_id, SM2PublicKey.from_pem(row.public_key_pem))
+            self._cache[(tenant, key_id)] = key
+        return key

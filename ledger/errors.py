@@ -1,0 +1,64 @@
+"""Exception tree of the ledger: bad input, crypto failures, storage, proofs and anchoring.
+
+Each failure kind has its own class so the API can map it to one problem-details type
+(``evidence_api/errors.py``) and the CLI to one exit code.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LedgerError",
+    "MalformedInput",
+    "InvalidSignature",
+    "UnknownKey",
+    "CommitmentMismatch",
+    "DuplicateConflict",
+    "ProofError",
+    "StorageError",
+    "AnchorError",
+    "KeyMaterialError",
+]
+
+
+class LedgerError(Exception):
+    """Base of every error raised by ``ledger``."""
+
+    def diagnostics(self) -> str:
+        """A human explanation of what went wrong, for the CLI and the logs."""
+        return str(self)
+
+
+class MalformedInput(LedgerError):
+    """Input that does not have the required structure (JSON shape, RFC 3339 time, hex, size)."""
+
+
+class InvalidSignature(LedgerError):
+    """An SM2 signature that does not verify against the claimed key."""
+
+
+class UnknownKey(LedgerError):
+    """A key id that is not registered for this tenant."""
+
+
+class CommitmentMismatch(LedgerError):
+    """A payload whose SM3 commitment differs from the one in the signed event."""
+
+
+class DuplicateConflict(LedgerError):
+    """An ``event_id`` already in the log with different content."""
+
+
+class ProofError(LedgerError):
+    """A proof was asked for sizes or indices the log cannot serve."""
+
+
+class StorageError(LedgerError):
+    """The database or the file system refused a write or a read."""
+
+
+class AnchorError(LedgerError):
+    """An anchor backend failed to record or return a checkpoint."""
+
+
+class KeyMaterialError(LedgerError):
+    """A key file or key setting is missing, unreadable or of the wrong kind."""

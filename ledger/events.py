@@ -1,0 +1,178 @@
+"""The evidence event: claim, signatures (single or batch attestation), payload commitment, leaf bytes.
+
+See docs/formats.md. The actor signs the *claim* (the event without the server-assigned fields
+``received_at``, ``prev``, ``attestation`` and without ``signature``); the server adds its fields and the
+leaf bytes are the RFC 8785 canonical form of the whole event.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from ledger.canonical import canonical
+from ledger.errors import CommitmentMismatch, InvalidSignature, MalformedInput
+from ledger.sm import SM2PublicKey, sm3
+
+__all__ = [
+    "SERVER_FIELDS",
+    "claim_of",
+    "claim_hash",
+    "check_claim",
+    "payload_commitment",
+    "check_commitment",
+    "attestation_digest",
+    "check_attestation",
+    "verify_event_signature",
+    "parse_rfc3339",
+    "clock_flags",
+]
+
+SERVER_FIELDS = ("received_at", "prev", "attestation")
+_CLAIM_REQUIRED = ("v", "event_id", "tenant", "kind", "subject", "actor", "occurred_at", "payload_commitment")
+_CLAIM_OPTIONAL = ("location", "signature")
+_KIND = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+_HEX32 = re.compile(r"[0-9a-f]{64}")
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
+_SUBJECT_KEYS = {"permit", "certificate", "worker", "media"}
+_ACTOR_TYPES = {"user", "device", "service"}
+_SALT_BYTES = 16
+
+
+def claim_of(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of ``event`` the actor signs: without server fields and without ``signature``."""
+    return {k: v for k, v in event.items() if k not in SERVER_FIELDS and k != "signature"}
+
+
+def claim_hash(claim: Mapping[str, Any]) -> bytes:
+    """SM3 of the canonical claim: what a batch attestation lists."""
+    return sm3(canonical(claim))
+
+
+def parse_rfc3339(value: object, field: str) -> datetime:
+    """Parse an RFC 3339 timestamp with an explicit offset; raises ``MalformedInput`` naming ``field``."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise MalformedInput(f"{field} must be an RFC 3339 time with offset, e.g. 2026-11-23T08:00:00Z; got {value!r}")
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise MalformedInput(f"{field} is not a real date and time: {value!r}") from exc
+
+
+def check_claim(event: Mapping[str, Any], *, tenant: str) -> None:
+    """Check the structure of a submitted event (before any crypto); raises ``MalformedInput``.
+
+    ``tenant`` is the tenant of the caller; an event for another tenant is refused.
+    """
+    missing = [k for k in _CLAIM_REQUIRED if k not in event]
+    unknown = [k for k in event if k not in _CLAIM_REQUIRED and k not in _CLAIM_OPTIONAL]
+    if missing or unknown:
+        raise MalformedInput(f"event fields: missing {missing}, not allowed {unknown} (server sets {list(SERVER_FIELDS)})")
+    if event["v"] != 1:
+        raise MalformedInput(f"event version must be 1, got {event['v']!r}")
+    _check_uuid(event["event_id"])
+    if event["tenant"] != tenant:
+        raise MalformedInput(f"event tenant {event['tenant']!r} is not the caller's tenant {tenant!r}")
+    if not isinstance(event["kind"], str) or not _KIND.fullmatch(event["kind"]):
+        raise MalformedInput(f"kind must look like 'permit.signed', got {event['kind']!r}")
+    _check_subject(event["subject"])
+    _check_actor(event["actor"])
+    parse_rfc3339(event["occurred_at"], "occurred_at")
+    if not isinstance(event["payload_commitment"], str) or not _HEX32.fullmatch(event["payload_commitment"]):
+        raise MalformedInput("payload_commitment must be 64 lower-case hex characters (SM3)")
+    if "location" in event:
+        _check_location(event["location"])
+
+
+def _check_uuid(value: object) -> None:
+    try:
+        if not isinstance(value, str) or str(uuid.UUID(value)) != value:
+            raise ValueError(value)
+    except ValueError as exc:
+        raise MalformedInput(f"event_id must be a lower-case UUID string, got {value!r}") from exc
+
+
+def _check_subject(subject: object) -> None:
+    if not isinstance(subject, dict) or not set(subject) <= _SUBJECT_KEYS:
+        raise MalformedInput(f"subject must be an object with keys among {sorted(_SUBJECT_KEYS)}")
+    if not all(v is None or (isinstance(v, str) and 0 < len(v) <= 128) for v in subject.values()):
+        raise MalformedInput("subject ids must be non-empty strings of at most 128 characters, or null")
+
+
+def _check_actor(actor: object) -> None:
+    if not isinstance(actor, dict) or set(actor) != {"type", "id", "key_id"}:
+        raise MalformedInput("actor must be an object with exactly type, id and key_id")
+    if actor["type"] not in _ACTOR_TYPES:
+        raise MalformedInput(f"actor.type must be one of {sorted(_ACTOR_TYPES)}, got {actor['type']!r}")
+    if not all(isinstance(actor[k], str) and 0 < len(actor[k]) <= 128 for k in ("id", "key_id")):
+        raise MalformedInput("actor.id and actor.key_id must be non-empty strings of at most 128 characters")
+
+
+def _check_location(location: object) -> None:
+    if not isinstance(location, dict) or not {"lat", "lon"} <= set(location) <= {"lat", "lon", "accuracy_m"}:
+        raise MalformedInput("location must be an object with lat, lon and optionally accuracy_m")
+    lat, lon, accuracy = location["lat"], location["lon"], location.get("accuracy_m", 0)
+    numbers = all(isinstance(x, int | float) and not isinstance(x, bool) for x in (lat, lon, accuracy))
+    if not numbers or not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 <= accuracy <= 100_000):
+        raise MalformedInput(f"location out of range: lat {lat!r}, lon {lon!r}, accuracy_m {accuracy!r}")
+
+
+def payload_commitment(salt: bytes, payload: Any) -> str:
+    """Hex SM3(salt || canonical(payload)); the salt keeps low-entropy payloads unguessable."""
+    return sm3(salt + canonical(payload)).hex()
+
+
+def check_commitment(event: Mapping[str, Any], salt_hex: object, payload: Any) -> bytes:
+    """Check that ``payload`` with ``salt_hex`` matches the event's commitment; returns the salt bytes."""
+    try:
+        salt = bytes.fromhex(salt_hex) if isinstance(salt_hex, str) else b""
+    except ValueError:
+        salt = b""
+    if len(salt) != _SALT_BYTES:
+        raise MalformedInput(f"salt must be {_SALT_BYTES} bytes as hex ({2 * _SALT_BYTES} characters)")
+    if payload_commitment(salt, payload) != event["payload_commitment"]:
+        raise CommitmentMismatch(f"payload does not match payload_commitment of event {event['event_id']}")
+    return salt
+
+
+def verify_event_signature(claim: Mapping[str, Any], signature_b64: object, key: SM2PublicKey) -> None:
+    """Check the actor's SM2 signature over canonical(claim); raises ``InvalidSignature``."""
+    if not isinstance(signature_b64, str):
+        raise InvalidSignature(f"event {claim.get('event_id')} has no signature (and is not in a signed batch)")
+    try:
+        key.verify_b64(canonical(claim), signature_b64)
+    except InvalidSignature as exc:
+        raise InvalidSignature(f"event {claim.get('event_id')}: {exc}") from exc
+
+
+def attestation_digest(attestation: Mapping[str, Any]) -> bytes:
+    """SM3 of the canonical attestation, signature included: what each batched event points to."""
+    return sm3(canonical(attestation))
+
+
+def check_attestation(attestation: Mapping[str, Any], claim_hashes: list[bytes], key: SM2PublicKey) -> None:
+    """Check a batch attestation: shape, that it lists exactly ``claim_hashes`` in order, and its signature."""
+    if set(attestation) != {"v", "tenant", "actor", "event_hashes", "signature"} or attestation["v"] != 1:
+        raise MalformedInput("attestation must have exactly v (1), tenant, actor, event_hashes and signature")
+    _check_actor(attestation["actor"])
+    listed = attestation["event_hashes"]
+    if not isinstance(listed, list) or listed != [h.hex() for h in claim_hashes]:
+        raise InvalidSignature("attestation event_hashes do not match the SM3 claim hashes of the batch, in order")
+    unsigned = {k: v for k, v in attestation.items() if k != "signature"}
+    try:
+        key.verify_b64(canonical(unsigned), attestation["signature"])
+    except InvalidSignature as exc:
+        raise InvalidSignature(f"batch attestation: {exc}") from exc
+
+
+def clock_flags(occurred_at: datetime, received_at: datetime, *, max_skew: timedelta, max_age: timedelta) -> list[str]:
+    """Flags for an implausible actor clock; the event is kept either way (ARCHITECTURE: flagged, not dropped)."""
+    flags = []
+    if occurred_at - received_at > max_skew:
+        flags.append("occurred_in_future")
+    if received_at - occurred_at > max_age:
+        flags.append("occurred_long_before_receipt")
+    return flags

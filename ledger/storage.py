@@ -1,0 +1,172 @@
+"""Tables and stores of the log: events, attestations, permit chain heads, Merkle nodes, checkpoints, anchors.
+
+SQLAlchemy 2 Core over SQLite (WAL, ``synchronous=FULL``: a commit is on disk before it is acknowledged) or
+PostgreSQL. The schema is created by the Alembic migrations in ``evidence_api/migrations``; ``metadata`` here
+is their source of truth and a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from ledger.errors import StorageError
+from ledger.merkle import NodeId
+
+__all__ = [
+    "metadata",
+    "events",
+    "attestations",
+    "permit_heads",
+    "merkle_nodes",
+    "log_state",
+    "checkpoints",
+    "anchors",
+    "make_engine",
+    "node_key",
+    "SqlNodeStore",
+    "read_tree_size",
+]
+
+metadata = MetaData()
+
+events = Table(
+    "events",
+    metadata,
+    Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("tenant", String(64), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("permit", String(128)),
+    Column("key_id", String(128), nullable=False),
+    Column("claim_hash", LargeBinary(32), nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("leaf", LargeBinary, nullable=False),
+    Column("payload_sealed", LargeBinary, nullable=False),
+    Column("payload_key", LargeBinary, nullable=False),
+    Column("attestation", LargeBinary(32)),
+    Column("received_at", String(40), nullable=False),
+    Column("flags", String(200), nullable=False, server_default=""),
+)
+Index("ix_events_tenant_permit", events.c.tenant, events.c.permit, events.c.leaf_index)
+
+attestations = Table(
+    "attestations",
+    metadata,
+    Column("digest", LargeBinary(32), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+)
+
+permit_heads = Table(
+    "permit_heads",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("permit", String(128), primary_key=True),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("leaf_index", BigInteger, nullable=False),
+)
+
+merkle_nodes = Table(
+    "merkle_nodes",
+    metadata,
+    Column("node_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+log_state = Table(
+    "log_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("tree_size", BigInteger, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+anchors = Table(
+    "anchors",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("backend", String(32), nullable=False),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("receipt", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    UniqueConstraint("backend", "tree_size", name="uq_anchors_backend_size"),
+)
+
+_LEVEL_SHIFT = 56
+
+
+def node_key(node: NodeId) -> int:
+    """Pack (level, index) into one integer key: level in the top byte, index below (index < 2**56)."""
+    level, index = node
+    return (level << _LEVEL_SHIFT) | index
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and full fsync on commit (crash-safe acknowledgements)."""
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class SqlNodeStore:
+    """``NodeReader`` over the ``merkle_nodes`` table, on a connection (so uncommitted nodes are visible)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get_nodes(self, ids: Iterable[NodeId]) -> Mapping[NodeId, bytes]:
+        """Read the requested nodes in one query."""
+        by_key = {node_key(node): node for node in ids}
+        if not by_key:
+            return {}
+        try:
+            rows = self._conn.execute(
+                select(merkle_nodes.c.node_id, merkle_nodes.c.hash).where(merkle_nodes.c.node_id.in_(by_key))
+            )
+            return {by_key[row.node_id]: bytes(row.hash) for row in rows}
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot read merkle nodes: {exc}") from exc
+
+
+def read_tree_size(conn: Connection) -> int:
+    """The committed tree size (0 for a new log)."""
+    size = conn.execute(select(log_state.c.tree_size).where(log_state.c.id == 1)).scalar()
+    return int(size or 0)
