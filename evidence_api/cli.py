@@ -1,0 +1,90 @@
+"""``tiezheng``: one command, subcommands loaded lazily (``tiezheng verify`` imports only ``verifier``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Tiezheng (铁证): verifiable evidence for high-risk work permits.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+network_app = typer.Typer(help="Start, stop and inspect the real services this project runs natively.")
+app.add_typer(network_app, name="network")
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+) -> None:
+    """Run the evidence service (config from TIEZHENG_* environment variables)."""
+    import uvicorn
+
+    from evidence_api.config import Settings
+    from evidence_api.main import create_app
+
+    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its log (a fresh folder each run is fine).")]
+    = Path(".tiezheng/demo"),
+    out: Annotated[Path, typer.Option(help="Where to write the exported bundle.")] = Path("demo-bundle.json"),
+) -> None:
+    """Start the service on the embedded default, log a hot-work permit's evidence, export and verify a bundle."""
+    from evidence_api.demo import run_demo
+
+    raise typer.Exit(run_demo(data_dir=data_dir, out=out))
+
+
+@app.command()
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="A bundle JSON file (tiezheng.bundle/v1).")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    log_key: Annotated[str | None, typer.Option(help="Trusted log public key (PEM file) to pin.",
+                                                envvar="TIEZHENG_LOG_KEY")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show tracebacks.")] = False,
+) -> None:
+    """Verify a bundle offline. Exit 0 valid, 1 invalid, 2 unusable input."""
+    from verifier.cli import verify_command
+
+    raise typer.Exit(verify_command(str(bundle), json_output=json_output, log_key=log_key, verbose=verbose))
+
+
+def _network(action: str) -> None:
+    script = _ROOT / "network" / "network.sh"
+    raise typer.Exit(subprocess.call(["bash", str(script), action], env=os.environ.copy()))
+
+
+@network_app.command("up")
+def network_up() -> None:
+    """Install (if needed) and start the native services: PostgreSQL."""
+    _network("up")
+
+
+@network_app.command("down")
+def network_down() -> None:
+    """Stop what `network up` started."""
+    _network("down")
+
+
+@network_app.command("status")
+def network_status() -> None:
+    """Tell which services run and where."""
+    _network("status")
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="tiezheng")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

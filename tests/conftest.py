@@ -1,0 +1,88 @@
+"""Shared fixtures: databases (SQLite and a real PostgreSQL), a migrated log, a running app.
+
+Tests that need a real service carry its marker. Locally they skip with the reason when the service is not
+configured; ``.ci/run`` starts the services and passes ``--require-services``, which turns any such skip into
+a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from evidence_api.db import migrate
+from ledger.log import TransparencyLog
+from ledger.sm import SM2PrivateKey, Signer
+from ledger.storage import make_engine
+
+POSTGRES_ENV = "TIEZHENG_TEST_POSTGRES_URL"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--require-services", action="store_true",
+                     help="fail (instead of skip) tests whose real service is not configured")
+
+
+def _missing_service(config: pytest.Config, reason: str) -> None:
+    if config.getoption("--require-services"):
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(pytestconfig: pytest.Config) -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        _missing_service(pytestconfig, f"{POSTGRES_ENV} is not set (start one with: bash network/network.sh up)")
+    return url  # type: ignore[return-value]
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty database on the real PostgreSQL server, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, _ = postgres_admin_url.rpartition("/")
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on the embedded default and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tiezheng.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated engine."""
+    migrate(database_url)
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def log_key() -> SM2PrivateKey:
+    return SM2PrivateKey.generate()
+
+
+@pytest.fixture
+def log(engine: Engine, log_key: SM2PrivateKey) -> Iterator[TransparencyLog]:
+    """A running log on a migrated database, closed afterwards."""
+    log = TransparencyLog(engine, origin="test.tiezheng/log", signer=Signer.from_private_key(log_key),
+                          checkpoint_interval=0.05)
+    log.start()
+    yield log
+    log.close()
