@@ -163,7 +163,7 @@ def _run(client: httpx.Client, admin: dict[str, str], data_dir: Path, out: Path)
     _console.print(f"… and {len(readings) - 3} more detector readings, one SM2 attestation for all {len(readings)}")
     checkpoint = _wait_for_anchor(client, readings[-1]["leaf_index"] + 1)
     _console.print("[bold]Checkpoint[/] (C2SP signed note, SM2), anchored in the local journal:")
-    _console.print(checkpoint["text"], markup=False, highlight=False)
+    _console.print(checkpoint["text"], markup=False, highlight=False, soft_wrap=True)
     guardian = signed[4]["event_id"]
     bundle = client.get(f"/v1/events/{guardian}/bundle", headers=headers).raise_for_status().json()
     out.write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

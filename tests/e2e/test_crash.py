@@ -1,0 +1,127 @@
+"""``kill -9`` of the server during sustained intake: after a restart every acknowledged event is in the log
+and the tree is consistent with every checkpoint handed out before the crash."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ingest.signing import attest_batch
+from tests.helpers import TENANT, make_actor, signed_item
+from verifier.merkle import verify_consistency, verify_inclusion
+
+ADMIN = "crash-test-admin-token"
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TIEZHENG_DATA_DIR": str(data_dir), "TIEZHENG_ADMIN_TOKEN": ADMIN,
+           "TIEZHENG_CHECKPOINT_INTERVAL": "0.2"}
+    server = subprocess.Popen([sys.executable, "-m", "evidence_api.cli", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/log/public-key", timeout=1)
+            return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("server did not start")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[Path, int, subprocess.Popen[bytes]]]:
+    port = _port()
+    process = _start(tmp_path, port)
+    yield tmp_path, port, process
+    process.kill()
+
+
+def _setup(base: str) -> tuple[dict[str, str], Any]:
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    httpx.post(f"{base}/v1/tenants", json={"id": TENANT, "name": "Acme"}, headers=admin).raise_for_status()
+    token = httpx.post(f"{base}/v1/tokens", json={"tenant": TENANT, "role": "admin", "label": "t"}, headers=admin)
+    headers = {"Authorization": f"Bearer {token.json()['token']}"}
+    actor = make_actor("detector-1", "device")
+    httpx.post(f"{base}/v1/keys", headers=headers, json={
+        "tenant": TENANT, "key_id": actor.key_id, "actor_type": "device", "actor_id": actor.id,
+        "public_key_pem": actor.signer.public.to_pem()}).raise_for_status()
+    return headers, actor
+
+
+def _pump(base: str, headers: dict[str, str], actor: Any, acked: list[dict[str, Any]],
+          checkpoints: list[dict[str, Any]], stop: threading.Event) -> None:
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        while not stop.is_set():
+            items = [signed_item(actor, permit=f"P-{n % 3}", kind="detector.reading", payload={"n": n})
+                     for n in range(50)]
+            for item in items:
+                del item["event"]["signature"]
+            try:
+                response = client.post("/v1/events", json={"events": items, "attestation": attest_batch(actor, TENANT, items)})
+                acked.extend(response.raise_for_status().json()["receipts"])
+                checkpoints.append(client.get("/v1/log/checkpoint").raise_for_status().json())
+            except httpx.HTTPError:
+                return  # the server died under us: what was acknowledged so far is what must survive
+
+
+@pytest.mark.slow
+def test_kill_9_during_intake_loses_no_acknowledged_event(server: tuple[Path, int, subprocess.Popen[bytes]]) -> None:
+    data_dir, port, process = server
+    base = f"http://127.0.0.1:{port}"
+    headers, actor = _setup(base)
+    acked: list[dict[str, Any]] = []
+    checkpoints: list[dict[str, Any]] = []
+    stop = threading.Event()
+    pumps = [threading.Thread(target=_pump, args=(base, headers, actor, acked, checkpoints, stop)) for _ in range(3)]
+    for pump in pumps:
+        pump.start()
+    time.sleep(3)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    stop.set()
+    for pump in pumps:
+        pump.join()
+    assert len(acked) >= 500 and checkpoints, f"only {len(acked)} events acknowledged before the crash"
+
+    restarted = _start(data_dir, port)
+    try:
+        _check_after_restart(base, acked, checkpoints)
+    finally:
+        restarted.kill()
+
+
+def _check_after_restart(base: str, acked: list[dict[str, Any]], checkpoints: list[dict[str, Any]]) -> None:
+    with httpx.Client(base_url=base, timeout=30) as client:
+        deadline = time.monotonic() + 10
+        latest = client.get("/v1/log/checkpoint").json()
+        while latest["tree_size"] < max(r["leaf_index"] for r in acked) + 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            latest = client.get("/v1/log/checkpoint").json()
+        size, root = latest["tree_size"], bytes.fromhex(latest["root_hash"])
+        for receipt in acked[:: max(1, len(acked) // 200)] + acked[-5:]:
+            proof = client.get("/v1/log/proofs/inclusion", params={"leaf_index": receipt["leaf_index"], "tree_size": size}).json()
+            assert proof["leaf_hash"] == receipt["leaf_hash"]
+            verify_inclusion(receipt["leaf_index"], size, bytes.fromhex(receipt["leaf_hash"]),
+                             [bytes.fromhex(h) for h in proof["proof"]], root)
+        for old in {c["tree_size"]: c for c in checkpoints}.values():
+            proof = client.get("/v1/log/proofs/consistency", params={"first": old["tree_size"], "second": size}).json()
+            verify_consistency(old["tree_size"], size, bytes.fromhex(old["root_hash"]), root,
+                               [bytes.fromhex(h) for h in proof["proof"]])
