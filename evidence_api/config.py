@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     anchor_interval: float = 1.0
     max_batch: int = 1000
     max_body_bytes: int = 16 * 1024 * 1024
-    verify_workers: int | None = None
+    intake_workers: int | None = None  # processes that check and seal batches; None: one per core, 0: in-process
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Settings:

@@ -44,19 +44,29 @@ def canonical(value: Any) -> bytes:
 
 
 def _fast_path_safe(value: Any) -> bool:
-    """True when orjson's sorted output is byte-identical to RFC 8785 for ``value``."""
-    kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return True
-    if kind is int:
-        return -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
-    if kind is float:
-        return not value.is_integer() and 1e-5 <= abs(value) < 1e15
-    if kind is dict:
-        return all(
-            type(k) is str and (k.isascii() or max(k) < "\ud800") and _fast_path_safe(v)
-            for k, v in value.items()
-        )
-    if kind is list:
-        return all(_fast_path_safe(v) for v in value)
-    return False
+    """True when orjson's sorted output is byte-identical to RFC 8785 for ``value`` (see the module docstring).
+
+    An explicit stack rather than recursion: this runs several times per event on the intake hot path.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is dict:
+            for key in item:
+                if type(key) is not str or not (key.isascii() or max(key, default="") < "\ud800"):
+                    return False
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is int:
+            if not -_MAX_SAFE_INT <= item <= _MAX_SAFE_INT:
+                return False
+        elif kind is float:
+            if item.is_integer() or not 1e-5 <= abs(item) < 1e15:
+                return False
+        else:
+            return False
+    return True

@@ -84,12 +84,12 @@ class _Job:
 class _Group:
     """Rows staged by one group commit."""
 
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
     attestations: list[dict[str, Any]] = field(default_factory=list)
     heads: dict[tuple[str, str], tuple[bytes, int]] = field(default_factory=dict)
     staged_ids: dict[str, Receipt] = field(default_factory=dict)
     staged_claims: dict[str, bytes] = field(default_factory=dict)
-    nodes: list[dict[str, Any]] = field(default_factory=list)
+    nodes: list[tuple[int, bytes]] = field(default_factory=list)
 
 
 class TransparencyLog:
@@ -266,14 +266,12 @@ class TransparencyLog:
             receipts.append(receipt)
             group.staged_ids[receipt.event_id] = receipt
             group.staged_claims[receipt.event_id] = p.claim_hash
-            group.events.append({
-                "leaf_index": index, "event_id": event["event_id"], "tenant": event["tenant"],
-                "kind": event["kind"], "permit": event["subject"].get("permit"), "key_id": p.key_id,
-                "claim_hash": p.claim_hash, "leaf_hash": leaf_hashes[index], "leaf": leaf,
-                "payload_sealed": p.payload_sealed, "payload_key": p.payload_key,
-                "attestation": sub.attestation_digest, "received_at": p.received_at, "flags": ",".join(p.flags),
-            })
-        group.nodes.extend({"node_id": db.node_key(n), "hash": h} for n, h in new_nodes)
+            group.events.append((
+                index, event["event_id"], event["tenant"], event["kind"], event["subject"].get("permit"), p.key_id,
+                p.claim_hash, leaf_hashes[index], leaf, p.payload_sealed, p.payload_key, sub.attestation_digest,
+                p.received_at, ",".join(p.flags),
+            ))
+        group.nodes.extend((db.node_key(n), h) for n, h in new_nodes)
         if fresh and sub.attestation is not None and sub.attestation_digest is not None:
             group.attestations.append({"digest": sub.attestation_digest, "tenant": fresh[0].event["tenant"],
                                        "body": canonical(sub.attestation)})
@@ -282,8 +280,8 @@ class TransparencyLog:
     def _write(self, conn: Connection, frontier: Frontier, group: _Group) -> None:
         if not group.events:
             return
-        conn.execute(insert(db.events), group.events)
-        conn.execute(insert(db.merkle_nodes), group.nodes)
+        db.insert_rows(conn, db.events, group.events)
+        db.insert_rows(conn, db.merkle_nodes, group.nodes)
         if group.attestations:
             known = set(conn.execute(select(db.attestations.c.digest).where(
                 db.attestations.c.digest.in_([a["digest"] for a in group.attestations]))).scalars())
@@ -309,7 +307,7 @@ class TransparencyLog:
 
     # -- checkpoints -----------------------------------------------------------------------------
     def _maybe_cut(self, *, force: bool = False) -> None:
-        latest_size = self._latest.checkpoint.tree_size if self._latest else -1
+        latest_size = self._latest.checkpoint.tree_size if self._latest else 0
         due = time.monotonic() - self._last_cut >= self._interval
         if self._frontier.size > latest_size and (due or force):
             try:

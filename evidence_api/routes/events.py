@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -13,19 +12,15 @@ from evidence_api.deps import PrincipalDep, ServicesDep
 from evidence_api.schemas.log import EventBatch, ReceiptsOut
 from evidence_api.services.bundles import build_bundle
 from evidence_api.services.errors import TooLarge
-from ledger.errors import MalformedInput
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
 
-async def _json_body(request: Request, limit: int) -> Any:
+async def _body(request: Request, limit: int) -> bytes:
     body = await request.body()
     if len(body) > limit:
         raise TooLarge(f"request body of {len(body)} bytes exceeds {limit}; send smaller batches")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedInput(f"body is not valid JSON: {exc}") from exc
+    return body
 
 
 @router.post("", status_code=201, response_model=ReceiptsOut,
@@ -38,8 +33,8 @@ async def submit_events(request: Request, services: ServicesDep, principal: Prin
     """
     principal.require("ingest", "admin")
     tenant = principal.own_tenant()
-    body = await _json_body(request, services.settings.max_body_bytes)
-    submission = await asyncio.to_thread(services.intake.prepare, tenant, body)
+    body = await _body(request, services.settings.max_body_bytes)
+    submission = await services.intake.prepare(tenant, body)
     receipts = await asyncio.wrap_future(services.log.submit_nowait(submission))
     out = [{"event_id": r.event_id, "leaf_index": r.leaf_index, "leaf_hash": r.leaf_hash.hex(),
             "received_at": r.received_at, "duplicate": r.duplicate} for r in receipts]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -10,7 +11,7 @@ from sqlalchemy import Engine
 from evidence_api.config import Settings
 from evidence_api.db import migrate
 from evidence_api.services.auth import Auth
-from evidence_api.services.events import EventIntake
+from evidence_api.services.events import EventIntake, IntakePool
 from evidence_api.services.keys import KeyRegistry
 from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.local import LocalJournal
@@ -34,7 +35,7 @@ class Services:
     anchorer: Anchorer
     keys: KeyRegistry
     auth: Auth
-    intake: EventIntake
+    intake: IntakePool
     wrapper: LocalKeyWrapper
 
     @classmethod
@@ -45,14 +46,16 @@ class Services:
         engine = make_engine(settings.database_url, pool_size=8) if not settings.database_url.startswith("sqlite") \
             else make_engine(settings.database_url)
         signer = Signer.from_private_key(load_or_create_log_key(settings.data_dir / "keys" / "log-key.pem"))
-        wrapper = LocalKeyWrapper(load_or_create_master_key(settings.data_dir / "keys" / "master.key",
-                                                            env_value=settings.master_key))
+        master_key = load_or_create_master_key(settings.data_dir / "keys" / "master.key", env_value=settings.master_key)
+        wrapper = LocalKeyWrapper(master_key)
         log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
                               checkpoint_interval=settings.checkpoint_interval)
         journal = LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer)
         anchorer = Anchorer(log, [journal], interval=settings.anchor_interval)
         keys = KeyRegistry(engine)
-        intake = EventIntake(keys, wrapper, max_batch=settings.max_batch, verify_workers=settings.verify_workers)
+        workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
+        intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch), workers=workers,
+                            database_url=settings.database_url, master_key=master_key)
         log.start()
         anchorer.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)

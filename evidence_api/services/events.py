@@ -2,62 +2,52 @@
 then hand it to the log as one submission. Nothing is written unless every event of the batch passes.
 
 Two ways to sign a batch (docs/formats.md): every event signed by its actor, or one actor attestation over
-the list of the events' claim hashes (detectors sending many readings). SM2 verification (~0.5 ms each, and
-GmSSL holds the GIL) runs in a process pool for large individually signed batches, so both cores verify.
+the list of the events' claim hashes (detectors sending many readings).
+
+All of this is CPU work that needs no log position (SM2 verification alone is ~0.5 ms, and GmSSL holds the
+GIL), so ``IntakePool`` runs it in worker processes: the server process only parses HTTP and appends to the
+log, and both cores work. With ``workers=0`` it runs in-process (tests, small deployments).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+import asyncio
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import orjson
+
 from evidence_api.services.errors import Forbidden, TooLarge
 from evidence_api.services.keys import ActorKey, KeyRegistry
-from ledger.canonical import canonical
 from ledger.errors import InvalidSignature, MalformedInput
 from ledger.events import (
     attestation_digest, check_attestation, check_claim, check_commitment, claim_hash, claim_of,
     clock_flags, parse_rfc3339, verify_event_signature,
 )
-from ledger.keystore import DataKeyWrapper, seal
+from ledger.keystore import DataKeyWrapper, LocalKeyWrapper, seal
 from ledger.log import PreparedEvent, Submission, utc_now
-from ledger.sm import SM2PublicKey
+from ledger.storage import make_engine
 
-__all__ = ["EventIntake"]
-
-_POOL_THRESHOLD = 64
+__all__ = ["EventIntake", "IntakePool", "parse_body"]
 
 
-def _verify_chunk(items: Sequence[tuple[bytes, dict[str, Any], str]]) -> list[str | None]:
-    """Verify (key point, claim, signature) triples; the error text for each failure, None for success."""
-    results: list[str | None] = []
-    for point, claim, signature in items:
-        try:
-            verify_event_signature(claim, signature, SM2PublicKey(point))
-            results.append(None)
-        except InvalidSignature as exc:
-            results.append(str(exc))
-    return results
+def parse_body(body: bytes) -> Any:
+    """The JSON of a request body, kept exactly as sent (signatures cover its values)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedInput(f"body is not valid JSON: {exc}") from exc
 
 
 class EventIntake:
     """Turns a request body into a checked ``Submission`` for the log."""
 
     def __init__(self, keys: KeyRegistry, wrapper: DataKeyWrapper, *, max_batch: int = 1000,
-                 max_skew: timedelta = timedelta(minutes=5), max_age: timedelta = timedelta(days=1),
-                 verify_workers: int | None = None) -> None:
+                 max_skew: timedelta = timedelta(minutes=5), max_age: timedelta = timedelta(days=1)) -> None:
         self._keys, self._wrapper, self.max_batch = keys, wrapper, max_batch
         self._max_skew, self._max_age = max_skew, max_age
-        workers = verify_workers if verify_workers is not None else (os.cpu_count() or 1)
-        self._pool = ProcessPoolExecutor(workers) if workers > 1 else None
-
-    def close(self) -> None:
-        """Stop the verification pool."""
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
 
     def prepare(self, tenant: str, body: Any) -> Submission:
         """Check a ``POST /v1/events`` body for ``tenant``; raises a ledger or service error naming the problem."""
@@ -112,25 +102,58 @@ class EventIntake:
         return attestation_digest(attestation)
 
     def _verify_each(self, items: list[dict[str, Any]], claims: list[dict[str, Any]], keys: list[ActorKey]) -> None:
-        work = [(k.public.point, c, i["event"].get("signature")) for i, c, k in zip(items, claims, keys, strict=True)]
-        if self._pool is None or len(work) < _POOL_THRESHOLD:
-            results = _verify_chunk(work)
-        else:
-            size = -(-len(work) // (os.cpu_count() or 1))
-            chunks = [work[i : i + size] for i in range(0, len(work), size)]
-            results = [r for part in self._pool.map(_verify_chunk, chunks) for r in part]
-        for position, error in enumerate(results):
-            if error is not None:
-                raise InvalidSignature(f"events[{position}]: {error}")
+        for position, (item, claim, key) in enumerate(zip(items, claims, keys, strict=True)):
+            try:
+                verify_event_signature(claim, item["event"].get("signature"), key.public)
+            except InvalidSignature as exc:
+                raise InvalidSignature(f"events[{position}]: {exc}") from exc
 
     def _prepare_one(self, tenant: str, item: dict[str, Any], claim_digest: bytes, key: ActorKey,
                      received_at: str) -> PreparedEvent:
+        received = parse_rfc3339(received_at, "received_at")
         event = item["event"]
         salt = check_commitment(event, item["salt"], item["payload"])
         context = f"{tenant}|{event['event_id']}".encode()
-        plaintext = canonical({"payload": item["payload"], "salt": salt.hex()})
+        plaintext = orjson.dumps({"payload": item["payload"], "salt": salt.hex()})  # stored, not hashed
         sealed, wrapped = seal(self._wrapper, tenant, plaintext, context=context)
-        flags = clock_flags(parse_rfc3339(event["occurred_at"], "occurred_at"), parse_rfc3339(received_at, "received_at"),
+        flags = clock_flags(parse_rfc3339(event["occurred_at"], "occurred_at"), received,
                             max_skew=self._max_skew, max_age=self._max_age)
         return PreparedEvent(event=event, claim_hash=claim_digest, key_id=key.key_id, payload_sealed=sealed,
                              payload_key=wrapped, received_at=received_at, flags=tuple(flags))
+
+
+_worker_intake: EventIntake | None = None
+
+
+def _start_worker(database_url: str, master_key: bytes, max_batch: int) -> None:
+    """Process-pool initializer: each worker has its own engine, key cache and key wrapper."""
+    global _worker_intake
+    keys = KeyRegistry(make_engine(database_url))
+    _worker_intake = EventIntake(keys, LocalKeyWrapper(master_key), max_batch=max_batch)
+
+
+def _prepare_in_worker(tenant: str, body: bytes) -> Submission:
+    assert _worker_intake is not None, "intake worker was not initialised"
+    return _worker_intake.prepare(tenant, parse_body(body))
+
+
+class IntakePool:
+    """Runs ``EventIntake.prepare`` on raw bodies in ``workers`` processes (0: in a thread of this process)."""
+
+    def __init__(self, local: EventIntake, *, workers: int, database_url: str, master_key: bytes) -> None:
+        self.local, self._pool = local, None
+        if workers > 0:
+            self._pool = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                initargs=(database_url, master_key, local.max_batch))
+
+    async def prepare(self, tenant: str, body: bytes) -> Submission:
+        """Check and seal a request body for ``tenant``; raises what ``EventIntake.prepare`` raises."""
+        if self._pool is None:
+            return await asyncio.to_thread(lambda: self.local.prepare(tenant, parse_body(body)))
+        return await asyncio.wrap_future(self._pool.submit(_prepare_in_worker, tenant, body))
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)

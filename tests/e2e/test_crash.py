@@ -93,7 +93,9 @@ def test_kill_9_during_intake_loses_no_acknowledged_event(server: tuple[Path, in
     pumps = [threading.Thread(target=_pump, args=(base, headers, actor, acked, checkpoints, stop)) for _ in range(3)]
     for pump in pumps:
         pump.start()
-    time.sleep(3)
+    deadline = time.monotonic() + 60
+    while len(acked) < 1000 and time.monotonic() < deadline:  # sustained intake, then the crash mid-stream
+        time.sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     stop.set()

@@ -1,0 +1,181 @@
+"""Intake benchmark over real HTTP on the embedded default (SQLite): batch-signed and individually signed
+events per second, checkpoint lag, and inclusion-proof latency at a large tree.
+
+Run: .venv/bin/python bench/intake.py [--batch-events 100000] [--single-events 6000] [--proof-leaves 1000000]
+     [--profile]   (writes a cProfile of the server to bench/out/server.prof and prints the top functions)
+
+Request bodies are built and serialized before the clock starts, so the figures are the server's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pstats
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from ingest.signing import Actor, attest_batch, new_item, sign_item
+from ledger.sm import SM2PrivateKey, Signer
+
+TENANT, ADMIN = "bench", "bench-admin-token-0001"
+ROOT = Path(__file__).resolve().parent
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(data_dir: Path, port: int, profile: bool) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TIEZHENG_DATA_DIR": str(data_dir), "TIEZHENG_ADMIN_TOKEN": ADMIN}
+    prefix = [sys.executable, "-m", "cProfile", "-o", str(ROOT / "out" / "server.prof")] if profile else [sys.executable]
+    (ROOT / "out").mkdir(exist_ok=True)
+    process = subprocess.Popen([*prefix, "-m", "evidence_api.cli", "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/log/public-key", timeout=1)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def setup(base: str, key: SM2PrivateKey) -> tuple[dict[str, str], Actor]:
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    httpx.post(f"{base}/v1/tenants", json={"id": TENANT, "name": "Bench"}, headers=admin)
+    token = httpx.post(f"{base}/v1/tokens", json={"tenant": TENANT, "role": "admin", "label": "b"}, headers=admin)
+    headers = {"Authorization": f"Bearer {token.json()['token']}", "Content-Type": "application/json"}
+    actor = Actor("device", "detector-1", f"detector-1#{os.getpid()}", Signer.from_private_key(key))
+    httpx.post(f"{base}/v1/keys", headers=headers, json={"tenant": TENANT, "key_id": actor.key_id, "actor_type": "device",
+               "actor_id": actor.id, "public_key_pem": key.public.to_pem()}).raise_for_status()
+    return headers, actor
+
+
+def _items(actor: Actor, start: int, count: int) -> list[dict[str, Any]]:
+    return [new_item(actor, tenant=TENANT, kind="detector.reading", subject={"permit": f"P-{(start + i) % 50}"},
+                     payload={"lel_pct": 0.1, "o2_pct_vol": 20.9, "seq": start + i}, occurred_at="2026-11-23T08:00:00Z",
+                     location={"lat": 30.2741, "lon": 120.1551, "accuracy_m": 3.5}) for i in range(count)]
+
+
+def batch_bodies(actor: Actor, total: int, size: int) -> list[bytes]:
+    bodies = []
+    for start in range(0, total, size):
+        items = _items(actor, start, size)
+        bodies.append(orjson.dumps({"events": items, "attestation": attest_batch(actor, TENANT, items)}))
+    return bodies
+
+
+def single_bodies(actor: Actor, total: int, size: int) -> list[bytes]:
+    items = [sign_item(actor, item) for item in _items(actor, 10**9, total)]
+    return [orjson.dumps({"events": items[i : i + size]}) for i in range(0, total, size)]
+
+
+class CheckpointWatch:
+    """Polls the checkpoint every 20 ms; answers when a tree size was first covered."""
+
+    def __init__(self, base: str) -> None:
+        self.base, self.seen, self.stop = base, [], threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.base) as client:
+            while not self.stop.is_set():
+                response = client.get("/v1/log/checkpoint")
+                if response.status_code == 200:
+                    self.seen.append((time.monotonic(), response.json()["tree_size"]))
+                time.sleep(0.02)
+
+    def covered_at(self, size: int) -> float | None:
+        return next((t for t, s in self.seen if s >= size), None)
+
+
+def send(base: str, headers: dict[str, str], bodies: list[bytes], clients: int) -> tuple[float, list[tuple[float, int]]]:
+    acks: list[tuple[float, int]] = []
+
+    def worker(chunk: list[bytes]) -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+            for body in chunk:
+                response = client.post("/v1/events", content=body)
+                response.raise_for_status()
+                acks.append((time.monotonic(), response.json()["receipts"][-1]["leaf_index"] + 1))
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(worker, [bodies[i::clients] for i in range(clients)]))
+    return time.monotonic() - start, acks
+
+
+def report_lag(watch: CheckpointWatch, acks: list[tuple[float, int]]) -> str:
+    time.sleep(1.5)
+    lags = [c - t for t, size in acks if (c := watch.covered_at(size)) is not None]
+    lags.sort()
+    return (f"checkpoint lag (ack -> covering checkpoint seen): p50 {statistics.median(lags) * 1e3:.0f} ms, "
+            f"p99 {lags[int(len(lags) * 0.99) - 1] * 1e3:.0f} ms, max {lags[-1] * 1e3:.0f} ms")
+
+
+def run_intake(args: argparse.Namespace) -> None:
+    key = SM2PrivateKey.generate()
+    with tempfile.TemporaryDirectory() as tmp:
+        port = _port()
+        base = f"http://127.0.0.1:{port}"
+        server = start_server(Path(tmp), port, args.profile)
+        try:
+            headers, actor = setup(base, key)
+            print(f"preparing {args.batch_events} batch-signed events ({args.batch_size}/request)…", flush=True)
+            bodies = batch_bodies(actor, args.batch_events, args.batch_size)
+            watch = CheckpointWatch(base)
+            watch.thread.start()
+            elapsed, acks = send(base, headers, bodies, args.clients)
+            print(f"batch-signed:  {args.batch_events / elapsed:9,.0f} events/s "
+                  f"({args.batch_events} events, {len(bodies)} requests, {args.clients} clients, {elapsed:.2f} s)")
+            print("  " + report_lag(watch, acks))
+            print(f"preparing {args.single_events} individually signed events (SM2 sign ~2 ms each)…", flush=True)
+            bodies = single_bodies(actor, args.single_events, args.single_batch)
+            watch.seen.clear()
+            elapsed, acks = send(base, headers, bodies, args.clients)
+            print(f"single-signed: {args.single_events / elapsed:9,.0f} events/s "
+                  f"({args.single_events} events, {args.single_batch}/request, {elapsed:.2f} s)")
+            print("  " + report_lag(watch, acks))
+            watch.stop.set()
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=60)
+    if args.profile:
+        stats = pstats.Stats(str(ROOT / "out" / "server.prof"))
+        stats.sort_stats("cumulative").print_stats(35)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-events", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--single-events", type=int, default=6_000)
+    parser.add_argument("--single-batch", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--proof-leaves", type=int, default=1_000_000)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    run_intake(args)
+    if args.proof_leaves:
+        from bench.proofs import run_proofs  # noqa: PLC0415
+
+        run_proofs(args.proof_leaves)
+
+
+if __name__ == "__main__":
+    main()
