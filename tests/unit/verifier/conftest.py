@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from verifier_testkit import KeyPair  # noqa: E402
+from verifier_testkit import KeyPair
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from asn1crypto import algos, keys
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from verifier_testkit import KeyPair, pem_of, sm3, spki_der
 
 from verifier.errors import BadSignature, MalformedInput
@@ -11,6 +13,8 @@ from verifier.sm import PublicKey, verify_sm2
 from verifier.sm import sm3 as verifier_sm3
 
 _N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+_KEY = KeyPair.generate()
+_DER = _KEY.der
 
 
 # SM3 (GB/T 32905-2016, appendix A)
@@ -100,6 +104,36 @@ def test_from_der_point_off_curve_refused(actor_key: KeyPair) -> None:
     point = actor_key.public[:63] + bytes([actor_key.public[63] ^ 1])
     with pytest.raises(MalformedInput, match="not on curve sm2p256v1"):
         PublicKey.from_der(spki_der(point))
+
+
+def test_from_der_missing_curve_parameters_refused(actor_key: KeyPair) -> None:
+    info = keys.PublicKeyInfo({"algorithm": {"algorithm": "ec"}, "public_key": b"\x04" + actor_key.public})
+    with pytest.raises(
+        MalformedInput, match="public key has no curve parameters, want named curve sm2p256v1"
+    ):
+        PublicKey.from_der(info.dump())
+
+
+def test_from_der_implicit_curve_refused(actor_key: KeyPair) -> None:
+    params = keys.ECDomainParameters(name="implicit_ca", value=None)
+    info = keys.PublicKeyInfo(
+        {"algorithm": {"algorithm": "ec", "parameters": params}, "public_key": b"\x04" + actor_key.public}
+    )
+    with pytest.raises(MalformedInput, match="public key curve is implicit_ca, want sm2p256v1"):
+        PublicKey.from_der(info.dump())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_from_der_any_byte_changed_is_malformed_or_other_key(data: st.DataObject) -> None:
+    der = bytearray(_DER)
+    position = data.draw(st.integers(0, len(der) - 1))
+    der[position] ^= data.draw(st.integers(1, 255))
+    try:
+        key = PublicKey.from_der(bytes(der))
+    except MalformedInput:
+        return
+    assert key.point != _KEY.public  # a change that still parses is a different key
 
 
 def test_from_der_trailing_bytes_refused(actor_key: KeyPair) -> None:

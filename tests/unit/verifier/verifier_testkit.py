@@ -38,7 +38,9 @@ def b64(data: bytes) -> str:
 
 def spki_der(point: bytes, *, curve: str = SM2_CURVE, prefix: bytes = b"\x04") -> bytes:
     params = keys.ECDomainParameters(name="named", value=curve)
-    info = keys.PublicKeyInfo({"algorithm": {"algorithm": "ec", "parameters": params}, "public_key": prefix + point})
+    info = keys.PublicKeyInfo(
+        {"algorithm": {"algorithm": "ec", "parameters": params}, "public_key": prefix + point}
+    )
     der: bytes = info.dump()
     return der
 
@@ -135,7 +137,9 @@ def leaves_for(n: int, *, seed: str = "leaf") -> list[bytes]:
     return [leaf(f"{seed}-{i}".encode()) for i in range(n)]
 
 
-def checkpoint_text(key: KeyPair, size: int, root: bytes, *, origin: str = ORIGIN, extra_lines: str = "") -> str:
+def checkpoint_text(
+    key: KeyPair, size: int, root: bytes, *, origin: str = ORIGIN, extra_lines: str = ""
+) -> str:
     body = f"{origin}\n{size}\n{b64(root)}\n"
     key_hash = sm3(origin.encode() + b"\n" + key.der)[:4]
     signature = key.sign(body.encode())
@@ -155,7 +159,9 @@ def commitment(salt: bytes, value: Any) -> str:
     return sm3(salt + canonical(value)).hex()
 
 
-def make_event(actor: KeyPair, *, value: Any, salt: bytes, signed: bool = True, **extra: Any) -> dict[str, Any]:
+def make_event(
+    actor: KeyPair, *, value: Any, salt: bytes, signed: bool = True, **extra: Any
+) -> dict[str, Any]:
     event: dict[str, Any] = {
         "v": 1,
         "event_id": str(uuid.UUID(int=int.from_bytes(salt, "big"))),
@@ -174,11 +180,13 @@ def make_event(actor: KeyPair, *, value: Any, salt: bytes, signed: bool = True, 
     return event
 
 
-def make_attestation(actor: KeyPair, claims: list[dict[str, Any]]) -> dict[str, Any]:
+def make_attestation(
+    actor: KeyPair, claims: list[dict[str, Any]], *, who: dict[str, Any] | None = None
+) -> dict[str, Any]:
     att: dict[str, Any] = {
         "v": 1,
         "tenant": "acme",
-        "actor": claims[0]["actor"],
+        "actor": who if who is not None else claims[0]["actor"],
         "event_hashes": [sm3(canonical(c)).hex() for c in claims],
     }
     att["signature"] = b64(actor.sign(canonical(att)))
@@ -230,7 +238,13 @@ class BundleParts:
 
 
 def make_bundle(
-    log: KeyPair, actor: KeyPair, *, batch: bool = False, index: int = 4, size: int = 7, anchor_sizes: tuple[int, ...] = (3, 11)
+    log: KeyPair,
+    actor: KeyPair,
+    *,
+    batch: bool = False,
+    index: int = 4,
+    size: int = 7,
+    anchor_sizes: tuple[int, ...] = (3, 11),
 ) -> BundleParts:
     """A bundle for the event at ``index`` of a tree of ``size``, anchored in a journal with ``anchor_sizes``."""
     salt, value = bytes(range(16)), {"gas": "H2S", "ppm": 3.5}
@@ -244,7 +258,11 @@ def make_bundle(
     leaves[index] = leaf(canonical(event))
     journal = make_journal(log, leaves, list(anchor_sizes))
     anchors = [
-        {"backend": "local", "entry": e, "consistency_proof": [h.hex() for h in ref_consistency(size, leaves[: e["tree_size"]])]}
+        {
+            "backend": "local",
+            "entry": e,
+            "consistency_proof": [h.hex() for h in ref_consistency(size, leaves[: e["tree_size"]])],
+        }
         for e in journal
         if e["tree_size"] >= size
     ]

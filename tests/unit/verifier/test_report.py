@@ -1,0 +1,74 @@
+"""Tests for verifier/report.py: JSON and text renderings, assurance notes."""
+
+from __future__ import annotations
+
+import json
+
+from verifier.report import ASSURANCE_SIGNED, SIGNED_NOTE, Report, StepResult, notes_for
+
+
+def _report(*, valid: bool = True, pinned: bool = False) -> Report:
+    assurance = ASSURANCE_SIGNED if valid else None
+    return Report(
+        valid=valid,
+        steps=(
+            StepResult(1, "structure", "ok", "parsed"),
+            StepResult(5, "payload commitment", "skipped", "none"),
+        ),
+        log_key_pinned=pinned,
+        log_key_fingerprint="aa" * 32,
+        actor_key_fingerprint="bb" * 32,
+        actor_key_id="bb" * 32,
+        event_id="e-1",
+        origin="log.example",
+        tree_size=9,
+        leaf_index=3,
+        assurance=assurance,
+        failure=None if valid else "step 6 (leaf hash and inclusion proof) failed: root mismatch",
+        notes=notes_for(log_key_pinned=pinned, assurance=assurance),
+    )
+
+
+def test_report_to_json_round_trips() -> None:
+    data = json.loads(_report().to_json())
+    assert data["valid"] is True
+    assert data["assurance"] == "signed"
+    assert data["steps"][1] == {
+        "number": 5,
+        "name": "payload commitment",
+        "status": "skipped",
+        "detail": "none",
+    }
+    assert data["log_key_pinned"] is False
+
+
+def test_report_to_text_lists_steps_and_assurance() -> None:
+    text = _report().to_text()
+    assert text.splitlines()[0] == "VALID: event e-1 at leaf 3 of log.example (size 9)"
+    assert "  5. [skipped] payload commitment: none" in text
+    assert "assurance: signed" in text
+    assert "proves nothing against the operator" in text
+
+
+def test_report_to_text_without_steps() -> None:
+    assert "[ok]" not in _report().to_text(steps=False)
+
+
+def test_report_to_text_invalid_gives_reason() -> None:
+    text = _report(valid=False).to_text()
+    assert text.startswith("INVALID: ")
+    assert "reason: step 6 (leaf hash and inclusion proof) failed: root mismatch" in text
+    assert "assurance:" not in text
+
+
+def test_notes_for_signed_pinned() -> None:
+    assert notes_for(log_key_pinned=True, assurance=ASSURANCE_SIGNED) == (SIGNED_NOTE,)
+
+
+def test_notes_for_unpinned_mentions_log_key_flag() -> None:
+    notes = notes_for(log_key_pinned=False, assurance=None)
+    assert len(notes) == 1 and "--log-key" in notes[0]
+
+
+def test_signed_note_says_local_journal_proves_nothing_against_operator() -> None:
+    assert "a local journal proves nothing against the operator" in SIGNED_NOTE
