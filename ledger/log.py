@@ -346,21 +346,24 @@ class TransparencyLog:
 
     def inclusion_proof(self, leaf_index: int, tree_size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of ``leaf_index`` in the tree of ``tree_size`` leaves."""
+        return self.prove_inclusion(leaf_index, tree_size)[2]
+
+    def prove_inclusion(self, leaf_index: int, tree_size: int) -> tuple[bytes, bytes, list[bytes]]:
+        """(leaf hash, root hash, inclusion proof) for ``leaf_index`` in ``tree_size``, on one connection."""
         self._check_size(tree_size)
         with self.engine.connect() as conn:
-            return inclusion_proof(db.SqlNodeStore(conn), leaf_index, tree_size)
+            store = db.SqlNodeStore(conn)
+            proof = inclusion_proof(store, leaf_index, tree_size)
+            leaf = store.get_nodes([(0, leaf_index)])[(0, leaf_index)]
+            frontier = self._frontier
+            root = frontier.root() if tree_size == frontier.size else root_at(store, tree_size)
+        return leaf, root, proof
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes."""
         self._check_size(second)
         with self.engine.connect() as conn:
             return consistency_proof(db.SqlNodeStore(conn), first, second)
-
-    def leaf_hash_at(self, leaf_index: int) -> bytes:
-        """The leaf hash stored at ``leaf_index``."""
-        self._check_size(leaf_index + 1)
-        with self.engine.connect() as conn:
-            return db.SqlNodeStore(conn).get_nodes([(0, leaf_index)])[(0, leaf_index)]
 
     def root_at(self, tree_size: int) -> bytes:
         """Root hash of the tree of ``tree_size`` leaves."""

@@ -36,10 +36,9 @@ def public_key(services: ServicesDep) -> PublicKeyOut:
 @router.get("/proofs/inclusion")
 def inclusion(leaf_index: _Size, tree_size: _Size, services: ServicesDep) -> InclusionProofOut:
     """RFC 9162 inclusion proof of a leaf in a tree size."""
-    proof = services.log.inclusion_proof(leaf_index, tree_size)
-    return InclusionProofOut(leaf_index=leaf_index, tree_size=tree_size,
-                             leaf_hash=services.log.leaf_hash_at(leaf_index).hex(),
-                             root_hash=services.log.root_at(tree_size).hex(), proof=[h.hex() for h in proof])
+    leaf, root, proof = services.log.prove_inclusion(leaf_index, tree_size)
+    return InclusionProofOut(leaf_index=leaf_index, tree_size=tree_size, leaf_hash=leaf.hex(), root_hash=root.hex(),
+                             proof=[h.hex() for h in proof])
 
 
 @router.get("/proofs/consistency")

@@ -1,0 +1,79 @@
+"""Inclusion-proof latency at a large tree (default one million leaves), in-process and over real HTTP.
+
+The tree is filled straight into the node store (synthetic leaf hashes, no events), which is all a proof
+reads; then a real server is started on that database. Run: .venv/bin/python -m bench.proofs [leaves]
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.intake import _port, start_server
+from evidence_api.db import migrate
+from ledger import storage as db
+from ledger.merkle import Frontier, inclusion_proof
+from ledger.sm import sm3
+from ledger.storage import make_engine
+from verifier.merkle import verify_inclusion
+
+
+def fill(url: str, leaves: int, chunk: int = 100_000) -> None:
+    engine = make_engine(url)
+    frontier = Frontier()
+    start = time.monotonic()
+    for first in range(0, leaves, chunk):
+        created = frontier.append(sm3(i.to_bytes(8, "big")) for i in range(first, min(leaves, first + chunk)))
+        with engine.begin() as conn:
+            db.insert_rows(conn, db.merkle_nodes, [(db.node_key(n), h) for n, h in created])
+            conn.execute(db.log_state.delete())
+            conn.execute(db.log_state.insert().values(id=1, tree_size=frontier.size))
+        print(f"  filled {frontier.size:,} leaves ({time.monotonic() - start:.0f} s)", flush=True)
+    engine.dispose()
+
+
+def percentiles(samples: list[float]) -> str:
+    samples = sorted(samples)
+    return (f"p50 {statistics.median(samples) * 1e3:.2f} ms, p99 {samples[int(len(samples) * 0.99) - 1] * 1e3:.2f} ms, "
+            f"max {samples[-1] * 1e3:.2f} ms")
+
+
+def run_proofs(leaves: int, requests: int = 1000) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'tiezheng.db'}"
+        migrate(url)
+        print(f"filling a tree of {leaves:,} leaves…", flush=True)
+        fill(url, leaves)
+        engine = make_engine(url)
+        local = []
+        for index in random.sample(range(leaves), requests):
+            started = time.perf_counter()
+            with engine.connect() as conn:
+                inclusion_proof(db.SqlNodeStore(conn), index, leaves)
+            local.append(time.perf_counter() - started)
+        print(f"inclusion proof at {leaves:,} leaves, in-process: {percentiles(local)}")
+        port = _port()
+        server = start_server(Path(tmp), port, profile=False)
+        try:
+            remote = []
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+                for index in random.sample(range(leaves), requests):
+                    started = time.perf_counter()
+                    body = client.get("/v1/log/proofs/inclusion", params={"leaf_index": index, "tree_size": leaves}).json()
+                    remote.append(time.perf_counter() - started)
+                    verify_inclusion(index, leaves, bytes.fromhex(body["leaf_hash"]),
+                                     [bytes.fromhex(h) for h in body["proof"]], bytes.fromhex(body["root_hash"]))
+            print(f"inclusion proof at {leaves:,} leaves, HTTP GET (verified): {percentiles(remote)}")
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    run_proofs(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
