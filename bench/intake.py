@@ -28,7 +28,7 @@ import httpx
 import orjson
 
 from ingest.signing import Actor, attest_batch, new_item, sign_item
-from ledger.sm import SM2PrivateKey, Signer
+from ledger.sm import Signer, SM2PrivateKey
 
 TENANT, ADMIN = "bench", "bench-admin-token-0001"
 ROOT = Path(__file__).resolve().parent
@@ -172,7 +172,7 @@ def main() -> None:
     args = parser.parse_args()
     run_intake(args)
     if args.proof_leaves:
-        from bench.proofs import run_proofs  # noqa: PLC0415
+        from bench.proofs import run_proofs
 
         run_proofs(args.proof_leaves)
 

@@ -14,7 +14,7 @@ from sqlalchemy import Column, ForeignKey, MetaData, String, Table, Text
 
 from ledger import storage
 
-__all__ = ["metadata", "tenants", "api_tokens", "actor_keys", "all_metadata", "migrate"]
+__all__ = ["actor_keys", "all_metadata", "api_tokens", "metadata", "migrate", "tenants"]
 
 metadata = MetaData()
 

@@ -25,7 +25,7 @@ from rich.table import Table
 from evidence_api.config import Settings
 from evidence_api.main import create_app
 from ingest.signing import Actor, attest_batch, new_item, sign_item
-from ledger.sm import SM2PrivateKey, Signer
+from ledger.sm import Signer, SM2PrivateKey
 
 __all__ = ["run_demo"]
 

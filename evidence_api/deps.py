@@ -9,7 +9,7 @@ from fastapi import Depends, Header, Request
 from evidence_api.services import Services
 from evidence_api.services.auth import Principal
 
-__all__ = ["ServicesDep", "PrincipalDep"]
+__all__ = ["PrincipalDep", "ServicesDep"]
 
 
 def _services(request: Request) -> Services:

@@ -16,7 +16,7 @@ from ledger.canonical import canonical
 from ledger.events import claim_hash, payload_commitment
 from ledger.sm import Signer
 
-__all__ = ["Actor", "new_item", "sign_item", "attest_batch"]
+__all__ = ["Actor", "attest_batch", "new_item", "sign_item"]
 
 
 @dataclass(frozen=True)

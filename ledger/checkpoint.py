@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ledger.errors import InvalidSignature, MalformedInput
 from ledger.hashing import HASH_SIZE
-from ledger.sm import SM2PublicKey, Signer, sm3
+from ledger.sm import Signer, SM2PublicKey, sm3
 
 __all__ = ["Checkpoint", "SignedCheckpoint", "key_hash"]
 

@@ -7,16 +7,16 @@ Each failure kind has its own class so the API can map it to one problem-details
 from __future__ import annotations
 
 __all__ = [
-    "LedgerError",
-    "MalformedInput",
-    "InvalidSignature",
-    "UnknownKey",
+    "AnchorError",
     "CommitmentMismatch",
     "DuplicateConflict",
+    "InvalidSignature",
+    "KeyMaterialError",
+    "LedgerError",
+    "MalformedInput",
     "ProofError",
     "StorageError",
-    "AnchorError",
-    "KeyMaterialError",
+    "UnknownKey",
 ]
 
 

@@ -19,16 +19,16 @@ from ledger.sm import SM2PublicKey, sm3
 
 __all__ = [
     "SERVER_FIELDS",
-    "claim_of",
-    "claim_hash",
-    "check_claim",
-    "payload_commitment",
-    "check_commitment",
     "attestation_digest",
     "check_attestation",
-    "verify_event_signature",
-    "parse_rfc3339",
+    "check_claim",
+    "check_commitment",
+    "claim_hash",
+    "claim_of",
     "clock_flags",
+    "parse_rfc3339",
+    "payload_commitment",
+    "verify_event_signature",
 ]
 
 SERVER_FIELDS = ("received_at", "prev", "attestation")
@@ -57,7 +57,7 @@ def parse_rfc3339(value: object, field: str) -> datetime:
     if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         raise MalformedInput(f"{field} must be an RFC 3339 time with offset, e.g. 2026-11-23T08:00:00Z; got {value!r}")
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value)
     except ValueError as exc:
         raise MalformedInput(f"{field} is not a real date and time: {value!r}") from exc
 

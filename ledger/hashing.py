@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ledger.sm import sm3
 
-__all__ = ["HASH_SIZE", "LEAF_PREFIX", "NODE_PREFIX", "EMPTY_ROOT", "leaf_hash", "node_hash"]
+__all__ = ["EMPTY_ROOT", "HASH_SIZE", "LEAF_PREFIX", "NODE_PREFIX", "leaf_hash", "node_hash"]
 
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from ledger.errors import KeyMaterialError
 from ledger.sm import SM2PrivateKey, sm4_gcm_decrypt, sm4_gcm_encrypt
 
-__all__ = ["DataKeyWrapper", "LocalKeyWrapper", "load_or_create_log_key", "load_or_create_master_key", "seal", "open_sealed"]
+__all__ = ["DataKeyWrapper", "LocalKeyWrapper", "load_or_create_log_key", "load_or_create_master_key", "open_sealed", "seal"]
 
 _DATA_KEY_BYTES = 16
 _MASTER_KEY_BYTES = 32

@@ -31,7 +31,7 @@ from ledger.hashing import leaf_hash
 from ledger.merkle import Frontier, consistency_proof, inclusion_proof, root_at
 from ledger.sm import Signer
 
-__all__ = ["PreparedEvent", "Submission", "Receipt", "TransparencyLog", "utc_now"]
+__all__ = ["PreparedEvent", "Receipt", "Submission", "TransparencyLog", "utc_now"]
 
 _log = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from ledger.errors import ProofError
 from ledger.hashing import EMPTY_ROOT, node_hash
 
 __all__ = [
+    "Frontier",
     "NodeId",
     "NodeReader",
-    "Frontier",
-    "subtree_blocks",
-    "root_at",
-    "inclusion_proof",
     "consistency_proof",
+    "inclusion_proof",
+    "root_at",
+    "subtree_blocks",
 ]
 
 NodeId = tuple[int, int]

@@ -25,13 +25,13 @@ from ledger.errors import InvalidSignature, KeyMaterialError, MalformedInput
 
 __all__ = [
     "SM2_DEFAULT_ID",
-    "sm3",
-    "sm4_gcm_encrypt",
-    "sm4_gcm_decrypt",
-    "SM2PublicKey",
     "SM2PrivateKey",
+    "SM2PublicKey",
     "Sign",
     "Signer",
+    "sm3",
+    "sm4_gcm_decrypt",
+    "sm4_gcm_encrypt",
 ]
 
 SM2_DEFAULT_ID = b"1234567812345678"

@@ -33,19 +33,19 @@ from ledger.errors import StorageError
 from ledger.merkle import NodeId
 
 __all__ = [
-    "metadata",
-    "events",
-    "attestations",
-    "permit_heads",
-    "merkle_nodes",
-    "log_state",
-    "checkpoints",
-    "anchors",
-    "make_engine",
-    "node_key",
     "SqlNodeStore",
-    "read_tree_size",
+    "anchors",
+    "attestations",
+    "checkpoints",
+    "events",
     "insert_rows",
+    "log_state",
+    "make_engine",
+    "merkle_nodes",
+    "metadata",
+    "node_key",
+    "permit_heads",
+    "read_tree_size",
 ]
 
 metadata = MetaData()

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from evidence_api.db import migrate
 from ledger.log import TransparencyLog
-from ledger.sm import SM2PrivateKey, Signer
+from ledger.sm import Signer, SM2PrivateKey
 from ledger.storage import make_engine
 
 POSTGRES_ENV = "TIEZHENG_TEST_POSTGRES_URL"

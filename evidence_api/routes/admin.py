@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from evidence_api.deps import PrincipalDep, ServicesDep
-from evidence_api.schemas.admin import KeyCreate, KeyPublic, TenantCreate, TenantPublic, TokenCreate, TokenIssued
+from evidence_api.schemas.admin import (
+    KeyCreate,
+    KeyPublic,
+    TenantCreate,
+    TenantPublic,
+    TokenCreate,
+    TokenIssued,
+)
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 

@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from evidence_api.deps import ServicesDep
-from evidence_api.schemas.log import AnchorsOut, CheckpointOut, ConsistencyProofOut, InclusionProofOut, PublicKeyOut
+from evidence_api.schemas.log import (
+    AnchorsOut,
+    CheckpointOut,
+    ConsistencyProofOut,
+    InclusionProofOut,
+    PublicKeyOut,
+)
 from evidence_api.services.errors import NotFound
 from ledger.anchors.anchorer import receipts_covering
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["TenantCreate", "TenantPublic", "TokenCreate", "TokenIssued", "KeyCreate", "KeyPublic"]
+__all__ = ["KeyCreate", "KeyPublic", "TenantCreate", "TenantPublic", "TokenCreate", "TokenIssued"]
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._:@#-]{0,63}$"
 

@@ -6,8 +6,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["EventItem", "EventBatch", "ReceiptOut", "ReceiptsOut", "CheckpointOut", "PublicKeyOut",
-           "InclusionProofOut", "ConsistencyProofOut", "AnchorsOut"]
+__all__ = [
+    "AnchorsOut",
+    "CheckpointOut",
+    "ConsistencyProofOut",
+    "EventBatch",
+    "EventItem",
+    "InclusionProofOut",
+    "PublicKeyOut",
+    "ReceiptOut",
+    "ReceiptsOut",
+]
 
 
 class EventItem(BaseModel):

@@ -20,7 +20,7 @@ from evidence_api.services.errors import Conflict, Forbidden, NotFound, Unauthor
 from ledger.log import utc_now
 from ledger.sm import sm3
 
-__all__ = ["ROLES", "Principal", "Auth"]
+__all__ = ["ROLES", "Auth", "Principal"]
 
 ROLES = ("admin", "ingest", "reader")
 

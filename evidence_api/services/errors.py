@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ServiceError", "Unauthorized", "Forbidden", "NotFound", "Conflict", "TooLarge"]
+__all__ = ["Conflict", "Forbidden", "NotFound", "ServiceError", "TooLarge", "Unauthorized"]
 
 
 class ServiceError(Exception):

@@ -23,8 +23,15 @@ from evidence_api.services.errors import Forbidden, TooLarge
 from evidence_api.services.keys import ActorKey, KeyRegistry
 from ledger.errors import InvalidSignature, MalformedInput
 from ledger.events import (
-    attestation_digest, check_attestation, check_claim, check_commitment, claim_hash, claim_of,
-    clock_flags, parse_rfc3339, verify_event_signature,
+    attestation_digest,
+    check_attestation,
+    check_claim,
+    check_commitment,
+    claim_hash,
+    claim_of,
+    clock_flags,
+    parse_rfc3339,
+    verify_event_signature,
 )
 from ledger.keystore import DataKeyWrapper, LocalKeyWrapper, seal
 from ledger.log import PreparedEvent, Submission, utc_now

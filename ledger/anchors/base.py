@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from ledger.checkpoint import SignedCheckpoint
 
-__all__ = ["AnchorRequest", "AnchorReceipt", "Anchor"]
+__all__ = ["Anchor", "AnchorReceipt", "AnchorRequest"]
 
 
 @dataclass(frozen=True)
