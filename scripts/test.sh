@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install.sh
 
+echo "test: lint (ruff), types (mypy --strict), layering (import-linter)"
+.venv/bin/ruff check ledger evidence_api ingest verifier bench tests
+.venv/bin/mypy ledger evidence_api ingest verifier
+.venv/bin/lint-imports --no-cache > /dev/null || .venv/bin/lint-imports --no-cache
+
 started_postgres=""
 if ! bash network/nodes/postgres.sh status | grep -q running; then started_postgres=yes; fi
 bash network/network.sh up
@@ -13,6 +18,9 @@ cleanup() { if [ -n "$started_postgres" ]; then bash network/nodes/postgres.sh d
 trap cleanup EXIT
 export TIEZHENG_TEST_POSTGRES_URL
 TIEZHENG_TEST_POSTGRES_URL=$(bash network/nodes/postgres.sh url)
+
+echo "test: chaincode (go vet, go test; shares tests/vectors with the Python verifier)"
+(cd chaincode && go vet ./... && go test -count=1 ./...)
 
 status=0
 .venv/bin/python -m pytest --require-services "$@" || status=$?
