@@ -35,6 +35,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'tiezheng.db').resolve()}"
         if self.environment != "dev" and (not self.admin_token or self.admin_token in _PLACEHOLDERS):
             raise ValueError("TIEZHENG_ADMIN_TOKEN must be set to a real secret outside dev")
+        if not self.log_origin or any(c.isspace() or c == "+" for c in self.log_origin):
+            raise ValueError(f"TIEZHENG_LOG_ORIGIN names the log in checkpoints: no spaces or '+', got {self.log_origin!r}")
         if self.admin_token is not None and len(self.admin_token) < 12:
             raise ValueError("TIEZHENG_ADMIN_TOKEN must be at least 12 characters")
         return self

@@ -39,8 +39,9 @@ class Checkpoint:
     root_hash: bytes
 
     def __post_init__(self) -> None:
-        if not self.origin or "\n" in self.origin:
-            raise MalformedInput(f"checkpoint origin must be one non-empty line, got {self.origin!r}")
+        if not self.origin or any(c.isspace() or c == "+" for c in self.origin):
+            raise MalformedInput(f"checkpoint origin is also the note key name: non-empty, no spaces or '+', "
+                                 f"got {self.origin!r}")
         if self.tree_size < 0 or len(self.root_hash) != HASH_SIZE:
             raise MalformedInput(f"checkpoint needs size >= 0 and a {HASH_SIZE}-byte root")
 

@@ -71,7 +71,7 @@ def check_claim(event: Mapping[str, Any], *, tenant: str) -> None:
     unknown = [k for k in event if k not in _CLAIM_REQUIRED and k not in _CLAIM_OPTIONAL]
     if missing or unknown:
         raise MalformedInput(f"event fields: missing {missing}, not allowed {unknown} (server sets {list(SERVER_FIELDS)})")
-    if event["v"] != 1:
+    if type(event["v"]) is not int or event["v"] != 1:
         raise MalformedInput(f"event version must be 1, got {event['v']!r}")
     _check_uuid(event["event_id"])
     if event["tenant"] != tenant:
@@ -155,7 +155,7 @@ def attestation_digest(attestation: Mapping[str, Any]) -> bytes:
 
 def check_attestation(attestation: Mapping[str, Any], claim_hashes: list[bytes], key: SM2PublicKey) -> None:
     """Check a batch attestation: shape, that it lists exactly ``claim_hashes`` in order, and its signature."""
-    if set(attestation) != {"v", "tenant", "actor", "event_hashes", "signature"} or attestation["v"] != 1:
+    if set(attestation) != {"v", "tenant", "actor", "event_hashes", "signature"} or type(attestation["v"]) is not int or attestation["v"] != 1:
         raise MalformedInput("attestation must have exactly v (1), tenant, actor, event_hashes and signature")
     _check_actor(attestation["actor"])
     listed = attestation["event_hashes"]

@@ -102,7 +102,8 @@ class SM2PublicKey:
     def spki_der(self) -> bytes:
         """SubjectPublicKeyInfo DER with the SM2 curve OID."""
         algorithm = {"algorithm": "ec", "parameters": _ec_params()}
-        return asn1_keys.PublicKeyInfo({"algorithm": algorithm, "public_key": b"\x04" + self.point}).dump()
+        der: bytes = asn1_keys.PublicKeyInfo({"algorithm": algorithm, "public_key": b"\x04" + self.point}).dump()
+        return der
 
     def to_pem(self) -> str:
         """PEM ``PUBLIC KEY`` text."""
@@ -171,7 +172,8 @@ class SM2PrivateKey:
 
     def sign(self, message: bytes) -> bytes:
         """DER SM2 signature over ``message`` with the default user ID."""
-        return gmssl_pyx.sm2_sign(self.scalar, self.public.point, message, SM2_DEFAULT_ID)
+        signature: bytes = gmssl_pyx.sm2_sign(self.scalar, self.public.point, message, SM2_DEFAULT_ID)
+        return signature
 
     def sign_b64(self, message: bytes) -> str:
         """``sign``, base64-encoded for JSON."""

@@ -25,7 +25,7 @@ def build_bundle(log: TransparencyLog, keys: KeyRegistry, wrapper: DataKeyWrappe
         row = conn.execute(select(db.events).where(db.events.c.event_id == event_id, db.events.c.tenant == tenant)).first()
         attestation = None
         if row is not None and row.attestation is not None:
-            body = conn.execute(select(db.attestations.c.body).where(db.attestations.c.digest == row.attestation)).scalar()
+            body = conn.execute(select(db.attestations.c.body).where(db.attestations.c.digest == row.attestation)).scalar_one()
             attestation = json.loads(body)
     if row is None:
         raise NotFound(f"event {event_id} is not in the log of tenant {tenant!r}")

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -107,14 +108,14 @@ class Anchorer:
         _log.warning("anchoring to %s failed (%s); retrying in %.1f s", name, exc, delay)
 
 
-def receipts_covering(log: TransparencyLog, tree_size: int) -> list[dict[str, object]]:
+def receipts_covering(log: TransparencyLog, tree_size: int) -> list[dict[str, Any]]:
     """For each backend, the first anchored receipt of a tree at least ``tree_size`` leaves big."""
     with log.engine.connect() as conn:
         rows = conn.execute(
             select(db.anchors.c.backend, db.anchors.c.receipt)
             .where(db.anchors.c.tree_size >= tree_size).order_by(db.anchors.c.tree_size)
         ).all()
-    first: dict[str, dict[str, object]] = {}
+    first: dict[str, dict[str, Any]] = {}
     for row in rows:
         first.setdefault(row.backend, json.loads(row.receipt))
     return list(first.values())
