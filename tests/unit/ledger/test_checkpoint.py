@@ -6,7 +6,7 @@ import pytest
 
 from ledger.checkpoint import Checkpoint, SignedCheckpoint
 from ledger.errors import InvalidSignature, MalformedInput
-from ledger.sm import SM2PrivateKey, Signer
+from ledger.sm import Signer, SM2PrivateKey
 from verifier.checkpoint import Checkpoint as IndependentCheckpoint
 from verifier.checkpoint import verify_checkpoint
 
