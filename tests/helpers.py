@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ingest.signing import Actor, new_item, sign_item
 from ledger.canonical import canonical
 from ledger.events import claim_hash, claim_of
 from ledger.log import PreparedEvent, Submission, utc_now
-from ledger.sm import SM2PrivateKey, Signer
+from ledger.sm import Signer, SM2PrivateKey
 
 TENANT = "acme-chem"
 
@@ -17,12 +18,16 @@ def make_actor(actor_id: str = "guardian-1", kind: str = "user", key_id: str | N
     return Actor(kind, actor_id, key_id or f"{actor_id}#1", Signer.from_private_key(SM2PrivateKey.generate()))
 
 
-def signed_item(actor: Actor, *, permit: str | None = "P-1", payload: Any = None, **kwargs: Any) -> dict[str, Any]:
+def unsigned_item(actor: Actor, *, permit: str | None = "P-1", payload: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """An intake item of ``TENANT`` without a signature (for attested batches, or to sign differently)."""
     subject = {"permit": permit} if permit else {}
-    item = new_item(actor, tenant=TENANT, kind=kwargs.pop("kind", "guardian.checkin"),
+    return new_item(actor, tenant=kwargs.pop("tenant", TENANT), kind=kwargs.pop("kind", "guardian.checkin"),
                     payload=payload if payload is not None else {"ok": True},
                     occurred_at=kwargs.pop("occurred_at", "2026-11-23T08:00:00Z"), subject=subject, **kwargs)
-    return sign_item(actor, item)
+
+
+def signed_item(actor: Actor, *, permit: str | None = "P-1", payload: Any = None, **kwargs: Any) -> dict[str, Any]:
+    return sign_item(actor, unsigned_item(actor, permit=permit, payload=payload, **kwargs))
 
 
 def prepared(item: dict[str, Any]) -> PreparedEvent:
@@ -34,3 +39,15 @@ def prepared(item: dict[str, Any]) -> PreparedEvent:
 
 def submission(*items: dict[str, Any]) -> Submission:
     return Submission([prepared(i) for i in items])
+
+
+def wait_until(probe: Any, *, timeout: float = 5.0, interval: float = 0.02) -> Any:
+    """Poll ``probe()`` until it returns something truthy and return that; fail the test after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {probe}")
+        time.sleep(interval)
