@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -52,6 +52,7 @@ class PreparedEvent:
     payload_key: bytes
     received_at: str
     flags: tuple[str, ...] = ()
+    fast_canonical: bool = False  # fast_path_safe(event) held at intake; server fields keep it true
 
 
 @dataclass(frozen=True)
@@ -234,13 +235,13 @@ class TransparencyLog:
     def _load_heads(self, conn: Connection, fresh: Sequence[PreparedEvent], group: _Group) -> None:
         wanted = {(p.event["tenant"], p.event["subject"].get("permit")) for p in fresh}
         wanted = {k for k in wanted if k[1] is not None and k not in group.heads}
-        for tenant, permit in wanted:
-            row = conn.execute(
-                select(db.permit_heads.c.leaf_hash, db.permit_heads.c.leaf_index).where(
-                    db.permit_heads.c.tenant == tenant, db.permit_heads.c.permit == permit)
-            ).first()
-            if row is not None:
-                group.heads[(tenant, permit)] = (bytes(row.leaf_hash), row.leaf_index)
+        if not wanted:
+            return
+        heads = db.permit_heads.c
+        rows = conn.execute(select(heads.tenant, heads.permit, heads.leaf_hash, heads.leaf_index)
+                            .where(tuple_(heads.tenant, heads.permit).in_(sorted(wanted))))
+        for row in rows:
+            group.heads[(row.tenant, row.permit)] = (bytes(row.leaf_hash), row.leaf_index)
 
     def _leaf(self, p: PreparedEvent, sub: Submission, group: _Group, index: int) -> tuple[bytes, dict[str, Any]]:
         event = dict(p.event)
@@ -250,7 +251,7 @@ class TransparencyLog:
         event["prev"] = head[0].hex() if head else None
         if sub.attestation_digest is not None:
             event["attestation"] = sub.attestation_digest.hex()
-        leaf = canonical(event)
+        leaf = canonical(event, known_fast=p.fast_canonical)
         if permit is not None:
             group.heads[(event["tenant"], permit)] = (leaf_hash(leaf), index)
         return leaf, event
@@ -271,7 +272,7 @@ class TransparencyLog:
                 p.claim_hash, leaf_hashes[index], leaf, p.payload_sealed, p.payload_key, sub.attestation_digest,
                 p.received_at, ",".join(p.flags),
             ))
-        group.nodes.extend((db.node_key(n), h) for n, h in new_nodes)
+        group.nodes.extend((db.node_key(node), digest) for node, digest in new_nodes)
         if fresh and sub.attestation is not None and sub.attestation_digest is not None:
             group.attestations.append({"digest": sub.attestation_digest, "tenant": fresh[0].event["tenant"],
                                        "body": canonical(sub.attestation)})

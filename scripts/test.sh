@@ -14,7 +14,7 @@ echo "test: lint (ruff), types (mypy --strict), layering (import-linter)"
 started_postgres=""
 if ! bash network/nodes/postgres.sh status | grep -q running; then started_postgres=yes; fi
 bash network/network.sh up
-cleanup() { if [ -n "$started_postgres" ]; then bash network/nodes/postgres.sh down; fi; }
+cleanup() { if [ -n "$started_postgres" ]; then bash network/nodes/postgres.sh down > /dev/null; fi; }
 trap cleanup EXIT
 export TIEZHENG_TEST_POSTGRES_URL
 TIEZHENG_TEST_POSTGRES_URL=$(bash network/nodes/postgres.sh url)

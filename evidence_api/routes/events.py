@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from evidence_api.deps import PrincipalDep, ServicesDep
 from evidence_api.schemas.log import EventBatch, ReceiptsOut
@@ -26,7 +27,7 @@ async def _body(request: Request, limit: int) -> bytes:
 @router.post("", status_code=201, response_model=ReceiptsOut,
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": EventBatch.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
-async def submit_events(request: Request, services: ServicesDep, principal: PrincipalDep) -> JSONResponse:
+async def submit_events(request: Request, services: ServicesDep, principal: PrincipalDep) -> Response:
     """Append a batch of signed events; idempotent by ``event_id``. Receipts come after the commit.
 
     The raw JSON is kept as sent (not re-serialized by a model), because the signatures cover its exact values.
@@ -39,7 +40,7 @@ async def submit_events(request: Request, services: ServicesDep, principal: Prin
     out = [{"event_id": r.event_id, "leaf_index": r.leaf_index, "leaf_hash": r.leaf_hash.hex(),
             "received_at": r.received_at, "duplicate": r.duplicate} for r in receipts]
     status = 200 if all(r.duplicate for r in receipts) else 201
-    return JSONResponse({"receipts": out}, status_code=status)
+    return Response(orjson.dumps({"receipts": out}), status_code=status, media_type="application/json")
 
 
 @router.get("/{event_id}/bundle")

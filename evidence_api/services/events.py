@@ -21,6 +21,7 @@ import orjson
 
 from evidence_api.services.errors import Forbidden, TooLarge
 from evidence_api.services.keys import ActorKey, KeyRegistry
+from ledger.canonical import fast_path_safe
 from ledger.errors import InvalidSignature, MalformedInput
 from ledger.events import (
     attestation_digest,
@@ -126,7 +127,8 @@ class EventIntake:
         flags = clock_flags(parse_rfc3339(event["occurred_at"], "occurred_at"), received,
                             max_skew=self._max_skew, max_age=self._max_age)
         return PreparedEvent(event=event, claim_hash=claim_digest, key_id=key.key_id, payload_sealed=sealed,
-                             payload_key=wrapped, received_at=received_at, flags=tuple(flags))
+                             payload_key=wrapped, received_at=received_at, flags=tuple(flags),
+                             fast_canonical=fast_path_safe(event))
 
 
 _worker_intake: EventIntake | None = None

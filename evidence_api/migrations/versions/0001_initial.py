@@ -38,7 +38,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('tree_size')
     )
     op.create_table('events',
-    sa.Column('leaf_index', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('leaf_index', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('event_id', sa.String(length=36), nullable=False),
     sa.Column('tenant', sa.String(length=64), nullable=False),
     sa.Column('kind', sa.String(length=64), nullable=False),
