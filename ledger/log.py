@@ -208,8 +208,10 @@ class TransparencyLog:
                 fresh.append(p)
         self._load_heads(conn, fresh, group)
         leaves = [self._leaf(p, sub, group, frontier.size + i) for i, p in enumerate(fresh)]
-        new_nodes = frontier.append(leaf_hash(leaf) for leaf, _ in leaves)
-        receipts = self._stage_rows(fresh, leaves, new_nodes, sub, frontier, group)
+        first = frontier.size
+        new_nodes = frontier.append(digest for _, digest, _ in leaves)
+        receipts = self._stage_rows(fresh, leaves, first, sub, group)
+        group.nodes.extend((db.node_key(node), digest) for node, digest in new_nodes)
         by_id = {r.event_id: r for r in receipts} | existing
         return [by_id[p.event["event_id"]] for p in sub.events]
 
@@ -243,7 +245,8 @@ class TransparencyLog:
         for row in rows:
             group.heads[(row.tenant, row.permit)] = (bytes(row.leaf_hash), row.leaf_index)
 
-    def _leaf(self, p: PreparedEvent, sub: Submission, group: _Group, index: int) -> tuple[bytes, dict[str, Any]]:
+    def _leaf(self, p: PreparedEvent, sub: Submission, group: _Group, index: int) -> tuple[bytes, bytes, dict[str, Any]]:
+        """(leaf bytes, leaf hash, event with server fields) of ``p`` at ``index``; advances its permit chain."""
         event = dict(p.event)
         event["received_at"] = p.received_at
         permit = event["subject"].get("permit")
@@ -252,27 +255,24 @@ class TransparencyLog:
         if sub.attestation_digest is not None:
             event["attestation"] = sub.attestation_digest.hex()
         leaf = canonical(event, known_fast=p.fast_canonical)
+        digest = leaf_hash(leaf)
         if permit is not None:
-            group.heads[(event["tenant"], permit)] = (leaf_hash(leaf), index)
-        return leaf, event
+            group.heads[(event["tenant"], permit)] = (digest, index)
+        return leaf, digest, event
 
-    def _stage_rows(self, fresh: Sequence[PreparedEvent], leaves: Sequence[tuple[bytes, dict[str, Any]]],
-                    new_nodes: list[Any], sub: Submission, frontier: Frontier, group: _Group) -> list[Receipt]:
-        first = frontier.size - len(fresh)
-        leaf_hashes = {index: digest for (level, index), digest in new_nodes if level == 0}
+    def _stage_rows(self, fresh: Sequence[PreparedEvent], leaves: Sequence[tuple[bytes, bytes, dict[str, Any]]],
+                    first: int, sub: Submission, group: _Group) -> list[Receipt]:
         receipts = []
-        for offset, (p, (leaf, event)) in enumerate(zip(fresh, leaves, strict=True)):
-            index = first + offset
-            receipt = Receipt(event["event_id"], index, leaf_hashes[index], p.received_at)
+        for index, (p, (leaf, digest, event)) in enumerate(zip(fresh, leaves, strict=True), start=first):
+            receipt = Receipt(event["event_id"], index, digest, p.received_at)
             receipts.append(receipt)
             group.staged_ids[receipt.event_id] = receipt
             group.staged_claims[receipt.event_id] = p.claim_hash
             group.events.append((
                 index, event["event_id"], event["tenant"], event["kind"], event["subject"].get("permit"), p.key_id,
-                p.claim_hash, leaf_hashes[index], leaf, p.payload_sealed, p.payload_key, sub.attestation_digest,
+                p.claim_hash, digest, leaf, p.payload_sealed, p.payload_key, sub.attestation_digest,
                 p.received_at, ",".join(p.flags),
             ))
-        group.nodes.extend((db.node_key(node), digest) for node, digest in new_nodes)
         if fresh and sub.attestation is not None and sub.attestation_digest is not None:
             group.attestations.append({"digest": sub.attestation_digest, "tenant": fresh[0].event["tenant"],
                                        "body": canonical(sub.attestation)})
