@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -134,9 +137,17 @@ class EventIntake:
 _worker_intake: EventIntake | None = None
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose server was killed (``kill -9``) is re-parented; it then exits instead of lingering."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
 def _start_worker(database_url: str, master_key: bytes, max_batch: int) -> None:
     """Process-pool initializer: each worker has its own engine, key cache and key wrapper."""
     global _worker_intake
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     keys = KeyRegistry(make_engine(database_url))
     _worker_intake = EventIntake(keys, LocalKeyWrapper(master_key), max_batch=max_batch)
 

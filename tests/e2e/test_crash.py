@@ -127,3 +127,30 @@ def _check_after_restart(base: str, acked: list[dict[str, Any]], checkpoints: li
             proof = client.get("/v1/log/proofs/consistency", params={"first": old["tree_size"], "second": size}).json()
             verify_consistency(old["tree_size"], size, bytes.fromhex(old["root_hash"]), root,
                                [bytes.fromhex(h) for h in proof["proof"]])
+
+
+def test_kill_9_leaves_no_intake_workers_behind(server: tuple[Path, int, subprocess.Popen[bytes]]) -> None:
+    _, port, process = server
+    base = f"http://127.0.0.1:{port}"
+    headers, actor = _setup(base)
+    item = signed_item(actor, kind="detector.reading")
+    httpx.post(f"{base}/v1/events", json={"events": [item]}, headers=headers).raise_for_status()
+    children = _children(process.pid)
+    assert children, "the server runs its intake in worker processes"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
