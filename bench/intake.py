@@ -166,7 +166,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--single-events", type=int, default=6_000)
     parser.add_argument("--single-batch", type=int, default=200)
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--proof-leaves", type=int, default=1_000_000)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
