@@ -47,9 +47,9 @@ def claim_of(event: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if k not in SERVER_FIELDS and k != "signature"}
 
 
-def claim_hash(claim: Mapping[str, Any]) -> bytes:
-    """SM3 of the canonical claim: what a batch attestation lists."""
-    return sm3(canonical(claim))
+def claim_hash(claim: Mapping[str, Any], *, known_fast: bool = False) -> bytes:
+    """SM3 of the canonical claim: what a batch attestation lists (``known_fast`` as in ``canonical``)."""
+    return sm3(canonical(claim, known_fast=known_fast))
 
 
 def parse_rfc3339(value: object, field: str) -> datetime:

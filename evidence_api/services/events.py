@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -71,10 +71,13 @@ class EventIntake:
                 raise MalformedInput(f"events[{position}]: {exc}") from exc
         keys = [self._actor_key(tenant, item["event"], position) for position, item in enumerate(items)]
         claims = [claim_of(item["event"]) for item in items]
-        hashes = [claim_hash(claim) for claim in claims]
+        # one walk per claim; the event (claim + signature string + server strings) inherits the answer
+        fast = [fast_path_safe(claim) for claim in claims]
+        hashes = [claim_hash(claim, known_fast=f) for claim, f in zip(claims, fast, strict=True)]
         digest = self._check_signatures(tenant, items, claims, hashes, keys, attestation)
-        prepared = [self._prepare_one(tenant, item, digest_, key, received_at)
-                    for item, digest_, key in zip(items, hashes, keys, strict=True)]
+        received = (received_at, parse_rfc3339(received_at, "received_at"))
+        prepared = [self._prepare_one(tenant, item, digest_, key, received, fast_)
+                    for item, digest_, key, fast_ in zip(items, hashes, keys, fast, strict=True)]
         return Submission(prepared, attestation, digest)
 
     def _split(self, body: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -120,18 +123,18 @@ class EventIntake:
                 raise InvalidSignature(f"events[{position}]: {exc}") from exc
 
     def _prepare_one(self, tenant: str, item: dict[str, Any], claim_digest: bytes, key: ActorKey,
-                     received_at: str) -> PreparedEvent:
-        received = parse_rfc3339(received_at, "received_at")
+                     received: tuple[str, datetime], fast: bool) -> PreparedEvent:
+        received_at, received_time = received
         event = item["event"]
         salt = check_commitment(event, item["salt"], item["payload"])
         context = f"{tenant}|{event['event_id']}".encode()
         plaintext = orjson.dumps({"payload": item["payload"], "salt": salt.hex()})  # stored, not hashed
         sealed, wrapped = seal(self._wrapper, tenant, plaintext, context=context)
-        flags = clock_flags(parse_rfc3339(event["occurred_at"], "occurred_at"), received,
+        flags = clock_flags(parse_rfc3339(event["occurred_at"], "occurred_at"), received_time,
                             max_skew=self._max_skew, max_age=self._max_age)
         return PreparedEvent(event=event, claim_hash=claim_digest, key_id=key.key_id, payload_sealed=sealed,
                              payload_key=wrapped, received_at=received_at, flags=tuple(flags),
-                             fast_canonical=fast_path_safe(event))
+                             fast_canonical=fast)
 
 
 _worker_intake: EventIntake | None = None
