@@ -122,17 +122,30 @@ def test_consistency_proof_wrong_order() -> None:
         consistency_proof(store, 4, 3)
 
 
-def test_proof_reads_are_logarithmic() -> None:
-    class CountingStore(DictStore):
-        reads = 0
+class CountingStore(DictStore):
+    """Counts the node hashes read and the read calls."""
 
-        def get_nodes(self, ids: Iterable[NodeId]) -> Mapping[NodeId, bytes]:
-            ids = list(ids)
-            CountingStore.reads += len(ids)
-            return super().get_nodes(ids)
+    def __init__(self) -> None:
+        super().__init__()
+        self.nodes_read = self.calls = 0
 
+    def get_nodes(self, ids: Iterable[NodeId]) -> Mapping[NodeId, bytes]:
+        wanted = list(ids)
+        self.nodes_read, self.calls = self.nodes_read + len(wanted), self.calls + 1
+        return super().get_nodes(wanted)
+
+
+@pytest.mark.parametrize("size", [4999, 5000, 8191, 8193])
+def test_proofs_read_logarithmically_many_nodes_in_one_call(size: int) -> None:
+    # Only one range of a proof can be an incomplete subtree, so a proof needs at most 2 * log2(n) hashes.
     store = CountingStore()
-    frontier = Frontier()
-    store.update(frontier.append(leaf_hash(i.to_bytes(4, "big")) for i in range(5000)))
-    inclusion_proof(store, 1234, 4999)
-    assert CountingStore.reads <= 13 * 13
+    store.update(Frontier().append(leaf_hash(i.to_bytes(4, "big")) for i in range(size)))
+    bound = 2 * size.bit_length()
+    for index in (0, 1234, size // 2, size - 1):
+        store.nodes_read = store.calls = 0
+        inclusion_proof(store, index, size)
+        assert store.calls == 1 and store.nodes_read <= bound
+    for first in (1, 1000, size // 2 + 1, size - 1):
+        store.nodes_read = store.calls = 0
+        consistency_proof(store, first, size)
+        assert store.calls == 1 and store.nodes_read <= bound
