@@ -2,8 +2,9 @@
 
 The store keeps the hash of every *complete* subtree, addressed by ``(level, index)``: the node covering
 leaves ``[index * 2**level, (index + 1) * 2**level)``. Any subtree hash the RFC's recursive definitions need
-is a fold of at most log2(n) complete subtrees, so a proof at 10 million leaves reads O(log^2 n) stored
-hashes in one batch and recomputes nothing over the leaves.
+is a fold of at most log2(n) complete subtrees, and at most one range of a proof is incomplete (once the
+recursion leaves the right edge every range is a complete subtree), so a proof at 10 million leaves reads at
+most 2 * log2(n) stored hashes, in one batch, and recomputes nothing over the leaves.
 
 Every function here plans the node ids it needs, reads them in one ``get_nodes`` call, then computes.
 """
