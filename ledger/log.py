@@ -182,9 +182,10 @@ class TransparencyLog:
                 for job in jobs:
                     outcomes.append(self._stage(conn, job.submission, frontier, group))
                 self._write(conn, frontier, group)
-        except (SQLAlchemyError, LedgerError) as exc:
+        except Exception as exc:  # noqa: BLE001 - the writer must outlive any failure, or intake hangs
             error = exc if isinstance(exc, LedgerError) else StorageError(f"commit failed, nothing written: {exc}")
-            _log.error("group commit of %d submissions failed: %s", len(jobs), error)
+            _log.error("group commit of %d submissions failed: %s", len(jobs), error,
+                       exc_info=not isinstance(exc, LedgerError | SQLAlchemyError))
             for job in jobs:
                 job.future.set_exception(error)
             return

@@ -71,6 +71,10 @@ class Anchorer:
             except LedgerError as exc:
                 self._back_off(backend.name, exc)
                 continue
+            except Exception as exc:  # noqa: BLE001 - a backend bug must not stop anchoring for good
+                _log.exception("anchoring to %s failed unexpectedly", backend.name)
+                self._back_off(backend.name, AnchorError(f"unexpected failure: {exc}"))
+                continue
             self._failures[backend.name] = 0
             if receipt is not None:
                 receipts.append(receipt)

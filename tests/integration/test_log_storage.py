@@ -421,3 +421,18 @@ def test_anchorer_refuses_when_journal_root_differs_from_log(
         in record.getMessage()
     assert len(_entries(journal_path)) == 1
     assert receipts_covering(log, 0) == []
+
+
+def test_writer_survives_an_unexpected_failure(log: TransparencyLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    actor = make_actor()
+    original = log._write
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("disk controller on fire")
+
+    monkeypatch.setattr(log, "_write", broken)
+    with pytest.raises(StorageError, match="commit failed, nothing written: disk controller on fire"):
+        log.submit(submission(signed_item(actor)), timeout=10)
+    assert log.tree_size == 0
+    monkeypatch.setattr(log, "_write", original)
+    assert log.submit(submission(signed_item(actor)), timeout=10)[0].leaf_index == 0
