@@ -20,6 +20,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """Open the services before the first request; drain and close them at shutdown."""
         app.state.services = Services.open(settings)
         try:
             yield

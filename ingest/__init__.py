@@ -1,0 +1,3 @@
+"""Device-side intake: building, committing and signing evidence events before they are sent."""
+
+__all__: list[str] = []

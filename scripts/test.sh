@@ -6,10 +6,11 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install.sh
 
-echo "test: lint (ruff), types (mypy --strict), layering (import-linter)"
+echo "test: lint (ruff), types (mypy --strict), layering (import-linter), docstrings (interrogate)"
 .venv/bin/ruff check ledger evidence_api ingest verifier bench tests
 .venv/bin/mypy ledger evidence_api ingest verifier
 .venv/bin/lint-imports --no-cache > /dev/null || .venv/bin/lint-imports --no-cache
+.venv/bin/interrogate --quiet ledger evidence_api ingest verifier || .venv/bin/interrogate -v ledger evidence_api ingest verifier
 
 started_postgres=""
 if ! bash network/nodes/postgres.sh status | grep -q running; then started_postgres=yes; fi

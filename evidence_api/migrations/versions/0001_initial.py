@@ -15,6 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the log's tables (events, attestations, permit heads, nodes, checkpoints, anchors) and the service's."""
     op.create_table('anchors',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('backend', sa.String(length=32), nullable=False),
@@ -105,6 +106,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop everything ``upgrade`` created."""
     op.drop_table('api_tokens')
     op.drop_table('actor_keys')
     op.drop_table('tenants')
