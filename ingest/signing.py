@@ -49,7 +49,15 @@ def new_item(actor: Actor, *, tenant: str, kind: str, payload: Any, occurred_at:
 
 
 def sign_item(actor: Actor, item: dict[str, Any]) -> dict[str, Any]:
-    """Add the actor's SM2 signature over the canonical claim; returns the item."""
+    """Add the actor's SM2 signature over the canonical claim; returns the item.
+
+    >>> from ledger.sm import SM2PrivateKey, Signer
+    >>> detector = Actor("device", "lel-07", "lel-07#1", Signer.from_private_key(SM2PrivateKey.generate()))
+    >>> item = sign_item(detector, new_item(detector, tenant="acme", kind="detector.reading",
+    ...                                     payload={"lel_pct": 0.1}, occurred_at="2026-11-23T08:00:00Z"))
+    >>> sorted(item), "signature" in item["event"]
+    (['event', 'payload', 'salt'], True)
+    """
     item["event"]["signature"] = actor.signer.sign_b64(canonical(item["event"]))
     return item
 

@@ -36,6 +36,9 @@ def canonical(value: Any, *, known_fast: bool = False) -> bytes:
     checked at intake plus its ASCII-keyed string server fields).
     Raises ``MalformedInput`` for values JSON cannot represent canonically (NaN, infinities,
     integers beyond 2**53, non-string keys).
+
+    >>> canonical({"b": 1, "a": [True, None, 0.5, 1e21]})
+    b'{"a":[true,null,0.5,1e+21],"b":1}'
     """
     if known_fast or fast_path_safe(value):
         return orjson.dumps(value, option=_FAST_OPTIONS)

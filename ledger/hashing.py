@@ -16,7 +16,11 @@ EMPTY_ROOT = sm3(b"")
 
 
 def leaf_hash(leaf: bytes) -> bytes:
-    """SM3(0x00 || leaf): the hash of one log entry."""
+    """SM3(0x00 || leaf): the hash of one log entry.
+
+    >>> leaf_hash(b"") == EMPTY_ROOT  # domain separation: an empty leaf is not the empty tree
+    False
+    """
     return sm3(LEAF_PREFIX + leaf)
 
 
