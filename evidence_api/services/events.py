@@ -138,6 +138,7 @@ class EventIntake:
 
 
 _worker_intake: EventIntake | None = None
+_WORKER_NICENESS = 10
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -151,6 +152,8 @@ def _start_worker(database_url: str, master_key: bytes, max_batch: int) -> None:
     """Process-pool initializer: each worker has its own engine, key cache and key wrapper."""
     global _worker_intake
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    # The log writer in the server process is the one serial stage of intake; workers yield the CPU to it.
+    os.nice(_WORKER_NICENESS)
     keys = KeyRegistry(make_engine(database_url))
     _worker_intake = EventIntake(keys, LocalKeyWrapper(master_key), max_batch=max_batch)
 
