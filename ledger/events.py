@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from ledger.sm import SM2PublicKey, sm3
 
 __all__ = [
     "SERVER_FIELDS",
+    "LeafTemplate",
     "attestation_digest",
     "check_attestation",
     "check_claim",
@@ -26,6 +28,7 @@ __all__ = [
     "claim_hash",
     "claim_of",
     "clock_flags",
+    "leaf_template",
     "parse_rfc3339",
     "payload_commitment",
     "verify_event_signature",
@@ -176,3 +179,38 @@ def clock_flags(occurred_at: datetime, received_at: datetime, *, max_skew: timed
     if received_at - occurred_at > max_age:
         flags.append("occurred_long_before_receipt")
     return flags
+
+
+_PREV_NULL = b'"prev":null'
+
+
+@dataclass(frozen=True)
+class LeafTemplate:
+    """The canonical leaf of an event, complete but for the value of ``prev``.
+
+    Everything in a leaf is known when intake checks the event except ``prev``, the hash of the permit's
+    previous leaf, which only the log writer knows. Intake (in worker processes) canonicalizes the event
+    once with ``"prev": null``; the writer puts in the real value. ``prev`` is a top-level key whose value
+    is null or a hex string (no escaping), so the result is still the RFC 8785 form of the whole event.
+    """
+
+    head: bytes  # canonical bytes up to and including '"prev":'
+    tail: bytes  # what follows the value
+
+    def fill(self, prev: bytes | None) -> bytes:
+        """The leaf bytes with ``prev`` (a leaf hash, or None for the first event of a permit)."""
+        value = b'"' + prev.hex().encode() + b'"' if prev is not None else b"null"
+        return self.head + value + self.tail
+
+
+def leaf_template(event: Mapping[str, Any], *, known_fast: bool = False) -> LeafTemplate:
+    """The template of ``event``, which carries every field of its leaf but ``prev``.
+
+    Requires an event whose structure passed ``check_claim`` (nested objects cannot have a ``prev`` key);
+    ``known_fast`` as in ``canonical``. Raises ``MalformedInput`` if ``prev`` is not found exactly once.
+    """
+    body = canonical({**event, "prev": None}, known_fast=known_fast)
+    if body.count(_PREV_NULL) != 1:
+        raise MalformedInput("event has a nested 'prev' key; only the top-level one is allowed")
+    head, _, tail = body.partition(_PREV_NULL)
+    return LeafTemplate(head + b'"prev":', tail)

@@ -27,6 +27,7 @@ from ledger import storage as db
 from ledger.canonical import canonical
 from ledger.checkpoint import Checkpoint, SignedCheckpoint
 from ledger.errors import DuplicateConflict, LedgerError, ProofError, StorageError
+from ledger.events import LeafTemplate
 from ledger.hashing import leaf_hash
 from ledger.merkle import Frontier, consistency_proof, inclusion_proof, root_at
 from ledger.sm import Signer
@@ -43,16 +44,22 @@ def utc_now() -> str:
 
 @dataclass(frozen=True)
 class PreparedEvent:
-    """An event that passed every check that does not depend on the log: shape, signature, commitment."""
+    """An event that passed every check that does not depend on the log: shape, signature, commitment.
 
-    event: dict[str, Any]
-    claim_hash: bytes
+    ``leaf`` is its canonical leaf but for ``prev``, which the writer fills in from the permit's chain.
+    """
+
+    event_id: str
+    tenant: str
+    kind: str
+    permit: str | None
     key_id: str
+    claim_hash: bytes
+    leaf: LeafTemplate
     payload_sealed: bytes
     payload_key: bytes
     received_at: str
     flags: tuple[str, ...] = ()
-    fast_canonical: bool = False  # fast_path_safe(event) held at intake; server fields keep it true
 
 
 @dataclass(frozen=True)
@@ -204,25 +211,25 @@ class TransparencyLog:
             return exc
         fresh, seen = [], set(existing)
         for p in sub.events:
-            if p.event["event_id"] not in seen:
-                seen.add(p.event["event_id"])
+            if p.event_id not in seen:
+                seen.add(p.event_id)
                 fresh.append(p)
         self._load_heads(conn, fresh, group)
-        leaves = [self._leaf(p, sub, group, frontier.size + i) for i, p in enumerate(fresh)]
+        leaves = [self._leaf(p, group, frontier.size + i) for i, p in enumerate(fresh)]
         first = frontier.size
-        new_nodes = frontier.append(digest for _, digest, _ in leaves)
+        new_nodes = frontier.append(digest for _, digest in leaves)
         receipts = self._stage_rows(fresh, leaves, first, sub, group)
         group.nodes.extend((db.node_key(node), digest) for node, digest in new_nodes)
         by_id = {r.event_id: r for r in receipts} | existing
-        return [by_id[p.event["event_id"]] for p in sub.events]
+        return [by_id[p.event_id] for p in sub.events]
 
     def _existing(self, conn: Connection, sub: Submission, group: _Group) -> dict[str, Receipt]:
         """Receipts of events already logged (idempotent retry); ``DuplicateConflict`` if content differs."""
         claims: dict[str, bytes] = {}
         for p in sub.events:
-            earlier = claims.setdefault(p.event["event_id"], p.claim_hash)
+            earlier = claims.setdefault(p.event_id, p.claim_hash)
             if earlier != p.claim_hash:
-                raise DuplicateConflict(f"event_id {p.event['event_id']} appears twice in the batch with different content")
+                raise DuplicateConflict(f"event_id {p.event_id} appears twice in the batch with different content")
         rows = conn.execute(
             select(db.events.c.event_id, db.events.c.claim_hash, db.events.c.leaf_index,
                    db.events.c.leaf_hash, db.events.c.received_at).where(db.events.c.event_id.in_(claims))
@@ -236,8 +243,8 @@ class TransparencyLog:
         return {eid: Receipt(r.event_id, r.leaf_index, r.leaf_hash, r.received_at, True) for eid, (_, r) in known.items()}
 
     def _load_heads(self, conn: Connection, fresh: Sequence[PreparedEvent], group: _Group) -> None:
-        wanted = {(p.event["tenant"], p.event["subject"].get("permit")) for p in fresh}
-        wanted = {k for k in wanted if k[1] is not None and k not in group.heads}
+        wanted = {(p.tenant, p.permit) for p in fresh if p.permit is not None}
+        wanted = {k for k in wanted if k not in group.heads}
         if not wanted:
             return
         heads = db.permit_heads.c
@@ -246,36 +253,30 @@ class TransparencyLog:
         for row in rows:
             group.heads[(row.tenant, row.permit)] = (bytes(row.leaf_hash), row.leaf_index)
 
-    def _leaf(self, p: PreparedEvent, sub: Submission, group: _Group, index: int) -> tuple[bytes, bytes, dict[str, Any]]:
-        """(leaf bytes, leaf hash, event with server fields) of ``p`` at ``index``; advances its permit chain."""
-        event = dict(p.event)
-        event["received_at"] = p.received_at
-        permit = event["subject"].get("permit")
-        head = group.heads.get((event["tenant"], permit)) if permit is not None else None
-        event["prev"] = head[0].hex() if head else None
-        if sub.attestation_digest is not None:
-            event["attestation"] = sub.attestation_digest.hex()
-        leaf = canonical(event, known_fast=p.fast_canonical)
+    def _leaf(self, p: PreparedEvent, group: _Group, index: int) -> tuple[bytes, bytes]:
+        """(leaf bytes, leaf hash) of ``p`` at ``index``: links it to its permit's chain and advances the chain."""
+        head = group.heads.get((p.tenant, p.permit)) if p.permit is not None else None
+        leaf = p.leaf.fill(head[0] if head else None)
         digest = leaf_hash(leaf)
-        if permit is not None:
-            group.heads[(event["tenant"], permit)] = (digest, index)
-        return leaf, digest, event
+        if p.permit is not None:
+            group.heads[(p.tenant, p.permit)] = (digest, index)
+        return leaf, digest
 
-    def _stage_rows(self, fresh: Sequence[PreparedEvent], leaves: Sequence[tuple[bytes, bytes, dict[str, Any]]],
+    def _stage_rows(self, fresh: Sequence[PreparedEvent], leaves: Sequence[tuple[bytes, bytes]],
                     first: int, sub: Submission, group: _Group) -> list[Receipt]:
         receipts = []
-        for index, (p, (leaf, digest, event)) in enumerate(zip(fresh, leaves, strict=True), start=first):
-            receipt = Receipt(event["event_id"], index, digest, p.received_at)
+        for index, (p, (leaf, digest)) in enumerate(zip(fresh, leaves, strict=True), start=first):
+            receipt = Receipt(p.event_id, index, digest, p.received_at)
             receipts.append(receipt)
             group.staged_ids[receipt.event_id] = receipt
             group.staged_claims[receipt.event_id] = p.claim_hash
             group.events.append((
-                index, event["event_id"], event["tenant"], event["kind"], event["subject"].get("permit"), p.key_id,
+                index, p.event_id, p.tenant, p.kind, p.permit, p.key_id,
                 p.claim_hash, digest, leaf, p.payload_sealed, p.payload_key, sub.attestation_digest,
                 p.received_at, ",".join(p.flags),
             ))
         if fresh and sub.attestation is not None and sub.attestation_digest is not None:
-            group.attestations.append({"digest": sub.attestation_digest, "tenant": fresh[0].event["tenant"],
+            group.attestations.append({"digest": sub.attestation_digest, "tenant": fresh[0].tenant,
                                        "body": canonical(sub.attestation)})
         return receipts
 

@@ -34,6 +34,7 @@ from ledger.events import (
     claim_hash,
     claim_of,
     clock_flags,
+    leaf_template,
     parse_rfc3339,
     verify_event_signature,
 )
@@ -75,7 +76,8 @@ class EventIntake:
         fast = [fast_path_safe(claim) for claim in claims]
         hashes = [claim_hash(claim, known_fast=f) for claim, f in zip(claims, fast, strict=True)]
         digest = self._check_signatures(tenant, items, claims, hashes, keys, attestation)
-        received = (received_at, parse_rfc3339(received_at, "received_at"))
+        server_fields = {"received_at": received_at} | ({"attestation": digest.hex()} if digest else {})
+        received = (server_fields, parse_rfc3339(received_at, "received_at"))
         prepared = [self._prepare_one(tenant, item, digest_, key, received, fast_)
                     for item, digest_, key, fast_ in zip(items, hashes, keys, fast, strict=True)]
         return Submission(prepared, attestation, digest)
@@ -123,8 +125,8 @@ class EventIntake:
                 raise InvalidSignature(f"events[{position}]: {exc}") from exc
 
     def _prepare_one(self, tenant: str, item: dict[str, Any], claim_digest: bytes, key: ActorKey,
-                     received: tuple[str, datetime], fast: bool) -> PreparedEvent:
-        received_at, received_time = received
+                     received: tuple[dict[str, str], datetime], fast: bool) -> PreparedEvent:
+        server_fields, received_time = received
         event = item["event"]
         salt = check_commitment(event, item["salt"], item["payload"])
         context = f"{tenant}|{event['event_id']}".encode()
@@ -132,9 +134,10 @@ class EventIntake:
         sealed, wrapped = seal(self._wrapper, tenant, plaintext, context=context)
         flags = clock_flags(parse_rfc3339(event["occurred_at"], "occurred_at"), received_time,
                             max_skew=self._max_skew, max_age=self._max_age)
-        return PreparedEvent(event=event, claim_hash=claim_digest, key_id=key.key_id, payload_sealed=sealed,
-                             payload_key=wrapped, received_at=received_at, flags=tuple(flags),
-                             fast_canonical=fast)
+        return PreparedEvent(
+            event_id=event["event_id"], tenant=tenant, kind=event["kind"], permit=event["subject"].get("permit"),
+            key_id=key.key_id, claim_hash=claim_digest, leaf=leaf_template(event | server_fields, known_fast=fast),
+            payload_sealed=sealed, payload_key=wrapped, received_at=server_fields["received_at"], flags=tuple(flags))
 
 
 _worker_intake: EventIntake | None = None

@@ -1,0 +1,44 @@
+"""Events: the leaf template the writer completes with ``prev`` equals the canonical form of the whole event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.canonical import canonical
+from ledger.errors import MalformedInput
+from ledger.events import check_claim, leaf_template
+from tests.helpers import TENANT, make_actor, signed_item
+
+_text = st.text(max_size=30) | st.sampled_from(['"prev":null', ',"prev":null,', "prev", "\u2028", "😀"])
+
+
+def _event(kind_suffix: str, permit: str, actor_id: str, location: dict[str, float] | None) -> dict[str, Any]:
+    item = signed_item(make_actor(actor_id or "a"), permit=permit or None, kind=f"guardian.{kind_suffix}",
+                       location=location)
+    return {**item["event"], "received_at": "2026-11-23T08:00:00.000Z"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    kind_suffix=st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True),
+    permit=_text.filter(lambda s: len(s) <= 128),
+    actor_id=_text.filter(lambda s: 0 < len(s) <= 128),
+    location=st.none() | st.fixed_dictionaries({"lat": st.floats(-90, 90), "lon": st.floats(-180, 180)}),
+    prev=st.none() | st.binary(min_size=32, max_size=32),
+)
+def test_leaf_template_fill_equals_canonical_event(kind_suffix: str, permit: str, actor_id: str,
+                                                    location: dict[str, float] | None, prev: bytes | None) -> None:
+    event = _event(kind_suffix, permit, actor_id, location)
+    check_claim({k: v for k, v in event.items() if k != "received_at"}, tenant=TENANT)
+    template = leaf_template(event)
+    assert template.fill(prev) == canonical({**event, "prev": prev.hex() if prev else None})
+
+
+def test_leaf_template_refuses_a_nested_prev_key() -> None:
+    event = {"v": 1, "subject": {"prev": None}, "tenant": TENANT}
+    with pytest.raises(MalformedInput, match="nested 'prev' key"):
+        leaf_template(event)
