@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     master_key: str | None = None
     log_origin: str = "tiezheng.local/log"
     checkpoint_interval: float = 0.5
-    anchor_interval: float = 1.0
+    anchor_interval: float = 5.0  # seconds between anchoring rounds (only when the tree grew)
     max_batch: int = 1000
     max_body_bytes: int = 16 * 1024 * 1024
     intake_workers: int | None = None  # processes that check and seal batches; None: one per core, 0: in-process

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evidence_api.services import errors as svc
 from ledger import errors as ledger
@@ -53,8 +54,15 @@ def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "malformed-input", "The request is not well-formed", detail, errors=errors)
 
 
+def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Framework errors (unknown route, wrong method) as problem details too."""
+    assert isinstance(exc, StarletteHTTPException)
+    return problem(exc.status_code, f"http-{exc.status_code}", str(exc.detail), f"{request.method} {request.url.path}: {exc.detail}")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the table's handlers on ``app``."""
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(ledger.LedgerError, _domain_handler)
     app.add_exception_handler(svc.ServiceError, _domain_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)

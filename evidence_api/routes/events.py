@@ -18,10 +18,17 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 
 
 async def _body(request: Request, limit: int) -> bytes:
-    body = await request.body()
-    if len(body) > limit:
-        raise TooLarge(f"request body of {len(body)} bytes exceeds {limit}; send smaller batches")
-    return body
+    """The request body, refused as soon as it passes ``limit`` bytes (never buffered whole first)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"request body of {declared} bytes exceeds {limit}; send smaller batches")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body exceeds {limit} bytes; send smaller batches")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @router.post("", status_code=201, response_model=ReceiptsOut,

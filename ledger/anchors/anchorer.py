@@ -114,12 +114,9 @@ class Anchorer:
 
 def receipts_covering(log: TransparencyLog, tree_size: int) -> list[dict[str, Any]]:
     """For each backend, the first anchored receipt of a tree at least ``tree_size`` leaves big."""
+    anchors = db.anchors.c
     with log.engine.connect() as conn:
-        rows = conn.execute(
-            select(db.anchors.c.backend, db.anchors.c.receipt)
-            .where(db.anchors.c.tree_size >= tree_size).order_by(db.anchors.c.tree_size)
-        ).all()
-    first: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        first.setdefault(row.backend, json.loads(row.receipt))
-    return list(first.values())
+        backends = conn.execute(select(anchors.backend).distinct().order_by(anchors.backend)).scalars().all()
+        receipts = [conn.execute(select(anchors.receipt).where(anchors.backend == backend, anchors.tree_size >= tree_size)
+                                 .order_by(anchors.tree_size).limit(1)).scalar() for backend in backends]
+    return [json.loads(receipt) for receipt in receipts if receipt is not None]

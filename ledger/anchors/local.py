@@ -23,6 +23,7 @@ from ledger.sm import Signer, sm3
 __all__ = ["LocalJournal"]
 
 _log = logging.getLogger(__name__)
+_TAIL = 64 * 1024
 
 
 class LocalJournal:
@@ -36,17 +37,28 @@ class LocalJournal:
         self._last: dict[str, Any] | None = self._recover()
 
     def _recover(self) -> dict[str, Any] | None:
-        """Read the last complete entry; drop a torn final line (it was never acknowledged)."""
+        """Read the last complete entry; drop a torn final line (it was never acknowledged).
+
+        Reads only the end of the file: a journal grows by an entry per anchoring round.
+        """
         if not self.path.exists():
             return None
-        data = self.path.read_bytes()
-        keep = data if data.endswith(b"\n") else data[: data.rfind(b"\n") + 1]
-        if keep != data:
-            _log.warning("local journal %s ended in a torn write; dropping %d bytes", self.path, len(data) - len(keep))
-            with self.path.open("r+b") as handle:
-                handle.truncate(len(keep))
-        lines = keep.splitlines()
-        return json.loads(lines[-1]) if lines else None
+        with self.path.open("r+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            window = _TAIL
+            while True:  # widen the window until it holds the whole last line (or the whole file)
+                handle.seek(max(0, size - window))
+                tail = handle.read()
+                cut = tail.rfind(b"\n")
+                start = tail.rfind(b"\n", 0, cut) if cut > 0 else -1
+                if start >= 0 or window >= size:
+                    break
+                window *= 2
+            torn = len(tail) - (cut + 1)
+            if torn:
+                _log.warning("local journal %s ended in a torn write; dropping %d bytes", self.path, torn)
+                handle.truncate(size - torn)
+        return json.loads(tail[start + 1 : cut + 1]) if cut >= 0 else None
 
     def latest(self) -> AnchorReceipt | None:
         """The newest journal entry as a receipt."""

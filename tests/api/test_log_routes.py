@@ -161,3 +161,10 @@ def test_anchors_beyond_every_anchor_returns_empty_list(api: Api) -> None:
 
     assert resp.status_code == 200, resp.text
     assert resp.json() == {"tree_size": 10, "anchors": []}
+
+
+def test_unknown_route_is_a_problem_document(api: Api) -> None:
+    response = api.client.get("/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "GET /v1/no-such-thing: Not Found"

@@ -436,3 +436,19 @@ def test_writer_survives_an_unexpected_failure(log: TransparencyLog, monkeypatch
     assert log.tree_size == 0
     monkeypatch.setattr(log, "_write", original)
     assert log.submit(submission(signed_item(actor)), timeout=10)[0].leaf_index == 0
+
+
+def test_local_journal_resumes_from_a_long_journal(tmp_path: Path, log_key: SM2PrivateKey,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ledger.anchors.local._TAIL", 100)  # smaller than one entry: the window must widen
+    signer = Signer.from_private_key(log_key)
+    journal = LocalJournal(tmp_path / "journal.jsonl", signer=signer)
+    for size in range(1, 60):
+        checkpoint = Checkpoint("test.tiezheng/log", size, sm3(str(size).encode())).sign(signer)
+        journal.anchor(AnchorRequest(checkpoint, size - 1 if size > 1 else None, []))
+    with (tmp_path / "journal.jsonl").open("ab") as handle:
+        handle.write(b'{"v": 1, "seq": 59, "torn')
+    reopened = LocalJournal(tmp_path / "journal.jsonl", signer=signer)
+    latest = reopened.latest()
+    assert latest is not None and latest.tree_size == 59
+    assert (tmp_path / "journal.jsonl").read_bytes().endswith(b"\n")
