@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from evidence_api.deps import PrincipalDep, ServicesDep
-from evidence_api.schemas.log import EventBatch, ReceiptsOut
+from evidence_api.schemas.log import ReceiptsOut
 from evidence_api.services.bundles import build_bundle
 from evidence_api.services.errors import TooLarge
 
@@ -33,7 +33,7 @@ async def _body(request: Request, limit: int) -> bytes:
 
 @router.post("", status_code=201, response_model=ReceiptsOut,
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": EventBatch.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
+                 "application/json": {"schema": {"$ref": "#/components/schemas/EventBatch"}}}}})
 async def submit_events(request: Request, services: ServicesDep, principal: PrincipalDep) -> Response:
     """Append a batch of signed events; idempotent by ``event_id``. Receipts come after the commit.
 

@@ -168,3 +168,18 @@ def test_unknown_route_is_a_problem_document(api: Api) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"] == "GET /v1/no-such-thing: Not Found"
+
+
+def test_openapi_documents_every_route_and_every_reference_resolves(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    assert {"/v1/events", "/v1/keys", "/v1/log/checkpoint", "/v1/log/proofs/inclusion"} <= set(spec["paths"])
+    body = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/EventBatch"}
+
+    def refs(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            return [node["$ref"]] if "$ref" in node else [r for v in node.values() for r in refs(v)]
+        return [r for v in node for r in refs(v)] if isinstance(node, list) else []
+
+    for ref in refs(spec):
+        assert ref.removeprefix("#/components/schemas/") in spec["components"]["schemas"], ref
