@@ -30,9 +30,9 @@ def _port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(data_dir: Path, port: int, database_url: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TIEZHENG_DATA_DIR": str(data_dir), "TIEZHENG_ADMIN_TOKEN": ADMIN,
-           "TIEZHENG_CHECKPOINT_INTERVAL": "0.2"}
+           "TIEZHENG_CHECKPOINT_INTERVAL": "0.2", "TIEZHENG_DATABASE_URL": database_url}
     server = subprocess.Popen([sys.executable, "-m", "evidence_api.cli", "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -47,10 +47,11 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[Path, int, subprocess.Popen[bytes]]]:
+def server(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, int, subprocess.Popen[bytes], str]]:
+    """A real server process on SQLite, then on PostgreSQL (the ``database_url`` fixture)."""
     port = _port()
-    process = _start(tmp_path, port)
-    yield tmp_path, port, process
+    process = _start(tmp_path, port, database_url)
+    yield tmp_path, port, process, database_url
     process.kill()
 
 
@@ -83,8 +84,10 @@ def _pump(base: str, headers: dict[str, str], actor: Any, acked: list[dict[str, 
 
 
 @pytest.mark.slow
-def test_kill_9_during_intake_loses_no_acknowledged_event(server: tuple[Path, int, subprocess.Popen[bytes]]) -> None:
-    data_dir, port, process = server
+def test_kill_9_during_intake_loses_no_acknowledged_event(
+    server: tuple[Path, int, subprocess.Popen[bytes], str],
+) -> None:
+    data_dir, port, process, database_url = server
     base = f"http://127.0.0.1:{port}"
     headers, actor = _setup(base)
     acked: list[dict[str, Any]] = []
@@ -103,7 +106,7 @@ def test_kill_9_during_intake_loses_no_acknowledged_event(server: tuple[Path, in
         pump.join()
     assert len(acked) >= 500 and checkpoints, f"only {len(acked)} events acknowledged before the crash"
 
-    restarted = _start(data_dir, port)
+    restarted = _start(data_dir, port, database_url)
     try:
         _check_after_restart(base, acked, checkpoints)
     finally:
@@ -129,8 +132,8 @@ def _check_after_restart(base: str, acked: list[dict[str, Any]], checkpoints: li
                                [bytes.fromhex(h) for h in proof["proof"]])
 
 
-def test_kill_9_leaves_no_intake_workers_behind(server: tuple[Path, int, subprocess.Popen[bytes]]) -> None:
-    _, port, process = server
+def test_kill_9_leaves_no_intake_workers_behind(server: tuple[Path, int, subprocess.Popen[bytes], str]) -> None:
+    _, port, process, _ = server
     base = f"http://127.0.0.1:{port}"
     headers, actor = _setup(base)
     item = signed_item(actor, kind="detector.reading")
