@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -234,13 +234,13 @@ class TransparencyLog:
             select(db.events.c.event_id, db.events.c.claim_hash, db.events.c.leaf_index,
                    db.events.c.leaf_hash, db.events.c.received_at).where(db.events.c.event_id.in_(claims))
         ).all()
-        known = {r.event_id: (bytes(r.claim_hash), Receipt(r.event_id, r.leaf_index, bytes(r.leaf_hash), r.received_at, True))
+        known = {r.event_id: (bytes(r.claim_hash), Receipt(r.event_id, r.leaf_index, bytes(r.leaf_hash), r.received_at))
                  for r in rows}
         known |= {eid: (group.staged_claims[eid], rec) for eid, rec in group.staged_ids.items() if eid in claims}
         for event_id, (stored_claim, _) in known.items():
             if stored_claim != claims[event_id]:
                 raise DuplicateConflict(f"event_id {event_id} is already logged with different content")
-        return {eid: Receipt(r.event_id, r.leaf_index, r.leaf_hash, r.received_at, True) for eid, (_, r) in known.items()}
+        return {eid: replace(receipt, duplicate=True) for eid, (_, receipt) in known.items()}
 
     def _load_heads(self, conn: Connection, fresh: Sequence[PreparedEvent], group: _Group) -> None:
         wanted = {(p.tenant, p.permit) for p in fresh if p.permit is not None}
@@ -321,10 +321,11 @@ class TransparencyLog:
     def cut_checkpoint(self) -> SignedCheckpoint:
         """Sign and store a checkpoint of the committed tree (call from the writer, or before ``start``)."""
         frontier = self._frontier
-        signed = Checkpoint(self.origin, frontier.size, frontier.root()).sign(self.signer)
+        root = frontier.root()
+        signed = Checkpoint(self.origin, frontier.size, root).sign(self.signer)
         with self.engine.begin() as conn:
             conn.execute(insert(db.checkpoints).values(
-                tree_size=frontier.size, root_hash=frontier.root(), text=signed.text, created_at=utc_now()))
+                tree_size=frontier.size, root_hash=root, text=signed.text, created_at=utc_now()))
         self._latest, self._last_cut = signed, time.monotonic()
         return signed
 
@@ -349,7 +350,9 @@ class TransparencyLog:
 
     def inclusion_proof(self, leaf_index: int, tree_size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of ``leaf_index`` in the tree of ``tree_size`` leaves."""
-        return self.prove_inclusion(leaf_index, tree_size)[2]
+        self._check_size(tree_size)
+        with self.engine.connect() as conn:
+            return inclusion_proof(db.SqlNodeStore(conn), leaf_index, tree_size)
 
     def prove_inclusion(self, leaf_index: int, tree_size: int) -> tuple[bytes, bytes, list[bytes]]:
         """(leaf hash, root hash, inclusion proof) for ``leaf_index`` in ``tree_size``, on one connection."""

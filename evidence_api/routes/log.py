@@ -15,7 +15,7 @@ from evidence_api.schemas.log import (
     PublicKeyOut,
 )
 from evidence_api.services.errors import NotFound
-from ledger.anchors.anchorer import receipts_covering
+from ledger.anchors.anchorer import anchors_covering
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
 
@@ -58,8 +58,4 @@ def consistency(first: _Size, second: _Size, services: ServicesDep) -> Consisten
 @router.get("/anchors")
 def anchors(tree_size: _Size, services: ServicesDep) -> AnchorsOut:
     """For each backend, the first anchor of a tree at least ``tree_size`` big, with the proof linking them."""
-    found = []
-    for receipt in receipts_covering(services.log, tree_size):
-        proof = services.log.consistency_proof(tree_size, int(receipt["tree_size"]))
-        found.append({**receipt, "consistency_proof": [h.hex() for h in proof]})
-    return AnchorsOut(tree_size=tree_size, anchors=found)
+    return AnchorsOut(tree_size=tree_size, anchors=anchors_covering(services.log, tree_size))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from evidence_api.services.errors import NotFound
 from evidence_api.services.keys import KeyRegistry
 from ledger import storage as db
-from ledger.anchors.anchorer import receipts_covering
+from ledger.anchors.anchorer import anchors_covering
 from ledger.keystore import DataKeyWrapper, open_sealed
 from ledger.log import TransparencyLog
 
@@ -44,11 +44,8 @@ def build_bundle(log: TransparencyLog, keys: KeyRegistry, wrapper: DataKeyWrappe
         "payload": {"salt": sealed_payload["salt"], "value": sealed_payload["payload"]},
         "checkpoint": checkpoint.text,
         "inclusion_proof": [h.hex() for h in log.inclusion_proof(row.leaf_index, size)],
-        "anchors": [_anchor(log, receipt, size) for receipt in receipts_covering(log, size)],
+        "anchors": [{"backend": a["backend"], "entry": a.get("entry"), "consistency_proof": a["consistency_proof"]}
+                    for a in anchors_covering(log, size)],
         "keys": {"log": log.signer.public.to_pem(), "actor": keys.get(tenant, row.key_id).public.to_pem()},
     }
 
-
-def _anchor(log: TransparencyLog, receipt: dict[str, Any], size: int) -> dict[str, Any]:
-    proof = log.consistency_proof(size, int(receipt["tree_size"]))
-    return {"backend": receipt["backend"], "entry": receipt.get("entry"), "consistency_proof": [h.hex() for h in proof]}

@@ -22,7 +22,7 @@ from ledger.anchors.base import Anchor, AnchorReceipt, AnchorRequest
 from ledger.errors import AnchorError, LedgerError
 from ledger.log import TransparencyLog, utc_now
 
-__all__ = ["Anchorer", "receipts_covering"]
+__all__ = ["Anchorer", "anchors_covering", "receipts_covering"]
 
 _log = logging.getLogger(__name__)
 
@@ -120,3 +120,9 @@ def receipts_covering(log: TransparencyLog, tree_size: int) -> list[dict[str, An
         receipts = [conn.execute(select(anchors.receipt).where(anchors.backend == backend, anchors.tree_size >= tree_size)
                                  .order_by(anchors.tree_size).limit(1)).scalar() for backend in backends]
     return [json.loads(receipt) for receipt in receipts if receipt is not None]
+
+
+def anchors_covering(log: TransparencyLog, tree_size: int) -> list[dict[str, Any]]:
+    """``receipts_covering``, each with the consistency proof from ``tree_size`` to the anchored tree."""
+    return [{**receipt, "consistency_proof": [h.hex() for h in log.consistency_proof(tree_size, receipt["tree_size"])]}
+            for receipt in receipts_covering(log, tree_size)]
