@@ -29,6 +29,8 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     svc.NotFound: (404, "not-found", "Not found"),
     svc.Conflict: (409, "conflict", "Conflicts with stored state"),
     svc.TooLarge: (413, "too-large", "The request is too large"),
+    svc.InvalidTransition: (409, "invalid-transition", "The permit's state does not allow this action"),
+    svc.RuleViolation: (422, "rule-violation", "A safety rule refuses this action"),
 }
 
 
@@ -43,7 +45,8 @@ def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
     for kind in type(exc).__mro__:
         if kind in PROBLEMS:
             status, slug, title = PROBLEMS[kind]
-            return problem(status, slug, title, str(exc))
+            extra = {"rule": exc.rule} if isinstance(exc, svc.RuleViolation) else {}
+            return problem(status, slug, title, str(exc), **extra)
     raise exc
 
 

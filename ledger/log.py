@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -32,7 +32,7 @@ from ledger.hashing import leaf_hash
 from ledger.merkle import Frontier, consistency_proof, inclusion_proof, root_at
 from ledger.sm import Signer
 
-__all__ = ["PreparedEvent", "Receipt", "Submission", "TransparencyLog", "utc_now"]
+__all__ = ["CommitHook", "PreparedEvent", "Receipt", "Submission", "TransparencyLog", "utc_now"]
 
 _log = logging.getLogger(__name__)
 
@@ -62,13 +62,24 @@ class PreparedEvent:
     flags: tuple[str, ...] = ()
 
 
+CommitHook = Callable[[Connection, list["Receipt"]], None]
+"""Writes that must commit together with a submission's new events: called inside the writer's transaction
+with the receipts of the events that are new (never for a pure retry). A hook that raises rolls back its
+whole group commit, so hooks only write rows their caller computed beforehand."""
+
+
 @dataclass(frozen=True)
 class Submission:
-    """One request's events, appended all together or not at all; ``attestation`` for a signed batch."""
+    """One request's events, appended all together or not at all; ``attestation`` for a signed batch.
+
+    ``on_commit`` lets the service keep a projection (a permit's state) in the same transaction as the events
+    that change it, so a crash can never leave one without the other.
+    """
 
     events: Sequence[PreparedEvent]
     attestation: dict[str, Any] | None = None
     attestation_digest: bytes | None = None
+    on_commit: CommitHook | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,7 @@ class _Group:
     staged_ids: dict[str, Receipt] = field(default_factory=dict)
     staged_claims: dict[str, bytes] = field(default_factory=dict)
     nodes: list[tuple[int, bytes]] = field(default_factory=list)
+    hooks: list[tuple[CommitHook, list[Receipt]]] = field(default_factory=list)
 
 
 class TransparencyLog:
@@ -220,6 +232,8 @@ class TransparencyLog:
         new_nodes = frontier.append(digest for _, digest in leaves)
         receipts = self._stage_rows(fresh, leaves, first, sub, group)
         group.nodes.extend((db.node_key(node), digest) for node, digest in new_nodes)
+        if sub.on_commit is not None and receipts:
+            group.hooks.append((sub.on_commit, receipts))
         by_id = {r.event_id: r for r in receipts} | existing
         return [by_id[p.event_id] for p in sub.events]
 
@@ -292,6 +306,8 @@ class TransparencyLog:
             if rows:
                 conn.execute(insert(db.attestations), list(rows.values()))
         self._upsert_heads(conn, group.heads)
+        for hook, receipts in group.hooks:
+            hook(conn, receipts)
         updated = conn.execute(update(db.log_state).where(db.log_state.c.id == 1).values(tree_size=frontier.size))
         if updated.rowcount == 0:
             conn.execute(insert(db.log_state).values(id=1, tree_size=frontier.size))

@@ -13,6 +13,8 @@ from evidence_api.db import migrate
 from evidence_api.services.auth import Auth
 from evidence_api.services.events import EventIntake, IntakePool
 from evidence_api.services.keys import KeyRegistry
+from evidence_api.services.people import Organisation
+from evidence_api.services.recorder import Recorder
 from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.local import LocalJournal
 from ledger.keystore import LocalKeyWrapper, load_or_create_log_key, load_or_create_master_key
@@ -37,6 +39,8 @@ class Services:
     auth: Auth
     intake: IntakePool
     wrapper: LocalKeyWrapper
+    org: Organisation
+    recorder: Recorder
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -56,10 +60,13 @@ class Services:
         workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
         intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch), workers=workers,
                             database_url=settings.database_url, master_key=master_key)
+        service_signer = Signer.from_private_key(load_or_create_log_key(settings.data_dir / "keys" / "service-key.pem"))
+        recorder = Recorder(engine, log, keys, intake.local, service_signer)
         log.start()
         anchorer.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
-        return cls(settings, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token), intake, wrapper)
+        return cls(settings, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token), intake, wrapper,
+                   Organisation(engine, keys), recorder)
 
     def close(self) -> None:
         """Drain the writer, anchor the last checkpoint, stop the pools."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "Forbidden", "NotFound", "ServiceError", "TooLarge", "Unauthorized"]
+__all__ = ["Conflict", "Forbidden", "InvalidTransition", "NotFound", "RuleViolation", "ServiceError", "TooLarge",
+           "Unauthorized"]
 
 
 class ServiceError(Exception):
@@ -27,3 +28,15 @@ class Conflict(ServiceError):
 
 class TooLarge(ServiceError):
     """A request beyond a configured limit (batch size, body size)."""
+
+
+class InvalidTransition(ServiceError):
+    """The permit's state machine does not allow this action in the permit's current state."""
+
+
+class RuleViolation(ServiceError):
+    """A safety rule refuses the action; ``rule`` names it (e.g. ``certificate.expired``)."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(detail)
+        self.rule = rule

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from evidence_api import db
@@ -34,19 +34,27 @@ class KeyRegistry:
         self._engine = engine
         self._cache: dict[tuple[str, str], ActorKey] = {}
 
-    def register(self, tenant: str, key_id: str, actor_type: str, actor_id: str, public_key_pem: str) -> ActorKey:
-        """Register a key; raises ``KeyMaterialError`` for a non-SM2 PEM and ``Conflict`` for a taken key id."""
+    def register(self, tenant: str, key_id: str, actor_type: str, actor_id: str, public_key_pem: str,
+                 *, conn: Connection | None = None) -> ActorKey:
+        """Register a key; raises ``KeyMaterialError`` for a non-SM2 PEM and ``Conflict`` for a taken key id.
+
+        With ``conn`` the key is written in the caller's transaction (a user and their key together).
+        """
         public = SM2PublicKey.from_pem(public_key_pem)
         row = {"tenant": tenant, "key_id": key_id, "actor_type": actor_type, "actor_id": actor_id,
                "public_key_pem": public.to_pem(), "fingerprint": public.fingerprint(), "created_at": utc_now()}
         try:
-            with self._engine.begin() as conn:
+            if conn is not None:
                 conn.execute(insert(db.actor_keys).values(**row))
+            else:
+                with self._engine.begin() as own:
+                    own.execute(insert(db.actor_keys).values(**row))
         except IntegrityError as exc:
             raise Conflict(f"key id {key_id!r} is already registered for tenant {tenant!r}; keys are immutable, "
                            "register the new key under a new key id") from exc
         key = ActorKey(tenant, key_id, actor_type, actor_id, public)
-        self._cache[(tenant, key_id)] = key
+        if conn is None:  # in the caller's transaction, it is cached on first use once committed
+            self._cache[(tenant, key_id)] = key
         return key
 
     def get(self, tenant: str, key_id: str) -> ActorKey:

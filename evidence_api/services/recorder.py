@@ -1,0 +1,84 @@
+"""``Recorder``: appends events to the log on the server's behalf, with writes that commit together with them.
+
+Two kinds of events pass through it: items a user or device signed and sent to a workflow endpoint (a
+permit approval), and events the service itself signs as actor ``service/tiezheng`` (a permit suspended
+by a gas alarm, an expiry warning). The service key is registered in each tenant like any actor's key, so
+the verifier checks the service's signatures exactly as it checks a user's.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from evidence_api.services.events import EventIntake
+from evidence_api.services.keys import KeyRegistry
+from ingest.signing import Actor, new_item, sign_item
+from ledger import storage
+from ledger.errors import DuplicateConflict, UnknownKey
+from ledger.events import claim_hash, claim_of
+from ledger.log import CommitHook, Receipt, Submission, TransparencyLog, utc_now
+from ledger.sm import Signer
+
+__all__ = ["SERVICE_ACTOR_ID", "Recorder"]
+
+SERVICE_ACTOR_ID = "tiezheng"
+
+
+class Recorder:
+    """Checks signed items, signs the service's own, and appends both with their projection writes."""
+
+    def __init__(self, engine: Engine, log: TransparencyLog, keys: KeyRegistry, intake: EventIntake,
+                 signer: Signer) -> None:
+        self._engine, self._log, self._keys, self._intake = engine, log, keys, intake
+        self._service = Actor("service", SERVICE_ACTOR_ID, f"{SERVICE_ACTOR_ID}#{signer.public.fingerprint()[:16]}", signer)
+        self._registered: set[str] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def service_key_id(self) -> str:
+        """The key id the service signs with (registered in every tenant it acts in)."""
+        return self._service.key_id
+
+    def service_item(self, tenant: str, kind: str, payload: Any, *, subject: dict[str, str] | None = None,
+                     occurred_at: str | None = None) -> dict[str, Any]:
+        """An intake item signed by the service (its key registered for ``tenant`` on first use)."""
+        self._ensure_service_key(tenant)
+        item = new_item(self._service, tenant=tenant, kind=kind, payload=payload, subject=subject,
+                        occurred_at=occurred_at or utc_now())
+        return sign_item(self._service, item)
+
+    def _ensure_service_key(self, tenant: str) -> None:
+        with self._lock:
+            if tenant in self._registered:
+                return
+            try:
+                self._keys.get(tenant, self._service.key_id)
+            except UnknownKey:
+                self._keys.register(tenant, self._service.key_id, "service", SERVICE_ACTOR_ID,
+                                    self._service.signer.public.to_pem())
+            self._registered.add(tenant)
+
+    def prepare(self, tenant: str, items: list[dict[str, Any]]) -> Submission:
+        """Check signed items (shape, key, signature, commitment) and seal their payloads, as ``/v1/events`` does."""
+        return self._intake.prepare(tenant, {"events": items})
+
+    def existing(self, tenant: str, item: dict[str, Any]) -> Receipt | None:
+        """The receipt of ``item`` if its event id is already logged (a retry); ``DuplicateConflict`` if the
+        id is taken by other content."""
+        ev = storage.events.c
+        with self._engine.connect() as conn:
+            row = conn.execute(select(ev.claim_hash, ev.leaf_index, ev.leaf_hash, ev.received_at, ev.tenant)
+                               .where(ev.event_id == item["event"]["event_id"])).first()
+        if row is None:
+            return None
+        if row.tenant != tenant or bytes(row.claim_hash) != claim_hash(claim_of(item["event"])):
+            raise DuplicateConflict(f"event_id {item['event']['event_id']} is already logged with different content")
+        return Receipt(item["event"]["event_id"], row.leaf_index, bytes(row.leaf_hash), row.received_at, duplicate=True)
+
+    def append(self, submission: Submission, on_commit: CommitHook | None = None) -> list[Receipt]:
+        """Append ``submission``; ``on_commit`` runs in the same transaction. Blocks until durable."""
+        return self._log.submit(replace(submission, on_commit=on_commit))

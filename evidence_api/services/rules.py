@@ -1,0 +1,204 @@
+"""The rules the system enforces, with their defaults from GB 30871-2022 and 安监总局令第30号 (see
+``shared/domain/rules.md``), each overridable per tenant.
+
+A tenant stores only its overrides (a JSON object merged over ``DEFAULTS``); ``Rules`` validates the merged
+whole, so a bad override is refused when it is set, not when a permit trips over it.
+Values the standard does not set (validity of lifting, blinding, excavation and road closure; toxic limits,
+which GBZ 2.1 holds) are marked ``unconfirmed`` here: defaults a safety officer is expected to review.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from ledger.errors import MalformedInput
+
+__all__ = ["DEFAULTS", "GUARDIAN_CHECKS", "GasRule", "LevelRule", "Rules", "WorkType", "merge", "rules_from_overrides"]
+
+GUARDIAN_CHECKS = ("ventilation", "isolation", "detection", "protection", "communication")
+
+
+class GasRule(BaseModel):
+    """When gas must be analysed for a permit, and what passes (GB 30871 5.3, 6.3–6.5)."""
+
+    max_age_at_start_min: int = Field(30, gt=0)          # sample → start (5.3.1c, 6.3a)
+    reanalyse_after_pause_min: int | None = Field(None, gt=0)  # pause longer than this → re-test (5.3.1d, 6.3f)
+    interval_during_work_min: int | None = Field(None, gt=0)   # a passing test at least this often while active (6.5)
+    o2_min_pct: float | None = None                      # confined space 19.5 (6.4)
+    o2_max_pct: float | None = None                      # confined space 21 (6.4); hot work on O2 equipment 23.5 (5.2.7)
+    continuous: bool = False                             # 特级 hot work: continuous monitoring (5.3.1d)
+
+
+class LevelRule(BaseModel):
+    """One level of a work type: validity, approval route, gas rule, JSA."""
+
+    max_hours: float | None = Field(gt=0)                # None: the standard sets none (unconfirmed, configure)
+    route: list[list[str]] = Field(min_length=1)         # steps in order; every role of a step signs (会签)
+    gas: GasRule | None = None
+    jsa_required: bool = False
+
+
+class WorkType(BaseModel):
+    """A GB 30871 special-work type with its levels and template."""
+
+    name: str
+    levels: dict[str, LevelRule]                         # "-" for a type without levels
+    operations: list[str] = []                           # certificate sub-types a worker may hold for it; [] = none required
+    risks: list[str] = Field(min_length=1)               # the template's mandatory risk list
+    measures: list[str] = Field(min_length=1)            # mandatory safety measures, each confirmed before approval
+
+
+class Rules(BaseModel):
+    """Every configurable rule of one tenant."""
+
+    work_types: dict[str, WorkType]
+    conflicts: list[tuple[str, str]]                     # type pairs that may not overlap nearby (4.7, 5.2.9, 6.7, 7.6)
+    conflict_radius_m: float = Field(gt=0)
+    approver_max_distance_m: float = Field(gt=0)         # 审批人 approves on site (4.11)
+    max_location_accuracy_m: float = Field(gt=0)
+    guardian_max_distance_m: float = Field(gt=0)
+    guardian_heartbeat_timeout_s: int = Field(gt=0)
+    violation_lookback_days: int = Field(ge=0)
+    max_daily_hours: float = Field(gt=0)
+    high_voltage_v: float = Field(gt=0)                  # ≥ this needs 高压电工 (1.1), below 低压电工 (1.2)
+    combustible_lel_threshold_pct: float = Field(gt=0)   # 5.3.2: LEL ≥ 4 % → 0.5 %vol, else 0.2 %vol
+    combustible_limit_high_lel_pct_vol: float = Field(gt=0)
+    combustible_limit_low_lel_pct_vol: float = Field(gt=0)
+    toxic_limits_mg_m3: dict[str, float]                 # unconfirmed (GBZ 2.1 not consulted): review per tenant
+    certificate_warning_days: list[int] = Field(min_length=1)
+    notify: Literal["webhook", "wecom", "none"] = "webhook"
+
+    def work_type(self, name: str) -> WorkType:
+        """The rules of work type ``name``; raises ``MalformedInput`` naming the known types."""
+        if name not in self.work_types:
+            raise MalformedInput(f"unknown work type {name!r}; one of {sorted(self.work_types)}")
+        return self.work_types[name]
+
+    def level(self, work_type: str, level: str | None) -> LevelRule:
+        """The rules of ``level`` of ``work_type``; raises ``MalformedInput`` naming the known levels."""
+        levels = self.work_type(work_type).levels
+        key = level if level is not None else "-"
+        if key not in levels:
+            raise MalformedInput(f"work type {work_type!r} has levels {sorted(levels)}, got {level!r}")
+        return levels[key]
+
+
+_HOT_GAS = {"max_age_at_start_min": 30, "reanalyse_after_pause_min": 30, "o2_max_pct": 23.5}
+_CONFINED_GAS = {"max_age_at_start_min": 30, "reanalyse_after_pause_min": 60, "interval_during_work_min": 120,
+                 "o2_min_pct": 19.5, "o2_max_pct": 21.0}
+
+DEFAULTS: dict[str, Any] = {
+    "work_types": {
+        "hot_work": {
+            "name": "动火作业", "operations": ["2.1", "2.2", "2.3"],
+            "levels": {
+                "special": {"max_hours": 8, "route": [["workshop_head"], ["safety_officer"],
+                                                       ["safety_officer", "production_manager"]],
+                            "gas": _HOT_GAS | {"continuous": True}, "jsa_required": True},
+                "1": {"max_hours": 8, "route": [["workshop_head"], ["safety_officer"]], "gas": _HOT_GAS},
+                "2": {"max_hours": 72, "route": [["workshop_head"]],
+                      "gas": _HOT_GAS | {"reanalyse_after_pause_min": 60}},
+            },
+            "risks": ["火灾", "爆炸", "灼烫", "中毒窒息"],
+            "measures": ["动火设备内部构件清理干净，蒸汽吹扫或水洗置换合格", "断开与动火设备相连的所有管线，加盲板",
+                         "清除动火点周围及下方易燃物", "配备灭火器材，消防设施可用",
+                         "气瓶间距不小于5 m，距动火点不小于10 m"],
+        },
+        "confined_space": {
+            "name": "受限空间作业",
+            "levels": {"-": {"max_hours": 24, "route": [["workshop_head"]], "gas": _CONFINED_GAS, "jsa_required": True}},
+            "risks": ["中毒窒息", "缺氧", "火灾爆炸", "淹溺"],
+            "measures": ["与受限空间相连的管道已隔离（盲板或拆除）", "通风置换合格", "入口设置警示标识，监护人在外全程监护",
+                         "配备救援器材与正压式空气呼吸器"],
+        },
+        "blinding": {
+            "name": "盲板抽堵作业",
+            "levels": {"-": {"max_hours": 24, "route": [["workshop_head"]]}},  # validity unconfirmed
+            "risks": ["介质泄漏", "中毒", "灼烫"],
+            "measures": ["确认系统压力、温度降至安全范围", "盲板位置图已编号并现场挂牌", "使用防爆工具"],
+        },
+        "height": {
+            "name": "高处作业", "operations": ["3.1", "3.2"],
+            "levels": {
+                "I": {"max_hours": 168, "route": [["workshop_head"]]},
+                "II": {"max_hours": 168, "route": [["workshop_head"], ["safety_officer"]]},
+                "III": {"max_hours": 168, "route": [["workshop_head"], ["safety_officer"]]},
+                "IV": {"max_hours": 168, "route": [["workshop_head"], ["safety_officer"], ["production_manager"]],
+                       "jsa_required": True},
+            },
+            "risks": ["高处坠落", "物体打击"],
+            "measures": ["安全带高挂低用", "作业平台与护栏完好", "下方设警戒区"],
+        },
+        "lifting": {
+            "name": "吊装作业",
+            "levels": {
+                "1": {"max_hours": 24, "route": [["workshop_head"], ["safety_officer"], ["production_manager"]],
+                      "jsa_required": True},
+                "2": {"max_hours": 24, "route": [["workshop_head"], ["safety_officer"]]},
+                "3": {"max_hours": 24, "route": [["workshop_head"], ["safety_officer"]]},
+            },  # validity unconfirmed
+            "risks": ["起重伤害", "物体打击"],
+            "measures": ["吊装区域设警戒，监护人清场", "吊索具检查合格", "风力超过5级停止室外吊装"],
+        },
+        "temp_power": {
+            "name": "临时用电作业", "operations": ["1.1", "1.2"],
+            "levels": {"-": {"max_hours": 360, "route": [["workshop_head"]]}},
+            "risks": ["触电", "电气火灾"],
+            "measures": ["配电箱漏电保护器完好", "线路绝缘良好、架空或穿管", "接拆线时监护人在场"],
+        },
+        "excavation": {
+            "name": "动土作业",
+            "levels": {"-": {"max_hours": 24, "route": [["workshop_head"], ["safety_officer"]]}},
+            "risks": ["坍塌", "地下管线损坏"],
+            "measures": ["地下管线、电缆已标识", "挖掘坑槽设护栏和警示灯"],
+        },
+        "road_closure": {
+            "name": "断路作业",
+            "levels": {"-": {"max_hours": 24, "route": [["workshop_head"], ["safety_officer"]]}},
+            "risks": ["车辆伤害", "消防通道阻断"],
+            "measures": ["设置路障与警示标志", "消防通道另有替代"],
+        },
+    },
+    "conflicts": [["hot_work", "confined_space"], ["hot_work", "blinding"], ["blinding", "blinding"]],
+    "conflict_radius_m": 30.0,
+    "approver_max_distance_m": 5.0,
+    "max_location_accuracy_m": 20.0,
+    "guardian_max_distance_m": 50.0,
+    "guardian_heartbeat_timeout_s": 300,
+    "violation_lookback_days": 30,
+    "max_daily_hours": 8.0,
+    "high_voltage_v": 1000.0,
+    "combustible_lel_threshold_pct": 4.0,
+    "combustible_limit_high_lel_pct_vol": 0.5,
+    "combustible_limit_low_lel_pct_vol": 0.2,
+    "toxic_limits_mg_m3": {"h2s": 10.0, "co": 30.0, "cl2": 1.0, "nh3": 30.0},
+    "certificate_warning_days": [90, 30, 7],
+}
+
+
+def merge(base: Any, overrides: Any) -> Any:
+    """``overrides`` merged into a copy of ``base``: objects recursively, anything else replaced."""
+    if not isinstance(base, dict) or not isinstance(overrides, dict):
+        return copy.deepcopy(overrides)
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        merged[key] = merge(base[key], value) if key in base else copy.deepcopy(value)
+    return merged
+
+
+def rules_from_overrides(overrides: dict[str, Any]) -> Rules:
+    """The ``Rules`` of a tenant with ``overrides``; raises ``MalformedInput`` naming each bad field.
+
+    >>> rules_from_overrides({"approver_max_distance_m": 8}).approver_max_distance_m
+    8.0
+    >>> rules_from_overrides({}).level("hot_work", "1").max_hours
+    8.0
+    """
+    try:
+        return Rules.model_validate(merge(DEFAULTS, overrides))
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise MalformedInput(f"rule overrides are invalid: {fields}") from exc
