@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import httpx
 
 from tests.api.support import Api, assert_problem, bearer
@@ -10,7 +13,7 @@ from tests.helpers import make_actor
 FENCE = {"circle": {"lat": 31.2, "lon": 121.5, "radius_m": 150}}
 
 
-def _post(api: Api, path: str, body: dict[str, object]) -> httpx.Response:
+def _post(api: Api, path: str, body: Mapping[str, Any]) -> httpx.Response:
     resp: httpx.Response = api.client.post(path, json=body, headers=bearer(api.admin))
     return resp
 
