@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     anchor_interval: float = 5.0  # seconds between anchoring rounds (only when the tree grew)
     max_batch: int = 1000
     max_body_bytes: int = 16 * 1024 * 1024
+    watchdog_interval: float = 10.0  # seconds between permit checks (expiry, guardian silence, overdue gas tests)
     intake_workers: int | None = None  # processes that check and seal batches; None: one per core, 0: in-process
 
     @model_validator(mode="after")

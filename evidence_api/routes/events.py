@@ -17,7 +17,7 @@ from evidence_api.services.errors import TooLarge
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
 
-async def _body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused as soon as it passes ``limit`` bytes (never buffered whole first)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -41,9 +41,13 @@ async def submit_events(request: Request, services: ServicesDep, principal: Prin
     """
     principal.require("ingest", "admin")
     tenant = principal.own_tenant()
-    body = await _body(request, services.settings.max_body_bytes)
+    body = await read_body(request, services.settings.max_body_bytes)
     submission = await services.intake.prepare(tenant, body)
     receipts = await asyncio.wrap_future(services.log.submit_nowait(submission))
+    fresh = {r.event_id for r in receipts if not r.duplicate}
+    readings = [p for p in submission.events if p.kind == "detector.reading" and p.permit and p.event_id in fresh]
+    if readings:  # a reading out of limits suspends its permit before the detector hears back
+        await asyncio.to_thread(services.workflow.observe_logged, tenant, readings)
     out = [{"event_id": r.event_id, "leaf_index": r.leaf_index, "leaf_hash": r.leaf_hash.hex(),
             "received_at": r.received_at, "duplicate": r.duplicate} for r in receipts]
     status = 200 if all(r.duplicate for r in receipts) else 201

@@ -11,10 +11,14 @@ from sqlalchemy import Engine
 from evidence_api.config import Settings
 from evidence_api.db import migrate
 from evidence_api.services.auth import Auth
+from evidence_api.services.certificates import Certificates
 from evidence_api.services.events import EventIntake, IntakePool
 from evidence_api.services.keys import KeyRegistry
+from evidence_api.services.notify import Notifier, WebhookChannel, WeComChannel
 from evidence_api.services.people import Organisation
+from evidence_api.services.periodic import Periodic
 from evidence_api.services.recorder import Recorder
+from evidence_api.services.workflow import Workflow
 from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.local import LocalJournal
 from ledger.keystore import LocalKeyWrapper, load_or_create_log_key, load_or_create_master_key
@@ -41,6 +45,12 @@ class Services:
     wrapper: LocalKeyWrapper
     org: Organisation
     recorder: Recorder
+    workflow: Workflow
+    watchdog: Periodic
+    certificates: Certificates
+    certificate_job: Periodic
+    notifier: Notifier
+    sender: Periodic
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -62,14 +72,29 @@ class Services:
                             database_url=settings.database_url, master_key=master_key)
         service_signer = Signer.from_private_key(load_or_create_log_key(settings.data_dir / "keys" / "service-key.pem"))
         recorder = Recorder(engine, log, keys, intake.local, service_signer)
+        org = Organisation(engine, keys)
+        workflow = Workflow(engine, org, recorder, wrapper)
+        watchdog = Periodic("tiezheng-permit-watchdog", settings.watchdog_interval, workflow.watch_once)
+        certificates = Certificates(engine, org, recorder, max_batch=settings.max_batch)
+        certificate_job = Periodic("tiezheng-certificate-warnings", 3600.0, certificates.daily_once)
+        notifier = Notifier(engine, org, {"webhook": WebhookChannel(service_signer, key_id=recorder.service_key_id),
+                                          "wecom": WeComChannel()})
+        sender = Periodic("tiezheng-notifier", 1.0, notifier.send_pending_once)
         log.start()
         anchorer.start()
+        watchdog.start()
+        certificate_job.start()
+        sender.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token), intake, wrapper,
-                   Organisation(engine, keys), recorder)
+                   org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender)
 
     def close(self) -> None:
-        """Drain the writer, anchor the last checkpoint, stop the pools."""
+        """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""
+        self.watchdog.close()
+        self.certificate_job.close()
+        self.sender.close()
+        self.notifier.close()
         self.log.close()
         self.anchorer.close()
         self.intake.close()

@@ -39,6 +39,11 @@ class Recorder:
         self._lock = threading.Lock()
 
     @property
+    def service_signer(self) -> Signer:
+        """The service's signer (its public key is what verifiers check service events against)."""
+        return self._service.signer
+
+    @property
     def service_key_id(self) -> str:
         """The key id the service signs with (registered in every tenant it acts in)."""
         return self._service.key_id

@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.permits import permit_requests
+from bench.permits import setup as setup_plant
 from ingest.signing import attest_batch
 from tests.helpers import TENANT, make_actor, signed_item
 from verifier.merkle import verify_consistency, verify_inclusion
@@ -157,3 +159,56 @@ def _children(pid: int) -> list[int]:
         except (FileNotFoundError, ProcessLookupError):
             continue
     return found
+
+
+def _walk(base: str, headers: dict[str, str], work: list[list[tuple[str, str, bytes]]],
+          acked: list[tuple[str, str]]) -> None:
+    """Take each permit towards active, one signed action at a time, until the server dies."""
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        for requests in work:
+            for _, path, body in requests:
+                try:
+                    response = client.post(path, content=body)
+                except httpx.HTTPError:
+                    return
+                response.raise_for_status()
+                permit = response.json()["permit"]["id"]
+                acked.append((permit, response.json()["receipts"][0]["event_id"]))
+
+
+@pytest.mark.slow
+def test_kill_9_during_permit_actions_keeps_permits_and_log_together(
+    server: tuple[Path, int, subprocess.Popen[bytes], str],
+) -> None:
+    """Every acknowledged action is in the permit's timeline after the crash, and the permit's state was
+    built from exactly the events the log holds (committed in one transaction, never one without the other)."""
+    data_dir, port, process, database_url = server
+    base = f"http://127.0.0.1:{port}"
+    headers, people, qr = setup_plant(base, 60, admin_token=ADMIN)
+    work = [permit_requests(people, qr, n) for n in range(60)]
+    acked: list[tuple[str, str]] = []
+    walkers = [threading.Thread(target=_walk, args=(base, headers, work[i::3], acked)) for i in range(3)]
+    for walker in walkers:
+        walker.start()
+    deadline = time.monotonic() + 60
+    while len(acked) < 60 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    for walker in walkers:
+        walker.join()
+    assert len(acked) >= 30, f"only {len(acked)} actions acknowledged before the crash"
+
+    restarted = _start(data_dir, port, database_url)
+    try:
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            for permit in sorted({p for p, _ in acked}):
+                doc = client.get(f"/v1/permits/{permit}").raise_for_status().json()
+                timeline = client.get(f"/v1/permits/{permit}/timeline").raise_for_status().json()
+                logged = [e["event_id"] for e in timeline]
+                assert {e for p, e in acked if p == permit} <= set(logged), "an acknowledged action was lost"
+                assert doc["version"] == len(logged), "the permit's state and its logged events diverged"
+                assert [h["event_id"] for h in doc["history"]] == [
+                    e["event_id"] for e in timeline if e["kind"].startswith("permit.")]
+    finally:
+        restarted.kill()

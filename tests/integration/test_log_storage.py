@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,31 @@ def test_submit_conflict_in_same_group_commit_leaves_good_submissions_intact(log
     assert other_future.result(timeout=10)[0].leaf_index == 1
     assert log.tree_size == 2
     assert _stored_event(log.engine, event_id)["payload_commitment"] == good["event"]["payload_commitment"]
+
+
+def test_commit_hook_writes_in_the_events_transaction_and_not_on_retry(log: TransparencyLog) -> None:
+    item = signed_item(make_actor())
+    calls: list[list[str]] = []
+
+    def hook(conn: Any, receipts: list[Receipt]) -> None:
+        size = conn.execute(select(func.count()).select_from(db.events)).scalar()
+        calls.append([r.event_id for r in receipts] + [f"events visible: {size}"])
+
+    log.submit(replace(submission(item), on_commit=hook))
+    log.submit(replace(submission(item), on_commit=hook))  # a retry: nothing new, the hook does not run
+    assert calls == [[item["event"]["event_id"], "events visible: 1"]]
+
+
+def test_commit_hook_that_raises_rolls_back_the_events(log: TransparencyLog) -> None:
+    def hook(conn: Any, receipts: list[Receipt]) -> None:
+        raise RuntimeError("projection refused")
+
+    with pytest.raises(StorageError, match="commit failed, nothing written: projection refused"):
+        log.submit(replace(submission(signed_item(make_actor())), on_commit=hook))
+    assert log.tree_size == 0
+    with log.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(db.events)).scalar() == 0
+    assert log.submit(submission(signed_item(make_actor())))[0].leaf_index == 0
 
 
 def test_submit_nowait_after_close_raises_storage_error(log: TransparencyLog) -> None:

@@ -1,0 +1,84 @@
+"""Permits: draft, act (every step a signed event), read, list, the area view and the timeline."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from evidence_api.deps import PrincipalDep, ServicesDep
+from evidence_api.routes.events import read_body
+from evidence_api.services import permit_views
+from evidence_api.services.events import parse_body
+from ledger.errors import MalformedInput
+
+router = APIRouter(prefix="/v1/permits", tags=["permits"])
+
+_READ = ("reader", "ingest", "admin")
+_SIGNED_ITEM = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "$ref": "#/components/schemas/EventItem"}}}}}
+
+
+async def _act(request: Request, services: ServicesDep, principal: PrincipalDep, permit_id: str | None) -> dict[str, Any]:
+    principal.require("ingest", "admin")
+    tenant = principal.own_tenant()
+    item = parse_body(await read_body(request, services.settings.max_body_bytes))
+    if permit_id is None:
+        try:
+            permit_id = item["event"]["subject"]["permit"]
+            kind = item["event"]["kind"]
+        except (TypeError, KeyError) as exc:
+            raise MalformedInput("a draft is a signed item whose event.subject.permit names the new permit") from exc
+        if kind != "permit.drafted":
+            raise MalformedInput(f"POST /v1/permits takes a permit.drafted event, got {kind!r}; "
+                                 "other actions go to POST /v1/permits/{id}/actions")
+    elif isinstance(item, dict) and isinstance(item.get("event"), dict) and item["event"].get("kind") == "permit.drafted":
+        raise MalformedInput("permit.drafted creates a permit: POST it to /v1/permits")
+    result: dict[str, Any] = await asyncio.to_thread(services.workflow.act, tenant, str(permit_id), item)
+    return result
+
+
+@router.post("", status_code=201, openapi_extra=_SIGNED_ITEM)
+async def draft_permit(request: Request, services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Create a permit from an applicant's signed ``permit.drafted`` item (the payload is the permit)."""
+    return await _act(request, services, principal, None)
+
+
+@router.post("/{permit_id}/actions", openapi_extra=_SIGNED_ITEM)
+async def act_on_permit(permit_id: str, request: Request, services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Apply a signed action (submit, approve, gas test, guardian check-in, start, close ...) to a permit.
+
+    Refused actions answer 409 (state) or 422 (rule, naming it in ``rule``) and change nothing."""
+    return await _act(request, services, principal, permit_id)
+
+
+@router.get("")
+def list_permits(services: ServicesDep, principal: PrincipalDep, state: str | None = None, area: str | None = None,
+                 type: str | None = None) -> list[dict[str, Any]]:
+    """Permits by state, area and work type."""
+    principal.require(*_READ)
+    return permit_views.list_permits(services.engine, principal.own_tenant(), state=state, area=area, work_type=type)
+
+
+@router.get("/by-area")
+def permits_by_area(services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    """Each area with its geofence and its permits counted by state (for a map or heat view)."""
+    principal.require(*_READ)
+    return permit_views.summary_by_area(services.engine, principal.own_tenant())
+
+
+@router.get("/{permit_id}")
+def get_permit(permit_id: str, services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+    """The permit's current document: content, state, approvals, gas tests, guardian, suspensions, history."""
+    principal.require(*_READ)
+    return services.workflow.get(principal.own_tenant(), permit_id)
+
+
+@router.get("/{permit_id}/timeline")
+def permit_timeline(permit_id: str, services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    """Every event of the permit in log order, with its proof status."""
+    principal.require(*_READ)
+    tenant = principal.own_tenant()
+    services.workflow.get(tenant, permit_id)
+    return permit_views.timeline(services.engine, services.log, tenant, permit_id)

@@ -1,0 +1,155 @@
+"""What a permit (作业票) holds and what each signed permit action carries, as strict pydantic models.
+
+The content follows GB 30871-2022 附录A: type and level, place and work point, time window, work unit and
+leader, workers with the special operation each performs, guardian, risks, numbered measures with their
+confirmer, emergency plan, JSA, and the type's extras (combustible medium, voltage, height, load).
+Every model forbids unknown fields, so a typo is refused instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ledger.errors import MalformedInput
+
+__all__ = [
+    "Acceptance", "Approval", "Checks", "GasReadings", "GasTest", "GuardianCheckin", "Handover", "Measure",
+    "Note", "PermitContent", "PermitWorker", "Point", "parse_payload",
+]
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@#-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Point(_Strict):
+    """The work point (动火点, entry of the confined space ...)."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class PermitWorker(_Strict):
+    """A worker on the permit; ``operation`` is the certificate sub-type of what they do (e.g. 2.1 welding)."""
+
+    worker: str = Field(pattern=_ID)
+    operation: str | None = None
+    hours_per_day: float = Field(8.0, gt=0, le=24)
+
+
+class Measure(_Strict):
+    """A numbered safety measure: whether it applies, and who confirmed it."""
+
+    measure: str = Field(min_length=1, max_length=500)
+    applies: bool
+    confirmer: str = Field(pattern=_ID)
+
+
+class PermitContent(_Strict):
+    """The permit as the applicant drafts it (payload of ``permit.drafted``)."""
+
+    type: str
+    level: str | None = None
+    area: str = Field(pattern=_ID)
+    location: Point
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    content: str = Field(min_length=1, max_length=2000)
+    work_unit: str = Field(min_length=1, max_length=200)
+    team_leader: str = Field(pattern=_ID)
+    guardian: str = Field(pattern=_ID)
+    workers: list[PermitWorker] = Field(min_length=1, max_length=100)
+    risks: list[str] = Field(min_length=1)
+    measures: list[Measure] = Field(min_length=1)
+    emergency_plan: str = Field(min_length=1, max_length=5000)
+    jsa: str | None = Field(None, min_length=1, max_length=20000)
+    combustible_lel_pct: float | None = Field(None, gt=0, le=100)  # LEL of the combustible medium (5.3.2)
+    voltage_v: float | None = Field(None, gt=0)                   # temporary power
+    height_m: float | None = Field(None, gt=0)                    # work at height
+    load_t: float | None = Field(None, gt=0)                      # lifting
+    linked_permits: list[str] = []
+
+    @model_validator(mode="after")
+    def _window(self) -> PermitContent:
+        if self.ends_at <= self.starts_at:
+            raise ValueError(f"ends_at {self.ends_at.isoformat()} must be after starts_at {self.starts_at.isoformat()}")
+        if len({w.worker for w in self.workers}) != len(self.workers):
+            raise ValueError("a worker is listed twice")
+        return self
+
+
+class Note(_Strict):
+    """A free-text reason (submit, reject, cancel, suspend, resume, complete)."""
+
+    note: str = Field("", max_length=2000)
+
+
+class Approval(_Strict):
+    """An approver's signature on one route step, in the role they sign for (location is on the event)."""
+
+    role: str
+    opinion: str = Field(min_length=1, max_length=2000)
+
+
+class GasReadings(_Strict):
+    """One sample: combustible gas and oxygen in %vol, toxic gases in mg/m³ (GBZ 2.1 units)."""
+
+    combustible_pct_vol: float | None = Field(None, ge=0, le=100)
+    o2_pct_vol: float | None = Field(None, ge=0, le=100)
+    toxic_mg_m3: dict[str, float] = {}
+
+
+class GasTest(_Strict):
+    """A gas analysis (payload of ``gas.analysed`` and of a detector's ``detector.reading`` on a permit)."""
+
+    sampled_at: AwareDatetime
+    point: str = Field(min_length=1, max_length=200)
+    purpose: Literal["pre_start", "periodic", "retest"] = "periodic"
+    readings: GasReadings
+
+
+class GuardianCheckin(_Strict):
+    """The token scanned from the area's QR code (location is on the event)."""
+
+    qr_token: str = Field(min_length=8, max_length=200)
+
+
+class Checks(_Strict):
+    """The guardian's five checks before work starts; each must be true."""
+
+    ventilation: bool
+    isolation: bool
+    detection: bool
+    protection: bool
+    communication: bool
+
+
+class Handover(_Strict):
+    """A new guardian taking over: the outgoing guardian and the QR token scanned on arrival."""
+
+    from_guardian: str = Field(pattern=_ID)
+    qr_token: str = Field(min_length=8, max_length=200)
+
+
+class Acceptance(_Strict):
+    """The close-out acceptance (完工验收)."""
+
+    result: Literal["accepted"]
+    remarks: str = Field("", max_length=2000)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def parse_payload(model: type[_M], payload: Any, kind: str) -> _M:
+    """``payload`` as ``model``; raises ``MalformedInput`` naming each bad field of the ``kind`` payload."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in exc.errors())
+        raise MalformedInput(f"{kind} payload: {fields}") from exc
+
