@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     max_batch: int = 1000
     max_body_bytes: int = 16 * 1024 * 1024
     watchdog_interval: float = 10.0  # seconds between permit checks (expiry, guardian silence, overdue gas tests)
+    certificate_registry_url: str | None = None  # e.g. https://registry.example/api/certs/{number}?name={holder_name}
     intake_workers: int | None = None  # processes that check and seal batches; None: one per core, 0: in-process
 
     @model_validator(mode="after")

@@ -1,9 +1,11 @@
 """``tiezheng demo``: a newcomer's first run, end to end over real HTTP on the embedded default.
 
-Starts the service (SQLite, local files, local anchor journal) on a free loopback port, registers the
-people and devices of one 一级 hot-work permit (动火作业), logs their signed evidence — submission, two
-approval signatures, the gas analysis, the guardian's check-in and a batch of detector readings — prints the
-receipts and the checkpoint, exports one bundle and verifies it offline, then shows a tampered copy failing.
+Starts the service (SQLite, local files, local anchor journal) on a free loopback port, registers a plant
+(site, area with its QR code, people with roles and keys, a certified welder, a gas detector), takes one
+一级 hot-work permit (动火作业) from draft to active through the rules — submission, two on-site approvals,
+the gas analysis, the guardian's QR/GPS check-in and five checks, the start — then logs a batch of detector
+readings, prints the permit's timeline and the anchored checkpoint, exports one bundle and verifies it
+offline, then shows a tampered copy failing.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import secrets
 import socket
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +26,13 @@ from rich.table import Table
 
 from evidence_api.config import Settings
 from evidence_api.main import create_app
+from evidence_api.services.rules import DEFAULTS
 from ingest.signing import Actor, attest_batch, new_item, sign_item
 from ledger.sm import Signer, SM2PrivateKey
 
 __all__ = ["run_demo"]
 
 _console = Console()
-_TENANT = "demo-chem"
 _SITE = {"lat": 30.2741, "lon": 120.1551, "accuracy_m": 3.0}
 
 
@@ -63,60 +65,96 @@ class _Server:
         self._thread.join()
 
 
-def _at(minutes: int) -> str:
+def _at(minutes: float) -> str:
     return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _setup(client: httpx.Client, admin: dict[str, str], run: str) -> tuple[dict[str, str], dict[str, Actor]]:
-    """Tenant, token and one registered key per actor; key ids are fresh each run (keys are immutable)."""
-    response = client.post("/v1/tenants", json={"id": _TENANT, "name": "演示化工有限公司 Demo Chemical"}, headers=admin)
-    if response.status_code not in (201, 409):
-        response.raise_for_status()
-    token = client.post("/v1/tokens", json={"tenant": _TENANT, "role": "admin", "label": "demo"}, headers=admin)
+_PEOPLE = {"zhang.wei": "applicant", "zhao.lei": "team_leader", "li.na": "workshop_head",
+           "wang.fang": "safety_officer", "chen.jie": "gas_analyst", "liu.yang": "guardian"}
+
+
+def _setup(client: httpx.Client, admin: dict[str, str], tenant: str) -> tuple[dict[str, str], dict[str, Actor], str]:
+    """A fresh tenant: its site and area (with the QR token), people with roles and keys, a certified welder
+    and a gas detector. Returns the ingest headers, the actors and the area's QR token."""
+    client.post("/v1/tenants", json={"id": tenant, "name": "演示化工有限公司 Demo Chemical"}, headers=admin
+                ).raise_for_status()
+    token = client.post("/v1/tokens", json={"tenant": tenant, "role": "admin", "label": "demo"}, headers=admin)
     headers = {"Authorization": f"Bearer {token.raise_for_status().json()['token']}"}
-    people = {"applicant": ("user", "zhang.wei"), "workshop_head": ("user", "li.na"),
-              "safety_officer": ("user", "wang.fang"), "gas_analyst": ("user", "chen.jie"),
-              "guardian": ("user", "liu.yang"), "detector": ("device", "lel-detector-07")}
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = client.post(path, json=body, headers=headers).raise_for_status().json()
+        return result
+
+    # no webhook receiver in the demo: alarms stay in the log and the notifications table, not sent
+    client.put("/v1/settings/rules", json={"overrides": {"notify": "none"}}, headers=headers).raise_for_status()
+    post("/v1/sites", {"id": "plant-1", "name": "一厂"})
+    fence = {"circle": {"lat": _SITE["lat"], "lon": _SITE["lon"], "radius_m": 150}}
+    qr = post("/v1/areas", {"id": "tank-farm", "site": "plant-1", "name": "罐区 T-101", "geofence": fence})["qr_token"]
     actors = {}
-    for role, (kind, actor_id) in people.items():
-        key = SM2PrivateKey.generate()
-        key_id = f"{actor_id}#{run}"
-        client.post("/v1/keys", headers=headers, json={"tenant": _TENANT, "key_id": key_id, "actor_type": kind,
-                                                       "actor_id": actor_id, "public_key_pem": key.public.to_pem()}
-                    ).raise_for_status()
-        actors[role] = Actor(kind, actor_id, key_id, Signer.from_private_key(key))
-    return headers, actors
+    for user, role in _PEOPLE.items():
+        actor = actors[user] = Actor("user", user, f"{user}#1", Signer.from_private_key(SM2PrivateKey.generate()))
+        post("/v1/users", {"id": user, "name": user, "roles": [role], "key_id": actor.key_id,
+                           "public_key_pem": actor.signer.public.to_pem()})
+    post("/v1/workers", {"id": "W-0012", "name": "孙强", "team": "维修一班"})
+    issued = date.today() - timedelta(days=400)
+    post("/v1/certificates", {"worker": "W-0012", "category": "2", "sub_type": "2.1", "number": "T330102199001011234",
+                              "holder_name": "孙强", "issued_on": issued.isoformat(), "authority": "杭州市应急管理局"})
+    detector = actors["lel-detector-07"] = Actor("device", "lel-detector-07", "lel-detector-07#1",
+                                                 Signer.from_private_key(SM2PrivateKey.generate()))
+    post("/v1/devices", {"id": detector.id, "kind": "detector", "key_id": detector.key_id, "area": "tank-farm",
+                         "public_key_pem": detector.signer.public.to_pem()})
+    ingest = post("/v1/tokens", {"tenant": tenant, "role": "ingest", "label": "phones"})["token"]
+    return {"Authorization": f"Bearer {ingest}"}, actors, qr
 
 
-def _permit_events(actors: dict[str, Actor], permit: str) -> list[dict[str, Any]]:
-    subject = {"permit": permit}
-    steps = [
-        ("applicant", "permit.submitted", {"type": "hot_work", "level": "一级", "place": "罐区 T-101 管廊",
-                                           "window": [_at(0), _at(480)], "workers": ["W-0012", "W-0031"]}, -40),
-        ("workshop_head", "permit.signed", {"step": "workshop_head", "opinion": "同意"}, -35),
-        ("safety_officer", "permit.signed", {"step": "safety_department", "opinion": "措施落实，同意动火"}, -32),
-        ("gas_analyst", "gas.analysis", {"lel_pct_vol": 0.1, "o2_pct_vol": 20.9, "h2s_ppm": 0, "point": "动火点 5 m"}, -20),
-        ("guardian", "guardian.checkin", {"qr": "site-T101", "checks": ["ventilation", "isolation", "detection",
-                                                                          "protection", "communication"]}, -5),
-    ]
-    return [sign_item(actors[role], new_item(actors[role], tenant=_TENANT, kind=kind, payload=payload,
-                                             occurred_at=_at(minutes), subject=subject, location=_SITE))
-            for role, kind, payload, minutes in steps]
+def _permit(tenant: str) -> dict[str, Any]:
+    """A 一级 hot-work permit (动火作业) on the pipe rack by tank T-101, for the next 7 hours."""
+    template = DEFAULTS["work_types"]["hot_work"]
+    return {"type": "hot_work", "level": "1", "area": "tank-farm", "location": {"lat": _SITE["lat"], "lon": _SITE["lon"]},
+            "starts_at": _at(-5), "ends_at": _at(7 * 60), "content": "T-101 出口管线法兰更换，焊接",
+            "work_unit": "维修车间", "team_leader": "zhao.lei", "guardian": "liu.yang",
+            "workers": [{"worker": "W-0012", "operation": "2.1", "hours_per_day": 6}], "risks": template["risks"],
+            "measures": [{"measure": m, "applies": True, "confirmer": "zhao.lei"} for m in template["measures"]],
+            "emergency_plan": "着火立即停止作业，灭火器扑救并报告中控室", "combustible_lel_pct": 5.0}
 
 
-def _detector_batch(detector: Actor, permit: str) -> dict[str, Any]:
-    readings = [new_item(detector, tenant=_TENANT, kind="detector.reading", subject={"permit": permit},
-                         payload={"lel_pct": round(0.1 + i * 0.01, 2), "o2_pct_vol": 20.9}, occurred_at=_at(i))
-                for i in range(20)]
-    return {"events": readings, "attestation": attest_batch(detector, _TENANT, readings)}
+def _walk(client: httpx.Client, headers: dict[str, str], actors: dict[str, Actor], tenant: str, permit: str,
+          qr: str) -> list[dict[str, Any]]:
+    """Every signed step from draft to an active permit; each answer carries the receipt and the new state."""
+    sample = {"sampled_at": _at(-2), "point": "动火点 5 m", "purpose": "pre_start",
+              "readings": {"combustible_pct_vol": 0.1, "o2_pct_vol": 20.9, "toxic_mg_m3": {"h2s": 0.0}}}
+    checks = dict.fromkeys(("ventilation", "isolation", "detection", "protection", "communication"), True)
+    steps = [("zhang.wei", "permit.drafted", _permit(tenant)), ("zhang.wei", "permit.submitted", {"note": ""}),
+             ("li.na", "permit.approved", {"role": "workshop_head", "opinion": "同意"}),
+             ("wang.fang", "permit.approved", {"role": "safety_officer", "opinion": "措施落实，同意动火"}),
+             ("chen.jie", "gas.analysed", sample), ("liu.yang", "guardian.checkin", {"qr_token": qr}),
+             ("liu.yang", "guardian.checks_confirmed", checks), ("zhao.lei", "permit.activated", {"note": "开始动火"})]
+    answers = []
+    for who, kind, payload in steps:
+        actor = actors[who]
+        item = sign_item(actor, new_item(actor, tenant=tenant, kind=kind, payload=payload, occurred_at=_at(0),
+                                         subject={"permit": permit}, location=_SITE))
+        path = "/v1/permits" if kind == "permit.drafted" else f"/v1/permits/{permit}/actions"
+        answers.append(client.post(path, json=item, headers=headers).raise_for_status().json())
+    return answers
 
 
-def _print_receipts(receipts: list[dict[str, Any]], kinds: list[str]) -> None:
-    table = Table(title="Receipts (durably committed)")
-    for column in ("leaf", "kind", "event id", "leaf hash (SM3)"):
+def _detector_batch(detector: Actor, tenant: str, permit: str) -> dict[str, Any]:
+    readings = [new_item(detector, tenant=tenant, kind="detector.reading", subject={"permit": permit},
+                         payload={"sampled_at": _at(i / 60), "point": "动火点 1 m", "purpose": "periodic",
+                                  "readings": {"combustible_pct_vol": round(0.05 + i * 0.005, 3), "o2_pct_vol": 20.9}},
+                         occurred_at=_at(i / 60)) for i in range(20)]
+    return {"events": readings, "attestation": attest_batch(detector, tenant, readings)}
+
+
+def _print_timeline(timeline: list[dict[str, Any]]) -> None:
+    table = Table(title="Permit timeline: every step a signed event in the log")
+    for column in ("leaf", "kind", "signed by", "prev (SM3)", "proof"):
         table.add_column(column)
-    for receipt, kind in zip(receipts, kinds, strict=True):
-        table.add_row(str(receipt["leaf_index"]), kind, receipt["event_id"], receipt["leaf_hash"][:24] + "…")
+    for entry in timeline:
+        prev = entry["prev"][:16] + "…" if entry["prev"] else "—"
+        table.add_row(str(entry["leaf_index"]), entry["kind"], f"{entry['actor']['type']} {entry['actor']['id']}",
+                      prev, entry["proof"])
     _console.print(table)
 
 
@@ -154,19 +192,25 @@ def run_demo(*, data_dir: Path, out: Path) -> int:
 
 def _run(client: httpx.Client, admin: dict[str, str], data_dir: Path, out: Path) -> int:
     run = secrets.token_hex(3)
-    headers, actors = _setup(client, admin, run)
+    tenant = f"demo-chem-{run}"
+    headers, actors, qr = _setup(client, admin, tenant)
     permit = f"HW-2026-{run.upper()}"
-    items = _permit_events(actors, permit)
-    signed = client.post("/v1/events", json={"events": items}, headers=headers).raise_for_status().json()["receipts"]
-    batch = client.post("/v1/events", json=_detector_batch(actors["detector"], permit), headers=headers)
+    answers = _walk(client, headers, actors, tenant, permit, qr)
+    states = [a["permit"]["state"] for a in answers]
+    path = [state for n, state in enumerate(states) if n == 0 or state != states[n - 1]]
+    approvals = answers[-1]["permit"]["approvals"]
+    _console.print(f"Permit {permit}: {' → '.join(path)}; approved on site by "
+                   + ", ".join(f"{a['user']} ({a['distance_m']} m away)" for a in approvals))
+    batch = client.post("/v1/events", json=_detector_batch(actors["lel-detector-07"], tenant, permit), headers=headers)
     readings = batch.raise_for_status().json()["receipts"]
-    _print_receipts(signed + readings[:3], [i["event"]["kind"] for i in items] + ["detector.reading (batch-signed)"] * 3)
-    _console.print(f"… and {len(readings) - 3} more detector readings, one SM2 attestation for all {len(readings)}")
+    _console.print(f"{len(readings)} detector readings under one SM2 attestation, each checked against the gas limits")
     checkpoint = _wait_for_anchor(client, readings[-1]["leaf_index"] + 1)
+    timeline = client.get(f"/v1/permits/{permit}/timeline", headers=headers).raise_for_status().json()
+    _print_timeline(timeline[:8] + timeline[-2:])
     _console.print("[bold]Checkpoint[/] (C2SP signed note, SM2), anchored in the local journal:")
     _console.print(checkpoint["text"], markup=False, highlight=False, soft_wrap=True)
-    guardian = signed[4]["event_id"]
-    bundle = client.get(f"/v1/events/{guardian}/bundle", headers=headers).raise_for_status().json()
+    checkin = next(e["event_id"] for e in timeline if e["kind"] == "guardian.checkin")
+    bundle = client.get(f"/v1/events/{checkin}/bundle", headers=headers).raise_for_status().json()
     out.write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     key_file = data_dir / "log-public-key.pem"
     key_file.write_text(client.get("/v1/log/public-key").json()["public_key_pem"])

@@ -18,6 +18,7 @@ from evidence_api.services.notify import Notifier, WebhookChannel, WeComChannel
 from evidence_api.services.people import Organisation
 from evidence_api.services.periodic import Periodic
 from evidence_api.services.recorder import Recorder
+from evidence_api.services.registry import HttpRegistry
 from evidence_api.services.workflow import Workflow
 from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.local import LocalJournal
@@ -75,7 +76,8 @@ class Services:
         org = Organisation(engine, keys)
         workflow = Workflow(engine, org, recorder, wrapper)
         watchdog = Periodic("tiezheng-permit-watchdog", settings.watchdog_interval, workflow.watch_once)
-        certificates = Certificates(engine, org, recorder, max_batch=settings.max_batch)
+        registry = HttpRegistry(settings.certificate_registry_url) if settings.certificate_registry_url else None
+        certificates = Certificates(engine, org, recorder, max_batch=settings.max_batch, registry=registry)
         certificate_job = Periodic("tiezheng-certificate-warnings", 3600.0, certificates.daily_once)
         notifier = Notifier(engine, org, {"webhook": WebhookChannel(service_signer, key_id=recorder.service_key_id),
                                           "wecom": WeComChannel()})

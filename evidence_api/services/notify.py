@@ -193,7 +193,8 @@ class Notifier:
             final = attempts >= self._max_attempts or isinstance(exc, _Off)
             self._retry_at[notification.id] = moment + min(self._max_delay, self._base * 2 ** (attempts - 1))
             self._save(notification.id, status="failed" if final else "pending", attempts=attempts, last_error=str(exc))
-            _log.warning("notification %d attempt %d failed: %s", notification.id, attempts, exc)
+            level = logging.INFO if isinstance(exc, _Off) else logging.WARNING  # off by the tenant's choice
+            _log.log(level, "notification %d attempt %d failed: %s", notification.id, attempts, exc)
             return False
         self._retry_at.pop(notification.id, None)
         self._save(notification.id, status="sent", attempts=attempts, sent_at=utc_now())
