@@ -26,7 +26,9 @@ from rich.table import Table
 
 from evidence_api.config import Settings
 from evidence_api.main import create_app
-from evidence_api.services.rules import DEFAULTS
+from evidence_api.services.permit_model import PermitContent
+from evidence_api.services.permit_rules import upgrade_reasons
+from evidence_api.services.rules import DEFAULTS, Rules, rules_from_overrides
 from ingest.signing import Actor, attest_batch, new_item, sign_item
 from ledger.sm import Signer, SM2PrivateKey
 
@@ -107,35 +109,46 @@ def _setup(client: httpx.Client, admin: dict[str, str], tenant: str) -> tuple[di
     return {"Authorization": f"Bearer {ingest}"}, actors, qr
 
 
-def _permit(tenant: str) -> dict[str, Any]:
-    """A 一级 hot-work permit (动火作业) on the pipe rack by tank T-101, for the next 7 hours."""
+def _permit(rules: Rules) -> dict[str, Any]:
+    """A hot-work permit (动火作业) on the pipe rack by tank T-101, for the next 7 hours: 二级 by its place,
+    declared one level up when it runs at night or on a rest day (GB 30871 5.2.15)."""
     template = DEFAULTS["work_types"]["hot_work"]
-    return {"type": "hot_work", "level": "1", "area": "tank-farm", "location": {"lat": _SITE["lat"], "lon": _SITE["lon"]},
-            "starts_at": _at(-5), "ends_at": _at(7 * 60), "content": "T-101 出口管线法兰更换，焊接",
-            "work_unit": "维修车间", "team_leader": "zhao.lei", "guardian": "liu.yang",
-            "workers": [{"worker": "W-0012", "operation": "2.1", "hours_per_day": 6}], "risks": template["risks"],
-            "measures": [{"measure": m, "applies": True, "confirmer": "zhao.lei"} for m in template["measures"]],
-            "emergency_plan": "着火立即停止作业，灭火器扑救并报告中控室", "combustible_lel_pct": 5.0}
+    content = {"type": "hot_work", "level": "2", "base_level": "2", "area": "tank-farm",
+               "location": {"lat": _SITE["lat"], "lon": _SITE["lon"]}, "starts_at": _at(-5), "ends_at": _at(7 * 60),
+               "content": "T-101 出口管线法兰更换，焊接", "work_unit": "维修车间", "team_leader": "zhao.lei",
+               "guardian": "liu.yang", "workers": [{"worker": "W-0012", "operation": "2.1", "hours_per_day": 6}],
+               "risks": template["risks"],
+               "measures": [{"measure": m, "applies": True, "confirmer": "zhao.lei"} for m in template["measures"]],
+               "emergency_plan": "着火立即停止作业，灭火器扑救并报告中控室", "combustible_lel_pct": 5.0}
+    if upgrade_reasons(PermitContent.model_validate(content), rules):
+        content["level"] = "1"
+    return content
+
+
+_APPROVERS = {"workshop_head": "li.na", "safety_officer": "wang.fang"}
 
 
 def _walk(client: httpx.Client, headers: dict[str, str], actors: dict[str, Actor], tenant: str, permit: str,
           qr: str) -> list[dict[str, Any]]:
     """Every signed step from draft to an active permit; each answer carries the receipt and the new state."""
-    sample = {"sampled_at": _at(-2), "point": "动火点 5 m", "purpose": "pre_start",
-              "readings": {"combustible_pct_vol": 0.1, "o2_pct_vol": 20.9, "toxic_mg_m3": {"h2s": 0.0}}}
-    checks = dict.fromkeys(("ventilation", "isolation", "detection", "protection", "communication"), True)
-    steps = [("zhang.wei", "permit.drafted", _permit(tenant)), ("zhang.wei", "permit.submitted", {"note": ""}),
-             ("li.na", "permit.approved", {"role": "workshop_head", "opinion": "同意"}),
-             ("wang.fang", "permit.approved", {"role": "safety_officer", "opinion": "措施落实，同意动火"}),
-             ("chen.jie", "gas.analysed", sample), ("liu.yang", "guardian.checkin", {"qr_token": qr}),
-             ("liu.yang", "guardian.checks_confirmed", checks), ("zhao.lei", "permit.activated", {"note": "开始动火"})]
-    answers = []
-    for who, kind, payload in steps:
+
+    def act(who: str, kind: str, payload: Any) -> dict[str, Any]:
         actor = actors[who]
         item = sign_item(actor, new_item(actor, tenant=tenant, kind=kind, payload=payload, occurred_at=_at(0),
                                          subject={"permit": permit}, location=_SITE))
         path = "/v1/permits" if kind == "permit.drafted" else f"/v1/permits/{permit}/actions"
-        answers.append(client.post(path, json=item, headers=headers).raise_for_status().json())
+        answer: dict[str, Any] = client.post(path, json=item, headers=headers).raise_for_status().json()
+        return answer
+
+    sample = {"sampled_at": _at(-2), "point": "动火点 5 m", "purpose": "pre_start",
+              "readings": {"combustible_pct_vol": 0.1, "o2_pct_vol": 20.9, "toxic_mg_m3": {"h2s": 0.0}}}
+    checks = dict.fromkeys(("ventilation", "isolation", "detection", "protection", "communication"), True)
+    rules = rules_from_overrides(client.get("/v1/settings/rules", headers=headers).raise_for_status().json()["overrides"])
+    answers = [act("zhang.wei", "permit.drafted", _permit(rules)), act("zhang.wei", "permit.submitted", {"note": ""})]
+    for step in answers[-1]["permit"]["route"]:
+        answers += [act(_APPROVERS[role], "permit.approved", {"role": role, "opinion": "措施落实，同意动火"}) for role in step]
+    answers += [act("chen.jie", "gas.analysed", sample), act("liu.yang", "guardian.checkin", {"qr_token": qr}),
+                act("liu.yang", "guardian.checks_confirmed", checks), act("zhao.lei", "permit.activated", {"note": "开始动火"})]
     return answers
 
 
@@ -199,14 +212,17 @@ def _run(client: httpx.Client, admin: dict[str, str], data_dir: Path, out: Path)
     states = [a["permit"]["state"] for a in answers]
     path = [state for n, state in enumerate(states) if n == 0 or state != states[n - 1]]
     approvals = answers[-1]["permit"]["approvals"]
-    _console.print(f"Permit {permit}: {' → '.join(path)}; approved on site by "
+    content = answers[0]["permit"]["content"]
+    level = content["level"] + (f", upgraded from {content['base_level']} for night or rest-day work"
+                                if content["level"] != content["base_level"] else "")
+    _console.print(f"Permit {permit} (hot work, level {level}): {' → '.join(path)}; approved on site by "
                    + ", ".join(f"{a['user']} ({a['distance_m']} m away)" for a in approvals))
     batch = client.post("/v1/events", json=_detector_batch(actors["lel-detector-07"], tenant, permit), headers=headers)
     readings = batch.raise_for_status().json()["receipts"]
     _console.print(f"{len(readings)} detector readings under one SM2 attestation, each checked against the gas limits")
     checkpoint = _wait_for_anchor(client, readings[-1]["leaf_index"] + 1)
     timeline = client.get(f"/v1/permits/{permit}/timeline", headers=headers).raise_for_status().json()
-    _print_timeline(timeline[:8] + timeline[-2:])
+    _print_timeline(timeline[:-20] + timeline[-2:])
     _console.print("[bold]Checkpoint[/] (C2SP signed note, SM2), anchored in the local journal:")
     _console.print(checkpoint["text"], markup=False, highlight=False, soft_wrap=True)
     checkin = next(e["event_id"] for e in timeline if e["kind"] == "guardian.checkin")

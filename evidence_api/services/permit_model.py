@@ -72,6 +72,9 @@ class PermitContent(_Strict):
     height_m: float | None = Field(None, gt=0)                    # work at height
     load_t: float | None = Field(None, gt=0)                      # lifting
     linked_permits: list[str] = []
+    base_level: str | None = None      # hot work: the level the place alone requires, before an upgrade (5.2.15)
+    outdoor: bool = False
+    wind_force: int | None = Field(None, ge=0, le=17)  # Beaufort, at the time of application
 
     @model_validator(mode="after")
     def _window(self) -> PermitContent:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from evidence_api.services.catalog import SUB_TYPES, certificate_state
@@ -18,10 +18,12 @@ from evidence_api.services.errors import RuleViolation
 from evidence_api.services.geo import distance_m
 from evidence_api.services.permit_model import GasTest, PermitContent
 from evidence_api.services.rules import GasRule, LevelRule, Rules
+from ledger.errors import MalformedInput
 
 __all__ = [
-    "NearbyPermit", "check_certificates", "check_conflicts", "check_content", "check_daily_hours", "check_location",
-    "check_violations", "check_window", "days_of", "gas_failures", "required_operation",
+    "NearbyPermit", "check_certificates", "check_conflicts", "check_content", "check_daily_hours",
+    "check_hot_work_level", "check_location", "check_violations", "check_window", "days_of", "gas_failures",
+    "required_operation", "upgrade_reasons",
 ]
 
 
@@ -90,6 +92,47 @@ def _check_people(content: PermitContent, roles: Mapping[str, Sequence[str]], wo
     unknown = [w.worker for w in content.workers if w.worker not in workers]
     if unknown:
         raise RuleViolation("people.unknown_worker", f"workers {unknown} are not registered")
+
+
+_HOT_LEVELS = ["2", "1", "special"]
+
+
+def upgrade_reasons(content: PermitContent, rules: Rules) -> list[str]:
+    """Why hot work in this window must be one level higher (GB 30871 5.2.15): night, rest day, holiday,
+    outdoor wind; empty when none applies. Times are read in the plant's local time."""
+    upgrade, local = rules.hot_work_upgrade, timezone(timedelta(hours=rules.utc_offset_hours))
+    start, end = content.starts_at.astimezone(local), content.ends_at.astimezone(local)
+    days = days_of(start, end)
+    reasons = []
+    if upgrade.night_from_hour is not None:
+        for day in [days[0] - timedelta(days=1), *days]:
+            night = datetime.combine(day, time(upgrade.night_from_hour), tzinfo=local)
+            morning = datetime.combine(day + timedelta(days=1), time(upgrade.night_to_hour), tzinfo=local)
+            if night < end and start < morning:
+                reasons.append(f"at night ({upgrade.night_from_hour}:00–{upgrade.night_to_hour}:00)")
+                break
+    if any(d.weekday() in upgrade.rest_days for d in days):
+        reasons.append("on a rest day")
+    if any(d in upgrade.holidays for d in days):
+        reasons.append("on a holiday")
+    if content.outdoor and content.wind_force is not None and content.wind_force >= upgrade.wind_force:
+        reasons.append(f"outdoors in wind of force {content.wind_force}")
+    return reasons
+
+
+def check_hot_work_level(content: PermitContent, rules: Rules) -> None:
+    """Hot work at night, on rest days or holidays, or outdoors in strong wind is declared one level above
+    its ``base_level`` (the level its place requires)."""
+    if content.type != "hot_work" or content.level not in _HOT_LEVELS:
+        return
+    base = content.base_level or content.level
+    if base not in _HOT_LEVELS:
+        raise MalformedInput(f"base_level must be one of {_HOT_LEVELS}, got {base!r}")
+    reasons = upgrade_reasons(content, rules)
+    want = _HOT_LEVELS[min(_HOT_LEVELS.index(base) + (1 if reasons else 0), len(_HOT_LEVELS) - 1)]
+    if _HOT_LEVELS.index(content.level) < _HOT_LEVELS.index(want):
+        raise RuleViolation("level.upgrade_required", f"hot work {' and '.join(reasons)} is handled one level above "
+                                                      f"its base level {base}: declare level {want} with base_level {base}")
 
 
 def check_window(content: PermitContent, level: LevelRule) -> None:

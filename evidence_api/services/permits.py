@@ -165,6 +165,7 @@ def _submit(doc: dict[str, Any], a: _Action) -> list[FollowUp]:
     content, facts, rules = _content(doc), a.facts, a.rules
     level = checks.check_content(content, rules, facts.roles, facts.workers)
     checks.check_window(content, level)
+    checks.check_hot_work_level(content, rules)
     window = sorted({content.starts_at.date(), content.ends_at.date(), a.now.date()})
     checks.check_certificates(content, rules, facts.certificates, window)
     since = a.now.date() - timedelta(days=rules.violation_lookback_days)
@@ -437,6 +438,12 @@ def due_follow_ups(doc: Mapping[str, Any], rules: Rules, now: datetime) -> list[
         return _alarm(doc, "guardian.absent", f"no guardian heartbeat for {silent:.0f} s "
                                               f"(limit {rules.guardian_heartbeat_timeout_s} s)", None)
     gas = rules.level(content.type, content.level).gas
+    if gas is not None and gas.monitoring_gap_min is not None:
+        heard = [_t(doc["activated_at"])] + ([_t(doc["detector"]["last_reading_at"])] if doc.get("detector") else [])
+        silent_min = (now - max(heard)).total_seconds() / 60
+        if silent_min > gas.monitoring_gap_min:
+            return _alarm(doc, "gas.monitoring_gap", f"continuous monitoring: no detector reading for "
+                                                     f"{silent_min:.0f} min (limit {gas.monitoring_gap_min} min)", None)
     if gas is not None and gas.interval_during_work_min is not None:
         passing = [_t(t["sampled_at"]) for t in doc["gas_tests"] if t["passed"]]
         if doc.get("detector"):

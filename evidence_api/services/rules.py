@@ -10,13 +10,14 @@ which GBZ 2.1 holds) are marked ``unconfirmed`` here: defaults a safety officer 
 from __future__ import annotations
 
 import copy
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
 from ledger.errors import MalformedInput
 
-__all__ = ["DEFAULTS", "GUARDIAN_CHECKS", "GasRule", "LevelRule", "Rules", "WorkType", "merge", "rules_from_overrides"]
+__all__ = ["DEFAULTS", "GUARDIAN_CHECKS", "GasRule", "HotWorkUpgrade", "LevelRule", "Rules", "WorkType", "merge", "rules_from_overrides"]
 
 GUARDIAN_CHECKS = ("ventilation", "isolation", "detection", "protection", "communication")
 
@@ -29,7 +30,8 @@ class GasRule(BaseModel):
     interval_during_work_min: int | None = Field(None, gt=0)   # a passing test at least this often while active (6.5)
     o2_min_pct: float | None = None                      # confined space 19.5 (6.4)
     o2_max_pct: float | None = None                      # confined space 21 (6.4); hot work on O2 equipment 23.5 (5.2.7)
-    continuous: bool = False                             # 特级 hot work: continuous monitoring (5.3.1d)
+    monitoring_gap_min: int | None = Field(None, gt=0)   # continuous monitoring (特级 hot work, 5.3.1d): the
+                                                         # longest silence of detectors allowed while active
 
 
 class LevelRule(BaseModel):
@@ -51,6 +53,18 @@ class WorkType(BaseModel):
     measures: list[str] = Field(min_length=1)            # mandatory safety measures, each confirmed before approval
 
 
+class HotWorkUpgrade(BaseModel):
+    """When hot work must be handled one level higher (GB 30871 5.2.15): on holidays, rest days, at night,
+    and outdoors in wind of force 5 or more. The standard does not define "night"; 22:00–06:00 is our
+    default (unconfirmed). ``holidays`` is the tenant's official holiday calendar (ISO dates)."""
+
+    night_from_hour: int | None = Field(22, ge=0, le=23)  # None: no night upgrade
+    night_to_hour: int = Field(6, ge=0, le=23)
+    rest_days: list[int] = [5, 6]                         # weekday numbers, Monday = 0
+    holidays: list[date] = []
+    wind_force: int = Field(5, ge=0, le=12)
+
+
 class Rules(BaseModel):
     """Every configurable rule of one tenant."""
 
@@ -69,6 +83,8 @@ class Rules(BaseModel):
     combustible_limit_low_lel_pct_vol: float = Field(gt=0)
     toxic_limits_mg_m3: dict[str, float]                 # unconfirmed (GBZ 2.1 not consulted): review per tenant
     certificate_warning_days: list[int] = Field(min_length=1)
+    hot_work_upgrade: HotWorkUpgrade
+    utc_offset_hours: float = Field(8.0, ge=-12, le=14)  # the plant's local time (China: +8, no DST)
     notify: Literal["webhook", "wecom", "none"] = "webhook"
 
     def work_type(self, name: str) -> WorkType:
@@ -97,7 +113,7 @@ DEFAULTS: dict[str, Any] = {
             "levels": {
                 "special": {"max_hours": 8, "route": [["workshop_head"], ["safety_officer"],
                                                        ["safety_officer", "production_manager"]],
-                            "gas": _HOT_GAS | {"continuous": True}, "jsa_required": True},
+                            "gas": _HOT_GAS | {"monitoring_gap_min": 5}, "jsa_required": True},
                 "1": {"max_hours": 8, "route": [["workshop_head"], ["safety_officer"]], "gas": _HOT_GAS},
                 "2": {"max_hours": 72, "route": [["workshop_head"]],
                       "gas": _HOT_GAS | {"reanalyse_after_pause_min": 60}},
@@ -176,6 +192,8 @@ DEFAULTS: dict[str, Any] = {
     "combustible_limit_low_lel_pct_vol": 0.2,
     "toxic_limits_mg_m3": {"h2s": 10.0, "co": 30.0, "cl2": 1.0, "nh3": 30.0},
     "certificate_warning_days": [90, 30, 7],
+    "hot_work_upgrade": {"night_from_hour": 22, "night_to_hour": 6, "rest_days": [5, 6], "holidays": [], "wind_force": 5},
+    "utc_offset_hours": 8.0,
 }
 
 

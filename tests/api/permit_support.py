@@ -96,6 +96,11 @@ class Plant:
 def seed_plant(api: Api) -> Plant:
     """Site, area (QR), every role, and a welder, an HV and an LV electrician with valid certificates."""
     plant = Plant(api, qr="")
+    # the tests run at any hour: the night/rest-day level upgrade is switched off here and pinned with fixed
+    # windows in test_hot_work_upgrade_* instead
+    resp = api.client.put("/v1/settings/rules", headers=bearer(api.admin),
+                          json={"overrides": {"hot_work_upgrade": {"night_from_hour": None, "rest_days": []}}})
+    assert resp.status_code == 200, resp.text
     plant.admin_post("/v1/sites", {"id": "plant-1", "name": "一厂"})
     fence = {"circle": {"lat": POINT[0], "lon": POINT[1], "radius_m": 200}}
     plant.qr = plant.admin_post("/v1/areas", {"id": "unit-3", "site": "plant-1", "name": "三号装置",

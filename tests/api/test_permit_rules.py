@@ -219,8 +219,8 @@ def test_approval_beyond_5_m_refused(plant: Plant) -> None:
 
 
 def test_approval_distance_limit_configurable(plant: Plant) -> None:
-    plant.api.client.put("/v1/settings/rules", json={"overrides": {"approver_max_distance_m": 10}},
-                         headers=bearer(plant.api.admin))
+    overrides = plant.services.org.overrides("acme-chem") | {"approver_max_distance_m": 10}
+    plant.api.client.put("/v1/settings/rules", json={"overrides": overrides}, headers=bearer(plant.api.admin))
     _submitted(plant)
     plant.ok("head", "permit.approved", {"role": "workshop_head", "opinion": "同意"}, location=near(8))
 
@@ -401,7 +401,8 @@ def test_confined_space_reanalysis_overdue_suspends(plant: Plant) -> None:
     soon = datetime.now(UTC) + timedelta(minutes=2)
     assert workflow.watch_once(soon) == 0
     later = datetime.now(UTC) + timedelta(minutes=125)
-    plant.services.org.set_overrides("acme-chem", {"guardian_heartbeat_timeout_s": 100_000})
+    overrides = plant.services.org.overrides("acme-chem") | {"guardian_heartbeat_timeout_s": 100_000}
+    plant.services.org.set_overrides("acme-chem", overrides)
     assert workflow.watch_once(later) == 1
     permit = plant.permit("CS-1")
     assert permit["state"] == "suspended" and permit["alarms"][-1]["reason"] == "gas.reanalysis_overdue"
@@ -518,3 +519,73 @@ def test_views_by_area_and_state(plant: Plant) -> None:
     assert plant.api.client.get("/v1/permits/HW-1/timeline", headers=reader).json()[0]["proof"] != "logged"
     resp = plant.api.client.get("/v1/permits/NOPE/timeline", headers=reader)
     assert_problem(resp, 404, "not-found", "permit 'NOPE' does not exist")
+
+
+# -- hot-work level upgrade (GB 30871 5.2.15) and continuous monitoring -------------------------------
+
+def _upgrade_on(plant: Plant) -> None:
+    overrides = plant.services.org.overrides("acme-chem")
+    overrides.pop("hot_work_upgrade")
+    plant.services.org.set_overrides("acme-chem", overrides)
+
+
+def _local(day: date, hour: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC) - timedelta(hours=8)  # China time, UTC+8
+
+
+def _next_weekday(weekday: int) -> date:
+    today = date.today() + timedelta(days=1)
+    return today + timedelta(days=(weekday - today.weekday()) % 7)
+
+
+def test_hot_work_at_night_must_be_declared_one_level_up(plant: Plant) -> None:
+    _upgrade_on(plant)
+    monday = _next_weekday(0)
+    night = {"starts_at": iso(_local(monday, 20)), "ends_at": iso(_local(monday, 23))}
+    submit_refused(plant, hot_work(level="2", **night), "level.upgrade_required",
+                   r"at night \(22:00–6:00\) is handled one level above its base level 2: declare level 1 with "
+                   "base_level 2", permit="N-1")
+    assert submit(plant, hot_work(level="1", base_level="2", **night), permit="N-2").status_code == 200
+
+
+def test_hot_work_on_a_weekday_daytime_keeps_its_level(plant: Plant) -> None:
+    _upgrade_on(plant)
+    tuesday = _next_weekday(1)
+    day = {"starts_at": iso(_local(tuesday, 8)), "ends_at": iso(_local(tuesday, 16))}
+    assert submit(plant, hot_work(level="2", **day)).status_code == 200
+
+
+def test_hot_work_on_rest_day_holiday_or_in_wind_is_upgraded(plant: Plant) -> None:
+    _upgrade_on(plant)
+    saturday = _next_weekday(5)
+    submit_refused(plant, hot_work(level="2", starts_at=iso(_local(saturday, 8)), ends_at=iso(_local(saturday, 16))),
+                   "level.upgrade_required", "on a rest day", permit="R-1")
+    wednesday = _next_weekday(2)
+    overrides = plant.services.org.overrides("acme-chem") | {"hot_work_upgrade": {"holidays": [wednesday.isoformat()]}}
+    plant.services.org.set_overrides("acme-chem", overrides)
+    daytime = {"starts_at": iso(_local(wednesday, 8)), "ends_at": iso(_local(wednesday, 16))}
+    submit_refused(plant, hot_work(level="2", **daytime), "level.upgrade_required", "on a holiday", permit="R-2")
+    thursday = _next_weekday(3)
+    windy = {"starts_at": iso(_local(thursday, 8)), "ends_at": iso(_local(thursday, 16)), "outdoor": True, "wind_force": 6}
+    submit_refused(plant, hot_work(level="2", **windy), "level.upgrade_required", "outdoors in wind of force 6",
+                   permit="R-3")
+
+
+def test_special_hot_work_detector_silence_suspends(plant: Plant) -> None:
+    overrides = plant.services.org.overrides("acme-chem") | {"guardian_heartbeat_timeout_s": 100_000}
+    plant.services.org.set_overrides("acme-chem", overrides)
+    special = hot_work(level="special", jsa="JSA: 1. 置换 2. 检测 3. 动火")
+    plant.ok("applicant", "permit.drafted", special)
+    plant.ok("applicant", "permit.submitted", {"note": ""})
+    for who, role in [("head", "workshop_head"), ("safety", "safety_officer"), ("safety-2", "safety_officer"),
+                      ("manager", "production_manager")]:
+        plant.ok(who, "permit.approved", {"role": role, "opinion": "同意"}, location=near(1))
+    plant.ok("analyst", "gas.analysed", gas())
+    plant.ok("guard-1", "guardian.checkin", {"qr_token": plant.qr}, location=near(10))
+    plant.ok("guard-1", "guardian.checks_confirmed", CHECKS)
+    plant.ok("leader", "permit.activated", {"note": ""})
+    workflow = plant.services.workflow
+    assert workflow.watch_once(datetime.now(UTC) + timedelta(minutes=4)) == 0
+    assert workflow.watch_once(datetime.now(UTC) + timedelta(minutes=6)) == 1
+    permit = plant.permit()
+    assert permit["state"] == "suspended" and permit["alarms"][-1]["reason"] == "gas.monitoring_gap"
