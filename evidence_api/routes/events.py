@@ -43,6 +43,7 @@ async def submit_events(request: Request, services: ServicesDep, principal: Prin
     tenant = principal.own_tenant()
     body = await read_body(request, services.settings.max_body_bytes)
     submission = await services.intake.prepare(tenant, body)
+    services.workflow.refuse_bypass(tenant, submission.events)
     receipts = await asyncio.wrap_future(services.log.submit_nowait(submission))
     fresh = {r.event_id for r in receipts if not r.duplicate}
     readings = [p for p in submission.events if p.kind == "detector.reading" and p.permit and p.event_id in fresh]

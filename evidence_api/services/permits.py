@@ -32,7 +32,7 @@ from evidence_api.services.rules import GUARDIAN_CHECKS, Rules
 from ledger.errors import MalformedInput
 from ledger.sm import sm3
 
-__all__ = ["ACTIONS", "LIVE", "TERMINAL", "Actor", "Facts", "FollowUp", "apply", "due_follow_ups", "parties"]
+__all__ = ["ACTIONS", "LIVE", "SERVICE_KINDS", "TERMINAL", "WORKFLOW_KINDS", "Actor", "Facts", "FollowUp", "apply", "due_follow_ups", "parties"]
 
 TERMINAL = frozenset({"closed", "rejected", "cancelled", "expired"})
 LIVE = frozenset({"submitted", "approving", "approved", "active", "suspended"})  # holds people and place
@@ -96,6 +96,8 @@ ACTIONS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     "detector.reading": (_FIELD, ()),
 }
 SERVICE_KINDS = frozenset({"permit.suspended", "permit.expired", "alarm.raised"})
+WORKFLOW_KINDS = (frozenset(ACTIONS) | {"permit.drafted"}) - {"detector.reading"}
+"""Kinds only the workflow may log for a permit it runs."""
 
 
 def _t(value: str) -> datetime:

@@ -259,6 +259,20 @@ class Workflow:
             _log.warning("permit %s/%s: %s", tenant, permit_id, ", ".join(kind for kind, _ in follow))
             return 1
 
+    def refuse_bypass(self, tenant: str, events: Sequence[PreparedEvent]) -> None:
+        """Raise ``Conflict`` if a ``POST /v1/events`` batch carries a workflow action (an approval, a
+        check-in ...) for a permit the workflow runs: those must pass the rules at
+        ``POST /v1/permits/{id}/actions``. Observations (detector readings, media) are welcome."""
+        wanted = {p.permit: p.kind for p in events if p.permit is not None and p.kind in permits.WORKFLOW_KINDS}
+        if not wanted:
+            return
+        p = db.permits.c
+        with self._engine.connect() as conn:
+            managed = conn.execute(select(p.id).where(p.tenant == tenant, p.id.in_(sorted(wanted)))).scalars().first()
+        if managed is not None:
+            raise Conflict(f"permit {managed!r} is run by the permit workflow: send {wanted[managed]} to "
+                           f"POST /v1/permits/{managed}/actions, where the rules check it")
+
     def observe_logged(self, tenant: str, logged: Sequence[PreparedEvent]) -> None:
         """Evaluate the detector readings among events just logged by ``POST /v1/events``, per permit."""
         by_permit: dict[str, list[tuple[dict[str, Any], Any]]] = defaultdict(list)

@@ -501,6 +501,15 @@ def test_detector_reading_out_of_limits_suspends_active_permit(plant: Plant) -> 
     assert "combustible 1.2 %vol" in permit["alarms"][-1]["detail"]
 
 
+def test_workflow_action_through_raw_intake_refused(plant: Plant) -> None:
+    _submitted(plant)
+    approval = plant.item("head", "permit.approved", {"role": "workshop_head", "opinion": "同意"}, location=near(1))
+    with unchanged(plant):
+        resp = plant.api.client.post("/v1/events", json={"events": [approval]}, headers=bearer(plant.api.ingest))
+    assert_problem(resp, 409, "conflict", "permit 'HW-1' is run by the permit workflow: send permit.approved to "
+                                          "POST /v1/permits/HW-1/actions")
+
+
 # -- views ---------------------------------------------------------------------------------------
 
 def test_views_by_area_and_state(plant: Plant) -> None:
