@@ -179,8 +179,12 @@ class Workflow:
             with self._engine.connect() as conn:
                 facts.certificates = self._certificates(conn, tenant, worker_ids)
                 if kind == "permit.submitted":
-                    facts.roles = {u["id"]: u["roles"].split(",") for u in self._org.rows(db.users, tenant)}
-                    facts.workers = [w["id"] for w in self._org.rows(db.workers, tenant)]
+                    people = {content.team_leader, content.guardian} | {m.confirmer for m in content.measures}
+                    u, w = db.users.c, db.workers.c
+                    facts.roles = {row.id: row.roles.split(",") for row in conn.execute(
+                        select(u.id, u.roles).where(u.tenant == tenant, u.id.in_(sorted(people))))}
+                    facts.workers = list(conn.execute(
+                        select(w.id).where(w.tenant == tenant, w.id.in_(worker_ids))).scalars())
                     facts.violations = self._violations(conn, tenant, worker_ids)
                     facts.other_hours = self._other_hours(conn, tenant, doc["id"], worker_ids)
                     facts.nearby = self._nearby(conn, tenant, doc["id"], content)
