@@ -187,7 +187,7 @@ class Workflow:
                         select(w.id).where(w.tenant == tenant, w.id.in_(worker_ids))).scalars())
                     facts.violations = self._violations(conn, tenant, worker_ids)
                     facts.other_hours = self._other_hours(conn, tenant, doc["id"], worker_ids)
-                    facts.nearby = self._nearby(conn, tenant, doc["id"], content)
+                    facts.nearby = self._nearby(conn, tenant, doc["id"], content, self._org.rules(tenant).conflicts)
         if kind in ("guardian.checkin", "guardian.handover"):
             area = self._org.get(db.areas, tenant, content.area)
             facts.qr_token_hash = area["qr_token_hash"]
@@ -222,10 +222,13 @@ class Workflow:
         return found
 
     @staticmethod
-    def _nearby(conn: Connection, tenant: str, permit_id: str, content: PermitContent) -> list[NearbyPermit]:
+    def _nearby(conn: Connection, tenant: str, permit_id: str, content: PermitContent,
+                conflicts: Sequence[tuple[str, str]]) -> list[NearbyPermit]:
+        """Live permits of a type that conflicts with this one and whose window overlaps it."""
+        kinds = sorted({b for a, b in conflicts if a == content.type} | {a for a, b in conflicts if b == content.type})
         p = db.permits.c
         rows = conn.execute(select(p.id, p.doc).where(
-            p.tenant == tenant, p.id != permit_id, p.state.in_(sorted(permits.LIVE)),
+            p.tenant == tenant, p.id != permit_id, p.state.in_(sorted(permits.LIVE)), p.type.in_(kinds),
             p.starts_at < _utc(content.ends_at), p.ends_at > _utc(content.starts_at)))
         nearby = []
         for row in rows:
