@@ -8,6 +8,7 @@ add a native dependency for nothing more.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from ledger.errors import MalformedInput
@@ -59,7 +60,7 @@ def check_geofence(fence: Any) -> dict[str, Any]:
     raise MalformedInput('geofence must be {"circle": {"lat", "lon", "radius_m"}} or {"polygon": [[lat, lon], ...]}')
 
 
-def inside_geofence(fence: dict[str, Any], lat: float, lon: float) -> bool:
+def inside_geofence(fence: Mapping[str, Any], lat: float, lon: float) -> bool:
     """Whether (lat, lon) lies in a geofence checked by ``check_geofence``."""
     if "circle" in fence:
         c = fence["circle"]

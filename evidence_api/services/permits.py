@@ -17,6 +17,7 @@ from typing import Any
 
 from evidence_api.services import permit_rules as checks
 from evidence_api.services.errors import Forbidden, InvalidTransition, RuleViolation
+from evidence_api.services.geo import inside_geofence
 from evidence_api.services.permit_model import (
     Acceptance,
     Approval,
@@ -62,6 +63,7 @@ class Facts:
     other_hours: Mapping[str, Sequence[tuple[datetime, datetime, float]]] = field(default_factory=dict)
     nearby: Sequence[checks.NearbyPermit] = ()
     qr_token_hash: str | None = None
+    geofence: Mapping[str, Any] | None = None                                 # the permit's area
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,9 @@ def _submit(doc: dict[str, Any], a: _Action) -> list[FollowUp]:
     checks.check_violations(content, facts.violations, since, rules.violation_lookback_days)
     checks.check_daily_hours(content, facts.other_hours, rules.max_daily_hours)
     checks.check_conflicts(content, rules, facts.nearby)
+    if facts.geofence is not None and not inside_geofence(facts.geofence, content.location.lat, content.location.lon):
+        raise RuleViolation("place.outside_area", f"the work point {content.location.lat}, {content.location.lon} is "
+                                                  f"outside the geofence of area {content.area!r}")
     if content.ends_at <= a.now:
         raise RuleViolation("window.past", f"the window ended at {content.ends_at.isoformat()}; draft a new permit")
     doc["state"] = "submitted"

@@ -187,6 +187,8 @@ class Workflow:
                         select(w.id).where(w.tenant == tenant, w.id.in_(worker_ids))).scalars())
                     facts.violations = self._violations(conn, tenant, worker_ids)
                     facts.other_hours = self._other_hours(conn, tenant, doc["id"], worker_ids)
+                    area = self._org.get(db.areas, tenant, content.area)
+                    facts.geofence = orjson.loads(area["geofence"])
                     facts.nearby = self._nearby(conn, tenant, doc["id"], content, self._org.rules(tenant).conflicts)
         if kind in ("guardian.checkin", "guardian.handover"):
             area = self._org.get(db.areas, tenant, content.area)

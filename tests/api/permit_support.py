@@ -105,7 +105,8 @@ def seed_plant(api: Api) -> Plant:
     fence = {"circle": {"lat": POINT[0], "lon": POINT[1], "radius_m": 200}}
     plant.qr = plant.admin_post("/v1/areas", {"id": "unit-3", "site": "plant-1", "name": "三号装置",
                                               "geofence": fence}).json()["qr_token"]
-    plant.admin_post("/v1/areas", {"id": "unit-4", "site": "plant-1", "name": "四号装置", "geofence": fence})
+    wide = {"circle": {"lat": POINT[0], "lon": POINT[1], "radius_m": 2000}}
+    plant.admin_post("/v1/areas", {"id": "unit-4", "site": "plant-1", "name": "四号装置", "geofence": wide})
     for user, roles in PEOPLE.items():
         actor = plant.people[user] = make_actor(user)
         plant.admin_post("/v1/users", {"id": user, "name": user, "roles": roles, "key_id": actor.key_id,

@@ -165,6 +165,11 @@ def test_submit_level_2_allows_72_hours(plant: Plant) -> None:
     assert submit(plant, content).status_code == 200
 
 
+def test_submit_work_point_outside_its_area_refused(plant: Plant) -> None:
+    content = hot_work(location={"lat": 31.21, "lon": 121.5})  # unit-3 reaches 200 m from its centre
+    submit_refused(plant, content, "place.outside_area", "outside the geofence of area 'unit-3'")
+
+
 def test_submit_missing_mandatory_measure_refused(plant: Plant) -> None:
     content = hot_work()
     content["measures"] = content["measures"][1:]
