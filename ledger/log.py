@@ -92,6 +92,11 @@ class Receipt:
     received_at: str
     duplicate: bool = False
 
+    def to_json(self) -> dict[str, Any]:
+        """The receipt as the API returns it (hashes in hex)."""
+        return {"event_id": self.event_id, "leaf_index": self.leaf_index, "leaf_hash": self.leaf_hash.hex(),
+                "received_at": self.received_at, "duplicate": self.duplicate}
+
 
 @dataclass
 class _Job:

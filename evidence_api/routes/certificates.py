@@ -22,13 +22,13 @@ from evidence_api.schemas.certificates import (
     Verification,
     WarningRun,
 )
+from evidence_api.services.auth import READ_ROLES
 from evidence_api.services.catalog import CATEGORIES, SUB_TYPES
 from evidence_api.services.cert_import import CSV, XLSX, import_certificates
 from evidence_api.services.certificates import REVIEW_YEARS, VALID_YEARS, CertificateInput, today
 
 router = APIRouter(prefix="/v1", tags=["certificates"])
 
-_READ = ("reader", "ingest", "admin")
 _IMPORT_BODY = {"requestBody": {"required": True, "content": {
     CSV: {"schema": {"type": "string"}}, XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
 
@@ -36,7 +36,7 @@ _IMPORT_BODY = {"requestBody": {"required": True, "content": {
 @router.get("/certificates/catalog")
 def catalog(principal: PrincipalDep) -> Catalog:
     """The official 特种作业目录: categories and their sub-type codes, as certificates name them."""
-    principal.require(*_READ)
+    principal.require(*READ_ROLES)
     categories = [CatalogCategory(code=code, name=name,
                                   sub_types={k: v for k, v in SUB_TYPES.items() if k.split(".")[0] == code})
                   for code, name in CATEGORIES.items()]
@@ -59,7 +59,7 @@ def list_certificates(services: ServicesDep, principal: PrincipalDep, state: Sta
                       work_type: str | None = None, on: date | None = None) -> list[Certificate]:
     """The tenant's certificates with their state on ``on`` (today in China by default), filtered by state,
     the holder's team, category, sub-type, or the sub-types a work type requires (e.g. ``hot_work``)."""
-    principal.require(*_READ)
+    principal.require(*READ_ROLES)
     rows = services.certificates.find(principal.own_tenant(), on=on, state=state, team=team, category=category,
                                       sub_type=sub_type, work_type=work_type)
     return [Certificate.model_validate(r) for r in rows]
@@ -68,7 +68,7 @@ def list_certificates(services: ServicesDep, principal: PrincipalDep, state: Sta
 @router.get("/certificates/summary")
 def summary(services: ServicesDep, principal: PrincipalDep, on: date | None = None) -> CertificateSummary:
     """Counts for a dashboard on ``on``: by state, and by state within each team and category."""
-    principal.require(*_READ)
+    principal.require(*READ_ROLES)
     return CertificateSummary.model_validate(services.certificates.summary(principal.own_tenant(), on=on))
 
 
@@ -89,7 +89,7 @@ async def import_file(request: Request, services: ServicesDep, principal: Princi
 def get_certificate(certificate_id: str, services: ServicesDep, principal: PrincipalDep,
                     on: date | None = None) -> Certificate:
     """One certificate with its state on ``on`` (today by default)."""
-    principal.require(*_READ)
+    principal.require(*READ_ROLES)
     return Certificate.model_validate(services.certificates.get(principal.own_tenant(), certificate_id, on=on))
 
 

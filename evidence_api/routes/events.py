@@ -49,8 +49,7 @@ async def submit_events(request: Request, services: ServicesDep, principal: Prin
     readings = [p for p in submission.events if p.kind == "detector.reading" and p.permit and p.event_id in fresh]
     if readings:  # a reading out of limits suspends its permit before the detector hears back
         await asyncio.to_thread(services.workflow.observe_logged, tenant, readings)
-    out = [{"event_id": r.event_id, "leaf_index": r.leaf_index, "leaf_hash": r.leaf_hash.hex(),
-            "received_at": r.received_at, "duplicate": r.duplicate} for r in receipts]
+    out = [r.to_json() for r in receipts]
     status = 200 if all(r.duplicate for r in receipts) else 201
     return Response(orjson.dumps({"receipts": out}), status_code=status, media_type="application/json")
 

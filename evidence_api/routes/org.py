@@ -20,16 +20,16 @@ from evidence_api.schemas.org import (
     ViolationCreate,
     WorkerCreate,
 )
+from evidence_api.services.auth import READ_ROLES
 
 router = APIRouter(prefix="/v1", tags=["organisation"])
 
-_READ = ("reader", "ingest", "admin")
 
 
 @router.get("/settings/rules")
 def get_rules(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     """The tenant's effective rules and the overrides it set."""
-    principal.require(*_READ)
+    principal.require(*READ_ROLES)
     tenant = principal.own_tenant()
     return {"rules": services.org.rules(tenant).model_dump(), "overrides": services.org.overrides(tenant)}
 
@@ -52,7 +52,7 @@ def create_site(body: SiteCreate, services: ServicesDep, principal: PrincipalDep
 @router.get("/sites")
 def list_sites(services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     """The tenant's sites."""
-    principal.require(*_READ)
+    principal.require(*READ_ROLES)
     return services.org.rows(db.sites, principal.own_tenant())
 
 
@@ -68,7 +68,7 @@ def create_area(body: AreaCreate, services: ServicesDep, principal: PrincipalDep
 @router.get("/areas")
 def list_areas(services: ServicesDep, principal: PrincipalDep, site: str | None = None) -> list[dict[str, Any]]:
     """The tenant's areas (optionally of one site), without their QR token hashes."""
-    principal.require(*_READ)
+    principal.require(*READ_ROLES)
     rows = services.org.rows(db.areas, principal.own_tenant(), site=site)
     return [{k: orjson.loads(v) if k == "geofence" else v for k, v in r.items() if k != "qr_token_hash"} for r in rows]
 
@@ -91,7 +91,7 @@ def create_user(body: UserCreate, services: ServicesDep, principal: PrincipalDep
 @router.get("/users")
 def list_users(services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     """The tenant's users."""
-    principal.require(*_READ)
+    principal.require(*READ_ROLES)
     return services.org.rows(db.users, principal.own_tenant())
 
 
@@ -115,14 +115,14 @@ def create_worker(body: WorkerCreate, services: ServicesDep, principal: Principa
 def list_workers(services: ServicesDep, principal: PrincipalDep, team: str | None = None,
                  contractor: str | None = None) -> list[dict[str, Any]]:
     """The tenant's workers, optionally of one team or contractor."""
-    principal.require(*_READ)
+    principal.require(*READ_ROLES)
     return services.org.rows(db.workers, principal.own_tenant(), team=team, contractor=contractor)
 
 
 @router.get("/workers/{worker_id}")
 def get_worker(worker_id: str, services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     """One worker with their violations."""
-    principal.require(*_READ)
+    principal.require(*READ_ROLES)
     tenant = principal.own_tenant()
     worker = services.org.get(db.workers, tenant, worker_id)
     return worker | {"violations": services.org.rows(db.violations, tenant, worker=worker_id)}

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Request
 from evidence_api.deps import PrincipalDep, ServicesDep
 from evidence_api.routes.events import read_body
 from evidence_api.services import permit_views
+from evidence_api.services.auth import READ_ROLES
 from evidence_api.services.events import parse_body
 from ledger.errors import MalformedInput
 
 router = APIRouter(prefix="/v1/permits", tags=["permits"])
 
-_READ = ("reader", "ingest", "admin")
 _SIGNED_ITEM = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/EventItem"}}}}}
 
@@ -57,28 +57,28 @@ async def act_on_permit(permit_id: str, request: Request, services: ServicesDep,
 def list_permits(services: ServicesDep, principal: PrincipalDep, state: str | None = None, area: str | None = None,
                  type: str | None = None) -> list[dict[str, Any]]:
     """Permits by state, area and work type."""
-    principal.require(*_READ)
+    principal.require(*READ_ROLES)
     return permit_views.list_permits(services.engine, principal.own_tenant(), state=state, area=area, work_type=type)
 
 
 @router.get("/by-area")
 def permits_by_area(services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     """Each area with its geofence and its permits counted by state (for a map or heat view)."""
-    principal.require(*_READ)
+    principal.require(*READ_ROLES)
     return permit_views.summary_by_area(services.engine, principal.own_tenant())
 
 
 @router.get("/{permit_id}")
 def get_permit(permit_id: str, services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     """The permit's current document: content, state, approvals, gas tests, guardian, suspensions, history."""
-    principal.require(*_READ)
+    principal.require(*READ_ROLES)
     return services.workflow.get(principal.own_tenant(), permit_id)
 
 
 @router.get("/{permit_id}/timeline")
 def permit_timeline(permit_id: str, services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     """Every event of the permit in log order, with its proof status."""
-    principal.require(*_READ)
+    principal.require(*READ_ROLES)
     tenant = principal.own_tenant()
     services.workflow.get(tenant, permit_id)
     return permit_views.timeline(services.engine, services.log, tenant, permit_id)

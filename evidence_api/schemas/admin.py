@@ -6,9 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from evidence_api.services.people import ID_PATTERN
+
 __all__ = ["KeyCreate", "KeyPublic", "TenantCreate", "TenantPublic", "TokenCreate", "TokenIssued"]
 
-_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@#-]{0,63}$"
+_ID = ID_PATTERN
 
 
 class TenantCreate(BaseModel):

@@ -7,10 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from evidence_api.services.people import ID_PATTERN
+
 __all__ = ["AreaCreate", "AreaCreated", "ContractorCreate", "DeviceCreate", "RulesUpdate", "SiteCreate", "UserCreate",
            "ViolationCreate", "WorkerCreate"]
 
-ID = r"^[A-Za-z0-9][A-Za-z0-9._:@#-]{0,63}$"
+ID = ID_PATTERN
 
 
 class SiteCreate(BaseModel):

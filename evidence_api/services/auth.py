@@ -20,9 +20,11 @@ from evidence_api.services.errors import Conflict, Forbidden, NotFound, Unauthor
 from ledger.log import utc_now
 from ledger.sm import sm3
 
-__all__ = ["ROLES", "Auth", "Principal"]
+__all__ = ["READ_ROLES", "ROLES", "Auth", "Principal"]
 
 ROLES = ("admin", "ingest", "reader")
+READ_ROLES = ("reader", "ingest", "admin")
+"""Roles that may read a tenant's records."""
 
 
 @dataclass(frozen=True)

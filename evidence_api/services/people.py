@@ -26,11 +26,13 @@ from ledger.errors import MalformedInput
 from ledger.log import utc_now
 from ledger.sm import SM2PublicKey, sm3
 
-__all__ = ["DEVICE_KINDS", "USER_ROLES", "Organisation", "User"]
+__all__ = ["DEVICE_KINDS", "ID_PATTERN", "USER_ROLES", "Organisation", "User"]
 
 USER_ROLES = ("applicant", "team_leader", "workshop_head", "safety_officer", "production_manager", "guardian",
               "gas_analyst", "worker", "legal", "regulator", "insurer", "admin")
 DEVICE_KINDS = ("detector", "camera", "phone")
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@#-]{0,63}$"
+"""Ids of tenants, sites, areas, people, workers, devices and certificates."""
 
 
 @dataclass(frozen=True)
@@ -161,10 +163,7 @@ class Organisation:
         """The tenant's rules: the defaults with its overrides (cached)."""
         rules = self._rules.get(tenant)
         if rules is None:
-            with self._engine.connect() as conn:
-                stored = conn.execute(select(db.tenant_settings.c.rules)
-                                      .where(db.tenant_settings.c.tenant == tenant)).scalar()
-            rules = self._rules[tenant] = rules_from_overrides(orjson.loads(stored) if stored else {})
+            rules = self._rules[tenant] = rules_from_overrides(self.overrides(tenant))
         return rules
 
     def overrides(self, tenant: str) -> dict[str, Any]:

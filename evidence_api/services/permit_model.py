@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from evidence_api.services.people import ID_PATTERN
 from ledger.errors import MalformedInput
 
 __all__ = [
@@ -19,7 +20,7 @@ __all__ = [
     "Note", "PermitContent", "PermitWorker", "Point", "parse_payload",
 ]
 
-_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@#-]{0,63}$"
+_ID = ID_PATTERN
 
 
 class _Strict(BaseModel):

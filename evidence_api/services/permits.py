@@ -110,6 +110,11 @@ def _content(doc: Mapping[str, Any]) -> PermitContent:
     return PermitContent.model_validate(doc["content"])
 
 
+def _work_point(doc: Mapping[str, Any]) -> tuple[float, float]:
+    location = doc["content"]["location"]
+    return location["lat"], location["lon"]
+
+
 def parties(doc: Mapping[str, Any]) -> list[str]:
     """Everyone to notify about the permit: applicant, team leader, guardians, approvers so far."""
     people = [doc["applicant"], doc["content"]["team_leader"], doc["content"]["guardian"], doc["guardian"]["user"]]
@@ -205,8 +210,7 @@ def _approve(doc: dict[str, Any], a: _Action) -> list[FollowUp]:
     if a.actor.id == doc["applicant"] or any(x["user"] == a.actor.id for x in doc["approvals"]):
         raise RuleViolation("approval.same_person", f"user {a.actor.id!r} already signed this permit as applicant or "
                                                     "approver; every signature must be a different person")
-    point = (doc["content"]["location"]["lat"], doc["content"]["location"]["lon"])
-    apart = checks.check_location(a.event, point, max_m=a.rules.approver_max_distance_m,
+    apart = checks.check_location(a.event, _work_point(doc), max_m=a.rules.approver_max_distance_m,
                                   max_accuracy_m=a.rules.max_location_accuracy_m, rule="approval")
     doc["approvals"].append({"step": number, "role": body.role, "user": a.actor.id, "opinion": body.opinion,
                              "at": a.now.isoformat(), "distance_m": round(apart, 2),
@@ -266,8 +270,7 @@ def _alarm(doc: Mapping[str, Any], reason: str, detail: str, trigger: str | None
 def _guardian_at_site(doc: Mapping[str, Any], a: _Action, token: str) -> float:
     if a.facts.qr_token_hash is None or sm3(token.encode()).hex() != a.facts.qr_token_hash:
         raise RuleViolation("guardian.qr_mismatch", f"the QR token is not the one posted in area {doc['content']['area']!r}")
-    point = (doc["content"]["location"]["lat"], doc["content"]["location"]["lon"])
-    return checks.check_location(a.event, point, max_m=a.rules.guardian_max_distance_m,
+    return checks.check_location(a.event, _work_point(doc), max_m=a.rules.guardian_max_distance_m,
                                  max_accuracy_m=a.rules.max_location_accuracy_m, rule="guardian")
 
 
@@ -300,9 +303,8 @@ def _confirm_checks(doc: dict[str, Any], a: _Action) -> list[FollowUp]:
 def _heartbeat(doc: dict[str, Any], a: _Action) -> list[FollowUp]:
     _require_guardian(doc, a)
     parse_payload(Note, a.payload, a.kind)
-    point = (doc["content"]["location"]["lat"], doc["content"]["location"]["lon"])
     try:
-        checks.check_location(a.event, point, max_m=a.rules.guardian_max_distance_m,
+        checks.check_location(a.event, _work_point(doc), max_m=a.rules.guardian_max_distance_m,
                               max_accuracy_m=a.rules.max_location_accuracy_m, rule="guardian")
     except RuleViolation as exc:
         if exc.rule.endswith("location_missing"):

@@ -44,10 +44,9 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def receipt_json(receipt: Receipt) -> dict[str, Any]:
-    """A receipt as the API shows it."""
-    return {"event_id": receipt.event_id, "leaf_index": receipt.leaf_index, "leaf_hash": receipt.leaf_hash.hex(),
-            "received_at": receipt.received_at, "duplicate": receipt.duplicate}
+def _doc_json(doc: Mapping[str, Any]) -> str:
+    """The permit document as stored (its version lives in its own column)."""
+    return orjson.dumps({k: v for k, v in doc.items() if k != "version"}).decode()
 
 
 class Workflow:
@@ -97,7 +96,7 @@ class Workflow:
             raise MalformedInput("body must be one signed item: an object with exactly event, payload and salt")
         retry = self._recorder.existing(tenant, item)
         if retry is not None:
-            return {"permit": self.get(tenant, permit_id), "receipts": [receipt_json(retry)]}
+            return {"permit": self.get(tenant, permit_id), "receipts": [retry.to_json()]}
         submission = self._recorder.prepare(tenant, [item])  # shape, key, signature, commitment
         event = item["event"]
         if event["subject"].get("permit") != permit_id:
@@ -120,7 +119,7 @@ class Workflow:
                 facts = self._facts(tenant, doc, event["kind"])
                 new, follow = permits.apply(doc, event["kind"], event, item["payload"], actor, rules, facts, now)
             receipts, new = self._commit(tenant, doc, new, submission, follow, now)
-        return {"permit": new, "receipts": [receipt_json(r) for r in receipts]}
+        return {"permit": new, "receipts": [r.to_json() for r in receipts]}
 
     def _commit(self, tenant: str, old: Mapping[str, Any] | None, new: dict[str, Any], submission: Submission,
                 follow: Sequence[permits.FollowUp], now: datetime) -> tuple[list[Receipt], dict[str, Any]]:
@@ -145,7 +144,7 @@ class Workflow:
         content = PermitContent.model_validate(doc["content"])
         row = {"type": content.type, "level": content.level, "state": doc["state"], "area": content.area,
                "starts_at": _utc(content.starts_at), "ends_at": _utc(content.ends_at),
-               "doc": orjson.dumps({k: v for k, v in doc.items() if k != "version"}).decode(),
+               "doc": _doc_json(doc),
                "version": doc["version"], "updated_at": _utc(now)}
         live = int(doc["state"] in permits.LIVE)
         workers = [{"tenant": tenant, "permit": doc["id"], "worker": w.worker, "hours_per_day": w.hours_per_day,
@@ -320,6 +319,6 @@ class Workflow:
         one is noted so the re-analysis interval counts it."""
         doc = dict(doc) | {"detector": stamp}
         p = db.permits.c
-        body = orjson.dumps({k: v for k, v in doc.items() if k != "version"}).decode()
         with self._engine.begin() as conn:
-            conn.execute(update(db.permits).where(p.tenant == tenant, p.id == doc["id"]).values(doc=body, updated_at=utc_now()))
+            conn.execute(update(db.permits).where(p.tenant == tenant, p.id == doc["id"])
+                         .values(doc=_doc_json(doc), updated_at=utc_now()))
