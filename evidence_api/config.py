@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.clock import DEFAULT_PLANT_TZ, zone
+
 __all__ = ["Settings"]
 
 _PLACEHOLDERS = {"changethis", "admin", "secret", "dev-admin-token"}
@@ -30,6 +32,7 @@ class Settings(BaseSettings):
     watchdog_interval: float = 10.0  # seconds between permit checks (expiry, guardian silence, overdue gas tests)
     certificate_registry_url: str | None = None  # e.g. https://registry.example/api/certs/{number}?name={holder_name}
     intake_workers: int | None = None  # processes that check and seal batches; None: one per core, 0: in-process
+    plant_timezone: str = DEFAULT_PLANT_TZ  # IANA zone of the plant: calendar days, night hours, daily jobs
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Settings:
@@ -41,4 +44,5 @@ class Settings(BaseSettings):
             raise ValueError(f"TIEZHENG_LOG_ORIGIN names the log in checkpoints: no spaces or '+', got {self.log_origin!r}")
         if self.admin_token is not None and len(self.admin_token) < 12:
             raise ValueError("TIEZHENG_ADMIN_TOKEN must be at least 12 characters")
+        zone(self.plant_timezone)  # refuses an unknown zone with its name
         return self

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ledger import storage as db
 from ledger.canonical import canonical
 from ledger.checkpoint import Checkpoint, SignedCheckpoint
+from ledger.clock import rfc3339
 from ledger.errors import DuplicateConflict, LedgerError, ProofError, StorageError
 from ledger.events import LeafTemplate
 from ledger.hashing import leaf_hash
@@ -38,8 +39,8 @@ _log = logging.getLogger(__name__)
 
 
 def utc_now() -> str:
-    """The server clock as RFC 3339 UTC with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The system clock as ``ledger.clock.rfc3339`` text (prefer an injected ``Clock``)."""
+    return rfc3339(datetime.now(UTC))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from evidence_api.services.registry import HttpRegistry
 from evidence_api.services.workflow import Workflow
 from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.local import LocalJournal
+from ledger.clock import Clock
 from ledger.keystore import LocalKeyWrapper, load_or_create_log_key, load_or_create_master_key
 from ledger.log import TransparencyLog
 from ledger.sm import Signer
@@ -37,6 +38,7 @@ class Services:
     """The log, its anchorer, the key registry, auth and intake of one running service."""
 
     settings: Settings
+    clock: Clock
     engine: Engine
     log: TransparencyLog
     anchorer: Anchorer
@@ -88,7 +90,7 @@ class Services:
         certificate_job.start()
         sender.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
-        return cls(settings, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token), intake, wrapper,
+        return cls(settings, Clock(settings.plant_timezone), engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender)
 
     def close(self) -> None:
