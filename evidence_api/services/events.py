@@ -25,6 +25,7 @@ import orjson
 from evidence_api.services.errors import Forbidden, TooLarge
 from evidence_api.services.keys import ActorKey, KeyRegistry
 from ledger.canonical import fast_path_safe
+from ledger.database import make_engine
 from ledger.errors import InvalidSignature, MalformedInput
 from ledger.events import (
     attestation_digest,
@@ -40,7 +41,6 @@ from ledger.events import (
 )
 from ledger.keystore import DataKeyWrapper, LocalKeyWrapper, seal
 from ledger.log import PreparedEvent, Submission, utc_now
-from ledger.storage import make_engine
 
 __all__ = ["EventIntake", "IntakePool", "parse_body"]
 
