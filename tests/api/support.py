@@ -80,8 +80,8 @@ class Api:
 
     def trust_root(self) -> TrustRoot:
         """What a relying party writes once from the log's published key (``tiezheng trust-root init``)."""
-        published = self.client.get("/v1/log/public-key").json()
-        return TrustRoot.for_log(published["origin"], published["public_key_pem"])
+        published = ApiClient(self.client).public_key()
+        return TrustRoot.for_log(published.origin, published.public_key_pem)
 
 
 def assert_problem(resp: httpx.Response, status: int, slug: str, detail: str) -> dict[str, Any]:

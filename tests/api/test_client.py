@@ -100,7 +100,7 @@ def test_client_permit_actions_timeline_and_bundle(api: Api) -> None:
     assert timeline[1].prev is not None
     api.checkpoint(api.tree_size)  # a bundle exists once a checkpoint covers the event
     bundle = reader.bundle(timeline[1].event_id)
-    verify_bundle(Bundle.from_bytes(json.dumps(bundle.document).encode()), log_key_pem=api.log_key_pem())
+    verify_bundle(Bundle.from_bytes(json.dumps(bundle.document).encode()), trust_root=api.trust_root())
 
 
 def test_client_refusal_is_one_api_error_with_the_problem_and_writes_nothing(api: Api) -> None:
