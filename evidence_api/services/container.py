@@ -76,7 +76,8 @@ class Services:
         service_signer = Signer.from_private_key(load_or_create_log_key(settings.data_dir / "keys" / "service-key.pem"))
         recorder = Recorder(engine, log, keys, intake.local, service_signer)
         org = Organisation(engine, keys)
-        workflow = Workflow(engine, org, recorder, wrapper)
+        clock = Clock(settings.plant_timezone)
+        workflow = Workflow(engine, org, recorder, wrapper, clock=clock)
         watchdog = Periodic("tiezheng-permit-watchdog", settings.watchdog_interval, workflow.watch_once)
         registry = HttpRegistry(settings.certificate_registry_url) if settings.certificate_registry_url else None
         certificates = Certificates(engine, org, recorder, max_batch=settings.max_batch, registry=registry)
@@ -90,7 +91,7 @@ class Services:
         certificate_job.start()
         sender.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
-        return cls(settings, Clock(settings.plant_timezone), engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token), intake, wrapper,
+        return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender)
 
     def close(self) -> None:
