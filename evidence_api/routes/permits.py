@@ -15,6 +15,7 @@ from evidence_api.schemas.permits import (
     AreaSummaryOut,
     PermitOut,
     PermitSummaryOut,
+    ProjectionStatusOut,
     TimelineEntryOut,
 )
 from evidence_api.services import permit_views
@@ -24,6 +25,7 @@ from evidence_api.services.workflow import check_item, draft_id
 from ledger.errors import MalformedInput
 
 router = APIRouter(prefix="/v1/permits", tags=["permits"])
+projection_router = APIRouter(prefix="/v1/projection", tags=["permits"])
 
 _SIGNED_ITEM = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/EventItem"}}}}}
@@ -84,3 +86,11 @@ def permit_timeline(permit_id: str, services: ServicesDep, principal: PrincipalD
     tenant = principal.own_tenant()
     services.workflow.get(tenant, permit_id)
     return permit_views.timeline(services.engine, services.log, tenant, permit_id)
+
+
+@projection_router.get("", response_model=ProjectionStatusOut)
+def projection_status(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+    """How far the projections (permits, certificates, notifications) have folded the log, and every event
+    they could not fold (platform admin only: it names events of every tenant)."""
+    principal.require()
+    return services.projector.status().to_json()

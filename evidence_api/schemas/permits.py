@@ -10,7 +10,8 @@ from pydantic import BaseModel
 from evidence_api.schemas.log import ReceiptOut
 from evidence_api.services.permit_model import Permit
 
-__all__ = ["ActionOut", "AreaSummaryOut", "PermitOut", "PermitSummaryOut", "TimelineEntryOut"]
+__all__ = ["ActionOut", "AreaSummaryOut", "PermitOut", "PermitSummaryOut", "ProjectionFailureOut", "ProjectionStatusOut",
+           "TimelineEntryOut"]
 
 PermitOut = Permit
 """The permit's projected document (``services.permit_model.Permit``)."""
@@ -64,3 +65,25 @@ class TimelineEntryOut(BaseModel):
     flags: list[str]
     proof: Literal["logged", "checkpointed", "anchored"]
     anchors: list[str]
+
+
+class ProjectionFailureOut(BaseModel):
+    """A logged event the projection could not fold, and why."""
+
+    leaf_index: int
+    event_id: str
+    tenant: str
+    kind: str
+    permit: str | None
+    error: str
+    failed_at: str
+
+
+class ProjectionStatusOut(BaseModel):
+    """The projector's cursor (last leaf folded), the log's size, how far behind it is, and its failures."""
+
+    cursor: int
+    tree_size: int
+    lag: int
+    failed: int
+    failures: list[ProjectionFailureOut]

@@ -36,6 +36,7 @@ from evidence_api.services.permit_model import (
     parse_payload,
 )
 from evidence_api.services.rules import Rules
+from ledger.errors import MalformedInput
 
 __all__ = ["Act", "Actor", "current_step", "evolve_draft", "gas_verdict", "parse_time", "work_point"]
 
@@ -125,8 +126,15 @@ evolve_reject, evolve_cancel, evolve_expire = _to("rejected"), _to("cancelled"),
 
 
 def evolve_gas(p: Permit, act: Act, rules: Rules) -> Permit:
-    """Keep the gas test with its verdict and flags; a passing detector reading only stamps the document."""
-    test = parse_payload(GasTest, act.payload, "gas test")
+    """Keep the gas test with its verdict and flags; a passing detector reading only stamps the document, and
+    one that is not a gas test (a device's own format) changes nothing: observations are not checked before
+    they are logged, so the fold must take any of them."""
+    try:
+        test = parse_payload(GasTest, act.payload, "gas test")
+    except MalformedInput:
+        if act.kind == "detector.reading":
+            return p
+        raise
     failures = gas_verdict(test, p.content, rules)
     received = parse_time(act.received_at)
     if act.kind == "detector.reading" and not failures:

@@ -66,4 +66,4 @@ def notice(conn: Connection, tenant: str, permit: Permit, kind: str, event_ids: 
         return
     body: dict[str, Any] = {"permit": permit.id, "state": permit.state, "kind": kind, "parties": permits.parties(permit),
                             "at": at, "event_ids": event_ids}
-    enqueue(conn, tenant, kind, body)
+    enqueue(conn, tenant, kind, body, created_at=at)

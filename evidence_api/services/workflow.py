@@ -3,10 +3,11 @@
 For each action: (1) the item's shape is checked; (2) a retry of an already logged event returns its
 receipt and changes nothing; (3) the item is checked like any intake item (registered key, SM2 signature,
 payload commitment); (4) the signer must be a registered user; (5) under the permit's lock, the facts the
-rules need are loaded and ``permits.decide`` decides; (6) the event and any follow-up events the service
-signs (suspension, alarm) are appended together, and the permit projection, folded from them with
-``permits.evolve``, commits with them. A refused action writes nothing at all. The lock is per process:
-one service process owns a database (as the log writer does).
+rules need are loaded and ``permits.decide`` decides on the current projection; (6) the event and any
+follow-up events the service signs (suspension, alarm) are appended together; (7) still under the lock,
+the workflow waits until the projector has folded them (``permits.evolve``), so the next decision on the
+permit sees them, and answers with the permit as projected. A refused action writes nothing at all. The
+lock is per process: one service process owns a database (as the log writer does).
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine, select
 
 from evidence_api import db
 from evidence_api.services import permits
@@ -28,10 +29,11 @@ from evidence_api.services.errors import Conflict, Forbidden, NotFound
 from evidence_api.services.people import Organisation
 from evidence_api.services.permit_facts import load_facts
 from evidence_api.services.permit_model import Permit
-from evidence_api.services.permit_store import load_permit, notice, store_permit
+from evidence_api.services.permit_store import load_permit
+from evidence_api.services.projector import Projector
 from evidence_api.services.recorder import Recorder
 from ledger.clock import Clock
-from ledger.errors import MalformedInput
+from ledger.errors import MalformedInput, StorageError
 from ledger.events import check_claim
 from ledger.keystore import DataKeyWrapper, open_sealed
 from ledger.log import PreparedEvent, Receipt, Submission
@@ -42,10 +44,6 @@ _log = logging.getLogger(__name__)
 
 ActionResult = tuple[Permit, list[Receipt]]
 """The permit after an action, and the receipts of the action and its follow-ups."""
-
-_Signed = tuple[dict[str, Any], permits.Actor]
-"""A signed item with its signer, in the order it is appended."""
-
 
 def check_item(tenant: str, item: Any) -> dict[str, Any]:
     """The event of a signed permit item after its shape check (before any lookup that trusts its fields);
@@ -72,10 +70,10 @@ def draft_id(tenant: str, item: Any) -> str:
 class Workflow:
     """Permit actions, detector observations and the watchdog of one service; ``clock`` is the service's."""
 
-    def __init__(self, engine: Engine, org: Organisation, recorder: Recorder, wrapper: DataKeyWrapper, *,
-                 clock: Clock) -> None:
+    def __init__(self, engine: Engine, org: Organisation, recorder: Recorder, wrapper: DataKeyWrapper,
+                 projector: Projector, *, clock: Clock) -> None:
         self._engine, self._org, self._recorder, self.clock = engine, org, recorder, clock
-        self._wrapper = wrapper
+        self._wrapper, self._projector = wrapper, projector
         self._locks: dict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
 
@@ -117,7 +115,10 @@ class Workflow:
         actor = permits.Actor("user", user.id, user.roles)
         act = permits.Act(event["kind"], event, item["payload"], actor, submission.events[0].received_at)
         with self._locked(tenant, permit_id):
-            old = self.load(tenant, permit_id)
+            retry = self._recorder.existing(tenant, item)  # the same item sent twice at once
+            if retry is not None:
+                return self.get(tenant, permit_id), [retry]
+            old = self._current(tenant, permit_id)
             rules = self._org.rules(tenant)
             if event["kind"] == "permit.drafted":
                 if old is not None:
@@ -129,38 +130,34 @@ class Workflow:
                     raise NotFound(f"permit {permit_id!r} does not exist for tenant {tenant!r}; draft it first")
                 facts = load_facts(self._engine, self._org, tenant, old, act.kind, self.clock.today())
                 follow = permits.decide(old, act, rules, facts, self.clock.now())
-            return self._commit(tenant, permit_id, old, [(item, actor)], submission, follow)
+            receipts = self._append(tenant, permit_id, submission, follow)
+            return self.get(tenant, permit_id), receipts
 
-    def _commit(self, tenant: str, permit_id: str, old: Permit | None, signed: list[_Signed], submission: Submission,
-                follow: Sequence[permits.FollowUp]) -> ActionResult:
-        """Sign the follow-ups and append everything, with the projection folded from it, in one commit."""
-        service = permits.Actor("service", "tiezheng")
+    def _current(self, tenant: str, permit_id: str) -> Permit | None:
+        """The projected permit to decide on; ``StorageError`` if its projection stopped at an event."""
+        permit = self.load(tenant, permit_id)
+        stopped = self._projector.stopped_at(tenant, permit_id) if permit is not None else None
+        if stopped is not None:
+            raise StorageError(f"permit {permit_id!r} cannot take actions: its projection stopped at leaf {stopped}, "
+                               "an event it could not fold (see GET /v1/projection); rebuild it once that is fixed")
+        return permit
+
+    def _append(self, tenant: str, permit_id: str, submission: Submission,
+                follow: Sequence[permits.FollowUp]) -> list[Receipt]:
+        """Sign the follow-ups, append them after ``submission``, and wait until the projector has folded all
+        of it; ``StorageError`` if it could not (the events are logged; the status names them)."""
         items = [self._recorder.service_item(tenant, kind, payload, subject={"permit": permit_id})
                  for kind, payload in follow]
         if items:
-            extra = self._recorder.prepare(tenant, items)
-            submission = Submission([*submission.events, *extra.events])
-        signed = [*signed, *((i, service) for i in items)]
-        rules = self._org.rules(tenant)
-        new = old
-        for (item, actor), prepared in zip(signed, submission.events, strict=True):
-            act = permits.Act(prepared.kind, item["event"] | {"received_at": prepared.received_at}, item["payload"],
-                              actor, prepared.received_at)
-            new = permits.draft(act, rules) if new is None else permits.evolve(new, act, rules)
-        assert new is not None
-        hook = self._projection_hook(tenant, new, old.version if old else 0, [p.kind for p in submission.events])
-        return new, self._recorder.append(submission, on_commit=hook)
-
-    def _projection_hook(self, tenant: str, permit: Permit, version: int,
-                         kinds: list[str]) -> Callable[[Connection, list[Receipt]], None]:
-        stamp = self.clock.stamp()
-
-        def hook(conn: Connection, receipts: list[Receipt]) -> None:
-            store_permit(conn, tenant, permit, version, stamp)
-            for kind in kinds:
-                notice(conn, tenant, permit, kind, [r.event_id for r in receipts], stamp)
-
-        return hook
+            submission = Submission([*submission.events, *self._recorder.prepare(tenant, items).events])
+        receipts = self._recorder.append(submission)
+        leaves = [r.leaf_index for r in receipts]
+        self._projector.catch_up(until=max(leaves))
+        failed = self._projector.failed(leaves)
+        if failed:
+            raise StorageError(f"permit {permit_id!r}: logged, but the projection could not fold leaf "
+                               f"{min(failed)}: {failed[min(failed)]}")
+        return receipts
 
     # -- the service's own actions ---------------------------------------------------------------
     def watch_once(self, now: datetime | None = None) -> int:
@@ -186,7 +183,7 @@ class Workflow:
             follow = permits.due_follow_ups(permit, self._org.rules(tenant), now)
             if not follow:
                 return 0
-            self._commit(tenant, permit_id, permit, [], Submission([]), follow)
+            self._append(tenant, permit_id, Submission([]), follow)
             _log.warning("permit %s/%s: %s", tenant, permit_id, ", ".join(kind for kind, _ in follow))
             return 1
 
@@ -194,6 +191,10 @@ class Workflow:
         """Raise ``Conflict`` if a ``POST /v1/events`` batch carries a workflow action (an approval, a
         check-in ...) for a permit the workflow runs: those must pass the rules at
         ``POST /v1/permits/{id}/actions``. Observations (detector readings, media) are welcome."""
+        drafted = next((p for p in events if p.kind == "permit.drafted"), None)
+        if drafted is not None:
+            raise Conflict(f"permit.drafted creates a permit the workflow runs: send it to POST /v1/permits, where "
+                           f"the rules check it (event {drafted.event_id})")
         wanted = {p.permit: p.kind for p in events if p.permit is not None and p.kind in permits.WORKFLOW_KINDS}
         if not wanted:
             return
@@ -216,13 +217,13 @@ class Workflow:
             self._observe(tenant, permit_id, readings)
 
     def _observe(self, tenant: str, permit_id: str, readings: Sequence[tuple[PreparedEvent, dict[str, Any], Any]]) -> None:
-        """Fold detector readings already in the log into ``permit_id``: a reading out of limits suspends an
-        active permit and raises an alarm at once."""
+        """Evaluate detector readings already in the log for ``permit_id``: a reading out of limits suspends
+        an active permit and raises an alarm at once."""
         with self._locked(tenant, permit_id):
-            permit = self.load(tenant, permit_id)
+            self._projector.catch_up()  # the readings are committed: fold them before deciding
+            permit = self._current(tenant, permit_id)
             if permit is None or permit.state not in ("approved", "active", "suspended"):
                 return
-            old = permit
             rules, now = self._org.rules(tenant), self.clock.now()
             for prepared, event, payload in readings:
                 act = permits.Act("detector.reading", event, payload, permits.Actor("device", event["actor"]["id"]),
@@ -232,15 +233,6 @@ class Workflow:
                 except MalformedInput as exc:
                     _log.warning("detector reading %s on permit %s not evaluated: %s", event["event_id"], permit_id, exc)
                     continue
-                permit = permits.evolve(permit, act, rules)
                 if follow:
-                    self._commit_observed(tenant, permit_id, old, permit, follow)
+                    self._append(tenant, permit_id, Submission([]), follow)
                     return
-            with self._engine.begin() as conn:
-                store_permit(conn, tenant, permit, old.version, self.clock.stamp())
-
-    def _commit_observed(self, tenant: str, permit_id: str, old: Permit, permit: Permit,
-                         follow: Sequence[permits.FollowUp]) -> None:
-        with self._engine.begin() as conn:
-            store_permit(conn, tenant, permit, old.version, self.clock.stamp())
-        self._commit(tenant, permit_id, permit, [], Submission([]), follow)
