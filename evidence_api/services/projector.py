@@ -37,6 +37,7 @@ from evidence_api.services.permit_model import Permit
 from evidence_api.services.permit_store import load_permit, notice, store_permit
 from evidence_api.services.rules import Rules
 from ledger.clock import Clock
+from ledger.database import begin_write
 from ledger.keystore import DataKeyWrapper, open_sealed
 from ledger.log import TransparencyLog
 from ledger.reader import LoggedEvent
@@ -144,17 +145,12 @@ class Projector:
         events = self._log.events_since(cursor, limit=self._page)
         if not events:
             return cursor
-        with self._engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                # take the write lock first: a deferred transaction that read before writing fails at once
-                # (SQLITE_BUSY_SNAPSHOT) when the log writer committed in between
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        with begin_write(self._engine) as conn:  # the write lock first: the page reads, then writes
             page = _Page(conn)
             self._load_stopped(page)
             for event in events:
                 self._fold_isolated(page, event)
             self._save_cursor(conn, events[-1].leaf_index)
-            conn.commit()
         return events[-1].leaf_index
 
     def _load_stopped(self, page: _Page) -> None:

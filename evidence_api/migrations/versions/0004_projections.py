@@ -1,7 +1,7 @@
 """the projector's cursor and the events it could not fold (issue 8, seam 1)
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01
 
 Permits, certificates and notifications are folded from committed events by ``services.projector``, no
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
