@@ -6,11 +6,12 @@
 #   TIEZHENG_STATE=<repo>/.tiezheng/services   where service data and logs live
 #   TIEZHENG_PG_PORT=54329                      PostgreSQL port on 127.0.0.1
 #   TIEZHENG_PG_DB=tiezheng                     PostgreSQL database
+#   S3 servers (MinIO, SeaweedFS): ports, versions, dev credentials in network/config/network.config
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 export TIEZHENG_STATE=${TIEZHENG_STATE:-$(dirname "$here")/.tiezheng/services}
-nodes=(postgres)
+nodes=(postgres minio seaweedfs)  # object storage: see network/nodes/minio.sh, seaweedfs.sh
 
 case "${1:-}" in
   up|down|status)
