@@ -234,7 +234,7 @@ def _translate(exc: Exception, endpoint: str, bucket: str, action: str, key: str
             return StoreMisconfigured(f"bucket {bucket!r} does not exist on {endpoint}")
         if exc.code == "InvalidRange":
             return InvalidRange(f"cannot {action} {where}: the range starts at or after its end ({detail})")
-        if exc.code == "ObjectLocked" or "WORM" in (exc.message or "") or "retention" in (exc.message or ""):
+        if exc.code == "ObjectLocked" or "WORM" in (exc.message or ""):  # MinIO: "Object is WORM protected"
             return ObjectLocked(f"cannot {action} {where}: the server says it is locked ({detail})")
         if exc.code in _DENIED:
             return AccessDenied(f"S3 server {endpoint} refused to {action} {where} ({detail}); "

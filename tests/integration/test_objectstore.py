@@ -334,7 +334,7 @@ def test_object_lock_is_enforced_by_the_server(locked_store: S3ObjectStore, cloc
     clock.advance(timedelta(hours=1))  # our own check now passes; only the server stands in the way
     with pytest.raises(ObjectLocked, match="the server says it is locked"):
         locked_store.delete("v/keyframe")
-    with pytest.raises(S3Error, match="AccessDenied"):
+    with pytest.raises(S3Error, match="WORM protected"):
         locked_store.client.remove_object(locked_store.bucket, "v/keyframe", version_id=version)
     # S3 "overwrites" a locked key by adding a version; the locked bytes stay and stay undeletable
     locked_store.put("v/keyframe", b"forged", replace=True, retain_until=clock.now() + timedelta(minutes=1))
