@@ -67,6 +67,15 @@ start() {
   echo $! >"$RUN_DIR/$name.pid"
 }
 
+# restart_if_rebuilt NAME: stops chaincode service NAME when it runs an older build of the chaincode, so
+# that it is started again on the new binary.
+restart_if_rebuilt() {
+  pid_alive "$1" || return 0
+  cmp -s "$TOOLS_DIR/chaincode/build.stamp" "$RUN_DIR/$1.stamp" && return 0
+  log "the chaincode was rebuilt: restarting $1"
+  bash "$here/down.sh" "$1"
+}
+
 # 5. The orderers and the peers, each answering /healthz.
 start_nodes() {
   local k n
@@ -146,9 +155,8 @@ package_and_install() {
   echo "$id" >"$CC_DIR/org$n.package-id"
 }
 
-# committed_sequence: the sequence of the committed chaincode definition when it has CHAINCODE_VERSION and
-# CHAINCODE_POLICY's meaning is not checked here (a changed policy needs a new version); "-N" when the
-# committed definition is an older version N-sequence; 0 when there is none.
+# committed_sequence: the sequence of the committed chaincode definition if its version is CHAINCODE_VERSION;
+# minus that sequence if an older version is committed (the next definition takes sequence + 1); 0 if none.
 committed_sequence() {
   local out
   peer_client_env 1
@@ -232,7 +240,11 @@ create_channel
 join_peer 1
 join_peer 2
 for n in 1 2; do package_and_install "$n"; done
-for n in 1 2; do start "ccaas$n" "$NODES/fabric-ccaas.sh" "$n"; done
+for n in 1 2; do
+  restart_if_rebuilt "ccaas$n"
+  start "ccaas$n" "$NODES/fabric-ccaas.sh" "$n"
+  cp "$TOOLS_DIR/chaincode/build.stamp" "$RUN_DIR/ccaas$n.stamp"
+done
 for n in 1 2; do wait_for "ccaas$n" listening "$(var "CCAAS${n}_PORT")"; done
 define_chaincode
 check_chaincode
