@@ -95,3 +95,26 @@ wait_for() {
   done
   die "$name did not answer within ${FABRIC_START_TIMEOUT}s ($*); see $LOG_DIR/$name.log"
 }
+
+# raft_leader CHANNEL: the orderer (orderer0..2) that leads CHANNEL's Raft cluster, from the orderers'
+# metrics; fails when none does (yet: after a start the cluster needs a few seconds to elect one).
+raft_leader() {
+  local k
+  for k in 0 1 2; do
+    curl -fsS --max-time 2 "http://$FABRIC_HOST:$(var "ORDERER${k}_OPS_PORT")/metrics" 2>/dev/null |
+      grep -qx "consensus_etcdraft_is_leader{channel=\"$1\"} 1" && { echo "orderer$k"; return 0; }
+  done
+  return 1
+}
+
+# raft_active CHANNEL: how many Raft nodes of CHANNEL each orderer sees active ("3 3 3" when all is well;
+# "-" for an orderer that does not answer).
+raft_active() {
+  local k n out=()
+  for k in 0 1 2; do
+    n=$(curl -fsS --max-time 2 "http://$FABRIC_HOST:$(var "ORDERER${k}_OPS_PORT")/metrics" 2>/dev/null |
+      sed -n "s/^consensus_etcdraft_active_nodes{channel=\"$1\"} //p")
+    out+=("${n:--}")
+  done
+  echo "${out[*]}"
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tells which processes of the native Fabric network run and answer, each peer's height of the channel,
-# and where the network's data is.
+# which orderer leads the channel's Raft cluster, and where the network's data is.
 #
 #   network/fabric/status.sh          human-readable
 #   network/fabric/status.sh --json   one JSON object
@@ -41,18 +41,19 @@ rows=$(
   for n in 1 2; do probe "ccaas$n" tcp "$FABRIC_HOST:$(var "CCAAS${n}_PORT")"; done
 )
 h1=- h2=-
+leader=$(raft_leader "$CHANNEL_NAME") || leader=none
 grep -q '^peer1 up ' <<<"$rows" && h1=$(height 1)
 grep -q '^peer2 up ' <<<"$rows" && h2=$(height 2)
 if $json; then
   jq -R 'split(" ") | {key: .[0], value: {state: .[1], pid: (.[2] | tonumber? // null), probe: .[3]}}' <<<"$rows" |
     jq -s --arg data "$FABRIC_DATA" --arg ch "$CHANNEL_NAME" --arg cc "$CHAINCODE_NAME" --arg h1 "$h1" --arg h2 "$h2" \
-      '{data_dir: $data, channel: $ch, chaincode: $cc, processes: from_entries,
+      --arg leader "$leader" '{data_dir: $data, channel: $ch, chaincode: $cc, processes: from_entries, raft_leader: $leader,
         height: {peer1: ($h1 | tonumber? // null), peer2: ($h2 | tonumber? // null)},
         running: (map(.value.state == "up") | all)}'
 else
   printf '%-9s %-10s %-8s %s\n' PROCESS STATE PID PROBE
   while read -r name state pid address; do printf '%-9s %-10s %-8s %s\n' "$name" "$state" "$pid" "$address"; done <<<"$rows"
-  echo "channel $CHANNEL_NAME height: peer1 $h1, peer2 $h2 (chaincode $CHAINCODE_NAME)"
+  echo "channel $CHANNEL_NAME height: peer1 $h1, peer2 $h2; Raft leader: $leader (chaincode $CHAINCODE_NAME)"
   echo "data: $FABRIC_DATA"
   [ -f "$FABRIC_DATA/network.json" ] && echo "clients: $FABRIC_DATA/network.json"
 fi

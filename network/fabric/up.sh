@@ -54,6 +54,21 @@ channel_artifacts() {
   done
 }
 
+# check_ports_free NAME: stops with a clear message when a port NAME is to listen on is taken already
+# (another Fabric network on this machine, typically another checkout's).
+check_ports_free() {
+  local port ports
+  case "$1" in
+    orderer?) ports="ORDERER${1#orderer}_PORT ORDERER${1#orderer}_CLUSTER_PORT ORDERER${1#orderer}_OPS_PORT" ;;
+    peer?) ports="PEER${1#peer}_PORT PEER${1#peer}_CC_PORT PEER${1#peer}_OPS_PORT" ;;
+    ccaas?) ports="CCAAS${1#ccaas}_PORT" ;;
+  esac
+  for port in $ports; do
+    ! listening "$(var "$port")" ||
+      die "$1 cannot start: $FABRIC_HOST:$(var "$port") ($port) is in use by another process (another Fabric network? see: ss -ltnp 'sport = :$(var "$port")'); stop it, or set $port (network/config/fabric.config)"
+  done
+}
+
 # start NAME SCRIPT ARGS...: starts a node script in its own session in the background unless NAME runs.
 start() {
   local name=$1
@@ -62,6 +77,7 @@ start() {
     log "$name already running (pid $(cat "$RUN_DIR/$name.pid"))"
     return 0
   fi
+  check_ports_free "$name"
   log "starting $name (log: $LOG_DIR/$name.log)"
   setsid "$@" </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
   echo $! >"$RUN_DIR/$name.pid"
@@ -83,6 +99,17 @@ start_nodes() {
   for n in 1 2; do start "peer$n" "$NODES/fabric-peer.sh" "$n"; done
   for k in 0 1 2; do wait_for "orderer$k" healthy "http://$FABRIC_HOST:$(var "ORDERER${k}_OPS_PORT")/healthz"; done
   for n in 1 2; do wait_for "peer$n" healthy "http://$FABRIC_HOST:$(var "PEER${n}_OPS_PORT")/healthz"; done
+}
+
+# wait_leader CHANNEL: waits until CHANNEL's Raft cluster has a leader and every orderer sees all three
+# nodes active (an orderer refuses transactions with "no Raft leader" until then).
+wait_leader() {
+  local i
+  for ((i = 0; i < FABRIC_START_TIMEOUT * 4; i++)); do
+    raft_leader "$1" >/dev/null && [ "$(raft_active "$1")" = "3 3 3" ] && return 0
+    sleep 0.25
+  done
+  die "channel $1 has no Raft leader after ${FABRIC_START_TIMEOUT}s; see $LOG_DIR/orderer{0,1,2}.log"
 }
 
 # try N CMD...: runs CMD up to N times, a second apart (the Raft cluster needs a moment to elect a leader,
@@ -236,7 +263,9 @@ network_json() {
 render_config
 channel_artifacts
 start_nodes
+wait_leader "$SYSTEM_CHANNEL"
 create_channel
+wait_leader "$CHANNEL_NAME"
 join_peer 1
 join_peer 2
 for n in 1 2; do package_and_install "$n"; done

@@ -12,12 +12,15 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_NETWORK_JSON = REPO_ROOT / ".tiezheng" / "services" / "fabric" / "network.json"
+_BROADCAST_ATTEMPTS = 20
+_BROADCAST_BACKOFF = 0.5  # seconds between attempts when the orderers have no Raft leader
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,15 @@ class PeerCLI:
             o = self._org(org)
             peers += ["--peerAddresses", o["peer_endpoint"], "--tlsRootCertFiles", o["tls_ca_cert"]]
         call = json.dumps({"function": function, "Args": list(args)})
-        return self.run(endorsers[0], "chaincode", "invoke", *self._orderer_args(), "-C", self.channel,
-                        "-n", self.chaincode, *peers, "-c", call, "--waitForEvent")
+        for _ in range(_BROADCAST_ATTEMPTS):
+            result = self.run(endorsers[0], "chaincode", "invoke", *self._orderer_args(), "-C", self.channel,
+                              "-n", self.chaincode, *peers, "-c", call, "--waitForEvent")
+            # The orderer refused the envelope (a Raft election is under way): nothing was ordered, so the
+            # transaction is proposed again, as a client backs off and retries a refused broadcast.
+            if "SERVICE_UNAVAILABLE" not in result.stderr:
+                break
+            time.sleep(_BROADCAST_BACKOFF)
+        return result
 
     def query(self, org: int, function: str, *args: str) -> Result:
         """Evaluate a transaction on organisation ``org``'s peer, without ordering it."""

@@ -10,6 +10,7 @@ network's earlier state does not matter.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import subprocess
@@ -33,6 +34,7 @@ from tests.integration.fabric_cli import DEFAULT_NETWORK_JSON, REPO_ROOT, PeerCL
 pytestmark = pytest.mark.fabric
 
 NETWORK_ENV = "TIEZHENG_TEST_FABRIC_NETWORK"
+SESSION_LOCK = "/tmp/tiezheng-fabric-tests.lock"
 
 
 def _running() -> bool:
@@ -51,14 +53,17 @@ def cli(pytestconfig: pytest.Config) -> Iterator[PeerCLI]:
         return
     if not pytestconfig.getoption("--require-services"):
         pytest.skip(f"no Fabric network: set {NETWORK_ENV}, or run: bash network/fabric/up.sh")
-    up = subprocess.run(["bash", str(REPO_ROOT / "network/fabric/up.sh")], capture_output=True, text=True,
-                        check=False)
-    if up.returncode != 0:
-        pytest.fail(f"required service missing: network/fabric/up.sh failed:\n{up.stderr[-3000:]}")
-    try:
-        yield PeerCLI.from_file(DEFAULT_NETWORK_JSON)
-    finally:
-        subprocess.run(["bash", str(REPO_ROOT / "network/fabric/down.sh")], capture_output=True, check=False)
+    # Checkouts on one machine share the network's ports: one test session at a time starts its own.
+    with open(SESSION_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        up = subprocess.run(["bash", str(REPO_ROOT / "network/fabric/up.sh")], capture_output=True, text=True,
+                            check=False)
+        try:
+            if up.returncode != 0:
+                pytest.fail(f"required service missing: network/fabric/up.sh failed:\n{up.stderr[-3000:]}")
+            yield PeerCLI.from_file(DEFAULT_NETWORK_JSON)
+        finally:
+            subprocess.run(["bash", str(REPO_ROOT / "network/fabric/down.sh")], capture_output=True, check=False)
 
 
 class _MemoryNodes:
