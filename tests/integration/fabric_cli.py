@@ -8,17 +8,28 @@ comes from the ``network.json`` that up.sh writes. The Python Fabric client is s
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from ledger.checkpoint import Checkpoint
+from ledger.hashing import leaf_hash
+from ledger.merkle import Frontier, NodeId, consistency_proof, root_at
+from ledger.sm import Signer, SM2PrivateKey
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_NETWORK_JSON = REPO_ROOT / ".tiezheng" / "services" / "fabric" / "network.json"
+NETWORK_ENV = "TIEZHENG_TEST_FABRIC_NETWORK"
+SESSION_LOCK = "/tmp/tiezheng-fabric-tests.lock"
 _BROADCAST_ATTEMPTS = 20
 _BROADCAST_BACKOFF = 0.5  # seconds between attempts when the orderers have no Raft leader
 
@@ -131,3 +142,66 @@ class PeerCLI:
         rule = envelope["rule"]["n_out_of"]
         signers = [principals[r["signed_by"]] for r in rule["rules"]]
         return rule["n"], signers
+
+
+def _running() -> bool:
+    status = subprocess.run(["bash", str(REPO_ROOT / "network/fabric/status.sh")], capture_output=True, check=False)
+    return status.returncode == 0 and DEFAULT_NETWORK_JSON.exists()
+
+
+def network_cli(pytestconfig: pytest.Config) -> Iterator[PeerCLI]:
+    """The body of a module fixture: the CLI against the network named by ``TIEZHENG_TEST_FABRIC_NETWORK``
+    (a network.json), else this checkout's running network, else (with ``--require-services``) a network
+    started here with network/fabric/up.sh and stopped afterwards; else the test skips."""
+    if os.environ.get(NETWORK_ENV):
+        yield PeerCLI.from_file(Path(os.environ[NETWORK_ENV]))
+        return
+    if _running():
+        yield PeerCLI.from_file(DEFAULT_NETWORK_JSON)
+        return
+    if not pytestconfig.getoption("--require-services"):
+        pytest.skip(f"no Fabric network: set {NETWORK_ENV}, or run: bash network/fabric/up.sh")
+    # Checkouts on one machine share the network's ports: one test session at a time starts its own.
+    with open(SESSION_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        up = subprocess.run(["bash", str(REPO_ROOT / "network/fabric/up.sh")], capture_output=True, text=True,
+                            check=False)
+        try:
+            if up.returncode != 0:
+                pytest.fail(f"required service missing: network/fabric/up.sh failed:\n{up.stderr[-3000:]}")
+            yield PeerCLI.from_file(DEFAULT_NETWORK_JSON)
+        finally:
+            subprocess.run(["bash", str(REPO_ROOT / "network/fabric/down.sh")], capture_output=True, check=False)
+
+
+class _MemoryNodes:
+    """A dict as the merkle module's node store."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[NodeId, bytes] = {}
+
+    def get_nodes(self, ids: Any) -> dict[NodeId, bytes]:
+        """The stored ones of ``ids``."""
+        return {i: self.nodes[i] for i in ids if i in self.nodes}
+
+
+class SignedLog:
+    """A log of numbered leaves under one SM2 key, cutting signed checkpoints at any size."""
+
+    def __init__(self, origin: str, key: SM2PrivateKey, leaves: list[bytes]) -> None:
+        self.origin, self.key, self.signer, self.store = origin, key, Signer.from_private_key(key), _MemoryNodes()
+        self.store.nodes.update(Frontier().append(leaf_hash(leaf) for leaf in leaves))
+
+    def checkpoint(self, size: int) -> tuple[str, bytes]:
+        """The signed checkpoint text at ``size`` and its root."""
+        root = root_at(self.store, size)
+        return Checkpoint(self.origin, size, root).sign(self.signer).text, root
+
+    def proof(self, first: int, second: int) -> str:
+        """The consistency proof from ``first`` to ``second`` as the chaincode takes it (JSON hex list)."""
+        return json.dumps([h.hex() for h in consistency_proof(self.store, first, second)] if first else [])
+
+
+def leaves(n: int, tag: str = "event") -> list[bytes]:
+    """``n`` distinct leaves."""
+    return [json.dumps({tag: i}).encode() for i in range(n)]

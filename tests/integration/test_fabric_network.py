@@ -10,9 +10,7 @@ network's earlier state does not matter.
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
-import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -25,74 +23,17 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ledger.checkpoint import Checkpoint
-from ledger.hashing import leaf_hash
-from ledger.merkle import Frontier, NodeId, consistency_proof, root_at
-from ledger.sm import Signer, SM2PrivateKey
-from tests.integration.fabric_cli import DEFAULT_NETWORK_JSON, REPO_ROOT, PeerCLI
+from ledger.sm import SM2PrivateKey
+from tests.integration.fabric_cli import REPO_ROOT, PeerCLI, SignedLog, leaves, network_cli
 
 pytestmark = pytest.mark.fabric
 
-NETWORK_ENV = "TIEZHENG_TEST_FABRIC_NETWORK"
-SESSION_LOCK = "/tmp/tiezheng-fabric-tests.lock"
-
-
-def _running() -> bool:
-    status = subprocess.run(["bash", str(REPO_ROOT / "network/fabric/status.sh")], capture_output=True, check=False)
-    return status.returncode == 0 and DEFAULT_NETWORK_JSON.exists()
 
 
 @pytest.fixture(scope="module")
 def cli(pytestconfig: pytest.Config) -> Iterator[PeerCLI]:
-    """The peer CLI against a running network (see the module docstring for which one)."""
-    if os.environ.get(NETWORK_ENV):
-        yield PeerCLI.from_file(Path(os.environ[NETWORK_ENV]))
-        return
-    if _running():
-        yield PeerCLI.from_file(DEFAULT_NETWORK_JSON)
-        return
-    if not pytestconfig.getoption("--require-services"):
-        pytest.skip(f"no Fabric network: set {NETWORK_ENV}, or run: bash network/fabric/up.sh")
-    # Checkouts on one machine share the network's ports: one test session at a time starts its own.
-    with open(SESSION_LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        up = subprocess.run(["bash", str(REPO_ROOT / "network/fabric/up.sh")], capture_output=True, text=True,
-                            check=False)
-        try:
-            if up.returncode != 0:
-                pytest.fail(f"required service missing: network/fabric/up.sh failed:\n{up.stderr[-3000:]}")
-            yield PeerCLI.from_file(DEFAULT_NETWORK_JSON)
-        finally:
-            subprocess.run(["bash", str(REPO_ROOT / "network/fabric/down.sh")], capture_output=True, check=False)
-
-
-class _MemoryNodes:
-    """A dict as the merkle module's node store."""
-
-    def __init__(self) -> None:
-        self.nodes: dict[NodeId, bytes] = {}
-
-    def get_nodes(self, ids: Any) -> dict[NodeId, bytes]:
-        return {i: self.nodes[i] for i in ids if i in self.nodes}
-
-
-class _Log:
-    """A log of numbered leaves under one SM2 key, cutting signed checkpoints at any size."""
-
-    def __init__(self, origin: str, key: SM2PrivateKey, leaves: list[bytes]) -> None:
-        self.origin, self.signer, self.store = origin, Signer.from_private_key(key), _MemoryNodes()
-        self.store.nodes.update(Frontier().append(leaf_hash(leaf) for leaf in leaves))
-
-    def checkpoint(self, size: int) -> tuple[str, bytes]:
-        root = root_at(self.store, size)
-        return Checkpoint(self.origin, size, root).sign(self.signer).text, root
-
-    def proof(self, first: int, second: int) -> str:
-        return json.dumps([h.hex() for h in consistency_proof(self.store, first, second)] if first else [])
-
-
-def _leaves(n: int, tag: str = "event") -> list[bytes]:
-    return [json.dumps({tag: i}).encode() for i in range(n)]
+    """The peer CLI against a running network (see ``fabric_cli.network_cli`` for which one)."""
+    yield from network_cli(pytestconfig)
 
 
 @pytest.fixture
@@ -102,12 +43,12 @@ def key() -> SM2PrivateKey:
 
 
 @pytest.fixture
-def log(cli: PeerCLI, key: SM2PrivateKey) -> _Log:
+def log(cli: PeerCLI, key: SM2PrivateKey) -> SignedLog:
     """A log under a fresh origin whose key is registered on the channel (endorsed by both orgs)."""
     origin = f"tiezheng.test/{uuid.uuid4().hex[:12]}"
     registered = cli.invoke("RegisterLogKey", origin, key.public.to_pem())
     assert registered.ok, registered.stderr
-    return _Log(origin, key, _leaves(8))
+    return SignedLog(origin, key, leaves(8))
 
 
 def _latest(cli: PeerCLI, org: int, origin: str) -> dict[str, Any]:
@@ -123,7 +64,7 @@ def test_chaincode_committed_with_both_orgs_policy(cli: PeerCLI) -> None:
         assert cli.signature_policy(org) == (2, [("Org1MSP", "PEER"), ("Org2MSP", "PEER")])
 
 
-def test_invoke_endorsed_by_both_orgs_stores_checkpoint(cli: PeerCLI, log: _Log) -> None:
+def test_invoke_endorsed_by_both_orgs_stores_checkpoint(cli: PeerCLI, log: SignedLog) -> None:
     text, root = log.checkpoint(5)
 
     stored = cli.invoke("AnchorCheckpoint", text, "[]")
@@ -140,7 +81,7 @@ def test_invoke_endorsed_by_both_orgs_stores_checkpoint(cli: PeerCLI, log: _Log)
         (5, 0, root.hex()), (8, 5, root8.hex())]
 
 
-def test_invoke_endorsed_by_one_org_is_policy_failure_and_changes_nothing(cli: PeerCLI, log: _Log) -> None:
+def test_invoke_endorsed_by_one_org_is_policy_failure_and_changes_nothing(cli: PeerCLI, log: SignedLog) -> None:
     text, root = log.checkpoint(3)
     assert cli.invoke("AnchorCheckpoint", text, "[]").ok
     later, _ = log.checkpoint(6)
@@ -158,10 +99,10 @@ def test_invoke_endorsed_by_one_org_is_policy_failure_and_changes_nothing(cli: P
         assert (latest["tree_size"], latest["root_hash"]) == (3, root.hex())
 
 
-def test_fork_refused_by_chaincode(cli: PeerCLI, log: _Log, key: SM2PrivateKey) -> None:
+def test_fork_refused_by_chaincode(cli: PeerCLI, log: SignedLog, key: SM2PrivateKey) -> None:
     text, root = log.checkpoint(4)
     assert cli.invoke("AnchorCheckpoint", text, "[]").ok
-    fork = _Log(log.origin, key, _leaves(8, tag="other"))
+    fork = SignedLog(log.origin, key, leaves(8, tag="other"))
     same_size, _ = fork.checkpoint(4)
     bigger, _ = fork.checkpoint(8)
 
@@ -176,7 +117,7 @@ def test_fork_refused_by_chaincode(cli: PeerCLI, log: _Log, key: SM2PrivateKey) 
         assert (latest["tree_size"], latest["root_hash"]) == (4, root.hex())
 
 
-def test_checkpoint_with_changed_root_refused(cli: PeerCLI, log: _Log) -> None:
+def test_checkpoint_with_changed_root_refused(cli: PeerCLI, log: SignedLog) -> None:
     text, _ = log.checkpoint(2)
     origin, size, _root, rest = text.split("\n", 3)
     forged = "\n".join([origin, size, base64.b64encode(bytes(32)).decode(), rest])
