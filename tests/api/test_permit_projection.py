@@ -41,7 +41,11 @@ def _snapshot(plant: Plant) -> dict[str, list[dict[str, Any]]]:
     tables = {"permits": db.permits, "permit_workers": db.permit_workers, "certificates": db.certificates,
               "certificate_warnings": db.certificate_warnings, "notifications": db.notifications}
     with plant.services.engine.connect() as conn:
-        return {name: sorted((dict(r._mapping) for r in conn.execute(select(t))), key=repr) for name, t in tables.items()}
+        rows = {name: sorted((dict(r._mapping) for r in conn.execute(select(t))), key=repr) for name, t in tables.items()}
+    # the sender delivers notifications meanwhile: what was queued is compared, not its delivery state
+    rows["notifications"] = [{k: n[k] for k in ("id", "tenant", "topic", "body", "created_at")}
+                             for n in rows["notifications"]]
+    return rows
 
 
 def _log_directly(plant: Plant, who: str, kind: str, payload: Any, *, permit: str = "HW-1",
