@@ -4,12 +4,12 @@
 #   up      builds MinIO if it is not in .tools/ yet (≈ 9 min cold), starts it, waits until it is ready
 #   url     http://ACCESS_KEY:SECRET@127.0.0.1:PORT, what ingest.objectstore.S3ObjectStore.connect takes
 # Defaults (MINIO_VERSION, MINIO_PORT, MINIO_CONSOLE_PORT, MINIO_ROOT_USER, MINIO_ROOT_PASSWORD) are in
-# network/config/network.config. MinIO is AGPL-3.0 and its community repository was archived in April 2026:
+# network/config/objectstore.config. MinIO is AGPL-3.0 and its community repository was archived in April 2026:
 # Tiezheng only runs it unmodified, as a separate server; new deployments should prefer SeaweedFS.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../config/network.config
-. "$here/../config/network.config"
+# shellcheck source=../config/objectstore.config
+. "$here/../config/objectstore.config"
 # shellcheck source=native.sh
 . "$here/native.sh"
 

@@ -1,5 +1,5 @@
 # Helpers for the node scripts that build a Go server into .tools/ and run it as one background process.
-# Sourced by network/nodes/minio.sh and seaweedfs.sh after network/config/network.config.
+# Sourced by network/nodes/minio.sh and seaweedfs.sh after network/config/objectstore.config.
 # shellcheck disable=SC2034
 
 STATE=${TIEZHENG_STATE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.tiezheng/services}

@@ -4,14 +4,14 @@
 # Usage: seaweedfs.sh up|down|status|url|build
 #   up      builds weed if it is not in .tools/ yet (≈ 9 min cold), starts it, waits until S3 can store
 #   url     http://ACCESS_KEY:SECRET@127.0.0.1:PORT, what ingest.objectstore.S3ObjectStore.connect takes
-# Defaults (SEAWEEDFS_VERSION and the ports, SEAWEEDFS_ACCESS_KEY/SECRET_KEY) are in network/config/network.config.
+# Defaults (SEAWEEDFS_VERSION and the ports, SEAWEEDFS_ACCESS_KEY/SECRET_KEY) are in network/config/objectstore.config.
 # `go install …/weed@VERSION` is refused because SeaweedFS's go.mod has a replace line; the build uses a
 # wrapper module in .tools/ that repeats it. SeaweedFS is Apache-2.0 and maintained: the recommendation
 # for new deployments.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../config/network.config
-. "$here/../config/network.config"
+# shellcheck source=../config/objectstore.config
+. "$here/../config/objectstore.config"
 # shellcheck source=native.sh
 . "$here/native.sh"
 
