@@ -242,6 +242,9 @@ def _translate(exc: Exception, endpoint: str, bucket: str, action: str, key: str
         return ObjectStoreError(f"S3 {action} of {where} failed: {detail}")
     if isinstance(exc, ServerError):
         return StoreUnavailable(f"S3 server {endpoint} failed to {action} {where}: {exc}; retry later")
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and isinstance(exc.reason, urllib3.exceptions.ResponseError):
+        return StoreUnavailable(f"S3 server {endpoint} kept failing (HTTP 5xx) to {action} {where}; "
+                                "see the server's log, then retry")
     if isinstance(exc, InvalidResponseError | ValueError):
         return ObjectStoreError(f"S3 {action} of {where} failed: {exc}")
     return StoreUnavailable(f"S3 server {endpoint} is unreachable to {action} {where} "

@@ -58,8 +58,8 @@ up() {
   s3_config
   native_start seaweedfs "$BIN" server -dir="$DATA/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port="$SEAWEEDFS_MASTER_PORT" -volume.port="$SEAWEEDFS_VOLUME_PORT" \
-    -filer.port="$SEAWEEDFS_FILER_PORT" -volume.max="$SEAWEEDFS_VOLUME_MAX" -master.volumeSizeLimitMB=1024 \
-    -s3 -s3.port="$SEAWEEDFS_S3_PORT" -s3.config="$DATA/s3.json"
+    -filer.port="$SEAWEEDFS_FILER_PORT" -volume.max="$SEAWEEDFS_VOLUME_MAX" -master.volumeSizeLimitMB="$SEAWEEDFS_VOLUME_SIZE_MB" \
+    -s3 -s3.port="$SEAWEEDFS_S3_PORT" -s3.config="$DATA/s3.json" -s3.port.iceberg=0 -s3.port.lance=0
   native_wait seaweedfs "$S3_START_TIMEOUT" ready
   echo "seaweedfs: S3 on 127.0.0.1:$SEAWEEDFS_S3_PORT, data in $DATA/data"
 }
