@@ -24,6 +24,7 @@ import orjson
 
 from evidence_api.services.errors import Forbidden, TooLarge
 from evidence_api.services.keys import ActorKey, KeyRegistry
+from ledger import strict_json
 from ledger.canonical import fast_path_safe
 from ledger.errors import InvalidSignature, MalformedInput
 from ledger.events import (
@@ -46,11 +47,10 @@ __all__ = ["EventIntake", "IntakePool", "parse_body"]
 
 
 def parse_body(body: bytes) -> Any:
-    """The JSON of a request body, kept exactly as sent (signatures cover its values)."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedInput(f"body is not valid JSON: {exc}") from exc
+    """The JSON of a request body, kept exactly as sent (signatures cover its values), parsed strictly
+    (``ledger.strict_json``: duplicate keys, non-finite numbers, unsafe integers refused). The one parse of an
+    intake body; it runs in the intake worker."""
+    return strict_json.loads(body)
 
 
 class EventIntake:
