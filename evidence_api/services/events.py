@@ -130,7 +130,7 @@ class EventIntake:
         event = item["event"]
         salt = check_commitment(event, item["salt"], item["payload"])
         context = f"{tenant}|{event['event_id']}".encode()
-        plaintext = orjson.dumps({"payload": item["payload"], "salt": salt.hex()})  # stored, not hashed
+        plaintext = _stored_payload(item["payload"], salt)
         sealed, wrapped = seal(self._wrapper, tenant, plaintext, context=context)
         flags = clock_flags(parse_rfc3339(event["occurred_at"], "occurred_at"), received_time,
                             max_skew=self._max_skew, max_age=self._max_age)
@@ -138,6 +138,14 @@ class EventIntake:
             event_id=event["event_id"], tenant=tenant, kind=event["kind"], permit=event["subject"].get("permit"),
             key_id=key.key_id, claim_hash=claim_digest, leaf=leaf_template(event | server_fields, known_fast=fast),
             payload_sealed=sealed, payload_key=wrapped, received_at=server_fields["received_at"], flags=tuple(flags))
+
+
+def _stored_payload(payload: Any, salt: bytes) -> bytes:
+    """The plaintext sealed for an event (stored, not hashed); raises ``MalformedInput`` if JSON cannot hold it."""
+    try:
+        return orjson.dumps({"payload": payload, "salt": salt.hex()})
+    except orjson.JSONEncodeError as exc:
+        raise MalformedInput(f"payload cannot be stored: {exc}; nest it less deeply") from exc
 
 
 _worker_intake: EventIntake | None = None

@@ -4,6 +4,7 @@ refusal with its problem details, checking that a refused request leaves the log
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -645,3 +646,20 @@ def test_post_events_application_json_with_utf8_charset_returns_201(seeded: Api)
 
     assert _raw(seeded, body, "Application/JSON; charset=UTF-8").status_code == 201
     assert seeded.tree_size == 2
+
+
+@pytest.mark.parametrize(("depth", "detail"), [
+    (254, "payload cannot be stored: .*nest it less deeply"),
+    (300, "value nests too deeply to be canonicalized"),
+    (900, "value nests too deeply to be canonicalized"),
+    (5000, "body nests too deeply"),
+])
+def test_post_events_deeply_nested_payload_returns_422(seeded: Api, depth: int, detail: str) -> None:
+    item = signed_item(seeded.guardian, payload={"ok": True})
+    text = canonical(_body(item)).replace(b'"payload":{"ok":true}', b'"payload":' + b'{"a":' * depth + b"1" + b"}" * depth)
+    if depth == 254:  # one that canonicalizes, with its real commitment
+        deep = json.loads(b'{"a":' * depth + b"1" + b"}" * depth)
+        text = json.dumps(_body(signed_item(seeded.guardian, payload=deep))).encode()
+
+    assert_problem(_raw(seeded, text), 422, "malformed-input", detail)
+    assert seeded.tree_size == 1
