@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install.sh
+bash scripts/install.sh --dev
 
 echo "test: lint (ruff), types (mypy --strict), layering (import-linter), docstrings (interrogate)"
 .venv/bin/ruff check ledger evidence_api ingest verifier bench tests
