@@ -37,6 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
     for module in (admin, certificates, events, log, org, permits):
         app.include_router(module.router)
+    app.include_router(permits.projection_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
