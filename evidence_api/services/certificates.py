@@ -17,7 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, select
@@ -33,7 +33,7 @@ from ledger.clock import Clock
 from ledger.errors import MalformedInput, StorageError
 from ledger.log import Receipt, Submission
 
-__all__ = ["CHINA_TIME", "REVIEW_YEARS", "STATES", "VALID_YEARS", "CertificateInput", "Certificates", "Problem", "add_years", "check_fields", "today"]
+__all__ = ["CHINA_TIME", "REVIEW_YEARS", "STATES", "VALID_YEARS", "CertificateInput", "Certificates", "Problem", "add_years", "check_fields"]
 
 _log = logging.getLogger(__name__)
 
@@ -43,11 +43,6 @@ VALID_YEARS, REVIEW_YEARS = 6, 3             # 30号令 Art 19 and Art 21
 
 Problem = tuple[str, str, type[Exception]]
 """What is wrong with a certificate: the field, the message, and the error kind an API call raises for it."""
-
-
-def today() -> date:
-    """The calendar day in China now."""
-    return datetime.now(CHINA_TIME).date()
 
 
 def add_years(day: date, years: int) -> date:

@@ -29,6 +29,7 @@ from evidence_api.services.errors import Forbidden, TooLarge
 from evidence_api.services.keys import ActorKey, KeyRegistry
 from ledger import strict_json
 from ledger.canonical import fast_path_safe
+from ledger.clock import Clock
 from ledger.database import make_engine
 from ledger.errors import InvalidSignature, MalformedInput
 from ledger.events import (
@@ -44,7 +45,7 @@ from ledger.events import (
     verify_event_signature,
 )
 from ledger.keystore import DataKeyWrapper, LocalKeyWrapper, seal
-from ledger.log import PreparedEvent, Submission, utc_now
+from ledger.log import PreparedEvent, Submission
 
 __all__ = ["EventIntake", "IntakePool", "parse_body"]
 
@@ -60,14 +61,15 @@ class EventIntake:
     """Turns a request body into a checked ``Submission`` for the log."""
 
     def __init__(self, keys: KeyRegistry, wrapper: DataKeyWrapper, *, max_batch: int = 1000,
-                 max_skew: timedelta = timedelta(minutes=5), max_age: timedelta = timedelta(days=1)) -> None:
-        self._keys, self._wrapper, self.max_batch = keys, wrapper, max_batch
+                 max_skew: timedelta = timedelta(minutes=5), max_age: timedelta = timedelta(days=1),
+                 clock: Clock | None = None) -> None:
+        self._keys, self._wrapper, self.max_batch, self._clock = keys, wrapper, max_batch, clock or Clock()
         self._max_skew, self._max_age = max_skew, max_age
 
     def prepare(self, tenant: str, body: Any) -> Submission:
         """Check a ``POST /v1/events`` body for ``tenant``; raises a ledger or service error naming the problem."""
         items, attestation = self._split(body)
-        received_at = utc_now()
+        received_at = self._clock.stamp()
         for position, item in enumerate(items):
             try:
                 check_claim(item["event"], tenant=tenant)

@@ -22,9 +22,9 @@ from evidence_api.services.errors import Conflict, NotFound
 from evidence_api.services.geo import check_geofence
 from evidence_api.services.keys import KeyRegistry
 from evidence_api.services.rules import Rules, encode_overrides, load_rules
+from ledger.clock import Clock
 from ledger.errors import MalformedInput
 from ledger.ids import ID_PATTERN  # re-exported for permit_model; the pattern lives in ledger.ids
-from ledger.log import utc_now
 from ledger.sm import SM2PublicKey, sm3
 
 __all__ = ["DEVICE_KINDS", "ID_PATTERN", "USER_ROLES", "Organisation", "User"]
@@ -50,13 +50,13 @@ def _row(row: Any) -> dict[str, Any]:
 class Organisation:
     """Reads and writes the organisation tables of every tenant."""
 
-    def __init__(self, engine: Engine, keys: KeyRegistry) -> None:
-        self._engine, self._keys = engine, keys
+    def __init__(self, engine: Engine, keys: KeyRegistry, *, clock: Clock | None = None) -> None:
+        self._engine, self._keys, self._clock = engine, keys, clock or Clock()
         self._rules: dict[str, Rules] = {}
 
     # -- generic ---------------------------------------------------------------------------------
     def _insert(self, table: Table, row: dict[str, Any], conn: Connection | None = None) -> dict[str, Any]:
-        row = {"created_at": utc_now(), **row}
+        row = {"created_at": self._clock.stamp(), **row}
         try:
             if conn is not None:
                 conn.execute(insert(table).values(**row))
@@ -175,7 +175,7 @@ class Organisation:
     def set_overrides(self, tenant: str, overrides: dict[str, Any], webhook_url: str | None = None) -> Rules:
         """Replace the tenant's overrides (validated first: a bad one changes nothing) and its webhook."""
         stored, rules = encode_overrides(overrides)
-        values = {"rules": stored, "webhook_url": webhook_url, "updated_at": utc_now()}
+        values = {"rules": stored, "webhook_url": webhook_url, "updated_at": self._clock.stamp()}
         with self._engine.begin() as conn:
             changed = conn.execute(update(db.tenant_settings).where(db.tenant_settings.c.tenant == tenant).values(**values))
             if changed.rowcount == 0:
