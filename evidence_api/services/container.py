@@ -67,8 +67,9 @@ class Services:
         wrapper = LocalKeyWrapper(master_key)
         log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
                               checkpoint_interval=settings.checkpoint_interval)
-        journal = LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer)
-        anchorer = Anchorer(log, [journal], interval=settings.anchor_interval)
+        clock = Clock(settings.plant_timezone)
+        journal = LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer, clock=clock)
+        anchorer = Anchorer(log, [journal], interval=settings.anchor_interval, clock=clock)
         keys = KeyRegistry(engine)
         workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
         intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch), workers=workers,
@@ -90,7 +91,7 @@ class Services:
         certificate_job.start()
         sender.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
-        return cls(settings, Clock(settings.plant_timezone), engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token), intake, wrapper,
+        return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender)
 
     def close(self) -> None:
