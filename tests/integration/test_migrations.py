@@ -1,4 +1,4 @@
-"""Alembic migrations 0003 (event ids unique per tenant) and 0004 (staged anchors) on a log that already
+"""Alembic migrations 0003 (event ids unique per tenant) and 0005 (staged anchors) on a log that already
 holds events and anchors, on SQLite and PostgreSQL: what was stored keeps working, the new rules take effect."""
 
 from __future__ import annotations
@@ -95,9 +95,9 @@ def test_downgrade_from_0003_restores_global_ids_when_no_tenants_share_one(
     command.upgrade(_alembic(database_url), "head")
 
 
-def test_upgrade_to_0004_keeps_anchor_receipts_and_anchoring_continues(
+def test_upgrade_to_0005_keeps_anchor_receipts_and_anchoring_continues(
         old_engine: Engine, database_url: str, log_key: SM2PrivateKey, tmp_path: Path) -> None:
-    command.upgrade(_alembic(database_url), "0003")
+    command.upgrade(_alembic(database_url), "0004")
     signer = Signer.from_private_key(log_key)
     log = _open(old_engine, log_key)
     log.submit(submission(*(signed_item(make_actor()) for _ in range(2))))
@@ -109,7 +109,7 @@ def test_upgrade_to_0004_keeps_anchor_receipts_and_anchoring_continues(
     journal.submit(pending)
     receipt = journal.status(pending)
     assert receipt is not None
-    with old_engine.begin() as conn:  # the row the anchorer of 0003 wrote
+    with old_engine.begin() as conn:  # the row the anchorer before 0005 wrote
         conn.execute(text("INSERT INTO anchors (backend, tree_size, receipt, created_at) VALUES "
                           "('local', 2, :receipt, '2026-11-30T00:00:00.000Z')"),
                      {"receipt": json.dumps(receipt.to_json())})

@@ -1,7 +1,7 @@
 """staged anchoring: the anchors table holds pending, anchored and failed transactions (issue 8, seam 3)
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01
 
 Each row is one backend transaction with its id (``tx_id``) and ``status``; ``pending`` keeps the prepared
@@ -19,8 +19,8 @@ from alembic import op
 from ledger.canonical import canonical
 from ledger.sm import sm3
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
