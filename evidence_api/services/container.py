@@ -68,11 +68,11 @@ class Services:
         signer = Signer.from_private_key(load_or_create_log_key(settings.data_dir / "keys" / "log-key.pem"))
         master_key = load_or_create_master_key(settings.data_dir / "keys" / "master.key", env_value=settings.master_key)
         wrapper = LocalKeyWrapper(master_key)
-        log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
-                              checkpoint_interval=settings.checkpoint_interval)
-        journal = LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer)
-        anchorer = Anchorer(log, [journal], interval=settings.anchor_interval)
         clock = Clock(settings.plant_timezone)
+        log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
+                              checkpoint_interval=settings.checkpoint_interval, clock=clock)
+        journal = LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer, clock=clock)
+        anchorer = Anchorer(log, [journal], interval=settings.anchor_interval, clock=clock)
         keys = KeyRegistry(engine, clock=clock)
         workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
         intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch, clock=clock), workers=workers,
