@@ -7,12 +7,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from evidence_api.config import Settings
 from evidence_api.errors import install_error_handlers
+from evidence_api.openapi import build_openapi
 from evidence_api.routes import admin, certificates, events, log, org, permits
-from evidence_api.schemas.log import EventBatch
 from evidence_api.services import Services
 
 __all__ = ["create_app"]
@@ -40,11 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated schema plus the event-batch body, which the intake route reads raw (its signatures cover
-    the exact JSON values) and so does not declare as a parameter."""
+    """The document, built once (``evidence_api.openapi``: problem details, security, the raw batch body)."""
     if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        batch = EventBatch.model_json_schema(ref_template="#/components/schemas/{model}")
-        schema["components"]["schemas"].update(batch.pop("$defs", {}) | {"EventBatch": batch})
-        app.openapi_schema = schema
+        app.openapi_schema = build_openapi(app)
     return app.openapi_schema

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
-from typing import Any
 
 from fastapi import APIRouter, Request
 
 from evidence_api.deps import PrincipalDep, ServicesDep
+from evidence_api.errors import problems
 from evidence_api.routes.events import read_body
 from evidence_api.schemas.certificates import (
     Catalog,
@@ -17,6 +17,7 @@ from evidence_api.schemas.certificates import (
     Certificate,
     CertificateCreate,
     CertificateSummary,
+    CertificateWarning,
     ImportReport,
     State,
     Verification,
@@ -43,7 +44,7 @@ def catalog(principal: PrincipalDep) -> Catalog:
     return Catalog(categories=categories, valid_years=VALID_YEARS, review_years=REVIEW_YEARS)
 
 
-@router.post("/certificates", status_code=201)
+@router.post("/certificates", status_code=201, responses=problems(404, 409))
 def register(body: CertificateCreate, services: ServicesDep, principal: PrincipalDep) -> Certificate:
     """Register a certificate of a worker (admin), recorded as a ``certificate.registered`` event; refused,
     changing nothing, for a sub-type outside its category, impossible dates, an unknown worker or a number
@@ -72,7 +73,7 @@ def summary(services: ServicesDep, principal: PrincipalDep, on: date | None = No
     return CertificateSummary.model_validate(services.certificates.summary(principal.own_tenant(), on=on))
 
 
-@router.post("/certificates/import", openapi_extra=_IMPORT_BODY)
+@router.post("/certificates/import", openapi_extra=_IMPORT_BODY, responses=problems(404, 409))
 async def import_file(request: Request, services: ServicesDep, principal: PrincipalDep) -> ImportReport:
     """Import certificates from a CSV or ``.xlsx`` file (admin) with Chinese (证书编号, 姓名, 工号, 类别, 操作项目,
     初领日期, 有效期至, 复审日期, 发证机关) or English headers. The good rows go in together, each with its event;
@@ -85,7 +86,7 @@ async def import_file(request: Request, services: ServicesDep, principal: Princi
     return ImportReport.model_validate(report)
 
 
-@router.get("/certificates/{certificate_id}")
+@router.get("/certificates/{certificate_id}", responses=problems(404))
 def get_certificate(certificate_id: str, services: ServicesDep, principal: PrincipalDep,
                     on: date | None = None) -> Certificate:
     """One certificate with its state on ``on`` (today by default)."""
@@ -93,7 +94,7 @@ def get_certificate(certificate_id: str, services: ServicesDep, principal: Princ
     return Certificate.model_validate(services.certificates.get(principal.own_tenant(), certificate_id, on=on))
 
 
-@router.post("/certificates/{certificate_id}/verify")
+@router.post("/certificates/{certificate_id}/verify", responses=problems(404))
 def verify(certificate_id: str, services: ServicesDep, principal: PrincipalDep) -> Verification:
     """Check the certificate against the authority's registry (admin) and record the outcome as an event:
     verified, failed (the registry disagrees) or unavailable (no registry configured, or unreachable)."""
@@ -107,5 +108,5 @@ def run_warnings(services: ServicesDep, principal: PrincipalDep, on: date | None
     the platform admin token. Re-running the same day warns nothing twice."""
     principal.require("admin")
     day = on or today()
-    made: list[dict[str, Any]] = services.certificates.warn_expiring(principal.tenant, day)
+    made = [CertificateWarning.model_validate(w) for w in services.certificates.warn_expiring(principal.tenant, day)]
     return WarningRun(on=day, made=len(made), warnings=made)

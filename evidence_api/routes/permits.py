@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from evidence_api.deps import PrincipalDep, ServicesDep
+from evidence_api.errors import problems
 from evidence_api.routes.events import read_body
 from evidence_api.services import permit_views
 from evidence_api.services.auth import READ_ROLES
@@ -39,13 +40,13 @@ async def _act(request: Request, services: ServicesDep, principal: PrincipalDep,
     return result
 
 
-@router.post("", status_code=201, openapi_extra=_SIGNED_ITEM)
+@router.post("", status_code=201, openapi_extra=_SIGNED_ITEM, responses=problems(404, 409))
 async def draft_permit(request: Request, services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     """Create a permit from an applicant's signed ``permit.drafted`` item (the payload is the permit)."""
     return await _act(request, services, principal, None)
 
 
-@router.post("/{permit_id}/actions", openapi_extra=_SIGNED_ITEM)
+@router.post("/{permit_id}/actions", openapi_extra=_SIGNED_ITEM, responses=problems(404, 409))
 async def act_on_permit(permit_id: str, request: Request, services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     """Apply a signed action (submit, approve, gas test, guardian check-in, start, close ...) to a permit.
 
@@ -68,14 +69,14 @@ def permits_by_area(services: ServicesDep, principal: PrincipalDep) -> list[dict
     return permit_views.summary_by_area(services.engine, principal.own_tenant())
 
 
-@router.get("/{permit_id}")
+@router.get("/{permit_id}", responses=problems(404))
 def get_permit(permit_id: str, services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     """The permit's current document: content, state, approvals, gas tests, guardian, suspensions, history."""
     principal.require(*READ_ROLES)
     return services.workflow.get(principal.own_tenant(), permit_id)
 
 
-@router.get("/{permit_id}/timeline")
+@router.get("/{permit_id}/timeline", responses=problems(404))
 def permit_timeline(permit_id: str, services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     """Every event of the permit in log order, with its proof status."""
     principal.require(*READ_ROLES)

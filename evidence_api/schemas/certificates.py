@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from evidence_api.services.people import ID_PATTERN
 
-__all__ = ["Catalog", "CatalogCategory", "Certificate", "CertificateCreate", "CertificateSummary", "ImportReport",
-           "ImportRow", "State", "Verification", "WarningRun"]
+__all__ = ["Catalog", "CatalogCategory", "Certificate", "CertificateCreate", "CertificateSummary", "CertificateWarning",
+           "ImportReport", "ImportRow", "State", "Verification", "WarningRun"]
 
 ID = ID_PATTERN
 
@@ -115,9 +115,27 @@ class Verification(BaseModel):
     registry: dict[str, Any] | None = None
 
 
+class CertificateWarning(BaseModel):
+    """One expiry or 复审 warning: the certificate, what falls due when, and the event that records it."""
+
+    certificate: str
+    number: str
+    holder_name: str
+    worker: str
+    sub_type: str
+    sub_type_name: str
+    due_kind: Literal["expiry", "review"]
+    due_on: date
+    days_before: int = Field(description="the warning threshold reached (e.g. 90, 30, 7)")
+    days_left: int
+    on: date = Field(description="the day the job ran for")
+    event_id: str
+    leaf_index: int
+
+
 class WarningRun(BaseModel):
     """One run of the expiry-warning job: the warnings made now (each an event and a notification)."""
 
     on: date
     made: int
-    warnings: list[dict[str, Any]]
+    warnings: list[CertificateWarning]

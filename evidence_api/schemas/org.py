@@ -8,9 +8,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from evidence_api.services.people import ID_PATTERN
+from evidence_api.services.rules import Rules
 
-__all__ = ["AreaCreate", "AreaCreated", "ContractorCreate", "DeviceCreate", "RulesUpdate", "SiteCreate", "UserCreate",
-           "ViolationCreate", "WorkerCreate"]
+__all__ = ["Area", "AreaCreate", "AreaCreated", "Contractor", "ContractorCreate", "Device", "DeviceCreate",
+           "RulesOut", "RulesUpdate", "Site", "SiteCreate", "User", "UserCreate", "Violation", "ViolationCreate",
+           "Worker", "WorkerCreate", "WorkerDetail"]
 
 ID = ID_PATTERN
 
@@ -92,3 +94,79 @@ class RulesUpdate(BaseModel):
 
     overrides: dict[str, Any] = Field(default_factory=dict, examples=[{"approver_max_distance_m": 8}])
     webhook_url: str | None = Field(None, pattern=r"^https?://", max_length=500)
+
+
+# -- responses ---------------------------------------------------------------------------------------
+
+
+class _Stored(BaseModel):
+    """What every stored organisation record carries."""
+
+    tenant: str
+    id: str
+    created_at: str = Field(description="RFC 3339, server clock")
+
+
+class Site(_Stored):
+    """A registered site."""
+
+    name: str
+
+
+class Area(_Stored):
+    """A registered area with its geofence (its QR token is never shown again)."""
+
+    site: str
+    name: str
+    geofence: dict[str, Any] = Field(examples=[{"circle": {"lat": 31.2, "lon": 121.5, "radius_m": 150}}])
+
+
+class Contractor(_Stored):
+    """A registered contractor company."""
+
+    name: str
+
+
+class User(_Stored):
+    """A registered user (their key is under ``key_id`` in the key registry)."""
+
+    name: str
+    roles: str = Field(examples=["guardian,worker"], description="the roles, comma-separated, sorted")
+    contractor: str | None = None
+
+
+class Worker(_Stored):
+    """A registered worker."""
+
+    name: str
+    team: str
+    contractor: str | None = None
+    user_id: str | None = None
+
+
+class Violation(_Stored):
+    """A recorded safety violation of a worker."""
+
+    worker: str
+    occurred_on: date
+    description: str
+
+
+class WorkerDetail(Worker):
+    """A worker with their violations."""
+
+    violations: list[Violation]
+
+
+class Device(_Stored):
+    """A registered detector, camera or phone."""
+
+    kind: Literal["detector", "camera", "phone"]
+    area: str | None = None
+
+
+class RulesOut(BaseModel):
+    """The tenant's effective rules (the GB 30871 defaults with its overrides) and the overrides it set."""
+
+    rules: Rules
+    overrides: dict[str, Any]
