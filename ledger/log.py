@@ -31,9 +31,10 @@ from ledger.errors import DuplicateConflict, LedgerError, ProofError, StorageErr
 from ledger.events import LeafTemplate
 from ledger.hashing import leaf_hash
 from ledger.merkle import Frontier, consistency_proof, inclusion_proof, root_at
+from ledger.reader import LoggedEvent, LogReader
 from ledger.sm import Signer
 
-__all__ = ["CommitHook", "PreparedEvent", "Receipt", "Submission", "TransparencyLog", "utc_now"]
+__all__ = ["CommitHook", "LoggedEvent", "PreparedEvent", "Receipt", "Submission", "TransparencyLog", "utc_now"]
 
 _log = logging.getLogger(__name__)
 
@@ -118,8 +119,8 @@ class _Group:
     hooks: list[tuple[CommitHook, list[Receipt]]] = field(default_factory=list)
 
 
-class TransparencyLog:
-    """The append-only evidence log over an engine whose schema is migrated.
+class TransparencyLog(LogReader):
+    """The append-only evidence log over an engine whose schema is migrated; reads through ``LogReader``.
 
     ``signer`` signs checkpoints; ``origin`` names the log. ``checkpoint_interval`` (seconds) bounds how
     stale the newest checkpoint can be while events arrive; ``max_group`` bounds events per commit.

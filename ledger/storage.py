@@ -14,7 +14,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
-    Engine,
     Index,
     Integer,
     LargeBinary,
@@ -23,12 +22,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    create_engine,
-    event,
     select,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from ledger.database import make_engine
 from ledger.errors import StorageError
 from ledger.merkle import NodeId
 
@@ -130,24 +128,6 @@ def node_key(node: NodeId) -> int:
     """Pack (level, index) into one integer key: level in the top byte, index below (index < 2**56)."""
     level, index = node
     return (level << _LEVEL_SHIFT) | index
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache: event-id index inserts are random
-    cursor.execute("PRAGMA wal_autocheckpoint=16384")  # fold the WAL back every ~64 MiB, not every 4 MiB
-    cursor.close()
-
-
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite gets WAL and full fsync on commit (crash-safe acknowledgements)."""
-    engine = create_engine(url, **kwargs)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
 
 
 class SqlNodeStore:

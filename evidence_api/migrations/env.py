@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from evidence_api.db import all_metadata
-from ledger.storage import make_engine
+from ledger.database import make_engine
 
 target_metadata = all_metadata
 

@@ -16,7 +16,6 @@ from evidence_api.schemas.log import (
     PublicKeyOut,
 )
 from evidence_api.services.errors import NotFound
-from ledger.anchors.anchorer import anchors_covering
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
 
@@ -59,4 +58,4 @@ def consistency(first: _Size, second: _Size, services: ServicesDep) -> Consisten
 @router.get("/anchors")
 def anchors(tree_size: _Size, services: ServicesDep) -> AnchorsOut:
     """For each backend, the first anchor of a tree at least ``tree_size`` big, with the proof linking them."""
-    return AnchorsOut(tree_size=tree_size, anchors=anchors_covering(services.log, tree_size))
+    return AnchorsOut(tree_size=tree_size, anchors=services.log.anchors_covering(tree_size))

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 
 from evidence_api.services.errors import NotFound
 from evidence_api.services.keys import KeyRegistry
-from ledger import storage as db
-from ledger.anchors.anchorer import anchors_covering
 from ledger.keystore import DataKeyWrapper, open_sealed
 from ledger.log import TransparencyLog
 
@@ -21,14 +17,10 @@ __all__ = ["build_bundle"]
 def build_bundle(log: TransparencyLog, keys: KeyRegistry, wrapper: DataKeyWrapper, *, tenant: str,
                  event_id: str) -> dict[str, Any]:
     """The bundle of ``event_id`` against the newest checkpoint; ``NotFound`` if no checkpoint covers it yet."""
-    with log.engine.connect() as conn:
-        row = conn.execute(select(db.events).where(db.events.c.event_id == event_id, db.events.c.tenant == tenant)).first()
-        attestation = None
-        if row is not None and row.attestation is not None:
-            body = conn.execute(select(db.attestations.c.body).where(db.attestations.c.digest == row.attestation)).scalar_one()
-            attestation = json.loads(body)
+    row = log.event(tenant, event_id)
     if row is None:
         raise NotFound(f"event {event_id} is not in the log of tenant {tenant!r}")
+    attestation = log.attestation(tenant, row.attestation_digest) if row.attestation_digest is not None else None
     checkpoint = log.latest_checkpoint()
     if checkpoint is None or checkpoint.checkpoint.tree_size <= row.leaf_index:
         raise NotFound(f"event {event_id} is logged but no checkpoint covers it yet; retry in a second")
@@ -45,7 +37,7 @@ def build_bundle(log: TransparencyLog, keys: KeyRegistry, wrapper: DataKeyWrappe
         "checkpoint": checkpoint.text,
         "inclusion_proof": [h.hex() for h in log.inclusion_proof(row.leaf_index, size)],
         "anchors": [{"backend": a["backend"], "entry": a.get("entry"), "consistency_proof": a["consistency_proof"]}
-                    for a in anchors_covering(log, size)],
+                    for a in log.anchors_covering(size)],
         "keys": {"log": log.signer.public.to_pem(), "actor": keys.get(tenant, row.key_id).public.to_pem()},
     }
 

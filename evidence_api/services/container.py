@@ -23,10 +23,10 @@ from evidence_api.services.workflow import Workflow
 from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.local import LocalJournal
 from ledger.clock import Clock
+from ledger.database import make_engine
 from ledger.keystore import LocalKeyWrapper, load_or_create_log_key, load_or_create_master_key
 from ledger.log import TransparencyLog
 from ledger.sm import Signer
-from ledger.storage import make_engine
 
 __all__ = ["Services"]
 

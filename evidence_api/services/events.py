@@ -12,8 +12,11 @@ log, and both cores work. With ``workers=0`` it runs in-process (tests, small de
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +28,7 @@ import orjson
 from evidence_api.services.errors import Forbidden, TooLarge
 from evidence_api.services.keys import ActorKey, KeyRegistry
 from ledger.canonical import fast_path_safe
+from ledger.database import make_engine
 from ledger.errors import InvalidSignature, MalformedInput
 from ledger.events import (
     attestation_digest,
@@ -40,7 +44,6 @@ from ledger.events import (
 )
 from ledger.keystore import DataKeyWrapper, LocalKeyWrapper, seal
 from ledger.log import PreparedEvent, Submission, utc_now
-from ledger.storage import make_engine
 
 __all__ = ["EventIntake", "IntakePool", "parse_body"]
 
@@ -142,19 +145,46 @@ class EventIntake:
 
 _worker_intake: EventIntake | None = None
 _WORKER_NICENESS = 10
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _exit_with_parent(parent: int) -> None:
-    """A worker whose server was killed (``kill -9``) is re-parented; it then exits instead of lingering."""
-    while os.getppid() == parent:
+def _die_with(server: int) -> None:
+    """Make this worker die when ``server`` (the process that spawned it) dies, even by ``kill -9``.
+
+    On Linux the kernel does it: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` has the worker killed the moment its
+    parent exits. That needs no code to run in the worker, so it holds while the worker's main thread is
+    blocked on the call-queue pipe or busy in C code holding the GIL, and SIGKILL cannot be caught. The
+    signal follows the *thread* that spawned the worker: the pool spawns from ``submit``, i.e. from the
+    event-loop thread, which outlives the pool (the lifespan closes it on that thread).
+
+    ``server`` is the pid the server passed in, never ``os.getppid()`` read here: a spawned worker imports
+    for a second or more before its initializer runs, and a server killed in that window has already
+    re-parented it to PID 1. The old poll captured that 1 as "the parent" and waited for it to change
+    forever, while the worker blocked on the call-queue pipe (whose write ends the workers hold themselves)
+    and kept the resource tracker's pipe open, so the tracker lived on too. Hence the check after prctl.
+    Elsewhere a daemon thread polls for the same thing (best effort: it needs the GIL).
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    else:
+        threading.Thread(target=_poll_parent, args=(server,), daemon=True).start()
+    if os.getppid() != server:  # the server died before the line above took effect
+        os._exit(0)
+
+
+def _poll_parent(server: int) -> None:
+    """Exit once this process is no longer ``server``'s child (where prctl does not exist)."""
+    while os.getppid() == server:
         time.sleep(1)
     os._exit(0)
 
 
-def _start_worker(database_url: str, master_key: bytes, max_batch: int) -> None:
-    """Process-pool initializer: each worker has its own engine, key cache and key wrapper."""
+def _start_worker(server: int, database_url: str, master_key: bytes, max_batch: int) -> None:
+    """Process-pool initializer: tie the worker's life to ``server``; then its own engine, keys and wrapper."""
     global _worker_intake
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    _die_with(server)
     # The log writer in the server process is the one serial stage of intake; workers yield the CPU to it.
     os.nice(_WORKER_NICENESS)
     keys = KeyRegistry(make_engine(database_url))
@@ -174,7 +204,7 @@ class IntakePool:
         if workers > 0:
             self._pool = ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                initargs=(database_url, master_key, local.max_batch))
+                initargs=(os.getpid(), database_url, master_key, local.max_batch))
 
     async def prepare(self, tenant: str, body: bytes) -> Submission:
         """Check and seal a request body for ``tenant``; raises what ``EventIntake.prepare`` raises."""

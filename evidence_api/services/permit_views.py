@@ -11,7 +11,6 @@ from sqlalchemy import Engine, func, select
 
 from evidence_api import db
 from evidence_api.services.geo import check_geofence
-from ledger import storage
 from ledger.log import TransparencyLog
 
 __all__ = ["list_permits", "summary_by_area", "timeline"]
@@ -45,11 +44,8 @@ def timeline(engine: Engine, log: TransparencyLog, tenant: str, permit_id: str) 
     """Every logged event of the permit in log order, with signer, times, ``prev`` link and proof status:
     ``logged`` (committed), ``checkpointed`` (a signed checkpoint covers it) or ``anchored`` (and the
     anchors covering it, by backend)."""
-    e, an = storage.events.c, storage.anchors.c
-    with engine.connect() as conn:
-        rows = conn.execute(select(e.leaf_index, e.leaf_hash, e.leaf, e.flags).where(
-            e.tenant == tenant, e.permit == permit_id).order_by(e.leaf_index)).all()
-        anchored = dict(conn.execute(select(an.backend, func.max(an.tree_size)).group_by(an.backend)).all())
+    rows = log.permit_events(tenant, permit_id)
+    anchored = log.anchored_sizes()
     latest = log.latest_checkpoint()
     checkpointed = latest.checkpoint.tree_size if latest else 0
     out = []
@@ -57,8 +53,8 @@ def timeline(engine: Engine, log: TransparencyLog, tenant: str, permit_id: str) 
         event = orjson.loads(row.leaf)
         backends = sorted(b for b, size in anchored.items() if size > row.leaf_index)
         status = "anchored" if backends else "checkpointed" if checkpointed > row.leaf_index else "logged"
-        out.append({"leaf_index": row.leaf_index, "leaf_hash": bytes(row.leaf_hash).hex(), "event_id": event["event_id"],
+        out.append({"leaf_index": row.leaf_index, "leaf_hash": row.leaf_hash.hex(), "event_id": event["event_id"],
                     "kind": event["kind"], "actor": event["actor"], "occurred_at": event["occurred_at"],
                     "received_at": event["received_at"], "prev": event["prev"], "location": event.get("location"),
-                    "flags": [f for f in row.flags.split(",") if f], "proof": status, "anchors": backends})
+                    "flags": list(row.flags), "proof": status, "anchors": backends})
     return out

@@ -12,12 +12,11 @@ import threading
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from evidence_api.services.events import EventIntake
 from evidence_api.services.keys import KeyRegistry
 from ingest.signing import Actor, new_item, sign_item
-from ledger import storage
 from ledger.errors import DuplicateConflict, UnknownKey
 from ledger.events import claim_hash, claim_of
 from ledger.log import CommitHook, Receipt, Submission, TransparencyLog, utc_now
@@ -74,15 +73,13 @@ class Recorder:
     def existing(self, tenant: str, item: dict[str, Any]) -> Receipt | None:
         """The receipt of ``item`` if its event id is already logged (a retry); ``DuplicateConflict`` if the
         id is taken by other content."""
-        ev = storage.events.c
-        with self._engine.connect() as conn:
-            row = conn.execute(select(ev.claim_hash, ev.leaf_index, ev.leaf_hash, ev.received_at, ev.tenant)
-                               .where(ev.event_id == item["event"]["event_id"])).first()
-        if row is None:
+        event_id = item["event"]["event_id"]
+        logged = self._log.event(tenant, event_id)
+        if logged is None:
             return None
-        if row.tenant != tenant or bytes(row.claim_hash) != claim_hash(claim_of(item["event"])):
-            raise DuplicateConflict(f"event_id {item['event']['event_id']} is already logged with different content")
-        return Receipt(item["event"]["event_id"], row.leaf_index, bytes(row.leaf_hash), row.received_at, duplicate=True)
+        if logged.claim_hash != claim_hash(claim_of(item["event"])):
+            raise DuplicateConflict(f"event_id {event_id} is already logged with different content")
+        return Receipt(event_id, logged.leaf_index, logged.leaf_hash, logged.received_at, duplicate=True)
 
     def append(self, submission: Submission, on_commit: CommitHook | None = None) -> list[Receipt]:
         """Append ``submission``; ``on_commit`` runs in the same transaction. Blocks until durable."""

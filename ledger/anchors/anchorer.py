@@ -12,9 +12,8 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from ledger import storage as db
@@ -22,7 +21,7 @@ from ledger.anchors.base import Anchor, AnchorReceipt, AnchorRequest
 from ledger.errors import AnchorError, LedgerError
 from ledger.log import TransparencyLog, utc_now
 
-__all__ = ["Anchorer", "anchors_covering", "receipts_covering"]
+__all__ = ["Anchorer"]
 
 _log = logging.getLogger(__name__)
 
@@ -110,19 +109,3 @@ class Anchorer:
         delay = min(self._max_backoff, self._interval * 2 ** self._failures[name])
         self._retry_at[name] = time.monotonic() + delay
         _log.warning("anchoring to %s failed (%s); retrying in %.1f s", name, exc, delay)
-
-
-def receipts_covering(log: TransparencyLog, tree_size: int) -> list[dict[str, Any]]:
-    """For each backend, the first anchored receipt of a tree at least ``tree_size`` leaves big."""
-    anchors = db.anchors.c
-    with log.engine.connect() as conn:
-        backends = conn.execute(select(anchors.backend).distinct().order_by(anchors.backend)).scalars().all()
-        receipts = [conn.execute(select(anchors.receipt).where(anchors.backend == backend, anchors.tree_size >= tree_size)
-                                 .order_by(anchors.tree_size).limit(1)).scalar() for backend in backends]
-    return [json.loads(receipt) for receipt in receipts if receipt is not None]
-
-
-def anchors_covering(log: TransparencyLog, tree_size: int) -> list[dict[str, Any]]:
-    """``receipts_covering``, each with the consistency proof from ``tree_size`` to the anchored tree."""
-    return [{**receipt, "consistency_proof": [h.hex() for h in log.consistency_proof(tree_size, receipt["tree_size"])]}
-            for receipt in receipts_covering(log, tree_size)]

@@ -1,5 +1,6 @@
 """``kill -9`` of the server during sustained intake: after a restart every acknowledged event is in the log
-and the tree is consistent with every checkpoint handed out before the crash."""
+and the tree is consistent with every checkpoint handed out before the crash; and no process of the killed
+server (intake workers, multiprocessing's resource tracker) outlives it."""
 
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ def _port() -> int:
 def _start(data_dir: Path, port: int, database_url: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TIEZHENG_DATA_DIR": str(data_dir), "TIEZHENG_ADMIN_TOKEN": ADMIN,
            "TIEZHENG_CHECKPOINT_INTERVAL": "0.2", "TIEZHENG_DATABASE_URL": database_url}
+    # its own session: every process it starts stays in it, even once re-parented to PID 1 (see _survivors)
     server = subprocess.Popen([sys.executable, "-m", "evidence_api.cli", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -101,8 +103,7 @@ def test_kill_9_during_intake_loses_no_acknowledged_event(
     deadline = time.monotonic() + 60
     while len(acked) < 1000 and time.monotonic() < deadline:  # sustained intake, then the crash mid-stream
         time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    _kill_9(process)
     stop.set()
     for pump in pumps:
         pump.join()
@@ -134,31 +135,69 @@ def _check_after_restart(base: str, acked: list[dict[str, Any]], checkpoints: li
                                [bytes.fromhex(h) for h in proof["proof"]])
 
 
-def test_kill_9_leaves_no_intake_workers_behind(server: tuple[Path, int, subprocess.Popen[bytes], str]) -> None:
-    _, port, process, _ = server
-    base = f"http://127.0.0.1:{port}"
-    headers, actor = _setup(base)
-    item = signed_item(actor, kind="detector.reading")
-    httpx.post(f"{base}/v1/events", json={"events": [item]}, headers=headers).raise_for_status()
-    children = _children(process.pid)
-    assert children, "the server runs its intake in worker processes"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    deadline = time.monotonic() + 10
-    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
-
-
-def _children(pid: int) -> list[int]:
+def _session(pid: int) -> list[tuple[int, str, str]]:
+    """Live processes of session ``pid``: (pid, state, command line). Zombies are dead and left out."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split() if entry.name.isdigit() else None
+            if fields and int(fields[3]) == pid and fields[0] != "Z":
+                found.append((int(entry.name), fields[0], (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()))
         except (FileNotFoundError, ProcessLookupError):
             continue
     return found
+
+
+def _kill_9(process: subprocess.Popen[bytes]) -> None:
+    """``kill -9`` the server, then wait (bounded) until no process of its session is left; fail naming any."""
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 30  # a worker spawned just before the kill may still be importing
+    while (left := _session(process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"processes of the killed server survived it: {left}"
+
+
+def _intake_workers(pid: int) -> list[int]:
+    return [child for child, _, command in _session(pid) if "spawn_main" in command]
+
+
+@pytest.fixture
+def sqlite_server(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """A real server process with intake workers (one per core) on SQLite."""
+    port = _port()
+    process = _start(tmp_path, port, f"sqlite:///{tmp_path / 'tiezheng.db'}")
+    yield port, process
+    process.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after", [0, 300, 1500], ids=["workers-starting", "300-acked", "1500-acked"])
+def test_kill_9_under_load_leaves_no_process_of_the_server(
+    sqlite_server: tuple[int, subprocess.Popen[bytes]], kill_after: int,
+) -> None:
+    """Three clients keep sending attested batches; the server is killed while its intake workers are still
+    starting (the first requests spawn them), or after ``kill_after`` acknowledged events. Every process it
+    started must be gone: the workers (re-parented to PID 1) and the resource tracker they kept alive."""
+    port, process = sqlite_server
+    base = f"http://127.0.0.1:{port}"
+    headers, actor = _setup(base)
+    acked: list[dict[str, Any]] = []
+    stop = threading.Event()
+    pumps = [threading.Thread(target=_pump, args=(base, headers, actor, acked, [], stop)) for _ in range(3)]
+    for pump in pumps:
+        pump.start()
+    deadline = time.monotonic() + 60
+    while not (_intake_workers(process.pid) and len(acked) >= kill_after) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _intake_workers(process.pid), "the server runs its intake in worker processes"
+    try:
+        _kill_9(process)
+    finally:
+        stop.set()
+        for pump in pumps:
+            pump.join()
+    assert len(acked) >= kill_after
 
 
 def _walk(base: str, headers: dict[str, str], work: list[list[tuple[str, str, bytes]]],
@@ -193,8 +232,7 @@ def test_kill_9_during_permit_actions_keeps_permits_and_log_together(
     deadline = time.monotonic() + 60
     while len(acked) < 60 and time.monotonic() < deadline:
         time.sleep(0.01)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    _kill_9(process)
     for walker in walkers:
         walker.join()
     assert len(acked) >= 30, f"only {len(acked)} actions acknowledged before the crash"

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func, select
 
 from evidence_api.db import all_metadata
 from ledger import storage as db
-from ledger.anchors.anchorer import Anchorer, receipts_covering
+from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.base import AnchorRequest
 from ledger.anchors.local import LocalJournal
 from ledger.canonical import canonical
@@ -381,7 +381,7 @@ def test_anchorer_run_once_anchors_latest_checkpoint(
     (entry,) = _entries(journal_path)
     assert entry["checkpoint"] == checkpoint.text
     assert (entry["seq"], entry["prev_entry"], entry["previous_tree_size"]) == (0, None, None)
-    assert [r["tree_size"] for r in receipts_covering(log, 3)] == [3]
+    assert [r["tree_size"] for r in log.anchor_receipts_covering(3)] == [3]
     verify_journal(read_journal(journal_path.read_bytes()), public_key_pem=log_key.public.to_pem())
     assert anchorer.run_once() == []  # nothing new to anchor
     assert len(_entries(journal_path)) == 1
@@ -446,7 +446,7 @@ def test_anchorer_refuses_when_journal_root_differs_from_log(
     assert "local: anchored root at size 2 differs from the log's: the log was rewritten; refusing to anchor" \
         in record.getMessage()
     assert len(_entries(journal_path)) == 1
-    assert receipts_covering(log, 0) == []
+    assert log.anchor_receipts_covering(0) == []
 
 
 def test_writer_survives_an_unexpected_failure(log: TransparencyLog, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,133 @@
+"""The log's read interface: logged events by id, by permit and in log order, attestations, anchors.
+
+This is the only way into the log's tables from outside ``ledger`` (an import-linter contract and a test
+enforce it; Trillian's personalities likewise read through ``LogStorage`` only). ``TransparencyLog``
+inherits these methods; projectors follow the log with ``events_since`` and a cursor of their own.
+
+Every read opens its own connection, so it sees committed rows only: an event is visible here once its
+receipt has been handed out, never before. Leaf indices are assigned by the single writer and committed in
+order, so ``events_since`` never skips an index that a later call would reveal.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, Row, func, select
+
+from ledger import storage as db
+from ledger.errors import MalformedInput
+
+__all__ = ["LogReader", "LoggedEvent"]
+
+_MAX_PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """One committed event of the log, as stored.
+
+    ``leaf`` is its canonical leaf (the bytes hashed into the tree: the event with ``received_at`` and
+    ``prev``), ``leaf_hash`` its RFC 9162 leaf hash, ``claim_hash`` the hash that makes a retry idempotent.
+    ``payload_sealed`` and ``payload_key`` are the SM4-sealed payload and its wrapped data key.
+    ``attestation_digest`` names the signed batch it arrived in (``attestation()`` returns that body).
+    """
+
+    leaf_index: int
+    event_id: str
+    tenant: str
+    kind: str
+    permit: str | None
+    key_id: str
+    claim_hash: bytes
+    leaf: bytes
+    leaf_hash: bytes
+    received_at: str
+    flags: tuple[str, ...]
+    payload_sealed: bytes
+    payload_key: bytes
+    attestation_digest: bytes | None
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> LoggedEvent:
+        """Build from a row of the ``events`` table (SQLite and PostgreSQL drivers return bytes-likes)."""
+        return cls(
+            leaf_index=row.leaf_index, event_id=row.event_id, tenant=row.tenant, kind=row.kind, permit=row.permit,
+            key_id=row.key_id, claim_hash=bytes(row.claim_hash), leaf=bytes(row.leaf), leaf_hash=bytes(row.leaf_hash),
+            received_at=row.received_at, flags=tuple(f for f in row.flags.split(",") if f),
+            payload_sealed=bytes(row.payload_sealed), payload_key=bytes(row.payload_key),
+            attestation_digest=bytes(row.attestation) if row.attestation is not None else None,
+        )
+
+
+class LogReader:
+    """Reads of a log's committed state; mixed into ``TransparencyLog``, which supplies ``engine`` and proofs."""
+
+    engine: Engine
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """RFC 9162 consistency proof between two tree sizes (implemented by the log)."""
+        raise NotImplementedError
+
+    def event(self, tenant: str, event_id: str) -> LoggedEvent | None:
+        """The event ``event_id`` of ``tenant``, or None if that tenant logged no such event."""
+        e = db.events.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(db.events).where(e.tenant == tenant, e.event_id == event_id)).first()
+        return LoggedEvent.from_row(row) if row is not None else None
+
+    def permit_events(self, tenant: str, permit: str) -> list[LoggedEvent]:
+        """Every event of ``tenant``'s permit ``permit``, in log order (the order of its ``prev`` chain)."""
+        e = db.events.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(db.events).where(e.tenant == tenant, e.permit == permit).order_by(e.leaf_index))
+            return [LoggedEvent.from_row(row) for row in rows]
+
+    def events_since(self, after_index: int, *, limit: int) -> list[LoggedEvent]:
+        """Up to ``limit`` committed events with ``leaf_index > after_index``, ascending, of every tenant.
+
+        A projector keeps the last index it applied as its cursor and passes it back (``-1`` to start at
+        the first leaf). Requires ``after_index >= -1`` and ``1 <= limit <= 10000``; ``MalformedInput``
+        otherwise.
+        """
+        if after_index < -1 or not 1 <= limit <= _MAX_PAGE:
+            raise MalformedInput(f"events_since needs after_index >= -1 and 1 <= limit <= {_MAX_PAGE}; "
+                                 f"got after_index={after_index}, limit={limit}")
+        e = db.events.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(db.events).where(e.leaf_index > after_index).order_by(e.leaf_index).limit(limit))
+            return [LoggedEvent.from_row(row) for row in rows]
+
+    def attestation(self, tenant: str, digest: bytes) -> dict[str, Any] | None:
+        """The signed batch attestation ``digest`` of ``tenant`` (the JSON object it was), or None."""
+        a = db.attestations.c
+        with self.engine.connect() as conn:
+            body = conn.execute(select(a.body).where(a.tenant == tenant, a.digest == digest)).scalar()
+        if body is None:
+            return None
+        parsed: dict[str, Any] = json.loads(bytes(body))
+        return parsed
+
+    def anchored_sizes(self) -> dict[str, int]:
+        """For each anchor backend, the largest tree size it has anchored (a leaf ``i`` is anchored on
+        backend ``b`` when ``anchored_sizes()[b] > i``)."""
+        an = db.anchors.c
+        with self.engine.connect() as conn:
+            return {b: int(s) for b, s in conn.execute(select(an.backend, func.max(an.tree_size)).group_by(an.backend))}
+
+    def anchor_receipts_covering(self, tree_size: int) -> list[dict[str, Any]]:
+        """For each backend (by name), the first receipt of a tree at least ``tree_size`` leaves big."""
+        an = db.anchors.c
+        with self.engine.connect() as conn:
+            backends = conn.execute(select(an.backend).distinct().order_by(an.backend)).scalars().all()
+            receipts = [conn.execute(select(an.receipt).where(an.backend == b, an.tree_size >= tree_size)
+                                     .order_by(an.tree_size).limit(1)).scalar() for b in backends]
+        return [json.loads(receipt) for receipt in receipts if receipt is not None]
+
+    def anchors_covering(self, tree_size: int) -> list[dict[str, Any]]:
+        """``anchor_receipts_covering(tree_size)``, each receipt with ``consistency_proof``: the hex RFC 9162
+        proof from ``tree_size`` to the anchored tree, so a verifier links its checkpoint to the anchor."""
+        return [{**r, "consistency_proof": [h.hex() for h in self.consistency_proof(tree_size, r["tree_size"])]}
+                for r in self.anchor_receipts_covering(tree_size)]
