@@ -40,7 +40,7 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
 
 
 STATUS_DESCRIPTIONS: dict[int, str] = {
-    400: "No proof exists for these parameters (e.g. a leaf beyond the tree size)",
+    400: "The body cannot be parsed (not JSON), or no proof exists for these parameters",
     401: "No bearer token, or one that is not known; send 'Authorization: Bearer <token>'",
     403: "The token's role or tenant may not do this",
     404: "Something the request names does not exist for the caller's tenant",

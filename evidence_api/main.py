@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from evidence_api.config import Settings
+from evidence_api.deps import refuse_unknown_query
 from evidence_api.errors import install_error_handlers
 from evidence_api.openapi import build_openapi
 from evidence_api.routes import admin, certificates, events, log, org, permits
@@ -30,6 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.services.close()
 
     app = FastAPI(title="Tiezheng evidence service", version="0.1.0", lifespan=lifespan,
+                  dependencies=[Depends(refuse_unknown_query)],
                   description="Signed, SM3-hashed evidence events in an RFC 9162 log with anchored checkpoints.")
     install_error_handlers(app)
     for module in (admin, certificates, events, log, org, permits):

@@ -25,9 +25,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     Beyond what FastAPI generates: (1) the event-batch body, which the intake route reads raw (its signatures
     cover the exact JSON values) and so does not declare as a parameter; (2) on every operation the problem
     statuses it can answer — those its route declares with ``errors.problems`` (400, 404, 409), and those
-    every operation of its kind can answer: 401 and 403 behind the bearer scheme, 422 with parameters or a
-    body, 413 with a body, 503 everywhere (storage) — each as ProblemDetails, replacing FastAPI's plain-JSON
-    422; (3) ``WWW-Authenticate`` on 401."""
+    every operation of its kind can answer: 401 and 403 behind the bearer scheme, 400 (unparseable) and 413
+    with a body, 422 and 503 everywhere (an unknown query parameter; storage) — each as ProblemDetails,
+    replacing FastAPI's plain-JSON 422; (3) ``WWW-Authenticate`` on 401."""
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     schemas: dict[str, Any] = schema.setdefault("components", {}).setdefault("schemas", {})
     for model, name in ((EventBatch, "EventBatch"), (ProblemDetails, "ProblemDetails")):
@@ -43,14 +43,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
 
 def _statuses(operation: dict[str, Any]) -> set[int]:
     declared = {int(code) for code in operation["responses"] if code.isdigit() and int(code) >= 400}
-    declared.discard(422)  # FastAPI's own 422; re-added below where it applies
     if operation.get("security"):
         declared |= {401, 403}
-    if operation.get("parameters") or operation.get("requestBody"):
-        declared.add(422)
     if operation.get("requestBody"):
-        declared.add(413)
-    return declared | {503}
+        declared |= {400, 413}
+    return declared | {422, 503}
 
 
 def _document_problems(operation: dict[str, Any]) -> None:

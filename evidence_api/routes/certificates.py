@@ -4,7 +4,6 @@ dashboard counts, registry verification, and the expiry-warning job."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 
 from fastapi import APIRouter, Request
 
@@ -23,6 +22,7 @@ from evidence_api.schemas.certificates import (
     Verification,
     WarningRun,
 )
+from evidence_api.schemas.types import IsoDate
 from evidence_api.services.auth import READ_ROLES
 from evidence_api.services.catalog import CATEGORIES, SUB_TYPES
 from evidence_api.services.cert_import import CSV, XLSX, import_certificates
@@ -57,7 +57,7 @@ def register(body: CertificateCreate, services: ServicesDep, principal: Principa
 @router.get("/certificates")
 def list_certificates(services: ServicesDep, principal: PrincipalDep, state: State | None = None,
                       team: str | None = None, category: str | None = None, sub_type: str | None = None,
-                      work_type: str | None = None, on: date | None = None) -> list[Certificate]:
+                      work_type: str | None = None, on: IsoDate | None = None) -> list[Certificate]:
     """The tenant's certificates with their state on ``on`` (today in China by default), filtered by state,
     the holder's team, category, sub-type, or the sub-types a work type requires (e.g. ``hot_work``)."""
     principal.require(*READ_ROLES)
@@ -67,7 +67,7 @@ def list_certificates(services: ServicesDep, principal: PrincipalDep, state: Sta
 
 
 @router.get("/certificates/summary")
-def summary(services: ServicesDep, principal: PrincipalDep, on: date | None = None) -> CertificateSummary:
+def summary(services: ServicesDep, principal: PrincipalDep, on: IsoDate | None = None) -> CertificateSummary:
     """Counts for a dashboard on ``on``: by state, and by state within each team and category."""
     principal.require(*READ_ROLES)
     return CertificateSummary.model_validate(services.certificates.summary(principal.own_tenant(), on=on))
@@ -88,7 +88,7 @@ async def import_file(request: Request, services: ServicesDep, principal: Princi
 
 @router.get("/certificates/{certificate_id}", responses=problems(404))
 def get_certificate(certificate_id: str, services: ServicesDep, principal: PrincipalDep,
-                    on: date | None = None) -> Certificate:
+                    on: IsoDate | None = None) -> Certificate:
     """One certificate with its state on ``on`` (today by default)."""
     principal.require(*READ_ROLES)
     return Certificate.model_validate(services.certificates.get(principal.own_tenant(), certificate_id, on=on))
@@ -103,7 +103,7 @@ def verify(certificate_id: str, services: ServicesDep, principal: PrincipalDep) 
 
 
 @router.post("/jobs/certificate-warnings")
-def run_warnings(services: ServicesDep, principal: PrincipalDep, on: date | None = None) -> WarningRun:
+def run_warnings(services: ServicesDep, principal: PrincipalDep, on: IsoDate | None = None) -> WarningRun:
     """Run the daily expiry and 复审 warning job now (admin): for the caller's tenant, or for every tenant with
     the platform admin token. Re-running the same day warns nothing twice."""
     principal.require("admin")

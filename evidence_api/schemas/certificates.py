@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from evidence_api.schemas.types import IsoDate
+from evidence_api.services.catalog import CATEGORIES, SUB_TYPES
 from evidence_api.services.people import ID_PATTERN
 
 __all__ = ["Catalog", "CatalogCategory", "Certificate", "CertificateCreate", "CertificateSummary", "CertificateWarning",
@@ -39,13 +41,14 @@ class CertificateCreate(BaseModel):
 
     id: str | None = Field(None, pattern=ID, description="generated when omitted")
     worker: str = Field(pattern=ID, examples=["w-1001"])
-    category: str = Field(min_length=1, max_length=8, examples=["1"])
-    sub_type: str = Field(min_length=1, max_length=8, examples=["1.1"])
+    category: str = Field(min_length=1, max_length=8, examples=["1"], json_schema_extra={"enum": list(CATEGORIES)})
+    sub_type: str = Field(min_length=1, max_length=8, examples=["1.1"], json_schema_extra={"enum": list(SUB_TYPES)},
+                          description="a sub-type of the category (its code starts with the category's)")
     number: str = Field(min_length=1, max_length=64, examples=["T330102199001011234"])
     holder_name: str = Field(min_length=1, max_length=200, examples=["王五"])
-    issued_on: date
-    expires_on: date | None = None
-    review_due_on: date | None = None
+    issued_on: IsoDate
+    expires_on: IsoDate | None = None
+    review_due_on: IsoDate | None = None
     authority: str = Field(min_length=1, max_length=200, examples=["杭州市应急管理局"])
 
 

@@ -32,7 +32,7 @@ class EventItem(BaseModel):
 class EventBatch(BaseModel):
     """A batch: each event signed, or one ``attestation`` signing all of them."""
 
-    events: list[EventItem]
+    events: list[EventItem] = Field(min_length=1, description="at most the service's TIEZHENG_MAX_BATCH events")
     attestation: dict[str, Any] | None = None
 
 

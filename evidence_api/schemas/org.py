@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic.config import JsonDict
 
-from evidence_api.services.people import ID_PATTERN
+from evidence_api.schemas.types import IsoDate
+from evidence_api.services.people import ID_PATTERN, USER_ROLES
 from evidence_api.services.rules import Rules
 
 __all__ = ["Area", "AreaCreate", "AreaCreated", "Contractor", "ContractorCreate", "Device", "DeviceCreate",
@@ -15,6 +17,15 @@ __all__ = ["Area", "AreaCreate", "AreaCreated", "Contractor", "ContractorCreate"
            "Worker", "WorkerCreate", "WorkerDetail"]
 
 ID = ID_PATTERN
+
+_LAT: JsonDict = {"type": "number", "minimum": -90, "maximum": 90}
+_LON: JsonDict = {"type": "number", "minimum": -180, "maximum": 180}
+_CIRCLE: JsonDict = {"type": "object", "required": ["circle"], "additionalProperties": False, "properties": {"circle": {
+    "type": "object", "required": ["lat", "lon", "radius_m"], "additionalProperties": False,
+    "properties": {"lat": _LAT, "lon": _LON, "radius_m": {"type": "number", "exclusiveMinimum": 0, "maximum": 50000}}}}}
+_POLYGON: JsonDict = {"type": "object", "required": ["polygon"], "additionalProperties": False, "properties": {"polygon": {
+    "type": "array", "minItems": 3, "items": {"type": "array", "prefixItems": [_LAT, _LON], "minItems": 2,
+                                              "maxItems": 2}}}}
 
 
 class SiteCreate(BaseModel):
@@ -30,7 +41,8 @@ class AreaCreate(BaseModel):
     id: str = Field(pattern=ID, examples=["unit-3"])
     site: str = Field(pattern=ID)
     name: str = Field(min_length=1, max_length=200, examples=["三号装置区"])
-    geofence: dict[str, Any] = Field(examples=[{"circle": {"lat": 31.2, "lon": 121.5, "radius_m": 150}}])
+    geofence: dict[str, Any] = Field(examples=[{"circle": {"lat": 31.2, "lon": 121.5, "radius_m": 150}}],
+                                     json_schema_extra={"oneOf": [_CIRCLE, _POLYGON]})
 
 
 class AreaCreated(BaseModel):
@@ -55,7 +67,8 @@ class UserCreate(BaseModel):
 
     id: str = Field(pattern=ID, examples=["zhang.san"])
     name: str = Field(min_length=1, max_length=200)
-    roles: list[str] = Field(min_length=1, examples=[["guardian"]])
+    roles: list[Annotated[str, Field(json_schema_extra={"enum": list(USER_ROLES)})]] = Field(
+        min_length=1, examples=[["guardian"]])
     key_id: str = Field(min_length=1, max_length=128)
     public_key_pem: str = Field(min_length=1, max_length=4096)
     contractor: str | None = Field(None, pattern=ID)
@@ -85,7 +98,7 @@ class ViolationCreate(BaseModel):
     """A safety violation of a worker."""
 
     id: str = Field(pattern=ID)
-    occurred_on: date
+    occurred_on: IsoDate
     description: str = Field(min_length=1, max_length=2000)
 
 

@@ -188,3 +188,26 @@ def test_openapi_typed_bodies_are_what_the_routes_answer(api: Api, spec: dict[st
                                                   headers=admin))
     check("get", "/v1/users", client.get("/v1/users", headers=admin))
     check("post", "/v1/jobs/certificate-warnings", client.post("/v1/jobs/certificate-warnings", headers=admin))
+
+
+def test_unknown_query_parameter_is_refused(api: Api) -> None:
+    """Found by schemathesis: an undocumented query parameter was ignored, so ``?stat=valid`` (a typo) answered
+    the unfiltered list; now it is a 422 naming what the operation takes."""
+    resp = api.client.get("/v1/certificates", params={"stat": "valid"}, headers=bearer(api.reader))
+    assert resp.status_code == 422
+    assert resp.json()["detail"] == ("unknown query parameter(s) ['stat']; GET /v1/certificates takes category, on, "
+                                     "state, sub_type, team, work_type")
+    resp = api.client.get("/v1/log/checkpoint", params={"x": "1"})
+    assert resp.status_code == 422 and "takes no query parameters" in resp.json()["detail"]
+
+
+@pytest.mark.parametrize("on", ["9.67e-282", "1700000000", "2026-3-1", "01.03.2026"])
+def test_dates_are_written_yyyy_mm_dd(api: Api, on: str) -> None:
+    """Found by schemathesis: ``?on=9.67e-282`` was read as a Unix time (1970-01-01)."""
+    resp = api.client.get("/v1/certificates/summary", params={"on": on}, headers=bearer(api.reader))
+    assert resp.status_code == 422
+    assert resp.json()["errors"][0]["field"] == "query.on"
+    assert "must be a date written YYYY-MM-DD" in resp.json()["detail"]
+    body = {"id": "v1", "occurred_on": 1700000000, "description": "no harness"}
+    resp = api.client.post("/v1/workers/w1/violations", json=body, headers=bearer(api.admin))
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "body.occurred_on"
