@@ -13,6 +13,7 @@ from evidence_api.routes.events import read_body
 from evidence_api.services import permit_views
 from evidence_api.services.auth import READ_ROLES
 from evidence_api.services.events import parse_body
+from evidence_api.services.workflow import check_item, draft_id
 from ledger.errors import MalformedInput
 
 router = APIRouter(prefix="/v1/permits", tags=["permits"])
@@ -26,15 +27,8 @@ async def _act(request: Request, services: ServicesDep, principal: PrincipalDep,
     tenant = principal.own_tenant()
     item = parse_body(await read_body(request, services.settings.max_body_bytes))
     if permit_id is None:
-        try:
-            permit_id = item["event"]["subject"]["permit"]
-            kind = item["event"]["kind"]
-        except (TypeError, KeyError) as exc:
-            raise MalformedInput("a draft is a signed item whose event.subject.permit names the new permit") from exc
-        if kind != "permit.drafted":
-            raise MalformedInput(f"POST /v1/permits takes a permit.drafted event, got {kind!r}; "
-                                 "other actions go to POST /v1/permits/{id}/actions")
-    elif isinstance(item, dict) and isinstance(item.get("event"), dict) and item["event"].get("kind") == "permit.drafted":
+        permit_id = draft_id(tenant, item)
+    elif check_item(tenant, item)["kind"] == "permit.drafted":
         raise MalformedInput("permit.drafted creates a permit: POST it to /v1/permits")
     result: dict[str, Any] = await asyncio.to_thread(services.workflow.act, tenant, str(permit_id), item)
     return result

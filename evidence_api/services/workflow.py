@@ -30,10 +30,11 @@ from evidence_api.services.permit_model import PermitContent
 from evidence_api.services.permit_rules import NearbyPermit
 from evidence_api.services.recorder import Recorder
 from ledger.errors import MalformedInput, StorageError
+from ledger.events import check_claim
 from ledger.keystore import DataKeyWrapper, open_sealed
 from ledger.log import PreparedEvent, Receipt, Submission, utc_now
 
-__all__ = ["Workflow"]
+__all__ = ["Workflow", "check_item", "draft_id"]
 
 _log = logging.getLogger(__name__)
 _NOTIFY = frozenset({"permit.suspended", "permit.expired", "alarm.raised", "permit.rejected", "permit.approved"})
@@ -47,6 +48,28 @@ def _utc(moment: datetime) -> str:
 def _doc_json(doc: Mapping[str, Any]) -> str:
     """The permit document as stored (its version lives in its own column)."""
     return orjson.dumps({k: v for k, v in doc.items() if k != "version"}).decode()
+
+
+def check_item(tenant: str, item: Any) -> dict[str, Any]:
+    """The event of a signed permit item after its shape check (before any lookup that trusts its fields);
+    raises ``MalformedInput`` naming what is wrong."""
+    if not isinstance(item, dict) or set(item) != {"event", "payload", "salt"} or not isinstance(item["event"], dict):
+        raise MalformedInput("body must be one signed item: an object with exactly event, payload and salt")
+    check_claim(item["event"], tenant=tenant)
+    event: dict[str, Any] = item["event"]
+    return event
+
+
+def draft_id(tenant: str, item: Any) -> str:
+    """The id of the permit a ``permit.drafted`` item creates; raises ``MalformedInput`` for another kind."""
+    event = check_item(tenant, item)
+    permit_id = event["subject"].get("permit")
+    if event["kind"] != "permit.drafted":
+        raise MalformedInput(f"POST /v1/permits takes a permit.drafted event, got {event['kind']!r}; "
+                             "other actions go to POST /v1/permits/{id}/actions")
+    if permit_id is None:
+        raise MalformedInput("a draft is a signed item whose event.subject.permit names the new permit")
+    return str(permit_id)
 
 
 class Workflow:
@@ -92,8 +115,7 @@ class Workflow:
         Returns ``{"permit": document, "receipts": [...]}`` (the action's receipt first, then follow-ups').
         Raises what the intake checks and ``permits.apply`` raise; nothing is written then.
         """
-        if not isinstance(item, dict) or set(item) != {"event", "payload", "salt"} or not isinstance(item["event"], dict):
-            raise MalformedInput("body must be one signed item: an object with exactly event, payload and salt")
+        check_item(tenant, item)
         retry = self._recorder.existing(tenant, item)
         if retry is not None:
             return {"permit": self.get(tenant, permit_id), "receipts": [retry.to_json()]}
