@@ -13,6 +13,8 @@ app = typer.Typer(help="Tiezheng (铁证): verifiable evidence for high-risk wor
                   add_completion=False, pretty_exceptions_enable=False)
 network_app = typer.Typer(help="Start, stop and inspect the real services this project runs natively.")
 app.add_typer(network_app, name="network")
+trust_root_app = typer.Typer(help="Write the trust root that `tiezheng verify` checks evidence against.")
+app.add_typer(trust_root_app, name="trust-root")
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,15 +48,29 @@ def demo(
 @app.command()
 def verify(
     bundle: Annotated[Path, typer.Argument(help="A bundle JSON file (tiezheng.bundle/v1).")],
+    trust_root: Annotated[str | None, typer.Option(
+        help="The trust root file (tiezheng.trust-root/v1) naming the log keys you trust; see `trust-root init`.",
+        envvar="TIEZHENG_TRUST_ROOT")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    log_key: Annotated[str | None, typer.Option(help="Trusted log public key (PEM file) to pin.",
-                                                envvar="TIEZHENG_LOG_KEY")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show tracebacks.")] = False,
 ) -> None:
-    """Verify a bundle offline. Exit 0 valid, 1 invalid, 2 unusable input."""
+    """Verify a bundle offline against a trust root. Exit 0 valid, 1 invalid, 2 unusable input or no trust."""
     from verifier.cli import verify_command
 
-    raise typer.Exit(verify_command(str(bundle), json_output=json_output, log_key=log_key, verbose=verbose))
+    raise typer.Exit(verify_command(str(bundle), trust_root=trust_root, json_output=json_output, verbose=verbose))
+
+
+@trust_root_app.command("init")
+def trust_root_init(
+    origin: Annotated[str, typer.Option(help="The log's origin, the first line of its checkpoints.")],
+    log_key: Annotated[Path, typer.Option(help="The log's SM2 public key (PEM), obtained out of band.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Where to write the trust root.")] = Path("trust-root.json"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a trust root that trusts one log key. Exit 0 written, 2 unusable key or origin."""
+    from verifier.cli import trust_root_init_command
+
+    raise typer.Exit(trust_root_init_command(origin=origin, log_key=str(log_key), out=str(out), force=force))
 
 
 def _network(action: str) -> None:

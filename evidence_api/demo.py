@@ -183,10 +183,22 @@ def _wait_for_anchor(client: httpx.Client, size: int) -> dict[str, Any]:
     raise RuntimeError(f"no anchored checkpoint covers {size} events after 15 s")
 
 
-def _verify(path: Path, log_key: Path) -> int:
+def _write_trust_root(client: httpx.Client, data_dir: Path) -> tuple[Path, Path, str]:
+    """What a relying party does once, out of band: take the log's public key and write a trust root naming it.
+    Returns the key file, the trust root file and the log's origin."""
+    from verifier.trust import TrustRoot
+
+    published = client.get("/v1/log/public-key").raise_for_status().json()
+    key_file, root_file = data_dir / "log-public-key.pem", data_dir / "trust-root.json"
+    key_file.write_text(published["public_key_pem"], encoding="utf-8")
+    root_file.write_text(TrustRoot.for_log(published["origin"], published["public_key_pem"]).to_json(), encoding="utf-8")
+    return key_file, root_file, str(published["origin"])
+
+
+def _verify(path: Path, trust_root: Path) -> int:
     from verifier.cli import verify_command
 
-    return verify_command(str(path), json_output=False, log_key=str(log_key), verbose=False)
+    return verify_command(str(path), trust_root=str(trust_root), json_output=False, verbose=False)
 
 
 def run_demo(*, data_dir: Path, out: Path) -> int:
@@ -228,13 +240,14 @@ def _run(client: httpx.Client, admin: dict[str, str], data_dir: Path, out: Path)
     checkin = next(e["event_id"] for e in timeline if e["kind"] == "guardian.checkin")
     bundle = client.get(f"/v1/events/{checkin}/bundle", headers=headers).raise_for_status().json()
     out.write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    key_file = data_dir / "log-public-key.pem"
-    key_file.write_text(client.get("/v1/log/public-key").json()["public_key_pem"])
-    _console.print(f"[bold]Bundle[/] of the guardian check-in written to {out}; verifying it offline:")
-    valid = _verify(out, key_file)
+    key_file, root_file, origin = _write_trust_root(client, data_dir)
+    _console.print(f"[bold]Bundle[/] of the guardian check-in written to {out}; verifying it offline against the "
+                   f"trust root {root_file} (the log's key, taken once from GET /v1/log/public-key):")
+    valid = _verify(out, root_file)
     tampered = out.with_suffix(".tampered.json")
     tampered.write_text(out.read_text(encoding="utf-8").replace("liu.yang", "liu.yanG", 1), encoding="utf-8")
     _console.print(f"[bold]Tampered copy[/] {tampered} (one letter of the guardian's id changed):")
-    rejected = _verify(tampered, key_file)
-    _console.print(f"Try it yourself: [cyan]tiezheng verify {out} --log-key {key_file}[/]")
+    rejected = _verify(tampered, root_file)
+    _console.print(f"Try it yourself: [cyan]tiezheng verify {out} --trust-root {root_file}[/] (made with "
+                   f"[cyan]tiezheng trust-root init --origin {origin} --log-key {key_file} -o {root_file}[/])")
     return 0 if valid == 0 and rejected == 1 else 1

@@ -1,4 +1,5 @@
-"""Tiezheng's independent offline verifier: bundles, checkpoints, Merkle proofs and local anchors.
+"""Tiezheng's independent offline verifier: bundles, checkpoints, Merkle proofs and local anchors, checked
+against a caller's trust root.
 
 It imports only the standard library and crypto libraries, never ``ledger``, ``evidence_api``, ``ingest``
 or a database, and re-implements what it checks from docs/formats.md (RFC 9162 over SM3, C2SP
@@ -6,7 +7,7 @@ checkpoints, RFC 8785), so that a bug in the server's code cannot hide itself fr
 
 Typical use::
 
-    report = verify_bundle(Bundle.from_bytes(data), log_key_pem=trusted_pem)
+    report = verify_bundle(Bundle.from_bytes(data), trust_root=TrustRoot.from_file("trust-root.json"))
 """
 
 from verifier.anchors import (
@@ -28,6 +29,7 @@ from verifier.errors import (
     KeyMismatch,
     MalformedInput,
     RootMismatch,
+    UntrustedLog,
     VerificationFailed,
     VerifierError,
 )
@@ -35,6 +37,7 @@ from verifier.events import (
     Attestation,
     Event,
     Payload,
+    actor_key_binding,
     claim,
     claim_hash,
     event_leaf_hash,
@@ -53,12 +56,24 @@ from verifier.merkle import (
 )
 from verifier.report import ASSURANCE_SIGNED, Report, StepResult
 from verifier.sm import DEFAULT_SIGNER_ID, PublicKey, sm3, verify_sm2
+from verifier.trust import (
+    TRUST_ROOT_TYPE,
+    FabricNetwork,
+    FabricOrg,
+    LogKey,
+    RegulatorChain,
+    TimestampAuthority,
+    TrustRoot,
+    Witnesses,
+    WitnessKey,
+)
 
 __all__ = [
     "ASSURANCE_SIGNED",
     "BUNDLE_FORMAT",
     "DEFAULT_SIGNER_ID",
     "HASH_SIZE",
+    "TRUST_ROOT_TYPE",
     "AnchorMismatch",
     "Attestation",
     "AttestationMismatch",
@@ -67,19 +82,29 @@ __all__ = [
     "Checkpoint",
     "CommitmentMismatch",
     "Event",
+    "FabricNetwork",
+    "FabricOrg",
     "InvalidProof",
     "JournalEntry",
     "KeyMismatch",
     "LocalAnchor",
+    "LogKey",
     "MalformedInput",
     "NoteSignature",
     "Payload",
     "PublicKey",
+    "RegulatorChain",
     "Report",
     "RootMismatch",
     "StepResult",
+    "TimestampAuthority",
+    "TrustRoot",
+    "UntrustedLog",
     "VerificationFailed",
     "VerifierError",
+    "WitnessKey",
+    "Witnesses",
+    "actor_key_binding",
     "claim",
     "claim_hash",
     "consistency_proof_length",

@@ -27,7 +27,7 @@ from verifier._json import (
 )
 from verifier.checkpoint import Checkpoint, verify_checkpoint
 from verifier.errors import AnchorMismatch, BadSignature, KeyMismatch, MalformedInput
-from verifier.merkle import verify_consistency
+from verifier.merkle import MAX_CONSISTENCY_HASHES, verify_consistency
 from verifier.sm import PublicKey, sm3, verify_sm2
 
 __all__ = [
@@ -64,6 +64,7 @@ class JournalEntry:
             raise MalformedInput(f"journal entry.v must be 1, got {obj.get('v')!r}")
         str_field(obj, "anchored_at", "journal entry")
         canonical(obj)
+        _require_sizes_in_order(obj)
         return cls(
             fields=obj,
             seq=int_field(obj, "seq", "journal entry"),
@@ -73,7 +74,9 @@ class JournalEntry:
             root_hash=hex_field(obj, "root_hash", "journal entry"),
             checkpoint=Checkpoint.from_text(str_field(obj, "checkpoint", "journal entry")),
             previous_tree_size=optional_int_field(obj, "previous_tree_size", "journal entry"),
-            consistency_proof=hex_list_field(obj, "consistency_proof", "journal entry"),
+            consistency_proof=hex_list_field(
+                obj, "consistency_proof", "journal entry", max_items=MAX_CONSISTENCY_HASHES
+            ),
             key_id=str_field(obj, "key_id", "journal entry"),
             signature=b64_field(obj, "signature", "journal entry"),
         )
@@ -101,7 +104,9 @@ class LocalAnchor:
             raise MalformedInput("anchor is missing field 'entry'")
         return cls(
             entry=JournalEntry.from_json(obj["entry"]),
-            consistency_proof=hex_list_field(obj, "consistency_proof", "anchor"),
+            consistency_proof=hex_list_field(
+                obj, "consistency_proof", "anchor", max_items=MAX_CONSISTENCY_HASHES
+            ),
         )
 
 
@@ -178,6 +183,15 @@ def verify_journal(entries: Sequence[JournalEntry], *, public_key_pem: str) -> N
         else:
             _require_link(previous, entry)
         previous = entry
+
+
+def _require_sizes_in_order(obj: JSONObject) -> None:
+    size = int_field(obj, "tree_size", "journal entry")
+    previous = optional_int_field(obj, "previous_tree_size", "journal entry")
+    if previous is not None and previous > size:
+        raise MalformedInput(
+            f"journal entry previous_tree_size {previous} is larger than its tree_size {size}"
+        )
 
 
 def _journal_line(number: int, line: bytes) -> JournalEntry:

@@ -2,7 +2,9 @@
 
 A bundle carries one event with everything needed to check it: the checkpoint, the inclusion proof, the
 actor's attestation and payload when there are any, local anchors and the public keys. ``verify_bundle``
-runs the numbered steps of docs/formats.md in order and stops at the first that fails.
+runs the numbered steps of docs/formats.md in order against a caller's ``TrustRoot`` and stops at the
+first that fails. The bundle's own ``keys.log`` is never trusted; its ``keys.actor`` is used only once the
+trusted log is shown to have committed the event whose signature that key must verify.
 """
 
 from __future__ import annotations
@@ -16,30 +18,39 @@ from verifier._json import (
     JSONObject,
     hex_list_field,
     int_field,
+    list_field,
     loads,
     object_field,
+    require_fields,
     require_object,
     str_field,
 )
 from verifier.anchors import LocalAnchor, verify_local_anchor
-from verifier.checkpoint import Checkpoint, verify_checkpoint
-from verifier.errors import MalformedInput, VerifierError
+from verifier.checkpoint import Checkpoint, key_hash, verify_checkpoint
+from verifier.errors import KeyMismatch, MalformedInput, VerifierError
 from verifier.events import (
     Attestation,
     Event,
     Payload,
+    actor_key_binding,
     event_leaf_hash,
     verify_actor_signature,
     verify_attestation,
     verify_payload_commitment,
 )
-from verifier.merkle import verify_inclusion
+from verifier.merkle import MAX_INCLUSION_HASHES, verify_inclusion
 from verifier.report import ASSURANCE_SIGNED, Report, StepResult, notes_for
 from verifier.sm import PublicKey
+from verifier.trust import LogKey, TrustRoot
 
-__all__ = ["BUNDLE_FORMAT", "Bundle", "verify_bundle"]
+__all__ = ["BUNDLE_FORMAT", "MAX_BUNDLE_BYTES", "Bundle", "verify_bundle"]
 
 BUNDLE_FORMAT = "tiezheng.bundle/v1"
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+_FIELDS = (
+    "format", "event", "leaf_index", "attestation", "payload", "checkpoint", "inclusion_proof", "anchors", "keys"
+)
+_MAX_ANCHORS = 64
 
 
 @dataclass(frozen=True)
@@ -61,10 +72,13 @@ class Bundle:
         """Parse bundle JSON (step 1 of docs/formats.md).
 
         Raises ``MalformedInput`` (with ``step`` 1) when ``data`` is not JSON, has another format tag, or a
-        field is missing or of the wrong shape: the event, attestation (present exactly for batch-signed
-        events), payload, checkpoint text, proofs, anchors and both PEM keys are all checked here.
+        field is missing, unknown, out of range or of the wrong shape: the event, attestation (present exactly
+        for batch-signed events), payload, checkpoint text, proofs (``leaf_index`` below the tree size),
+        anchors and both PEM keys are all checked here. ``data`` may be at most ``MAX_BUNDLE_BYTES``.
         """
         try:
+            if len(data) > MAX_BUNDLE_BYTES:
+                raise MalformedInput(f"bundle is {len(data)} bytes, want at most {MAX_BUNDLE_BYTES}")
             return cls._from_object(require_object(loads(data, "bundle"), "bundle"))
         except MalformedInput as exc:
             exc.step, exc.step_name = 1, "structure"
@@ -75,63 +89,94 @@ class Bundle:
         fmt = str_field(obj, "format", "bundle")
         if fmt != BUNDLE_FORMAT:
             raise MalformedInput(f"bundle format is {fmt!r}, want {BUNDLE_FORMAT!r}")
-        event = Event.from_json(_get(obj, "event"))
+        require_fields(obj, "bundle", required=_FIELDS)
+        event = Event.from_json(obj["event"])
         keys = object_field(obj, "keys", "bundle")
+        require_fields(keys, "bundle.keys", required=("log", "actor"))
+        checkpoint = Checkpoint.from_text(str_field(obj, "checkpoint", "bundle"))
         return cls(
             event=event,
-            leaf_index=int_field(obj, "leaf_index", "bundle"),
-            attestation=_attestation(event, _get(obj, "attestation")),
-            payload=None if _get(obj, "payload") is None else Payload.from_json(obj["payload"]),
-            checkpoint=Checkpoint.from_text(str_field(obj, "checkpoint", "bundle")),
-            inclusion_proof=hex_list_field(obj, "inclusion_proof", "bundle"),
-            anchors=_anchors(_get(obj, "anchors")),
+            leaf_index=_leaf_index(obj, checkpoint),
+            attestation=_attestation(event, obj["attestation"]),
+            payload=None if obj["payload"] is None else Payload.from_json(obj["payload"]),
+            checkpoint=checkpoint,
+            inclusion_proof=hex_list_field(obj, "inclusion_proof", "bundle", max_items=MAX_INCLUSION_HASHES),
+            anchors=tuple(_anchor(a) for a in list_field(obj, "anchors", "bundle", max_items=_MAX_ANCHORS)),
             log_key_pem=_pem(keys, "log"),
             actor_key_pem=_pem(keys, "actor"),
         )
 
 
-def verify_bundle(bundle: Bundle, *, log_key_pem: str | None = None) -> Report:
+def verify_bundle(bundle: Bundle, *, trust_root: TrustRoot) -> Report:
     """Run verification steps 2 to 7 of docs/formats.md on a parsed ``bundle`` (step 1 is parsing).
 
-    ``log_key_pem`` is the trusted log key (``--log-key``); when ``None`` the bundle's own key is used and
-    the report says it was not pinned. Returns the report of a valid bundle. Raises ``VerificationFailed``
-    (a subclass naming the failed check) or ``MalformedInput`` (an unusable pinned key); the error's
+    ``trust_root`` names the keys the caller trusts (``--trust-root``); nothing in the bundle is trusted.
+    Returns the report of a valid bundle. Raises ``UntrustedLog`` (exit 2) when the trust root names no key
+    for the bundle's log, else ``VerificationFailed`` (a subclass naming the failed check); the error's
     ``step``, ``step_name`` and ``report`` say which step failed and which passed before it.
 
-    2. Log key: the pinned key if given, else the bundle's.
-    3. Checkpoint signature by the log key.
-    4. Actor signature over the claim, or the attestation's signature, claim-hash membership and actor.
-    5. Payload commitment, if the payload is included.
-    6. Leaf hash and inclusion proof against the checkpoint root.
-    7. Each anchor: entry signature and checkpoint by the log key, consistency from the bundle checkpoint.
+    2. Log key: the trust root's keys for the checkpoint's origin; the bundle's ``keys.log`` must be one.
+    3. Checkpoint signature by a trusted key of that origin.
+    4. Leaf hash and inclusion proof against the checkpoint root: the trusted log committed this event.
+    5. Actor key and signature: the bundle's actor key must verify the signature (or the attestation) that
+       the log committed; SM2 hashes the public key into the signed digest (Z_A), so no other key does.
+       When ``key_id`` names a fingerprint, the key must have it.
+    6. Payload commitment, if the payload is included.
+    7. Each anchor: entry signed by a trusted key of the origin, its checkpoint by that key, consistency
+       from the bundle checkpoint.
     """
-    run = _Run(bundle, pinned=log_key_pem is not None)
-    log_key = log_key_pem if log_key_pem is not None else bundle.log_key_pem
+    run = _Run(bundle, trust_root=trust_root)
     with run.step(2, "log key"):
-        run.log_key_fingerprint = PublicKey.from_pem(log_key).fingerprint()
+        trusted = _trusted_log_keys(bundle, trust_root)
         run.ok(
-            f"{run.log_key_fingerprint} "
-            + ("pinned with --log-key" if run.pinned else "from the bundle (not pinned)")
+            f"trust root {trust_root.digest[:16]}… names {len(trusted)} key(s) for {bundle.checkpoint.origin!r}; "
+            "the bundle's keys.log is one of them"
         )
     with run.step(3, "checkpoint signature"):
-        verify_checkpoint(bundle.checkpoint, public_key_pem=log_key)
-        run.ok(f"{bundle.checkpoint.origin} size {bundle.checkpoint.tree_size} signed by the log key")
-    with run.step(4, "actor signature"):
-        run.ok(_check_actor(bundle))
-    with run.step(5, "payload commitment"):
-        _check_payload(bundle, run)
-    with run.step(6, "leaf hash and inclusion proof"):
+        signer = _verify_trusted_checkpoint(bundle.checkpoint, trusted)
+        run.log_key_fingerprint = signer.fingerprint
+        run.ok(f"{bundle.checkpoint.origin} size {bundle.checkpoint.tree_size} signed by trusted key {signer.fingerprint}")
+    with run.step(4, "leaf hash and inclusion proof"):
         leaf = event_leaf_hash(bundle.event)
         verify_inclusion(
-            bundle.leaf_index,
-            bundle.checkpoint.tree_size,
-            leaf,
-            bundle.inclusion_proof,
-            bundle.checkpoint.root_hash,
+            bundle.leaf_index, bundle.checkpoint.tree_size, leaf, bundle.inclusion_proof, bundle.checkpoint.root_hash
         )
         run.ok(f"leaf {leaf.hex()} is in the tree with root {bundle.checkpoint.root_hash.hex()}")
-    _check_anchors(bundle, run, log_key)
+    with run.step(5, "actor signature"):
+        run.ok(_check_actor(bundle, run))
+    with run.step(6, "payload commitment"):
+        _check_payload(bundle, run)
+    _check_anchors(bundle, run, trusted)
     return run.report(valid=True)
+
+
+def _trusted_log_keys(bundle: Bundle, trust_root: TrustRoot) -> tuple[LogKey, ...]:
+    """The trust root's keys for the bundle's origin; ``keys.log`` must be one of them (never used itself)."""
+    origin = bundle.checkpoint.origin
+    trusted = trust_root.log_keys(origin)
+    carried = PublicKey.from_pem(bundle.log_key_pem).fingerprint()
+    if carried not in {key.fingerprint for key in trusted}:
+        raise KeyMismatch(
+            f"bundle.keys.log {carried} is not a key the trust root names for {origin!r} "
+            f"(trusted: {', '.join(k.fingerprint for k in trusted)})"
+        )
+    return trusted
+
+
+def _verify_trusted_checkpoint(checkpoint: Checkpoint, trusted: tuple[LogKey, ...]) -> LogKey:
+    """Verify every signature line of a trusted key; return the first such key (``KeyMismatch`` if none)."""
+    lines = {(s.name, s.key_hash) for s in checkpoint.signatures}
+    signers = [k for k in trusted if (checkpoint.origin, key_hash(checkpoint.origin, k.public_key)) in lines]
+    if not signers:
+        found = ", ".join(f"{s.name} {s.key_hash.hex()}" for s in checkpoint.signatures)
+        want = ", ".join(key_hash(checkpoint.origin, k.public_key).hex() for k in trusted)
+        raise KeyMismatch(
+            f"checkpoint has no signature by a log key the trust root names: want {checkpoint.origin} {want}, "
+            f"got {found}"
+        )
+    for key in signers:
+        verify_checkpoint(checkpoint, public_key_pem=key.public_key.to_pem())
+    return signers[0]
 
 
 @dataclass
@@ -139,10 +184,11 @@ class _Run:
     """Records the outcome of each step as ``verify_bundle`` goes, and builds the report."""
 
     bundle: Bundle
-    pinned: bool
+    trust_root: TrustRoot
     results: list[StepResult] = field(default_factory=list)
     current: tuple[int, str] = (1, "structure")
     log_key_fingerprint: str | None = None
+    actor_key_binding: str | None = None
 
     def __post_init__(self) -> None:
         self.results.append(StepResult(1, "structure", "ok", f"{BUNDLE_FORMAT} parsed"))
@@ -171,31 +217,42 @@ class _Run:
         """The report of the steps recorded so far."""
         assurance = ASSURANCE_SIGNED if valid else None
         event = self.bundle.event
+        actor_fingerprint = PublicKey.from_pem(self.bundle.actor_key_pem).fingerprint()
         return Report(
             valid=valid,
             steps=tuple(self.results),
-            log_key_pinned=self.pinned,
+            trust_root=self.trust_root.digest,
             log_key_fingerprint=self.log_key_fingerprint,
-            actor_key_fingerprint=PublicKey.from_pem(self.bundle.actor_key_pem).fingerprint(),
+            actor_key_fingerprint=actor_fingerprint,
             actor_key_id=str(event.actor["key_id"]),
+            actor_key_binding=self.actor_key_binding,
             event_id=str(event.fields["event_id"]),
             origin=self.bundle.checkpoint.origin,
             tree_size=self.bundle.checkpoint.tree_size,
             leaf_index=self.bundle.leaf_index,
             assurance=assurance,
             failure=failure,
-            notes=notes_for(log_key_pinned=self.pinned, assurance=assurance),
+            notes=notes_for(
+                assurance=assurance,
+                actor_key_binding=self.actor_key_binding,
+                actor_key_id=str(event.actor["key_id"]),
+                actor_key_fingerprint=actor_fingerprint,
+            ),
         )
 
 
-def _check_actor(bundle: Bundle) -> str:
+def _check_actor(bundle: Bundle, run: _Run) -> str:
     actor = bundle.event.actor
-    who = f"actor {actor['type']}:{actor['id']} (key_id {actor['key_id']}, key {PublicKey.from_pem(bundle.actor_key_pem).fingerprint()})"
+    fingerprint = PublicKey.from_pem(bundle.actor_key_pem).fingerprint()
+    who = f"actor {actor['type']}:{actor['id']} (key_id {actor['key_id']}, key {fingerprint})"
     if bundle.attestation is None:
         verify_actor_signature(bundle.event, public_key_pem=bundle.actor_key_pem)
-        return f"claim signed by {who}"
-    verify_attestation(bundle.event, bundle.attestation, public_key_pem=bundle.actor_key_pem)
-    return f"batch attestation signed by {who} lists the claim hash"
+        done = f"logged claim signed by {who}"
+    else:
+        verify_attestation(bundle.event, bundle.attestation, public_key_pem=bundle.actor_key_pem)
+        done = f"logged batch attestation signed by {who} lists the claim hash"
+    run.actor_key_binding = actor_key_binding(bundle.event, public_key_pem=bundle.actor_key_pem)
+    return done + ("; key_id names this key" if run.actor_key_binding == "fingerprint" else "")
 
 
 def _check_payload(bundle: Bundle, run: _Run) -> None:
@@ -206,22 +263,39 @@ def _check_payload(bundle: Bundle, run: _Run) -> None:
     run.ok(f"payload matches commitment {bundle.event.payload_commitment.hex()}")
 
 
-def _check_anchors(bundle: Bundle, run: _Run, log_key_pem: str) -> None:
+def _check_anchors(bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> None:
     if not bundle.anchors:
         with run.step(7, "anchors"):
             run.skip("no anchors in the bundle")
+    by_fingerprint = {key.fingerprint: key for key in trusted}
     for i, anchor in enumerate(bundle.anchors, start=1):
         with run.step(7, f"anchor {i} (local journal seq {anchor.entry.seq})"):
-            verify_local_anchor(anchor, checkpoint=bundle.checkpoint, public_key_pem=log_key_pem)
+            key = by_fingerprint.get(anchor.entry.key_id)
+            if key is None:
+                raise KeyMismatch(
+                    f"journal entry seq {anchor.entry.seq} is signed by key {anchor.entry.key_id[:80]}, "
+                    f"not a log key the trust root names for {bundle.checkpoint.origin!r}"
+                )
+            verify_local_anchor(anchor, checkpoint=bundle.checkpoint, public_key_pem=key.public_key.to_pem())
             run.ok(
-                f"tree size {anchor.entry.tree_size} signed by the log key and consistent with the checkpoint"
+                f"tree size {anchor.entry.tree_size} signed by trusted key {key.fingerprint} "
+                "and consistent with the checkpoint"
             )
 
 
-def _get(obj: JSONObject, key: str) -> Any:
-    if key not in obj:
-        raise MalformedInput(f"bundle is missing field {key!r}")
-    return obj[key]
+def _leaf_index(obj: JSONObject, checkpoint: Checkpoint) -> int:
+    index = int_field(obj, "leaf_index", "bundle")
+    if index >= checkpoint.tree_size:
+        raise MalformedInput(
+            f"bundle.leaf_index {index} is not in the checkpoint's tree: want 0 <= leaf_index < {checkpoint.tree_size}"
+        )
+    return index
+
+
+def _anchor(value: Any) -> LocalAnchor:
+    anchor = LocalAnchor.from_json(value)  # the backend first: its message is the clearer one
+    require_fields(value, "bundle.anchor", required=("backend", "entry", "consistency_proof"))
+    return anchor
 
 
 def _attestation(event: Event, value: Any) -> Attestation | None:
@@ -229,12 +303,6 @@ def _attestation(event: Event, value: Any) -> Attestation | None:
         want = "an attestation object" if event.attestation_hash is not None else "null"
         raise MalformedInput(f"bundle.attestation does not fit the event: want {want}")
     return None if value is None else Attestation.from_json(value)
-
-
-def _anchors(value: Any) -> tuple[LocalAnchor, ...]:
-    if not isinstance(value, list):
-        raise MalformedInput("bundle.anchors must be a list")
-    return tuple(LocalAnchor.from_json(item) for item in value)
 
 
 def _pem(keys: JSONObject, name: str) -> str:

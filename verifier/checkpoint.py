@@ -24,6 +24,7 @@ _SIGNATURE_PREFIX = "\u2014 "  # EM DASH, then a space
 _TREE_SIZE = re.compile(r"0|[1-9][0-9]*")
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # C2SP signed note: no controls but newline
 _MAX_TREE_SIZE = 2**64 - 1
+_MAX_SIGNATURES = 64  # the log's line plus witness cosignatures; more is refused before any is checked
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ class Checkpoint:
         """Parse checkpoint note text strictly; raises ``MalformedInput`` naming the first problem.
 
         Requires: no control characters but newline, a final newline, exactly three body lines (origin,
-        decimal tree size without leading zeros, base64 of a 32-byte root), a blank line, then one or
-        more signature lines.
+        decimal tree size without leading zeros, base64 of a 32-byte root), a blank line, then one to 64
+        signature lines.
         """
         if _CONTROL.search(text):
             raise MalformedInput("malformed checkpoint: control character in note text")
@@ -86,7 +87,12 @@ class Checkpoint:
             raise MalformedInput(
                 "malformed checkpoint: want one or more signature lines, each ending in a newline"
             )
-        signatures = tuple(NoteSignature.from_line(line) for line in signed[:-1].split("\n"))
+        lines_signed = signed[:-1].split("\n")
+        if len(lines_signed) > _MAX_SIGNATURES:
+            raise MalformedInput(
+                f"malformed checkpoint: {len(lines_signed)} signature lines, want at most {_MAX_SIGNATURES}"
+            )
+        signatures = tuple(NoteSignature.from_line(line) for line in lines_signed)
         origin, size, root = lines
         return cls(
             origin=_origin(origin),

@@ -1,66 +1,125 @@
-"""``tiezheng verify FILE``: check one bundle offline and exit 0 (valid), 1 (invalid) or 2 (unusable input).
+"""``tiezheng verify FILE --trust-root ROOT`` and ``tiezheng trust-root init``: the verifier's commands.
 
-Thin by design (STYLE.md item 3): read the files, call ``Bundle.from_bytes`` and ``verify_bundle``, print
-the report and map ``VerifierError`` to an exit code. The ``tiezheng`` dispatcher in
-``evidence_api/cli.py`` imports this module lazily and calls ``verify_command``.
+``verify`` checks one bundle offline and exits 0 (valid), 1 (invalid) or 2 (unusable input, no trust root,
+or a trust root that does not name the bundle's log). Thin by design (STYLE.md item 3): read the files,
+call ``TrustRoot.from_file``, ``Bundle.from_bytes`` and ``verify_bundle``, print the report and map
+``VerifierError`` to an exit code. The ``tiezheng`` dispatcher in ``evidence_api/cli.py`` imports this
+module lazily and calls ``verify_command`` or ``trust_root_init_command``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
 
-from verifier.bundle import Bundle, verify_bundle
-from verifier.errors import MalformedInput, VerifierError
+from verifier.bundle import MAX_BUNDLE_BYTES, Bundle, verify_bundle
+from verifier.errors import MalformedInput, UntrustedLog, VerifierError
 from verifier.report import Report
+from verifier.trust import TrustRoot
 
-__all__ = ["EXIT_INVALID", "EXIT_UNUSABLE", "EXIT_VALID", "verify_command"]
+__all__ = ["EXIT_INVALID", "EXIT_UNUSABLE", "EXIT_VALID", "trust_root_init_command", "verify_command"]
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
 EXIT_UNUSABLE = 2
 
 
-def verify_command(path: str, *, json_output: bool, log_key: str | None, verbose: bool) -> int:
-    """Verify the bundle at ``path`` and print the outcome; return the exit code.
+_UNPRINTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
-    ``json_output`` prints the report as JSON instead of text; ``log_key`` is the path of the trusted log
-    key PEM (``--log-key``; without it the bundle's own key is used and reported as not pinned);
-    ``verbose`` lists every step and, on failure, prints the error's traceback to stderr.
-    Returns ``EXIT_VALID`` (0), ``EXIT_INVALID`` (1) or ``EXIT_UNUSABLE`` (2: unreadable file, not JSON,
-    wrong format, malformed field or key).
+
+def verify_command(path: str, *, trust_root: str | None, json_output: bool, verbose: bool) -> int:
+    """Verify the bundle at ``path`` against the trust root file ``trust_root``; print the outcome.
+
+    ``trust_root`` is the path given with ``--trust-root`` (or ``TIEZHENG_TRUST_ROOT``); without one the
+    verifier says what to pass and returns 2, never falling back to keys inside the bundle.
+    ``json_output`` prints the report as JSON instead of text; ``verbose`` lists every step and, on
+    failure, prints the error's traceback to stderr. Returns ``EXIT_VALID`` (0), ``EXIT_INVALID`` (1) or
+    ``EXIT_UNUSABLE`` (2: unreadable file, not JSON, wrong format, malformed or out-of-range field, no or
+    unusable trust root, or one that does not name the bundle's log).
     """
     out = Console(highlight=False, soft_wrap=True)
     try:
-        pinned = _read(log_key, "log key").decode("utf-8", errors="replace") if log_key is not None else None
-        bundle = Bundle.from_bytes(_read(path, "bundle"))
+        bundle = Bundle.from_bytes(_read(path, "bundle", MAX_BUNDLE_BYTES))
+        root = _trust_root(trust_root, bundle.checkpoint.origin)
         with _native_stderr_silenced(enabled=not verbose):
-            report = verify_bundle(bundle, log_key_pem=pinned)
+            report = verify_bundle(bundle, trust_root=root)
     except VerifierError as exc:
         return _print_failure(out, exc, json_output=json_output, verbose=verbose)
     _print_report(out, report, json_output=json_output, verbose=verbose)
     return EXIT_VALID
 
 
-def _read(path: str, what: str) -> bytes:
+def trust_root_init_command(*, origin: str, log_key: str, out: str, force: bool) -> int:
+    """Write a trust root naming one log key, for ``tiezheng trust-root init``; return the exit code.
+
+    ``origin`` is the log's name in its checkpoints, ``log_key`` the path of its public key (PEM) obtained
+    out of band, ``out`` the file to write (refused if it exists, unless ``force``). Returns 0, or 2 with a
+    message when the key or origin is unusable or the file cannot be written.
+    """
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        pem = _read(log_key, "log key", 1024 * 1024).decode("utf-8", errors="replace")
+        root = TrustRoot.for_log(origin, pem)
+        _write_new(Path(out), root.to_json(), force=force)
+    except VerifierError as exc:
+        console.print(Text(_printable(f"UNUSABLE INPUT: {exc.diagnostics()}"), style="red"))
+        return EXIT_UNUSABLE
+    key = root.logs[0]
+    console.print(Text(_printable(f"wrote {out}: log {key.origin!r} with key {key.fingerprint}")))
+    console.print("compare that fingerprint with the one the log's operator publishes before you rely on it.")
+    return EXIT_VALID
+
+
+def _trust_root(path: str | None, origin: str) -> TrustRoot:
+    if path is None or not path.strip():
+        raise UntrustedLog(
+            f"no trust root given: the verifier trusts only keys you pass in, never the keys inside the bundle. "
+            f"pass --trust-root FILE (or set TIEZHENG_TRUST_ROOT). to make one from the public key of log "
+            f"{origin!r}, obtained from its operator out of band: tiezheng trust-root init --origin {origin} "
+            "--log-key KEY.pem -o trust-root.json"
+        )
+    return TrustRoot.from_file(path)
+
+
+def _read(path: str, what: str, limit: int) -> bytes:
     try:
         with open(path, "rb") as file:
-            return file.read()
+            data = file.read(limit + 1)
     except OSError as exc:
         raise MalformedInput(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    if len(data) > limit:
+        raise MalformedInput(f"{what} {path} is larger than {limit} bytes")
+    return data
+
+
+def _write_new(path: Path, text: str, *, force: bool) -> None:
+    try:
+        with open(path, "w" if force else "x", encoding="utf-8") as file:
+            file.write(text)
+    except FileExistsError as exc:
+        raise MalformedInput(f"{path} exists; pass --force to overwrite it") from exc
+    except OSError as exc:
+        raise MalformedInput(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _printable(text: str) -> str:
+    """Escape control and bidi characters, so evidence text cannot rewrite the terminal it is shown on."""
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _print_report(out: Console, report: Report, *, json_output: bool, verbose: bool) -> None:
     if json_output:
         print(report.to_json())
         return
-    out.print(Text(report.to_text(steps=verbose), style="green" if report.valid else "red"))
+    out.print(Text(_printable(report.to_text(steps=verbose)), style="green" if report.valid else "red"))
 
 
 def _print_failure(out: Console, exc: VerifierError, *, json_output: bool, verbose: bool) -> int:
@@ -76,9 +135,9 @@ def _print_failure(out: Console, exc: VerifierError, *, json_output: bool, verbo
         )
     else:
         label = "UNUSABLE INPUT" if code == EXIT_UNUSABLE else "INVALID"
-        out.print(Text(f"{label}: {exc.diagnostics()}", style="red"))
+        out.print(Text(_printable(f"{label}: {exc.diagnostics()}"), style="red"))
         if verbose and exc.report is not None:
-            out.print(Text(exc.report.to_text(steps=True)))
+            out.print(Text(_printable(exc.report.to_text(steps=True))))
     return code
 
 

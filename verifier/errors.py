@@ -3,7 +3,8 @@
 Two families, mapped to the exit codes of ``tiezheng verify``:
 
 - ``MalformedInput`` (exit 2): the input cannot be used at all (not JSON, wrong format tag, a field of the
-  wrong type, a key that is not an SM2 public key, a checkpoint that is not a C2SP note).
+  wrong type or out of range, a key that is not an SM2 public key, a checkpoint that is not a C2SP note);
+  its subclass ``UntrustedLog`` says that no trust root was given or that it names no key for the log.
 - ``VerificationFailed`` (exit 1): the input is well formed but a check failed; subclasses say which kind.
 
 Messages are lower-case and name the values they compared (got/want), as transparency-dev/merkle does.
@@ -25,6 +26,7 @@ __all__ = [
     "KeyMismatch",
     "MalformedInput",
     "RootMismatch",
+    "UntrustedLog",
     "VerificationFailed",
     "VerifierError",
 ]
@@ -54,6 +56,13 @@ class VerifierError(Exception):
 
 class MalformedInput(VerifierError):
     """The input is unusable: it cannot be parsed or lacks what the format requires (exit 2)."""
+
+
+class UntrustedLog(MalformedInput):
+    """Nothing to check against: no trust root was given, or it names no key for the evidence's log (exit 2).
+
+    The verifier never falls back to a key inside the evidence; the message says what to pass instead.
+    """
 
 
 class VerificationFailed(VerifierError):

@@ -9,8 +9,9 @@ hashes of a batch.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from verifier._json import (
     JSONObject,
@@ -20,10 +21,11 @@ from verifier._json import (
     hex_list_field,
     object_field,
     optional_hex_field,
+    require_fields,
     require_object,
     str_field,
 )
-from verifier.errors import AttestationMismatch, BadSignature, CommitmentMismatch, MalformedInput
+from verifier.errors import AttestationMismatch, BadSignature, CommitmentMismatch, KeyMismatch, MalformedInput
 from verifier.hashing import leaf_hash
 from verifier.sm import PublicKey, sm3, verify_sm2
 
@@ -31,6 +33,7 @@ __all__ = [
     "Attestation",
     "Event",
     "Payload",
+    "actor_key_binding",
     "claim",
     "claim_hash",
     "event_leaf_hash",
@@ -41,6 +44,8 @@ __all__ = [
 
 _NOT_IN_CLAIM = frozenset({"received_at", "prev", "attestation", "signature"})
 _SALT_SIZE = 16
+_MAX_BATCH = 100_000  # claim hashes one attestation may list
+_FINGERPRINT_ID = re.compile(r"(?:.*#)?([0-9a-f]{16,64})")  # "<fingerprint>" or "<name>#<fingerprint prefix>"
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,7 @@ class Attestation:
         return cls(
             fields=obj,
             actor=_actor(obj, "attestation"),
-            event_hashes=hex_list_field(obj, "event_hashes", "attestation"),
+            event_hashes=hex_list_field(obj, "event_hashes", "attestation", max_items=_MAX_BATCH),
             signature=b64_field(obj, "signature", "attestation"),
         )
 
@@ -113,8 +118,7 @@ class Payload:
     def from_json(cls, value: Any) -> Payload:
         """Parse ``{"salt": "<hex 16 bytes>", "value": <json>}``; raises ``MalformedInput``."""
         obj = require_object(value, "payload")
-        if "value" not in obj:
-            raise MalformedInput("payload is missing field 'value'")
+        require_fields(obj, "payload", required=("salt", "value"))
         canonical(obj["value"])
         return cls(salt=hex_field(obj, "salt", "payload", size=_SALT_SIZE), value=copy.deepcopy(obj["value"]))
 
@@ -154,7 +158,7 @@ def verify_attestation(event: Event, attestation: Attestation, *, public_key_pem
     1. The event's ``attestation`` equals SM3(canonical(attestation with its signature)).
     2. The attestation's signature verifies over canonical(attestation without signature).
     3. The event's claim hash is one of ``event_hashes``.
-    4. The event's ``actor`` equals the attestation's ``actor`` (same canonical bytes).
+    4. The event's ``tenant`` and ``actor`` equal the attestation's (same canonical bytes).
     Raises ``AttestationMismatch`` (steps 1, 3, 4) or ``BadSignature`` (step 2).
     """
     if event.attestation_hash is None:
@@ -169,11 +173,34 @@ def verify_attestation(event: Event, attestation: Attestation, *, public_key_pem
         raise AttestationMismatch(
             f"claim hash {claim_hash(event).hex()} is not in the attestation's event_hashes"
         )
+    if attestation.fields["tenant"] != event.fields["tenant"]:
+        raise AttestationMismatch(
+            f"tenant mismatch: event tenant {event.fields['tenant']!r}, attestation tenant "
+            f"{attestation.fields['tenant']!r}"
+        )
     if canonical(event.actor) != canonical(attestation.actor):
         raise AttestationMismatch(
             f"actor mismatch: event actor {canonical(event.actor).decode()}, "
             f"attestation actor {canonical(attestation.actor).decode()}"
         )
+
+
+def actor_key_binding(event: Event, *, public_key_pem: str) -> Literal["fingerprint", "signature"]:
+    """How the actor key ``public_key_pem`` is tied to the logged ``event``, once its signature verified.
+
+    ``"fingerprint"`` when ``actor.key_id`` names the key: the whole key fingerprint, or ``<name>#`` and at
+    least 16 hex digits that begin it (as the service's ``tiezheng#...`` ids do). ``"signature"`` when the
+    key_id is a plain name: then only the logged signature ties the key to the event. Raises
+    ``KeyMismatch`` when the key_id names another key's fingerprint.
+    """
+    key_id = str(event.actor["key_id"])
+    match = _FINGERPRINT_ID.fullmatch(key_id)
+    if match is None or ("#" not in key_id and len(key_id) != 64):
+        return "signature"
+    fingerprint = PublicKey.from_pem(public_key_pem).fingerprint()
+    if not fingerprint.startswith(match.group(1)):
+        raise KeyMismatch(f"actor key_id {key_id[:80]!r} names another key: the bundle's actor key is {fingerprint}")
+    return "fingerprint"
 
 
 def verify_payload_commitment(event: Event, payload: Payload) -> None:

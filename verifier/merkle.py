@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from verifier.errors import InvalidProof, RootMismatch
 from verifier.hashing import HASH_SIZE, empty_root, node_hash
 
+MAX_INCLUSION_HASHES = 64
+"""No inclusion proof in a tree of at most 2^64 - 1 leaves (the checkpoint's limit) has more hashes."""
+MAX_CONSISTENCY_HASHES = 65
+"""No consistency proof between trees of at most 2^64 - 1 leaves has more hashes."""
+
 __all__ = [
+    "MAX_CONSISTENCY_HASHES",
+    "MAX_INCLUSION_HASHES",
     "consistency_proof_length",
     "inclusion_proof_length",
     "root_from_consistency_proof",

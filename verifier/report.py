@@ -18,9 +18,10 @@ SIGNED_NOTE = (
     "a local journal proves nothing against the operator, who holds that key and could rewrite and re-sign "
     "the log; it only shows the log did not fork between anchors."
 )
-_UNPINNED_NOTE = (
-    "the log key was taken from the bundle, not pinned: anyone can build a bundle that verifies with a key "
-    "they made. pass --log-key with the operator's published key to check against it."
+_NAME_ONLY_NOTE = (
+    "actor key {fingerprint}: the log committed a signature that only this key verifies, but key_id {key_id!r} "
+    "is a name, not the key's fingerprint; that the key belongs to the actor is the tenant key registry's "
+    "statement. compare the fingerprint with the registry."
 )
 
 
@@ -40,15 +41,19 @@ class Report:
 
     ``valid`` is true only when every step passed; ``failure`` then is ``None``. A failed verification
     raises, and the exception carries a report with ``valid`` false and the failing step last.
-    ``assurance`` is the level reached (``None`` when invalid).
+    ``assurance`` is the level reached (``None`` when invalid). ``trust_root`` is the hex SM3 of the trust
+    root file used; ``log_key_fingerprint`` the trusted key that signed the checkpoint. ``actor_key_binding``
+    says how the actor key is tied to the logged event (``fingerprint``: its key_id names it;
+    ``signature``: only the logged signature does; ``None``: not reached).
     """
 
     valid: bool
     steps: tuple[StepResult, ...]
-    log_key_pinned: bool
+    trust_root: str
     log_key_fingerprint: str | None
     actor_key_fingerprint: str | None
     actor_key_id: str
+    actor_key_binding: str | None
     event_id: str
     origin: str
     tree_size: int
@@ -80,7 +85,11 @@ class Report:
         return "\n".join(lines)
 
 
-def notes_for(*, log_key_pinned: bool, assurance: str | None) -> tuple[str, ...]:
-    """The caveats a report must carry: the meaning of ``signed`` and whether the log key was pinned."""
+def notes_for(
+    *, assurance: str | None, actor_key_binding: str | None, actor_key_id: str, actor_key_fingerprint: str | None
+) -> tuple[str, ...]:
+    """The caveats a report must carry: the meaning of ``signed``, and an actor key tied only by its signature."""
     notes = [SIGNED_NOTE] if assurance == ASSURANCE_SIGNED else []
-    return tuple(notes if log_key_pinned else [*notes, _UNPINNED_NOTE])
+    if actor_key_binding == "signature":
+        notes.append(_NAME_ONLY_NOTE.format(fingerprint=actor_key_fingerprint, key_id=actor_key_id))
+    return tuple(notes)

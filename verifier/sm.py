@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gmssl_pyx
-from asn1crypto import algos, keys, pem
+from asn1crypto import algos, keys
 from cryptography.hazmat.primitives import hashes
 
+from verifier._pem import armor, unarmor
 from verifier.errors import BadSignature, MalformedInput
 
 __all__ = ["DEFAULT_SIGNER_ID", "PublicKey", "sm3", "verify_sm2"]
@@ -46,19 +47,10 @@ class PublicKey:
     def from_pem(cls, text: str) -> PublicKey:
         """Parse one ``-----BEGIN PUBLIC KEY-----`` block (surrounding whitespace allowed).
 
-        Raises ``MalformedInput`` when the text is not exactly one such PEM block or the key inside
-        is not an SM2 key (see ``from_der``).
+        Raises ``MalformedInput`` when the text is not exactly one such strict PEM block (``verifier._pem``)
+        or the key inside is not an SM2 key (see ``from_der``).
         """
-        data = text.strip().encode("utf-8", errors="replace")
-        if not (
-            data.startswith(b"-----BEGIN PUBLIC KEY-----") and data.endswith(b"-----END PUBLIC KEY-----")
-        ):
-            raise MalformedInput("public key is not one pem block of type 'PUBLIC KEY'")
-        try:
-            _, _, der = pem.unarmor(data)
-        except Exception as exc:  # asn1crypto raises several types on bad input; translate them all here
-            raise MalformedInput(f"public key pem does not decode: {exc}") from exc
-        return cls.from_der(der)
+        return cls.from_der(unarmor(text, "PUBLIC KEY", "public key"))
 
     @classmethod
     def from_der(cls, der: bytes) -> PublicKey:
@@ -89,8 +81,7 @@ class PublicKey:
 
     def to_pem(self) -> str:
         """The key as a PEM ``PUBLIC KEY`` block."""
-        armored: bytes = pem.armor("PUBLIC KEY", self.spki_der)
-        return armored.decode("ascii")
+        return armor("PUBLIC KEY", self.spki_der)
 
 
 def verify_sm2(

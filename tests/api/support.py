@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from ingest.signing import Actor
 from tests.helpers import TENANT, make_actor, wait_until
+from verifier.trust import TrustRoot
 
 ADMIN_TOKEN = "test-admin-token-123"
 OTHER_TENANT = "other-co"
@@ -66,6 +67,11 @@ class Api:
     def log_key_pem(self) -> str:
         pem: str = self.client.get("/v1/log/public-key").json()["public_key_pem"]
         return pem
+
+    def trust_root(self) -> TrustRoot:
+        """What a relying party writes once from the log's published key (``tiezheng trust-root init``)."""
+        published = self.client.get("/v1/log/public-key").json()
+        return TrustRoot.for_log(published["origin"], published["public_key_pem"])
 
 
 def assert_problem(resp: httpx.Response, status: int, slug: str, detail: str) -> dict[str, Any]:

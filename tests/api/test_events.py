@@ -477,8 +477,8 @@ def test_event_bundle_of_signed_event_verifies_offline(api: Api) -> None:
 
     data = _anchored_bundle(api, item["event"]["event_id"])
 
-    report = verify_bundle(Bundle.from_bytes(data), log_key_pem=api.log_key_pem())
-    assert report.valid and report.log_key_pinned
+    report = verify_bundle(Bundle.from_bytes(data), trust_root=api.trust_root())
+    assert report.valid and report.log_key_fingerprint == api.client.get("/v1/log/public-key").json()["fingerprint"]
     assert report.assurance == "signed"
     assert [(s.number, s.status) for s in report.steps] == [(n, "ok") for n in range(1, 8)]
     bundle = Bundle.from_bytes(data)
@@ -493,7 +493,7 @@ def test_event_bundle_of_attested_event_verifies_offline(api: Api) -> None:
 
     data = _anchored_bundle(api, body["events"][2]["event"]["event_id"])
 
-    report = verify_bundle(Bundle.from_bytes(data), log_key_pem=api.log_key_pem())
+    report = verify_bundle(Bundle.from_bytes(data), trust_root=api.trust_root())
     assert report.valid
     assert Bundle.from_bytes(data).attestation is not None
 
@@ -541,7 +541,7 @@ def test_post_events_in_worker_process_logs_events_whose_bundle_verifies(pooled:
     assert (first.status_code, second.status_code) == (201, 201)
     assert [r["leaf_index"] for r in first.json()["receipts"] + second.json()["receipts"]] == [0, 1, 2, 3]
     data = _anchored_bundle(pooled, signed[1]["event"]["event_id"])
-    assert verify_bundle(Bundle.from_bytes(data), log_key_pem=pooled.log_key_pem()).valid
+    assert verify_bundle(Bundle.from_bytes(data), trust_root=pooled.trust_root()).valid
 
 
 def test_post_events_in_worker_process_refusal_keeps_problem_type(pooled: Api) -> None:

@@ -67,7 +67,7 @@ def _verify_every_step(plant: Plant) -> None:
                "permit.closed": "head", "permit.suspended": SERVICE_ACTOR_ID, "alarm.raised": SERVICE_ACTOR_ID}
     approvers = iter(["head", "safety"])
     plant.api.checkpoint(plant.api.tree_size)
-    log_key = plant.api.log_key_pem()
+    trust_root = plant.api.trust_root()
     previous = None
     for entry in timeline:
         want = next(approvers) if entry["kind"] == "permit.approved" else signers[entry["kind"]]
@@ -75,13 +75,13 @@ def _verify_every_step(plant: Plant) -> None:
         assert entry["prev"] == previous, "events of one permit are chained by prev"
         previous = entry["leaf_hash"]
         bundle = plant.api.client.get(f"/v1/events/{entry['event_id']}/bundle", headers=reader).json()
-        report = verify_bundle(Bundle.from_bytes(json.dumps(bundle).encode()), log_key_pem=log_key)
+        report = verify_bundle(Bundle.from_bytes(json.dumps(bundle).encode()), trust_root=trust_root)
         signer = plant.people[want].signer if want != SERVICE_ACTOR_ID else plant.services.recorder.service_signer
         assert report.actor_key_fingerprint == signer.public.fingerprint(), "signed by the right person's key"
         tampered = json.loads(json.dumps(bundle))
         tampered["payload"]["value"] = {"tampered": True}
         with pytest.raises(VerificationFailed):
-            verify_bundle(Bundle.from_bytes(json.dumps(tampered).encode()), log_key_pem=log_key)
+            verify_bundle(Bundle.from_bytes(json.dumps(tampered).encode()), trust_root=trust_root)
 
 
 def test_permit_projection_matches_replay_of_its_signed_events(api: Api) -> None:

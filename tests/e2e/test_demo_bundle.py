@@ -1,63 +1,132 @@
-"""The newcomer's path: ``tiezheng demo`` runs, its bundle verifies offline, and the same bundle with any one
-byte changed does not."""
+"""The newcomer's path: ``tiezheng demo`` runs, writes a trust root, its bundle verifies offline against it,
+and the same bundle with any one byte changed, or any field replaced by a hostile value, does not."""
 
 from __future__ import annotations
 
+import json
+import os
+import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from evidence_api.demo import run_demo
 from verifier.bundle import Bundle, verify_bundle
+from verifier.cli import EXIT_INVALID, EXIT_UNUSABLE, EXIT_VALID, verify_command
 from verifier.errors import VerifierError
+from verifier.sm import PublicKey
+from verifier.trust import TrustRoot
 
 
 @pytest.fixture(scope="module")
-def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, str, Path]:
+def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path, Path]:
+    """The demo's bundle, its trust root file (written by the demo under its data dir) and the bundle's path."""
     root = tmp_path_factory.mktemp("demo")
     out = root / "bundle.json"
     assert run_demo(data_dir=root / "data", out=out) == 0
-    return out.read_bytes(), (root / "data" / "log-public-key.pem").read_text(), out
+    return out.read_bytes(), root / "data" / "trust-root.json", out
 
 
-def test_demo_bundle_verifies(demo_bundle: tuple[bytes, str, Path]) -> None:
-    data, log_key, _ = demo_bundle
-    report = verify_bundle(Bundle.from_bytes(data), log_key_pem=log_key)
+def test_demo_writes_trust_root_of_its_log(demo_bundle: tuple[bytes, Path, Path]) -> None:
+    data, trust_root, _ = demo_bundle
+    root = TrustRoot.from_file(trust_root)
+    origin = Bundle.from_bytes(data).checkpoint.origin
+    published = PublicKey.from_pem((trust_root.parent / "log-public-key.pem").read_text()).fingerprint()
+    assert [(k.origin, k.fingerprint) for k in root.logs] == [(origin, published)]
+
+
+def test_demo_bundle_verifies(demo_bundle: tuple[bytes, Path, Path]) -> None:
+    data, trust_root, _ = demo_bundle
+    report = verify_bundle(Bundle.from_bytes(data), trust_root=TrustRoot.from_file(trust_root))
     assert report.valid and report.assurance == "signed"
 
 
-def test_demo_bundle_any_byte_changed_fails(demo_bundle: tuple[bytes, str, Path]) -> None:
-    data, log_key, _ = demo_bundle
+def test_demo_bundle_any_byte_changed_fails(demo_bundle: tuple[bytes, Path, Path]) -> None:
+    data, trust_root, _ = demo_bundle
+    root = TrustRoot.from_file(trust_root)
     accepted = []
     for position in range(len(data)):
         for flip in (0x01, 0x20):
             tampered = bytearray(data)
             tampered[position] ^= flip
             try:
-                verify_bundle(Bundle.from_bytes(bytes(tampered)), log_key_pem=log_key)
+                verify_bundle(Bundle.from_bytes(bytes(tampered)), trust_root=root)
             except VerifierError:
                 continue
             accepted.append((position, flip, data[max(0, position - 20) : position + 20]))
     assert not accepted, f"{len(accepted)} tampered bundles verified, first: {accepted[:3]}"
 
 
-def test_verify_cli_exit_codes(demo_bundle: tuple[bytes, str, Path], tmp_path: Path) -> None:
-    data, log_key, path = demo_bundle
-    key = tmp_path / "log.pem"
-    key.write_text(log_key)
+_HOSTILE: list[Any] = [None, True, -1, 2**53, 2**60, 1e308, "", "\ud800", "\x1b[2J", "0" * 64, [], {}, [[[]]]]
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    found: list[tuple[Any, ...]] = []
+    for key, child in children:
+        found += [(*path, key), *_paths(child, (*path, key))]
+    return found
+
+
+def test_demo_bundle_hostile_fields_exit_1_or_2(
+    demo_bundle: tuple[bytes, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bounded, seeded fuzz of the real bundle through the command: no input gives a traceback."""
+    data, trust_root, _ = demo_bundle
+    original, rng, codes = json.loads(data), random.Random(8), set()
+    target = tmp_path / "mutated.json"
+    for _ in range(300):
+        mutated = json.loads(data)
+        *parents, last = rng.choice(_paths(original))
+        holder = mutated
+        for key in parents:
+            holder = holder[key]
+        holder[last] = rng.choice(_HOSTILE)
+        target.write_text(json.dumps(mutated))
+        code = verify_command(str(target), trust_root=str(trust_root), json_output=rng.random() < 0.5, verbose=False)
+        withheld = {"anchors": [], "payload": None}  # dropping anchors or the payload is allowed: less evidence
+        assert code in (EXIT_INVALID, EXIT_UNUSABLE) or {**mutated, **withheld} == {**original, **withheld}
+        codes.add(code)
+    capsys.readouterr()
+    assert {EXIT_INVALID, EXIT_UNUSABLE} <= codes
+
+
+def test_verify_cli_exit_codes(demo_bundle: tuple[bytes, Path, Path], tmp_path: Path) -> None:
+    data, trust_root, path = demo_bundle
     tampered = tmp_path / "tampered.json"
     tampered.write_bytes(data.replace(b"guardian.checkin", b"guardian.checkout", 1))
     garbage = tmp_path / "garbage.json"
     garbage.write_bytes(b"{not json")
+    huge_index = tmp_path / "huge-index.json"
+    huge_index.write_text(json.dumps({**json.loads(data), "leaf_index": 2**60}))
 
-    def run(target: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "evidence_api.cli", "verify", str(target), "--log-key", str(key)],
-                              check=False, capture_output=True, text=True)
+    def run(target: Path, *flags: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "evidence_api.cli", "verify", str(target), *flags],
+                              check=False, capture_output=True, text=True, env=env)
 
-    assert run(path).returncode == 0
-    failed = run(tampered)
-    assert failed.returncode == 1 and "actor signature" in failed.stdout + failed.stderr
-    assert run(garbage).returncode == 2
-    assert run(tmp_path / "missing.json").returncode == 2
+    assert run(path, "--trust-root", str(trust_root)).returncode == EXIT_VALID
+    assert run(path, env={**os.environ, "TIEZHENG_TRUST_ROOT": str(trust_root)}).returncode == EXIT_VALID
+    failed = run(tampered, "--trust-root", str(trust_root))
+    assert failed.returncode == EXIT_INVALID and "leaf hash and inclusion proof" in failed.stdout
+    untrusted = run(path, env={k: v for k, v in os.environ.items() if k != "TIEZHENG_TRUST_ROOT"})
+    assert untrusted.returncode == EXIT_UNUSABLE and "no trust root given" in untrusted.stdout
+    assert "VALID" not in untrusted.stdout.replace("UNUSABLE", "")
+    refused = run(huge_index, "--trust-root", str(trust_root))
+    assert refused.returncode == EXIT_UNUSABLE and "outside ±(2^53 - 1)" in refused.stdout
+    assert "Traceback" not in refused.stderr
+    assert run(garbage, "--trust-root", str(trust_root)).returncode == EXIT_UNUSABLE
+    assert run(tmp_path / "missing.json", "--trust-root", str(trust_root)).returncode == EXIT_UNUSABLE
+
+
+def test_trust_root_init_cli_writes_what_the_demo_wrote(demo_bundle: tuple[bytes, Path, Path], tmp_path: Path) -> None:
+    data, trust_root, _ = demo_bundle
+    out = tmp_path / "trust-root.json"
+    origin = Bundle.from_bytes(data).checkpoint.origin
+    made = subprocess.run([sys.executable, "-m", "evidence_api.cli", "trust-root", "init", "--origin", origin,
+                           "--log-key", str(trust_root.parent / "log-public-key.pem"), "-o", str(out)],
+                          check=False, capture_output=True, text=True)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert out.read_bytes() == trust_root.read_bytes()

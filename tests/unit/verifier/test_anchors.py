@@ -75,7 +75,7 @@ def test_journal_entry_from_json_bad_checkpoint(journal: list[dict[str, Any]]) -
 
 
 def test_journal_entry_from_json_negative_seq(journal: list[dict[str, Any]]) -> None:
-    with pytest.raises(MalformedInput, match="journal entry.seq must be a non-negative integer, got -1"):
+    with pytest.raises(MalformedInput, match=r"journal entry.seq must be an integer in \[0, 9007199254740991\], got -1"):
         JournalEntry.from_json({**journal[0], "seq": -1})
 
 
@@ -274,8 +274,8 @@ def test_verify_journal_fork(journal: list[dict[str, Any]], log_key: KeyPair) ->
 def test_verify_journal_shrinking_tree(journal: list[dict[str, Any]], log_key: KeyPair) -> None:
     first = make_journal(log_key, LEAVES, [7])[0]
     second = {**journal[0], "seq": 1, "prev_entry": sm3(canonical(first)).hex(), "previous_tree_size": 7}
-    with pytest.raises(InvalidProof, match="tree sizes out of order: got size1=7 size2=3"):
-        verify_journal(read_journal(_jsonl([first, sign_entry(log_key, second)])), public_key_pem=log_key.pem)
+    with pytest.raises(MalformedInput, match="journal line 2: journal entry previous_tree_size 7 is larger than its tree_size 3"):
+        read_journal(_jsonl([first, sign_entry(log_key, second)]))
 
 
 def test_verify_journal_entry_signed_by_other_key(

@@ -7,7 +7,7 @@ import json
 from verifier.report import ASSURANCE_SIGNED, SIGNED_NOTE, Report, StepResult, notes_for
 
 
-def _report(*, valid: bool = True, pinned: bool = False) -> Report:
+def _report(*, valid: bool = True, binding: str = "fingerprint") -> Report:
     assurance = ASSURANCE_SIGNED if valid else None
     return Report(
         valid=valid,
@@ -15,17 +15,20 @@ def _report(*, valid: bool = True, pinned: bool = False) -> Report:
             StepResult(1, "structure", "ok", "parsed"),
             StepResult(5, "payload commitment", "skipped", "none"),
         ),
-        log_key_pinned=pinned,
+        trust_root="cc" * 32,
         log_key_fingerprint="aa" * 32,
         actor_key_fingerprint="bb" * 32,
         actor_key_id="bb" * 32,
+        actor_key_binding=binding,
         event_id="e-1",
         origin="log.example",
         tree_size=9,
         leaf_index=3,
         assurance=assurance,
         failure=None if valid else "step 6 (leaf hash and inclusion proof) failed: root mismatch",
-        notes=notes_for(log_key_pinned=pinned, assurance=assurance),
+        notes=notes_for(
+            assurance=assurance, actor_key_binding=binding, actor_key_id="bb" * 32, actor_key_fingerprint="bb" * 32
+        ),
     )
 
 
@@ -39,7 +42,7 @@ def test_report_to_json_round_trips() -> None:
         "status": "skipped",
         "detail": "none",
     }
-    assert data["log_key_pinned"] is False
+    assert data["trust_root"] == "cc" * 32 and data["actor_key_binding"] == "fingerprint"
 
 
 def test_report_to_text_lists_steps_and_assurance() -> None:
@@ -61,13 +64,17 @@ def test_report_to_text_invalid_gives_reason() -> None:
     assert "assurance:" not in text
 
 
-def test_notes_for_signed_pinned() -> None:
-    assert notes_for(log_key_pinned=True, assurance=ASSURANCE_SIGNED) == (SIGNED_NOTE,)
+def test_notes_for_signed_key_named_by_fingerprint() -> None:
+    notes = notes_for(
+        assurance=ASSURANCE_SIGNED, actor_key_binding="fingerprint", actor_key_id="k", actor_key_fingerprint="f"
+    )
+    assert notes == (SIGNED_NOTE,)
 
 
-def test_notes_for_unpinned_mentions_log_key_flag() -> None:
-    notes = notes_for(log_key_pinned=False, assurance=None)
-    assert len(notes) == 1 and "--log-key" in notes[0]
+def test_notes_for_key_named_by_a_name_says_compare_with_registry() -> None:
+    notes = notes_for(assurance=None, actor_key_binding="signature", actor_key_id="li.na#1", actor_key_fingerprint="ff")
+    assert len(notes) == 1 and "actor key ff" in notes[0] and "'li.na#1' is a name" in notes[0]
+    assert "compare the fingerprint with the registry" in notes[0]
 
 
 def test_signed_note_says_local_journal_proves_nothing_against_operator() -> None:

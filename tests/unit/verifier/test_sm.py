@@ -206,3 +206,24 @@ def test_verify_sm2_zero_s(actor_key: KeyPair) -> None:
     der = algos.DSASignature({"r": 1, "s": 0}).dump()
     with pytest.raises(BadSignature, match=r"r or s is outside \[1, n-1\]"):
         verify_sm2(PublicKey.from_pem(actor_key.pem), b"m", der)
+
+
+def test_from_pem_junk_after_begin_line(actor_key: KeyPair) -> None:
+    """Found by fuzzing: the lax PEM reader accepted "-----BEGIN PUBLIC KEY-----e", another text for one key."""
+    with pytest.raises(MalformedInput, match="not one pem block of type 'PUBLIC KEY'"):
+        PublicKey.from_pem(actor_key.pem.replace("KEY-----\n", "KEY-----e\n", 1))
+
+
+def test_from_pem_line_too_long(actor_key: KeyPair) -> None:
+    lines = actor_key.pem.strip().splitlines()
+    text = "\n".join([lines[0], "".join(lines[1:-1]), lines[-1]])
+    assert len("".join(lines[1:-1])) > 76
+    with pytest.raises(MalformedInput, match="line 2 is not 1 to 76 base64 characters"):
+        PublicKey.from_pem(text)
+
+
+def test_from_pem_76_character_lines(actor_key: KeyPair) -> None:
+    lines = actor_key.pem.strip().splitlines()
+    body = "".join(lines[1:-1])
+    text = "\n".join([lines[0], body[:76], body[76:], lines[-1]]) + "\n"
+    assert PublicKey.from_pem(text).fingerprint() == actor_key.fingerprint

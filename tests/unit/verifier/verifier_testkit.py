@@ -160,7 +160,7 @@ def commitment(salt: bytes, value: Any) -> str:
 
 
 def make_event(
-    actor: KeyPair, *, value: Any, salt: bytes, signed: bool = True, **extra: Any
+    actor: KeyPair, *, value: Any, salt: bytes, signed: bool = True, key_id: str | None = None, **extra: Any
 ) -> dict[str, Any]:
     event: dict[str, Any] = {
         "v": 1,
@@ -168,7 +168,7 @@ def make_event(
         "tenant": "acme",
         "kind": "detector.reading",
         "subject": {"permit": "PTW-7"},
-        "actor": {"type": "device", "id": "det-1", "key_id": actor.fingerprint},
+        "actor": {"type": "device", "id": "det-1", "key_id": actor.fingerprint if key_id is None else key_id},
         "occurred_at": "2025-03-01T08:00:00+08:00",
         "location": {"lat": 31.23, "lon": 121.47, "accuracy_m": 5},
         "payload_commitment": commitment(salt, value),
@@ -181,11 +181,11 @@ def make_event(
 
 
 def make_attestation(
-    actor: KeyPair, claims: list[dict[str, Any]], *, who: dict[str, Any] | None = None
+    actor: KeyPair, claims: list[dict[str, Any]], *, who: dict[str, Any] | None = None, tenant: str = "acme"
 ) -> dict[str, Any]:
     att: dict[str, Any] = {
         "v": 1,
-        "tenant": "acme",
+        "tenant": tenant,
         "actor": who if who is not None else claims[0]["actor"],
         "event_hashes": [sm3(canonical(c)).hex() for c in claims],
     }
@@ -245,14 +245,19 @@ def make_bundle(
     index: int = 4,
     size: int = 7,
     anchor_sizes: tuple[int, ...] = (3, 11),
+    key_id: str | None = None,
+    attestation_tenant: str = "acme",
 ) -> BundleParts:
-    """A bundle for the event at ``index`` of a tree of ``size``, anchored in a journal with ``anchor_sizes``."""
+    """A bundle for the event at ``index`` of a tree of ``size``, anchored in a journal with ``anchor_sizes``.
+
+    ``key_id`` replaces the actor's key id (default: the key's fingerprint); ``attestation_tenant`` the
+    tenant a batch attestation names."""
     salt, value = bytes(range(16)), {"gas": "H2S", "ppm": 3.5}
-    event = make_event(actor, value=value, salt=salt, signed=not batch)
+    event = make_event(actor, value=value, salt=salt, signed=not batch, key_id=key_id)
     attestation = None
     if batch:
-        other = claim_of(make_event(actor, value=1, salt=bytes(16), signed=False))
-        attestation = make_attestation(actor, [other, claim_of(event)])
+        other = claim_of(make_event(actor, value=1, salt=bytes(16), signed=False, key_id=key_id))
+        attestation = make_attestation(actor, [other, claim_of(event)], tenant=attestation_tenant)
         event["attestation"] = sm3(canonical(attestation)).hex()
     leaves = leaves_for(max(size, *anchor_sizes))
     leaves[index] = leaf(canonical(event))
@@ -278,3 +283,49 @@ def make_bundle(
         "keys": {"log": log.pem, "actor": actor.pem},
     }
     return BundleParts(bundle=bundle, log=log, actor=actor, leaves=leaves)
+
+
+def trust_root_json(*logs: KeyPair, origin: str = ORIGIN, **sections: Any) -> bytes:
+    """A ``tiezheng.trust-root/v1`` file trusting ``logs`` for ``origin``, with any extra ``sections``."""
+    import json
+
+    root = {
+        "v": 1,
+        "type": "tiezheng.trust-root/v1",
+        "logs": [{"origin": origin, "public_key": key.pem} for key in logs],
+        **sections,
+    }
+    return json.dumps(root).encode()
+
+
+# Hostile values for fuzzing: each is refused somewhere in some field, none may crash the verifier.
+HOSTILE = [
+    None, True, 0, -1, 2**53 - 1, 2**53, 2**60, 1.5, 1e308, "", "\x00", "\ud800", "\u202e", "\x1b[2J",
+    "0" * 64, "A" * 64, [], {}, [[[]]], "-----BEGIN PUBLIC KEY-----\n\n-----END PUBLIC KEY-----", "=",
+    "\u2014 x AAAA", "x" * 5000,
+]
+
+
+def value_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path (keys and indexes) to a value inside ``value``, the root excluded."""
+    found: list[tuple[Any, ...]] = []
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        found += [(*path, key), *value_paths(child, (*path, key))]
+    return found
+
+
+def replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    """A deep copy of ``value`` with the value at ``path`` replaced by ``new`` (deleted for ``DELETE``)."""
+    copied = copy.deepcopy(value)
+    parent = copied
+    for key in path[:-1]:
+        parent = parent[key]
+    if new is DELETE:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = new
+    return copied
+
+
+DELETE = object()
