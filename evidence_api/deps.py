@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, get_origin
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
@@ -38,18 +38,27 @@ def _principal(services: ServicesDep,
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 
 
-def _query_names(dependant: Dependant) -> set[str]:
-    return {p.alias for p in dependant.query_params} | {n for d in dependant.dependencies for n in _query_names(d)}
+def _query_params(dependant: Dependant) -> dict[str, bool]:
+    """Each query parameter of ``dependant`` and its sub-dependencies: may it be repeated (a list)?"""
+    own = {p.alias: get_origin(p.field_info.annotation) in (list, tuple, set) for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        own |= _query_params(sub)
+    return own
 
 
 def refuse_unknown_query(request: Request) -> None:
-    """Refuse (422) a query parameter the operation does not take, so a typo such as ``?stat=valid`` is told
-    instead of silently answering the unfiltered list; an app-wide dependency."""
+    """Refuse (422) a query parameter the operation does not take, or a single-valued one given twice, so a
+    typo such as ``?stat=valid`` is told instead of silently answering the unfiltered list; an app-wide
+    dependency."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    allowed = _query_names(route.dependant)
-    unknown = sorted(set(request.query_params) - allowed)
+    allowed = _query_params(route.dependant)
+    unknown = sorted(set(request.query_params) - set(allowed))
     if unknown:
         takes = ", ".join(sorted(allowed)) or "no query parameters"
         raise MalformedInput(f"unknown query parameter(s) {unknown}; {request.method} {route.path} takes {takes}")
+    repeated = sorted(k for k in set(request.query_params)
+                      if not allowed[k] and len(request.query_params.getlist(k)) > 1)
+    if repeated:
+        raise MalformedInput(f"query parameter(s) {repeated} given more than once; give each once")

@@ -211,3 +211,10 @@ def test_dates_are_written_yyyy_mm_dd(api: Api, on: str) -> None:
     body = {"id": "v1", "occurred_on": 1700000000, "description": "no harness"}
     resp = api.client.post("/v1/workers/w1/violations", json=body, headers=bearer(api.admin))
     assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "body.occurred_on"
+
+
+def test_single_valued_query_parameter_given_twice_is_refused(api: Api) -> None:
+    """Found by schemathesis: ``?sub_type=1.1&sub_type=2.1`` silently used the last value."""
+    resp = api.client.get("/v1/certificates?sub_type=1.1&sub_type=2.1", headers=bearer(api.reader))
+    assert resp.status_code == 422
+    assert resp.json()["detail"] == "query parameter(s) ['sub_type'] given more than once; give each once"
