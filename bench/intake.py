@@ -24,9 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 
+from ingest.client import ApiClient, ApiError, ApiUnreachable
+from ingest.seed import open_tenant
 from ingest.signing import Actor, attest_batch, new_item, sign_item
 from ledger.sm import Signer, SM2PrivateKey
 
@@ -46,24 +47,23 @@ def start_server(data_dir: Path, port: int, profile: bool) -> subprocess.Popen[b
     (ROOT / "out").mkdir(exist_ok=True)
     process = subprocess.Popen([*prefix, "-m", "evidence_api.cli", "serve", "--port", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/v1/log/public-key", timeout=1)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.1)
+    with ApiClient.connect(f"http://127.0.0.1:{port}", timeout=1, retries=0) as client:
+        for _ in range(300):
+            try:
+                client.public_key()
+                return process
+            except ApiUnreachable:
+                time.sleep(0.1)
     raise RuntimeError("server did not start")
 
 
-def setup(base: str, key: SM2PrivateKey) -> tuple[dict[str, str], Actor]:
-    admin = {"Authorization": f"Bearer {ADMIN}"}
-    httpx.post(f"{base}/v1/tenants", json={"id": TENANT, "name": "Bench"}, headers=admin)
-    token = httpx.post(f"{base}/v1/tokens", json={"tenant": TENANT, "role": "admin", "label": "b"}, headers=admin)
-    headers = {"Authorization": f"Bearer {token.json()['token']}", "Content-Type": "application/json"}
-    actor = Actor("device", "detector-1", f"detector-1#{os.getpid()}", Signer.from_private_key(key))
-    httpx.post(f"{base}/v1/keys", headers=headers, json={"tenant": TENANT, "key_id": actor.key_id, "actor_type": "device",
-               "actor_id": actor.id, "public_key_pem": key.public.to_pem()}).raise_for_status()
-    return headers, actor
+def setup(base: str, key: SM2PrivateKey) -> tuple[str, Actor]:
+    """The bench tenant, its admin token, and a detector holding ``key``, registered."""
+    with ApiClient.connect(base, ADMIN) as root:
+        access = open_tenant(root, TENANT, "Bench", roles=("admin",))
+        actor = Actor("device", "detector-1", f"detector-1#{os.getpid()}", Signer.from_private_key(key))
+        access.admin.register_key(TENANT, actor)
+    return access.tokens["admin"], actor
 
 
 def _items(actor: Actor, start: int, count: int) -> list[dict[str, Any]]:
@@ -93,26 +93,26 @@ class CheckpointWatch:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        with httpx.Client(base_url=self.base) as client:
+        with ApiClient.connect(self.base, retries=0) as client:
             while not self.stop.is_set():
-                response = client.get("/v1/log/checkpoint")
-                if response.status_code == 200:
-                    self.seen.append((time.monotonic(), response.json()["tree_size"]))
+                try:
+                    self.seen.append((time.monotonic(), client.checkpoint().tree_size))
+                except ApiError:
+                    pass  # no checkpoint yet
                 time.sleep(0.05)
 
     def covered_at(self, size: int) -> float | None:
         return next((t for t, s in self.seen if s >= size), None)
 
 
-def send(base: str, headers: dict[str, str], bodies: list[bytes], clients: int) -> tuple[float, list[tuple[float, int]]]:
+def send(base: str, token: str, bodies: list[bytes], clients: int) -> tuple[float, list[tuple[float, int]]]:
     acks: list[tuple[float, int]] = []
 
     def worker(chunk: list[bytes]) -> None:
-        with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+        with ApiClient.connect(base, token, timeout=120) as client:
             for body in chunk:
-                response = client.post("/v1/events", content=body)
-                response.raise_for_status()
-                acks.append((time.monotonic(), response.json()["receipts"][-1]["leaf_index"] + 1))
+                receipts = client.submit_encoded(body)
+                acks.append((time.monotonic(), receipts[-1].leaf_index + 1))
 
     start = time.monotonic()
     with ThreadPoolExecutor(clients) as pool:
@@ -135,19 +135,19 @@ def run_intake(args: argparse.Namespace) -> None:
         base = f"http://127.0.0.1:{port}"
         server = start_server(Path(tmp), port, args.profile)
         try:
-            headers, actor = setup(base, key)
+            token, actor = setup(base, key)
             print(f"preparing {args.batch_events} batch-signed events ({args.batch_size}/request)…", flush=True)
             bodies = batch_bodies(actor, args.batch_events, args.batch_size)
             watch = CheckpointWatch(base)
             watch.thread.start()
-            elapsed, acks = send(base, headers, bodies, args.clients)
+            elapsed, acks = send(base, token, bodies, args.clients)
             print(f"batch-signed:  {args.batch_events / elapsed:9,.0f} events/s "
                   f"({args.batch_events} events, {len(bodies)} requests, {args.clients} clients, {elapsed:.2f} s)")
             print("  " + report_lag(watch, acks))
             print(f"preparing {args.single_events} individually signed events (SM2 sign ~2 ms each)…", flush=True)
             bodies = single_bodies(actor, args.single_events, args.single_batch)
             watch.seen.clear()
-            elapsed, acks = send(base, headers, bodies, args.clients)
+            elapsed, acks = send(base, token, bodies, args.clients)
             print(f"single-signed: {args.single_events / elapsed:9,.0f} events/s "
                   f"({args.single_events} events, {args.single_batch}/request, {elapsed:.2f} s)")
             print("  " + report_lag(watch, acks))

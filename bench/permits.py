@@ -18,82 +18,68 @@ import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 
 from bench.intake import ADMIN, TENANT, _port, start_server
 from evidence_api.services.rules import DEFAULTS
+from ingest.client import ApiClient
+from ingest.records import PermitAnswer
+from ingest.seed import AreaPlan, CertificatePlan, PlantPlan, WorkerPlan, open_tenant, seed_plant
 from ingest.signing import Actor, new_item, sign_item
-from ledger.sm import Signer, SM2PrivateKey
+from ledger.clock import Clock, rfc3339
 
 POINT = {"lat": 31.2, "lon": 121.5}
-ROLES = {"applicant": "applicant", "leader": "team_leader", "head": "workshop_head", "safety": "safety_officer",
-         "guard": "guardian", "analyst": "gas_analyst"}
+ROLES = {"applicant": ["applicant"], "leader": ["team_leader"], "head": ["workshop_head"],
+         "safety": ["safety_officer"], "guard": ["guardian"], "analyst": ["gas_analyst"]}
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def plan(permits: int, today: date) -> PlantPlan:
+    """One area, the people, and one certified welder per permit (so no two permits clash on hours)."""
+    far = today + timedelta(days=900)
+    welders = [WorkerPlan(f"w{n}", f"w{n}", team="t", certificates=[CertificatePlan(
+        "2.1", issued_on=date(2024, 1, 1), expires_on=far, review_due_on=far - timedelta(days=300),
+        number=f"B{n:08d}", id=f"c{n}", authority="bench")]) for n in range(permits + 1)]
+    return PlantPlan("plant", "plant", areas=[AreaPlan("unit", "unit", POINT["lat"], POINT["lon"], 500)],
+                     people=ROLES, workers=welders,
+                     # the benchmark runs at any hour: no night/rest-day level upgrade (it measures speed)
+                     overrides={"hot_work_upgrade": {"night_from_hour": None, "rest_days": []}})
 
 
-def setup(base: str, permits: int, *, admin_token: str = ADMIN) -> tuple[dict[str, str], dict[str, Actor], str]:
-    """Tenant, tokens, one area, the people, and one certified welder per permit (no hour clashes).
-
-    Returns the ingest headers, the people (user id → Actor) and the area's QR token."""
-    root = {"Authorization": f"Bearer {admin_token}"}
-    httpx.post(f"{base}/v1/tenants", json={"id": TENANT, "name": "Bench"}, headers=root).raise_for_status()
-    token = httpx.post(f"{base}/v1/tokens", json={"tenant": TENANT, "role": "admin", "label": "a"}, headers=root).json()
-    admin = {"Authorization": f"Bearer {token['token']}"}
-    ingest = httpx.post(f"{base}/v1/tokens", json={"tenant": TENANT, "role": "ingest", "label": "i"}, headers=admin).json()
-
-    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-        resp = httpx.post(f"{base}{path}", json=body, headers=admin, timeout=30)
-        resp.raise_for_status()
-        result: dict[str, Any] = resp.json()
-        return result
-
-    # the benchmark runs at any hour: no night/rest-day level upgrade (it measures speed, not the calendar)
-    httpx.put(f"{base}/v1/settings/rules", headers=admin, json={"overrides": {"hot_work_upgrade": {
-        "night_from_hour": None, "rest_days": []}}}).raise_for_status()
-    post("/v1/sites", {"id": "plant", "name": "plant"})
-    qr = post("/v1/areas", {"id": "unit", "site": "plant", "name": "unit",
-                            "geofence": {"circle": POINT | {"radius_m": 500}}})["qr_token"]
-    people = {}
-    for user, role in ROLES.items():
-        actor = people[user] = Actor("user", user, f"{user}#1", Signer.from_private_key(SM2PrivateKey.generate()))
-        post("/v1/users", {"id": user, "name": user, "roles": [role], "key_id": actor.key_id,
-                           "public_key_pem": actor.signer.public.to_pem()})
-    far = date.today() + timedelta(days=900)
-    for n in range(permits + 1):
-        post("/v1/workers", {"id": f"w{n}", "name": f"w{n}", "team": "t"})
-        post("/v1/certificates", {"id": f"c{n}", "worker": f"w{n}", "category": "2", "sub_type": "2.1",
-                                  "number": f"B{n:08d}", "holder_name": f"w{n}", "issued_on": "2024-01-01",
-                                  "expires_on": far.isoformat(), "review_due_on": "2027-01-01", "authority": "bench"})
-    return {"Authorization": f"Bearer {ingest['token']}", "Content-Type": "application/json"}, people, qr
+def setup(base: str, permits: int, *, admin_token: str = ADMIN, clock: Clock | None = None
+          ) -> tuple[str, dict[str, Actor], str]:
+    """Tenant, tokens and the plant of ``plan``. Returns the ingest token, the people (user id → Actor) and
+    the area's QR token."""
+    with ApiClient.connect(base, admin_token) as root:
+        access = open_tenant(root, TENANT, "Bench", roles=("admin", "ingest"))
+        plant = seed_plant(access.admin, TENANT, plan(permits, (clock or Clock()).today()))
+    return access.tokens["ingest"], dict(plant.people), plant.qr["unit"]
 
 
-def _content(n: int) -> dict[str, Any]:
+def _content(n: int, clock: Clock) -> dict[str, Any]:
     template = DEFAULTS["work_types"]["hot_work"]
-    now = datetime.now(UTC)
+    now = clock.now()
     return {"type": "hot_work", "level": "2", "area": "unit", "location": POINT,
-            "starts_at": _iso(now - timedelta(minutes=1)), "ends_at": _iso(now + timedelta(hours=8)),
+            "starts_at": rfc3339(now - timedelta(minutes=1)), "ends_at": rfc3339(now + timedelta(hours=8)),
             "content": "bench", "work_unit": "bench", "team_leader": "leader", "guardian": "guard",
             "workers": [{"worker": f"w{n}", "operation": "2.1", "hours_per_day": 8}], "risks": template["risks"],
             "measures": [{"measure": m, "applies": True, "confirmer": "leader"} for m in template["measures"]],
             "emergency_plan": "bench", "combustible_lel_pct": 5.0}
 
 
-def permit_requests(people: dict[str, Actor], qr: str, n: int) -> list[tuple[str, str, bytes]]:
-    """The signed requests taking permit ``n`` from draft to active: (action, path, body)."""
+def permit_requests(people: dict[str, Actor], qr: str, n: int, clock: Clock | None = None
+                    ) -> list[tuple[str, str, bytes]]:
+    """The signed requests taking permit ``n`` from draft to active: (action, permit, body)."""
+    clock = clock or Clock()
     permit, here = f"P{n}", POINT | {"accuracy_m": 3}
-    sample = {"sampled_at": _iso(datetime.now(UTC)), "point": "p", "purpose": "pre_start",
+    sample = {"sampled_at": clock.stamp(), "point": "p", "purpose": "pre_start",
               "readings": {"combustible_pct_vol": 0.1, "o2_pct_vol": 20.9}}
     checks = dict.fromkeys(("ventilation", "isolation", "detection", "protection", "communication"), True)
     steps: list[tuple[str, str, Any, dict[str, float] | None]] = [
-        ("applicant", "permit.drafted", _content(n), None), ("applicant", "permit.submitted", {"note": ""}, None),
+        ("applicant", "permit.drafted", _content(n, clock), None), ("applicant", "permit.submitted", {"note": ""}, None),
         ("head", "permit.approved", {"role": "workshop_head", "opinion": "ok"}, here),
         ("analyst", "gas.analysed", sample, None), ("guard", "guardian.checkin", {"qr_token": qr}, here),
         ("guard", "guardian.checks_confirmed", checks, None), ("leader", "permit.activated", {"note": ""}, None),
@@ -101,17 +87,21 @@ def permit_requests(people: dict[str, Actor], qr: str, n: int) -> list[tuple[str
     out = []
     for who, kind, payload, location in steps:
         actor = people[who]
-        item = sign_item(actor, new_item(actor, tenant=TENANT, kind=kind, payload=payload, occurred_at=_iso(datetime.now(UTC)),
+        item = sign_item(actor, new_item(actor, tenant=TENANT, kind=kind, payload=payload, occurred_at=clock.stamp(),
                                          subject={"permit": permit}, location=location))
-        path = "/v1/permits" if kind == "permit.drafted" else f"/v1/permits/{permit}/actions"
-        out.append((kind, path, orjson.dumps(item)))
+        out.append((kind, permit, orjson.dumps(item)))
     return out
 
 
-def baseline_bodies(people: dict[str, Actor], count: int) -> list[bytes]:
+def send_request(client: ApiClient, kind: str, permit: str, body: bytes) -> PermitAnswer:
+    """Send one of ``permit_requests``; raises ``ApiError`` if the server refuses it."""
+    return client.draft(body) if kind == "permit.drafted" else client.act(permit, body)
+
+
+def baseline_bodies(people: dict[str, Actor], count: int, clock: Clock) -> list[bytes]:
     actor = people["guard"]
     return [orjson.dumps({"events": [sign_item(actor, new_item(
-        actor, tenant=TENANT, kind="guardian.note", payload={"note": "x" * 200}, occurred_at=_iso(datetime.now(UTC)),
+        actor, tenant=TENANT, kind="guardian.note", payload={"note": "x" * 200}, occurred_at=clock.stamp(),
         subject={"permit": f"B{i}"}))]}) for i in range(count)]
 
 
@@ -122,30 +112,28 @@ def _pct(samples: list[float]) -> str:
 
 
 def run(args: argparse.Namespace) -> None:
+    clock = Clock()
     with tempfile.TemporaryDirectory() as tmp:
         port = _port()
         server = start_server(Path(tmp), port, profile=False)
         base = f"http://127.0.0.1:{port}"
         try:
-            headers, people, qr = setup(base, args.permits)
+            token, people, qr = setup(base, args.permits, clock=clock)
             print(f"signing {args.permits} permits × 7 actions and {args.permits} baseline events ...", flush=True)
-            work = [permit_requests(people, qr, n) for n in range(args.permits)]
-            baseline = baseline_bodies(people, args.permits)
+            work = [permit_requests(people, qr, n, clock) for n in range(args.permits)]
+            baseline = baseline_bodies(people, args.permits, clock)
             latencies: dict[str, list[float]] = defaultdict(list)
+            clients = [ApiClient.connect(base, token, timeout=60) for _ in range(args.clients)]
 
-            def one_permit(requests: list[tuple[str, str, bytes]], client: httpx.Client) -> None:
-                for kind, path, body in requests:
+            def one_permit(requests: list[tuple[str, str, bytes]], client: ApiClient) -> None:
+                for kind, permit, body in requests:
                     started = time.perf_counter()
-                    resp = client.post(f"{base}{path}", content=body, headers=headers)
+                    send_request(client, kind, permit, body)
                     latencies[kind].append(time.perf_counter() - started)
-                    if resp.status_code not in (200, 201):
-                        raise RuntimeError(f"{kind}: {resp.status_code} {resp.text}")
-
-            clients = [httpx.Client(timeout=60) for _ in range(args.clients)]
 
             def one_baseline(i: int) -> None:
                 started = time.perf_counter()
-                clients[i % args.clients].post(f"{base}/v1/events", content=baseline[i], headers=headers).raise_for_status()
+                clients[i % args.clients].submit_encoded(baseline[i])
                 latencies["baseline"].append(time.perf_counter() - started)
 
             with ThreadPoolExecutor(args.clients) as pool:

@@ -15,7 +15,7 @@ import secrets
 import socket
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,11 @@ from evidence_api.main import create_app
 from evidence_api.services.permit_model import PermitContent
 from evidence_api.services.permit_rules import upgrade_reasons
 from evidence_api.services.rules import DEFAULTS, Rules, rules_from_overrides
-from ingest.signing import Actor, attest_batch, new_item, sign_item
-from ledger.sm import Signer, SM2PrivateKey
+from ingest.client import ApiClient, ApiError
+from ingest.records import Checkpoint, PermitAnswer, TimelineEntry
+from ingest.seed import AreaPlan, CertificatePlan, Plant, PlantPlan, WorkerPlan, open_tenant, seed_plant
+from ingest.signing import Actor, new_item, sign_item
+from ledger.clock import Clock, rfc3339
 
 __all__ = ["run_demo"]
 
@@ -67,46 +70,31 @@ class _Server:
         self._thread.join()
 
 
+_clock = Clock()
+
+
 def _at(minutes: float) -> str:
-    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return rfc3339(_clock.now() + timedelta(minutes=minutes))
 
 
-_PEOPLE = {"zhang.wei": "applicant", "zhao.lei": "team_leader", "li.na": "workshop_head",
-           "wang.fang": "safety_officer", "chen.jie": "gas_analyst", "liu.yang": "guardian"}
+_PEOPLE = {"zhang.wei": ["applicant"], "zhao.lei": ["team_leader"], "li.na": ["workshop_head"],
+           "wang.fang": ["safety_officer"], "chen.jie": ["gas_analyst"], "liu.yang": ["guardian"]}
 
 
-def _setup(client: httpx.Client, admin: dict[str, str], tenant: str) -> tuple[dict[str, str], dict[str, Actor], str]:
-    """A fresh tenant: its site and area (with the QR token), people with roles and keys, a certified welder
-    and a gas detector. Returns the ingest headers, the actors and the area's QR token."""
-    client.post("/v1/tenants", json={"id": tenant, "name": "演示化工有限公司 Demo Chemical"}, headers=admin
-                ).raise_for_status()
-    token = client.post("/v1/tokens", json={"tenant": tenant, "role": "admin", "label": "demo"}, headers=admin)
-    headers = {"Authorization": f"Bearer {token.raise_for_status().json()['token']}"}
+def _plan() -> PlantPlan:
+    """The demo plant: a tank farm with its geofence, the people of one hot-work permit, a certified welder,
+    and a gas detector. No webhook receiver in the demo: alarms stay in the log and the notifications table."""
+    welder = WorkerPlan("W-0012", "孙强", [CertificatePlan("2.1", issued_on=_clock.today() - timedelta(days=400),
+                                                            number="T330102199001011234", authority="杭州市应急管理局")])
+    return PlantPlan("plant-1", "一厂", areas=[AreaPlan("tank-farm", "罐区 T-101", _SITE["lat"], _SITE["lon"], 150)],
+                     people=_PEOPLE, workers=[welder], devices={"lel-detector-07": ("detector", "tank-farm")},
+                     overrides={"notify": "none"})
 
-    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = client.post(path, json=body, headers=headers).raise_for_status().json()
-        return result
 
-    # no webhook receiver in the demo: alarms stay in the log and the notifications table, not sent
-    client.put("/v1/settings/rules", json={"overrides": {"notify": "none"}}, headers=headers).raise_for_status()
-    post("/v1/sites", {"id": "plant-1", "name": "一厂"})
-    fence = {"circle": {"lat": _SITE["lat"], "lon": _SITE["lon"], "radius_m": 150}}
-    qr = post("/v1/areas", {"id": "tank-farm", "site": "plant-1", "name": "罐区 T-101", "geofence": fence})["qr_token"]
-    actors = {}
-    for user, role in _PEOPLE.items():
-        actor = actors[user] = Actor("user", user, f"{user}#1", Signer.from_private_key(SM2PrivateKey.generate()))
-        post("/v1/users", {"id": user, "name": user, "roles": [role], "key_id": actor.key_id,
-                           "public_key_pem": actor.signer.public.to_pem()})
-    post("/v1/workers", {"id": "W-0012", "name": "孙强", "team": "维修一班"})
-    issued = date.today() - timedelta(days=400)
-    post("/v1/certificates", {"worker": "W-0012", "category": "2", "sub_type": "2.1", "number": "T330102199001011234",
-                              "holder_name": "孙强", "issued_on": issued.isoformat(), "authority": "杭州市应急管理局"})
-    detector = actors["lel-detector-07"] = Actor("device", "lel-detector-07", "lel-detector-07#1",
-                                                 Signer.from_private_key(SM2PrivateKey.generate()))
-    post("/v1/devices", {"id": detector.id, "kind": "detector", "key_id": detector.key_id, "area": "tank-farm",
-                         "public_key_pem": detector.signer.public.to_pem()})
-    ingest = post("/v1/tokens", {"tenant": tenant, "role": "ingest", "label": "phones"})["token"]
-    return {"Authorization": f"Bearer {ingest}"}, actors, qr
+def _setup(root: ApiClient, tenant: str) -> tuple[ApiClient, Plant]:
+    """A fresh tenant with the demo plant; returns the ingest client (phones, detectors) and the plant."""
+    access = open_tenant(root, tenant, "演示化工有限公司 Demo Chemical", roles=("admin", "ingest"))
+    return access.clients["ingest"], seed_plant(access.admin, tenant, _plan())
 
 
 def _permit(rules: Rules) -> dict[str, Any]:
@@ -128,57 +116,54 @@ def _permit(rules: Rules) -> dict[str, Any]:
 _APPROVERS = {"workshop_head": "li.na", "safety_officer": "wang.fang"}
 
 
-def _walk(client: httpx.Client, headers: dict[str, str], actors: dict[str, Actor], tenant: str, permit: str,
-          qr: str) -> list[dict[str, Any]]:
+def _walk(client: ApiClient, plant: Plant, permit: str) -> list[PermitAnswer]:
     """Every signed step from draft to an active permit; each answer carries the receipt and the new state."""
 
-    def act(who: str, kind: str, payload: Any) -> dict[str, Any]:
-        actor = actors[who]
-        item = sign_item(actor, new_item(actor, tenant=tenant, kind=kind, payload=payload, occurred_at=_at(0),
+    def act(who: str, kind: str, payload: Any) -> PermitAnswer:
+        actor = plant.people[who]
+        item = sign_item(actor, new_item(actor, tenant=plant.tenant, kind=kind, payload=payload, occurred_at=_at(0),
                                          subject={"permit": permit}, location=_SITE))
-        path = "/v1/permits" if kind == "permit.drafted" else f"/v1/permits/{permit}/actions"
-        answer: dict[str, Any] = client.post(path, json=item, headers=headers).raise_for_status().json()
-        return answer
+        return client.send_action(item)
 
     sample = {"sampled_at": _at(-2), "point": "动火点 5 m", "purpose": "pre_start",
               "readings": {"combustible_pct_vol": 0.1, "o2_pct_vol": 20.9, "toxic_mg_m3": {"h2s": 0.0}}}
     checks = dict.fromkeys(("ventilation", "isolation", "detection", "protection", "communication"), True)
-    rules = rules_from_overrides(client.get("/v1/settings/rules", headers=headers).raise_for_status().json()["overrides"])
+    rules = rules_from_overrides(dict(client.rules().overrides))
     answers = [act("zhang.wei", "permit.drafted", _permit(rules)), act("zhang.wei", "permit.submitted", {"note": ""})]
-    for step in answers[-1]["permit"]["route"]:
+    for step in answers[-1].permit.document["route"]:
         answers += [act(_APPROVERS[role], "permit.approved", {"role": role, "opinion": "措施落实，同意动火"}) for role in step]
-    answers += [act("chen.jie", "gas.analysed", sample), act("liu.yang", "guardian.checkin", {"qr_token": qr}),
+    answers += [act("chen.jie", "gas.analysed", sample), act("liu.yang", "guardian.checkin", {"qr_token": plant.qr["tank-farm"]}),
                 act("liu.yang", "guardian.checks_confirmed", checks), act("zhao.lei", "permit.activated", {"note": "开始动火"})]
     return answers
 
 
-def _detector_batch(detector: Actor, tenant: str, permit: str) -> dict[str, Any]:
-    readings = [new_item(detector, tenant=tenant, kind="detector.reading", subject={"permit": permit},
-                         payload={"sampled_at": _at(i / 60), "point": "动火点 1 m", "purpose": "periodic",
-                                  "readings": {"combustible_pct_vol": round(0.05 + i * 0.005, 3), "o2_pct_vol": 20.9}},
-                         occurred_at=_at(i / 60)) for i in range(20)]
-    return {"events": readings, "attestation": attest_batch(detector, tenant, readings)}
+def _detector_readings(detector: Actor, tenant: str, permit: str) -> list[dict[str, Any]]:
+    return [new_item(detector, tenant=tenant, kind="detector.reading", subject={"permit": permit},
+                     payload={"sampled_at": _at(i / 60), "point": "动火点 1 m", "purpose": "periodic",
+                              "readings": {"combustible_pct_vol": round(0.05 + i * 0.005, 3), "o2_pct_vol": 20.9}},
+                     occurred_at=_at(i / 60)) for i in range(20)]
 
 
-def _print_timeline(timeline: list[dict[str, Any]]) -> None:
+def _print_timeline(timeline: list[TimelineEntry]) -> None:
     table = Table(title="Permit timeline: every step a signed event in the log")
     for column in ("leaf", "kind", "signed by", "prev (SM3)", "proof"):
         table.add_column(column)
     for entry in timeline:
-        prev = entry["prev"][:16] + "…" if entry["prev"] else "—"
-        table.add_row(str(entry["leaf_index"]), entry["kind"], f"{entry['actor']['type']} {entry['actor']['id']}",
-                      prev, entry["proof"])
+        prev = entry.prev[:16] + "…" if entry.prev else "—"
+        table.add_row(str(entry.leaf_index), entry.kind, f"{entry.actor['type']} {entry.actor['id']}", prev, entry.proof)
     _console.print(table)
 
 
-def _wait_for_anchor(client: httpx.Client, size: int) -> dict[str, Any]:
+def _wait_for_anchor(client: ApiClient, size: int) -> Checkpoint:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        checkpoint = client.get("/v1/log/checkpoint")
-        if checkpoint.status_code == 200 and checkpoint.json()["tree_size"] >= size:
-            anchors = client.get("/v1/log/anchors", params={"tree_size": checkpoint.json()["tree_size"]}).json()
-            if anchors["anchors"]:
-                return dict(checkpoint.json())
+        try:
+            checkpoint = client.checkpoint()
+            if checkpoint.tree_size >= size and client.anchors(checkpoint.tree_size).anchors:
+                return checkpoint
+        except ApiError as exc:
+            if exc.status != 404:  # 404: no checkpoint cut yet
+                raise
         time.sleep(0.2)
     raise RuntimeError(f"no anchored checkpoint covers {size} events after 15 s")
 
@@ -209,36 +194,37 @@ def run_demo(*, data_dir: Path, out: Path) -> int:
     base = server.start()
     _console.print(f"[bold]Tiezheng demo[/] — service on {base}, data in {data_dir.resolve()}")
     try:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            return _run(client, {"Authorization": f"Bearer {admin_token}"}, data_dir, out)
+        with ApiClient.connect(base, admin_token, timeout=60) as root:
+            return _run(root, data_dir, out)
     finally:
         server.stop()
 
 
-def _run(client: httpx.Client, admin: dict[str, str], data_dir: Path, out: Path) -> int:
+def _run(root: ApiClient, data_dir: Path, out: Path) -> int:
     run = secrets.token_hex(3)
     tenant = f"demo-chem-{run}"
-    headers, actors, qr = _setup(client, admin, tenant)
+    client: httpx.Client = root.http  # plain HTTP for the verify step: it takes the log's key as anyone would
+    api, plant = _setup(root, tenant)
     permit = f"HW-2026-{run.upper()}"
-    answers = _walk(client, headers, actors, tenant, permit, qr)
-    states = [a["permit"]["state"] for a in answers]
+    answers = _walk(api, plant, permit)
+    states = [a.permit.state for a in answers]
     path = [state for n, state in enumerate(states) if n == 0 or state != states[n - 1]]
-    approvals = answers[-1]["permit"]["approvals"]
-    content = answers[0]["permit"]["content"]
+    approvals = answers[-1].permit.document["approvals"]
+    content = answers[0].permit.document["content"]
     level = content["level"] + (f", upgraded from {content['base_level']} for night or rest-day work"
                                 if content["level"] != content["base_level"] else "")
     _console.print(f"Permit {permit} (hot work, level {level}): {' → '.join(path)}; approved on site by "
                    + ", ".join(f"{a['user']} ({a['distance_m']} m away)" for a in approvals))
-    batch = client.post("/v1/events", json=_detector_batch(actors["lel-detector-07"], tenant, permit), headers=headers)
-    readings = batch.raise_for_status().json()["receipts"]
+    detector = plant.devices["lel-detector-07"]
+    readings = api.submit_attested(detector, tenant, _detector_readings(detector, tenant, permit))
     _console.print(f"{len(readings)} detector readings under one SM2 attestation, each checked against the gas limits")
-    checkpoint = _wait_for_anchor(client, readings[-1]["leaf_index"] + 1)
-    timeline = client.get(f"/v1/permits/{permit}/timeline", headers=headers).raise_for_status().json()
+    checkpoint = _wait_for_anchor(api, readings[-1].leaf_index + 1)
+    timeline = api.timeline(permit)
     _print_timeline(timeline[:-20] + timeline[-2:])
     _console.print("[bold]Checkpoint[/] (C2SP signed note, SM2), anchored in the local journal:")
-    _console.print(checkpoint["text"], markup=False, highlight=False, soft_wrap=True)
-    checkin = next(e["event_id"] for e in timeline if e["kind"] == "guardian.checkin")
-    bundle = client.get(f"/v1/events/{checkin}/bundle", headers=headers).raise_for_status().json()
+    _console.print(checkpoint.text, markup=False, highlight=False, soft_wrap=True)
+    checkin = next(e.event_id for e in timeline if e.kind == "guardian.checkin")
+    bundle = api.bundle(checkin).document
     out.write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     key_file, root_file, origin = _write_trust_root(client, data_dir)
     _console.print(f"[bold]Bundle[/] of the guardian check-in written to {out}; verifying it offline against the "

@@ -1,3 +1,6 @@
-"""Device-side intake: building, committing and signing evidence events before they are sent."""
+"""Device-side intake and the API client: building, committing and signing evidence events, and sending them
+(and everything else the HTTP API offers) to the service with one typed client."""
 
-__all__: list[str] = []
+from ingest.client import ApiClient, ApiError, ApiUnreachable, ClientError
+
+__all__ = ["ApiClient", "ApiError", "ApiUnreachable", "ClientError"]

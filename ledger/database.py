@@ -6,11 +6,13 @@ the log only through ``TransparencyLog`` (``ledger.reader``), never through ``le
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
-__all__ = ["make_engine"]
+__all__ = ["begin_write", "make_engine"]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -32,3 +34,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+@contextmanager
+def begin_write(engine: Engine) -> Iterator[Connection]:
+    """``engine.begin()`` whose transaction really starts at once, also on SQLite; commits on success.
+
+    Python's sqlite3 driver opens a transaction lazily, before the first INSERT, and not before a SAVEPOINT;
+    a SAVEPOINT issued first would then be the outermost transaction and its RELEASE would commit. An
+    explicit ``BEGIN IMMEDIATE`` makes the savepoints nest and takes the write lock up front (the log has
+    one writer, so it never waits on an upgrade from a read lock).
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn

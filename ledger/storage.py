@@ -53,7 +53,7 @@ events = Table(
     metadata,
     # INTEGER on SQLite makes the key the rowid itself: one B-tree fewer per appended event
     Column("leaf_index", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False),
-    Column("event_id", String(36), nullable=False, unique=True),
+    Column("event_id", String(36), nullable=False),
     Column("tenant", String(64), nullable=False),
     Column("kind", String(64), nullable=False),
     Column("permit", String(128)),
@@ -66,6 +66,8 @@ events = Table(
     Column("attestation", LargeBinary(32)),
     Column("received_at", String(40), nullable=False),
     Column("flags", String(200), nullable=False, server_default=""),
+    # idempotency is per tenant: one tenant's ids neither collide with nor reveal another's (migration 0003)
+    UniqueConstraint("tenant", "event_id", name="uq_events_tenant_event_id"),
 )
 Index("ix_events_tenant_permit", events.c.tenant, events.c.permit, events.c.leaf_index)
 

@@ -1,18 +1,28 @@
 """A plant for permit tests: an area with a QR code, people with keys and roles, workers with certificates,
-and a helper that signs and sends permit actions the way the phone app does."""
+and a helper that signs and sends permit actions the way the phone app does.
+
+The plant is registered by ``ingest.seed.seed_plant`` (the same code the demo and the benchmarks use); the
+times come from the service's own clock (``Services.clock``), so a test that injects a ``ManualClock`` into
+the service moves the plant's signatures with it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from evidence_api.services.rules import DEFAULTS
+from ingest.client import ApiClient
+from ingest.seed import AreaPlan, CertificatePlan, PlantPlan, WorkerPlan, register_worker
+from ingest.seed import seed_plant as register_plant
 from ingest.signing import Actor, new_item, sign_item
+from ledger.clock import Clock, rfc3339
 from tests.api.support import Api, bearer
 from tests.helpers import TENANT, make_actor
+
+_SYSTEM_CLOCK = Clock()
 
 POINT = (31.2000, 121.5000)
 """The work point of the default permit."""
@@ -28,7 +38,8 @@ APPROVERS = {"workshop_head": "head", "safety_officer": "safety", "production_ma
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """``moment`` in the service's RFC 3339 form."""
+    return rfc3339(moment)
 
 
 def near(metres_north: float = 0.0, accuracy_m: float = 3.0) -> dict[str, float]:
@@ -48,6 +59,17 @@ class Plant:
     def services(self) -> Any:
         return self.api.client.app.state.services  # type: ignore[attr-defined]
 
+    @property
+    def clock(self) -> Clock:
+        """The service's clock (the real one unless the test injected a ``ManualClock``)."""
+        clock: Clock = self.services.clock
+        return clock
+
+    @property
+    def admin(self) -> ApiClient:
+        """The typed client as the tenant's admin."""
+        return self.api.typed("admin")
+
     def admin_post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         resp: httpx.Response = self.api.client.post(path, json=body, headers=bearer(self.api.admin))
         assert resp.status_code == 201, resp.text
@@ -56,7 +78,7 @@ class Plant:
     def item(self, who: str, kind: str, payload: Any, *, permit: str = "HW-1",
              location: dict[str, float] | None = None) -> dict[str, Any]:
         actor = self.people[who]
-        item = new_item(actor, tenant=TENANT, kind=kind, payload=payload, occurred_at=iso(datetime.now(UTC)),
+        item = new_item(actor, tenant=TENANT, kind=kind, payload=payload, occurred_at=self.clock.stamp(),
                         subject={"permit": permit}, location=location)
         return sign_item(actor, item)
 
@@ -79,50 +101,40 @@ class Plant:
         return body
 
     def permit(self, permit: str = "HW-1") -> dict[str, Any]:
-        body: dict[str, Any] = self.api.client.get(f"/v1/permits/{permit}", headers=bearer(self.api.reader)).json()
-        return body
+        """The permit's current document, read as the tenant's reader."""
+        return dict(self.api.typed("reader").permit(permit).document)
 
     def add_worker(self, worker: str, *certificates: tuple[str, date, date]) -> None:
         """A worker with certificates (sub-type, expires_on, review_due_on), written as registered ones are."""
-        self.admin_post("/v1/workers", {"id": worker, "name": worker, "team": "维修一班"})
-        for n, (sub_type, expires, review) in enumerate(certificates):
-            self.admin_post("/v1/certificates", {
-                "id": f"{worker}-c{n}", "worker": worker, "category": sub_type.split(".")[0], "sub_type": sub_type,
-                "number": f"T{worker}{n}", "holder_name": worker,
-                "issued_on": (expires - timedelta(days=6 * 365)).isoformat(), "expires_on": expires.isoformat(),
-                "review_due_on": review.isoformat(), "authority": "上海市应急管理局"})
+        register_worker(self.admin, _worker(worker, *certificates))
+
+
+def _worker(worker: str, *certificates: tuple[str, date, date]) -> WorkerPlan:
+    return WorkerPlan(worker, worker, [CertificatePlan(sub_type, issued_on=expires - timedelta(days=6 * 365),
+                                                       expires_on=expires, review_due_on=review)
+                                       for sub_type, expires, review in certificates])
 
 
 def seed_plant(api: Api) -> Plant:
     """Site, area (QR), every role, and a welder, an HV and an LV electrician with valid certificates."""
-    plant = Plant(api, qr="")
-    # the tests run at any hour: the night/rest-day level upgrade is switched off here and pinned with fixed
-    # windows in test_hot_work_upgrade_* instead
-    resp = api.client.put("/v1/settings/rules", headers=bearer(api.admin),
-                          json={"overrides": {"hot_work_upgrade": {"night_from_hour": None, "rest_days": []}}})
-    assert resp.status_code == 200, resp.text
-    plant.admin_post("/v1/sites", {"id": "plant-1", "name": "一厂"})
-    fence = {"circle": {"lat": POINT[0], "lon": POINT[1], "radius_m": 200}}
-    plant.qr = plant.admin_post("/v1/areas", {"id": "unit-3", "site": "plant-1", "name": "三号装置",
-                                              "geofence": fence}).json()["qr_token"]
-    wide = {"circle": {"lat": POINT[0], "lon": POINT[1], "radius_m": 2000}}
-    plant.admin_post("/v1/areas", {"id": "unit-4", "site": "plant-1", "name": "四号装置", "geofence": wide})
-    for user, roles in PEOPLE.items():
-        actor = plant.people[user] = make_actor(user)
-        plant.admin_post("/v1/users", {"id": user, "name": user, "roles": roles, "key_id": actor.key_id,
-                                       "public_key_pem": actor.signer.public.to_pem()})
-    today = date.today()
+    today = api.client.app.state.services.clock.today()  # type: ignore[attr-defined]
     far, review = today + timedelta(days=900), today + timedelta(days=400)
-    plant.add_worker("welder", ("2.1", far, review))
-    plant.add_worker("hv-electrician", ("1.1", far, review))
-    plant.add_worker("lv-electrician", ("1.2", far, review))
-    return plant
+    plan = PlantPlan(
+        "plant-1", "一厂", people=PEOPLE,
+        areas=[AreaPlan("unit-3", "三号装置", *POINT, radius_m=200), AreaPlan("unit-4", "四号装置", *POINT, radius_m=2000)],
+        workers=[_worker(w, (sub_type, far, review))
+                 for w, sub_type in (("welder", "2.1"), ("hv-electrician", "1.1"), ("lv-electrician", "1.2"))],
+        # the tests run at any hour: the night/rest-day level upgrade is switched off here and pinned with
+        # fixed windows in test_hot_work_upgrade_* instead
+        overrides={"hot_work_upgrade": {"night_from_hour": None, "rest_days": []}})
+    seeded = register_plant(api.typed("admin"), TENANT, plan, make_actor=make_actor)
+    return Plant(api, qr=seeded.qr["unit-3"], people=dict(seeded.people))
 
 
-def hot_work(**overrides: Any) -> dict[str, Any]:
-    """The content of a 一级 hot-work permit at the work point, now until 7 h from now."""
+def hot_work(*, clock: Clock = _SYSTEM_CLOCK, **overrides: Any) -> dict[str, Any]:
+    """The content of a 一级 hot-work permit at the work point, now (by ``clock``) until 7 h from now."""
     template = DEFAULTS["work_types"]["hot_work"]
-    now = datetime.now(UTC)
+    now = clock.now()
     content = {
         "type": "hot_work", "level": "1", "area": "unit-3", "location": {"lat": POINT[0], "lon": POINT[1]},
         "starts_at": iso(now - timedelta(minutes=5)), "ends_at": iso(now + timedelta(hours=7)),
@@ -144,10 +156,11 @@ def confined_space(**overrides: Any) -> dict[str, Any]:
     return base | overrides
 
 
-def gas(*, minutes_ago: float = 2, purpose: str = "pre_start", **readings: Any) -> dict[str, Any]:
-    """A gas-test payload; passing readings unless overridden."""
+def gas(*, minutes_ago: float = 2, purpose: str = "pre_start", clock: Clock = _SYSTEM_CLOCK,
+        **readings: Any) -> dict[str, Any]:
+    """A gas-test payload sampled ``minutes_ago`` (by ``clock``); passing readings unless overridden."""
     values = {"combustible_pct_vol": 0.1, "o2_pct_vol": 20.8} | readings
-    return {"sampled_at": iso(datetime.now(UTC) - timedelta(minutes=minutes_ago)), "point": "动火点 1 m",
+    return {"sampled_at": iso(clock.now() - timedelta(minutes=minutes_ago)), "point": "动火点 1 m",
             "purpose": purpose, "readings": values}
 
 
@@ -156,7 +169,7 @@ CHECKS = {"ventilation": True, "isolation": True, "detection": True, "protection
 
 def to_approved(plant: Plant, content: dict[str, Any] | None = None, permit: str = "HW-1") -> None:
     """Draft, submit and approve a permit along its route (workshop head, then safety officer ...)."""
-    plant.ok("applicant", "permit.drafted", content or hot_work(), permit=permit)
+    plant.ok("applicant", "permit.drafted", content or hot_work(clock=plant.clock), permit=permit)
     route = plant.ok("applicant", "permit.submitted", {"note": ""}, permit=permit)["permit"]["route"]
     for step in route:
         for role in step:
@@ -167,7 +180,7 @@ def to_approved(plant: Plant, content: dict[str, Any] | None = None, permit: str
 def to_active(plant: Plant, content: dict[str, Any] | None = None, permit: str = "HW-1") -> None:
     """``to_approved``, then a passing gas test, guardian check-in and checks, and the start."""
     to_approved(plant, content, permit)
-    plant.ok("analyst", "gas.analysed", gas(), permit=permit)
+    plant.ok("analyst", "gas.analysed", gas(clock=plant.clock), permit=permit)
     plant.ok("guard-1", "guardian.checkin", {"qr_token": plant.qr}, permit=permit, location=near(10))
     plant.ok("guard-1", "guardian.checks_confirmed", CHECKS, permit=permit)
     plant.ok("leader", "permit.activated", {"note": ""}, permit=permit)

@@ -1,4 +1,8 @@
-"""What the API tests share: the seeded service handle and the problem-details assertion."""
+"""What the API tests share: the seeded service handle and the problem-details assertion.
+
+Seeding goes through the one API client (``ingest.client``, ``ingest.seed``) over the in-process
+``TestClient``; the raw ``client`` stays for tests of the HTTP surface itself (status codes, headers).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from ingest.client import ApiClient
+from ingest.seed import open_tenant
 from ingest.signing import Actor
 from tests.helpers import TENANT, make_actor, wait_until
 from verifier.trust import TrustRoot
@@ -43,6 +49,10 @@ class Api:
     deputy: Actor       # user guardian-2, registered in TENANT
     detector: Actor     # device gas-7, registered in TENANT
 
+    def typed(self, token: str = "admin") -> ApiClient:
+        """The typed client as the token named (an attribute of this object) or a literal token."""
+        return ApiClient(self.client, token=getattr(self, token, token))
+
     def post_events(self, body: Any, token: str | None = "ingest") -> httpx.Response:
         """POST /v1/events with the token named (an attribute of this object), a literal token, or none."""
         headers = bearer(getattr(self, token, token)) if token else {}
@@ -65,13 +75,13 @@ class Api:
         return found
 
     def log_key_pem(self) -> str:
-        pem: str = self.client.get("/v1/log/public-key").json()["public_key_pem"]
-        return pem
+        """The log's public key (PEM)."""
+        return ApiClient(self.client).public_key().public_key_pem
 
     def trust_root(self) -> TrustRoot:
         """What a relying party writes once from the log's published key (``tiezheng trust-root init``)."""
-        published = self.client.get("/v1/log/public-key").json()
-        return TrustRoot.for_log(published["origin"], published["public_key_pem"])
+        published = ApiClient(self.client).public_key()
+        return TrustRoot.for_log(published.origin, published.public_key_pem)
 
 
 def assert_problem(resp: httpx.Response, status: int, slug: str, detail: str) -> dict[str, Any]:
@@ -85,22 +95,9 @@ def assert_problem(resp: httpx.Response, status: int, slug: str, detail: str) ->
     return body
 
 
-def _created(resp: httpx.Response) -> dict[str, str]:
-    assert resp.status_code == 201, resp.text
-    body: dict[str, str] = resp.json()
-    return body
-
-
 def _tenant(client: TestClient, tenant: str) -> dict[str, str]:
     """Create ``tenant`` with the bootstrap token; its admin token, then its ingest and reader tokens."""
-    root = bearer(ADMIN_TOKEN)
-    _created(client.post("/v1/tenants", json={"id": tenant, "name": f"{tenant} Ltd."}, headers=root))
-    body = {"tenant": tenant, "role": "admin", "label": "admin"}
-    tokens = {"admin": _created(client.post("/v1/tokens", json=body, headers=root))["token"]}
-    for role in ("ingest", "reader"):
-        body = {"tenant": tenant, "role": role, "label": role}
-        tokens[role] = _created(client.post("/v1/tokens", json=body, headers=bearer(tokens["admin"])))["token"]
-    return tokens
+    return dict(open_tenant(ApiClient(client, token=ADMIN_TOKEN), tenant, f"{tenant} Ltd.").tokens)
 
 
 def key_body(actor: Actor, tenant: str = TENANT) -> dict[str, str]:
@@ -114,8 +111,9 @@ def seed(client: TestClient) -> Api:
     ours, theirs = _tenant(client, TENANT), _tenant(client, OTHER_TENANT)
     guardian, deputy = make_actor("guardian-1"), make_actor("guardian-2")
     detector = make_actor("gas-7", kind="device")
+    admin = ApiClient(client, token=ours["admin"])
     for actor in (guardian, deputy, detector):
-        _created(client.post("/v1/keys", json=key_body(actor), headers=bearer(ours["admin"])))
+        admin.register_key(TENANT, actor)
     return Api(client=client, admin=ours["admin"], ingest=ours["ingest"], reader=ours["reader"],
                other_ingest=theirs["ingest"], other_reader=theirs["reader"],
                guardian=guardian, deputy=deputy, detector=detector)

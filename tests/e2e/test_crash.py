@@ -13,15 +13,16 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from bench.permits import permit_requests
+from bench.permits import permit_requests, send_request
 from bench.permits import setup as setup_plant
-from ingest.signing import attest_batch
-from tests.helpers import TENANT, make_actor, signed_item
+from ingest.client import ApiClient, ApiError, ApiUnreachable
+from ingest.records import Checkpoint, Receipt
+from ingest.seed import open_tenant
+from ingest.signing import Actor
+from tests.helpers import TENANT, make_actor, unsigned_item
 from verifier.merkle import verify_consistency, verify_inclusion
 
 ADMIN = "crash-test-admin-token"
@@ -36,16 +37,17 @@ def _port() -> int:
 def _start(data_dir: Path, port: int, database_url: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TIEZHENG_DATA_DIR": str(data_dir), "TIEZHENG_ADMIN_TOKEN": ADMIN,
            "TIEZHENG_CHECKPOINT_INTERVAL": "0.2", "TIEZHENG_DATABASE_URL": database_url}
-    # its own session: every process it starts stays in it, even once re-parented to PID 1 (see _survivors)
+    # its own session: every process it starts stays in it, even once re-parented to PID 1 (see _session)
     server = subprocess.Popen([sys.executable, "-m", "evidence_api.cli", "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/v1/log/public-key", timeout=1)
-            return server
-        except httpx.TransportError:
-            time.sleep(0.1)
+    with ApiClient.connect(f"http://127.0.0.1:{port}", timeout=1, retries=0) as client:
+        while time.monotonic() < deadline:
+            try:
+                client.public_key()
+                return server
+            except ApiUnreachable:
+                time.sleep(0.1)
     server.kill()
     raise RuntimeError("server did not start")
 
@@ -59,32 +61,30 @@ def server(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, int, subpr
     process.kill()
 
 
-def _setup(base: str) -> tuple[dict[str, str], Any]:
-    admin = {"Authorization": f"Bearer {ADMIN}"}
-    httpx.post(f"{base}/v1/tenants", json={"id": TENANT, "name": "Acme"}, headers=admin).raise_for_status()
-    token = httpx.post(f"{base}/v1/tokens", json={"tenant": TENANT, "role": "admin", "label": "t"}, headers=admin)
-    headers = {"Authorization": f"Bearer {token.json()['token']}"}
-    actor = make_actor("detector-1", "device")
-    httpx.post(f"{base}/v1/keys", headers=headers, json={
-        "tenant": TENANT, "key_id": actor.key_id, "actor_type": "device", "actor_id": actor.id,
-        "public_key_pem": actor.signer.public.to_pem()}).raise_for_status()
-    return headers, actor
+def _setup(base: str) -> tuple[str, Actor]:
+    """The tenant and its admin token, and a registered detector."""
+    with ApiClient.connect(base, ADMIN) as root:
+        access = open_tenant(root, TENANT, "Acme", roles=("admin",))
+        actor = make_actor("detector-1", "device")
+        access.admin.register_key(TENANT, actor)
+    return access.tokens["admin"], actor
 
 
-def _pump(base: str, headers: dict[str, str], actor: Any, acked: list[dict[str, Any]],
-          checkpoints: list[dict[str, Any]], stop: threading.Event) -> None:
-    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+def _pump(base: str, token: str, actor: Actor, acked: list[Receipt], checkpoints: list[Checkpoint],
+          stop: threading.Event) -> None:
+    # no retries: an answer that never came is not acknowledged
+    with ApiClient.connect(base, token, timeout=10, retries=0) as client:
         while not stop.is_set():
-            items = [signed_item(actor, permit=f"P-{n % 3}", kind="detector.reading", payload={"n": n})
+            items = [unsigned_item(actor, permit=f"P-{n % 3}", kind="detector.reading", payload={"n": n})
                      for n in range(50)]
-            for item in items:
-                del item["event"]["signature"]
             try:
-                response = client.post("/v1/events", json={"events": items, "attestation": attest_batch(actor, TENANT, items)})
-                acked.extend(response.raise_for_status().json()["receipts"])
-                checkpoints.append(client.get("/v1/log/checkpoint").raise_for_status().json())
-            except httpx.HTTPError:
+                acked.extend(client.submit_attested(actor, TENANT, items))
+                checkpoints.append(client.checkpoint())
+            except ApiUnreachable:
                 return  # the server died under us: what was acknowledged so far is what must survive
+            except ApiError as exc:
+                if exc.status != 404:  # 404: no checkpoint cut yet
+                    raise
 
 
 @pytest.mark.slow
@@ -93,11 +93,11 @@ def test_kill_9_during_intake_loses_no_acknowledged_event(
 ) -> None:
     data_dir, port, process, database_url = server
     base = f"http://127.0.0.1:{port}"
-    headers, actor = _setup(base)
-    acked: list[dict[str, Any]] = []
-    checkpoints: list[dict[str, Any]] = []
+    token, actor = _setup(base)
+    acked: list[Receipt] = []
+    checkpoints: list[Checkpoint] = []
     stop = threading.Event()
-    pumps = [threading.Thread(target=_pump, args=(base, headers, actor, acked, checkpoints, stop)) for _ in range(3)]
+    pumps = [threading.Thread(target=_pump, args=(base, token, actor, acked, checkpoints, stop)) for _ in range(3)]
     for pump in pumps:
         pump.start()
     deadline = time.monotonic() + 60
@@ -116,23 +116,21 @@ def test_kill_9_during_intake_loses_no_acknowledged_event(
         restarted.kill()
 
 
-def _check_after_restart(base: str, acked: list[dict[str, Any]], checkpoints: list[dict[str, Any]]) -> None:
-    with httpx.Client(base_url=base, timeout=30) as client:
+def _check_after_restart(base: str, acked: list[Receipt], checkpoints: list[Checkpoint]) -> None:
+    with ApiClient.connect(base) as client:
         deadline = time.monotonic() + 10
-        latest = client.get("/v1/log/checkpoint").json()
-        while latest["tree_size"] < max(r["leaf_index"] for r in acked) + 1 and time.monotonic() < deadline:
+        latest = client.checkpoint()
+        while latest.tree_size < max(r.leaf_index for r in acked) + 1 and time.monotonic() < deadline:
             time.sleep(0.2)
-            latest = client.get("/v1/log/checkpoint").json()
-        size, root = latest["tree_size"], bytes.fromhex(latest["root_hash"])
+            latest = client.checkpoint()
+        size, root = latest.tree_size, latest.root_hash
         for receipt in acked[:: max(1, len(acked) // 200)] + acked[-5:]:
-            proof = client.get("/v1/log/proofs/inclusion", params={"leaf_index": receipt["leaf_index"], "tree_size": size}).json()
-            assert proof["leaf_hash"] == receipt["leaf_hash"]
-            verify_inclusion(receipt["leaf_index"], size, bytes.fromhex(receipt["leaf_hash"]),
-                             [bytes.fromhex(h) for h in proof["proof"]], root)
-        for old in {c["tree_size"]: c for c in checkpoints}.values():
-            proof = client.get("/v1/log/proofs/consistency", params={"first": old["tree_size"], "second": size}).json()
-            verify_consistency(old["tree_size"], size, bytes.fromhex(old["root_hash"]), root,
-                               [bytes.fromhex(h) for h in proof["proof"]])
+            inclusion = client.inclusion_proof(receipt.leaf_index, size)
+            assert inclusion.leaf_hash == receipt.leaf_hash
+            verify_inclusion(receipt.leaf_index, size, receipt.leaf_hash, list(inclusion.proof), root)
+        for old in {c.tree_size: c for c in checkpoints}.values():
+            consistency = client.consistency_proof(old.tree_size, size)
+            verify_consistency(old.tree_size, size, old.root_hash, root, list(consistency.proof))
 
 
 def _session(pid: int) -> list[tuple[int, str, str]]:
@@ -181,10 +179,10 @@ def test_kill_9_under_load_leaves_no_process_of_the_server(
     started must be gone: the workers (re-parented to PID 1) and the resource tracker they kept alive."""
     port, process = sqlite_server
     base = f"http://127.0.0.1:{port}"
-    headers, actor = _setup(base)
-    acked: list[dict[str, Any]] = []
+    token, actor = _setup(base)
+    acked: list[Receipt] = []
     stop = threading.Event()
-    pumps = [threading.Thread(target=_pump, args=(base, headers, actor, acked, [], stop)) for _ in range(3)]
+    pumps = [threading.Thread(target=_pump, args=(base, token, actor, acked, [], stop)) for _ in range(3)]
     for pump in pumps:
         pump.start()
     deadline = time.monotonic() + 60
@@ -200,19 +198,16 @@ def test_kill_9_under_load_leaves_no_process_of_the_server(
     assert len(acked) >= kill_after
 
 
-def _walk(base: str, headers: dict[str, str], work: list[list[tuple[str, str, bytes]]],
-          acked: list[tuple[str, str]]) -> None:
+def _walk(base: str, token: str, work: list[list[tuple[str, str, bytes]]], acked: list[tuple[str, str]]) -> None:
     """Take each permit towards active, one signed action at a time, until the server dies."""
-    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+    with ApiClient.connect(base, token, timeout=10, retries=0) as client:
         for requests in work:
-            for _, path, body in requests:
+            for kind, permit, body in requests:
                 try:
-                    response = client.post(path, content=body)
-                except httpx.HTTPError:
+                    answer = send_request(client, kind, permit, body)
+                except ApiUnreachable:
                     return
-                response.raise_for_status()
-                permit = response.json()["permit"]["id"]
-                acked.append((permit, response.json()["receipts"][0]["event_id"]))
+                acked.append((answer.permit.id, answer.receipts[0].event_id))
 
 
 @pytest.mark.slow
@@ -223,10 +218,10 @@ def test_kill_9_during_permit_actions_keeps_permits_and_log_together(
     built from exactly the events the log holds (committed in one transaction, never one without the other)."""
     data_dir, port, process, database_url = server
     base = f"http://127.0.0.1:{port}"
-    headers, people, qr = setup_plant(base, 60, admin_token=ADMIN)
+    token, people, qr = setup_plant(base, 60, admin_token=ADMIN)
     work = [permit_requests(people, qr, n) for n in range(60)]
     acked: list[tuple[str, str]] = []
-    walkers = [threading.Thread(target=_walk, args=(base, headers, work[i::3], acked)) for i in range(3)]
+    walkers = [threading.Thread(target=_walk, args=(base, token, work[i::3], acked)) for i in range(3)]
     for walker in walkers:
         walker.start()
     deadline = time.monotonic() + 60
@@ -239,14 +234,14 @@ def test_kill_9_during_permit_actions_keeps_permits_and_log_together(
 
     restarted = _start(data_dir, port, database_url)
     try:
-        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        with ApiClient.connect(base, token) as client:
             for permit in sorted({p for p, _ in acked}):
-                doc = client.get(f"/v1/permits/{permit}").raise_for_status().json()
-                timeline = client.get(f"/v1/permits/{permit}/timeline").raise_for_status().json()
-                logged = [e["event_id"] for e in timeline]
+                doc = client.permit(permit)
+                timeline = client.timeline(permit)
+                logged = [e.event_id for e in timeline]
                 assert {e for p, e in acked if p == permit} <= set(logged), "an acknowledged action was lost"
-                assert doc["version"] == len(logged), "the permit's state and its logged events diverged"
-                assert [h["event_id"] for h in doc["history"]] == [
-                    e["event_id"] for e in timeline if e["kind"].startswith("permit.")]
+                assert doc.version == len(logged), "the permit's state and its logged events diverged"
+                assert [h["event_id"] for h in doc.document["history"]] == [
+                    e.event_id for e in timeline if e.kind.startswith("permit.")]
     finally:
         restarted.kill()

@@ -29,6 +29,7 @@ from ledger.checkpoint import Checkpoint, SignedCheckpoint
 from ledger.errors import AnchorError, DuplicateConflict, InvalidSignature, ProofError, StorageError
 from ledger.log import Receipt, TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey, sm3
+from ledger.writer import GroupCommit
 from tests.helpers import make_actor, signed_item, submission, wait_until
 from verifier.anchors import read_journal, verify_journal
 from verifier.merkle import verify_consistency, verify_inclusion
@@ -194,7 +195,8 @@ def test_commit_hook_that_raises_rolls_back_the_events(log: TransparencyLog) -> 
     def hook(conn: Any, receipts: list[Receipt]) -> None:
         raise RuntimeError("projection refused")
 
-    with pytest.raises(StorageError, match="commit failed, nothing written: projection refused"):
+    with pytest.raises(StorageError, match="the submission's commit hook failed, none of its events was written: "
+                                           "projection refused"):
         log.submit(replace(submission(signed_item(make_actor())), on_commit=hook))
     assert log.tree_size == 0
     with log.engine.connect() as conn:
@@ -451,16 +453,15 @@ def test_anchorer_refuses_when_journal_root_differs_from_log(
 
 def test_writer_survives_an_unexpected_failure(log: TransparencyLog, monkeypatch: pytest.MonkeyPatch) -> None:
     actor = make_actor()
-    original = log._write
 
     def broken(*args: object) -> None:
         raise RuntimeError("disk controller on fire")
 
-    monkeypatch.setattr(log, "_write", broken)
-    with pytest.raises(StorageError, match="commit failed, nothing written: disk controller on fire"):
-        log.submit(submission(signed_item(actor)), timeout=10)
+    with monkeypatch.context() as patch:
+        patch.setattr(GroupCommit, "finish", broken)
+        with pytest.raises(StorageError, match="commit failed, nothing written: disk controller on fire"):
+            log.submit(submission(signed_item(actor)), timeout=10)
     assert log.tree_size == 0
-    monkeypatch.setattr(log, "_write", original)
     assert log.submit(submission(signed_item(actor)), timeout=10)[0].leaf_index == 0
 
 

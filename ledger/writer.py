@@ -1,0 +1,227 @@
+"""One group commit of the log writer: check each submission against the log, stage its rows, write them.
+
+Submissions are taken in queue order. Each is checked for idempotency per tenant (an ``event_id`` names an
+event within its tenant only), gets the next leaf indices, and is linked into its permits' ``prev`` chains.
+Rows of submissions without a commit hook are buffered and written in bulk. A submission with a hook is
+written in a SAVEPOINT of its own, its hook run there; if the hook raises, the savepoint is rolled back and
+the submission's share of the frontier, the chain heads and the staged ids is undone, so the submissions
+after it get the indices and ``prev`` links they would have had without it. It alone gets the error.
+
+Everything happens inside the caller's one transaction: the group is durable together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from ledger import storage as db
+from ledger.canonical import canonical
+from ledger.errors import DuplicateConflict, LedgerError, StorageError
+from ledger.hashing import leaf_hash
+from ledger.merkle import Frontier
+from ledger.records import PreparedEvent, Receipt, Submission
+
+__all__ = ["GroupCommit"]
+
+_log = logging.getLogger(__name__)
+
+_Key = tuple[str, str]  # (tenant, event_id) and (tenant, permit)
+
+
+@dataclass
+class _Mark:
+    """What to restore if a hooked submission fails: the frontier and the entries it touched."""
+
+    frontier: Frontier
+    heads: dict[_Key, tuple[bytes, int] | None]
+    fresh: list[_Key]
+
+
+class GroupCommit:
+    """Stages and writes the submissions of one group commit on ``conn``, growing ``frontier``.
+
+    Call ``add`` for each submission in order, then ``finish``; commit ``conn``'s transaction afterwards.
+    """
+
+    def __init__(self, conn: Connection, frontier: Frontier) -> None:
+        self.conn, self.frontier = conn, frontier
+        self._heads: dict[_Key, tuple[bytes, int]] = {}
+        self._staged: dict[_Key, tuple[bytes, Receipt]] = {}  # claim hash and receipt of each new event
+        self._events: list[tuple[Any, ...]] = []
+        self._nodes: list[tuple[int, bytes]] = []
+        self._attestations: dict[bytes, dict[str, Any]] = {}
+
+    def add(self, sub: Submission) -> list[Receipt] | LedgerError:
+        """Stage ``sub``; its receipts (in its order), or the error that refused it (then nothing of it is
+        staged). A ``DuplicateConflict``, or whatever its hook raised (as a ``LedgerError``)."""
+        try:
+            existing = self._existing(sub)
+        except DuplicateConflict as exc:
+            return exc
+        fresh = _fresh(sub.events, existing)
+        self._load_heads(fresh)
+        if sub.on_commit is None or not fresh:
+            return self._stage(sub, fresh, existing)
+        return self._stage_hooked(sub, fresh, existing)
+
+    def finish(self) -> None:
+        """Write what is still buffered, the permits' chain heads and the new tree size."""
+        self._flush()
+        self._upsert_heads()
+        log_state = db.log_state
+        updated = self.conn.execute(update(log_state).where(log_state.c.id == 1).values(tree_size=self.frontier.size))
+        if updated.rowcount == 0:
+            self.conn.execute(insert(log_state).values(id=1, tree_size=self.frontier.size))
+
+    # -- one submission --------------------------------------------------------------------------
+    def _stage_hooked(self, sub: Submission, fresh: list[PreparedEvent],
+                      existing: dict[_Key, Receipt]) -> list[Receipt] | LedgerError:
+        assert sub.on_commit is not None
+        self._flush()  # the savepoint then holds this submission's rows only
+        mark = _Mark(self.frontier.copy(), {k: self._heads.get(k) for k in _permit_keys(fresh)},
+                     [(p.tenant, p.event_id) for p in fresh])
+        try:
+            with self.conn.begin_nested():
+                receipts = self._stage(sub, fresh, existing)
+                self._flush()
+                sub.on_commit(self.conn, [self._staged[(p.tenant, p.event_id)][1] for p in fresh])
+        except Exception as exc:  # noqa: BLE001 - any hook failure refuses this submission, not the group
+            self._undo(mark)
+            return _hook_error(exc, sub)
+        return receipts
+
+    def _undo(self, mark: _Mark) -> None:
+        self.frontier = mark.frontier
+        for key, head in mark.heads.items():
+            if head is None:
+                self._heads.pop(key, None)
+            else:
+                self._heads[key] = head
+        for key in mark.fresh:
+            self._staged.pop(key, None)
+        self._events.clear()
+        self._nodes.clear()
+        self._attestations.clear()
+
+    def _stage(self, sub: Submission, fresh: list[PreparedEvent], existing: dict[_Key, Receipt]) -> list[Receipt]:
+        first = self.frontier.size
+        leaves = [self._leaf(p, first + i) for i, p in enumerate(fresh)]
+        new_nodes = self.frontier.append(digest for _, digest in leaves)
+        self._nodes.extend((db.node_key(node), digest) for node, digest in new_nodes)
+        by_key = dict(existing)
+        for index, (p, (leaf, digest)) in enumerate(zip(fresh, leaves, strict=True), start=first):
+            receipt = Receipt(p.event_id, index, digest, p.received_at)
+            by_key[(p.tenant, p.event_id)] = receipt
+            self._staged[(p.tenant, p.event_id)] = (p.claim_hash, receipt)
+            self._events.append((
+                index, p.event_id, p.tenant, p.kind, p.permit, p.key_id, p.claim_hash, digest, leaf,
+                p.payload_sealed, p.payload_key, sub.attestation_digest, p.received_at, ",".join(p.flags),
+            ))
+        if fresh and sub.attestation is not None and sub.attestation_digest is not None:
+            self._attestations.setdefault(sub.attestation_digest, {
+                "digest": sub.attestation_digest, "tenant": fresh[0].tenant, "body": canonical(sub.attestation)})
+        return [by_key[(p.tenant, p.event_id)] for p in sub.events]
+
+    def _leaf(self, p: PreparedEvent, index: int) -> tuple[bytes, bytes]:
+        """(leaf bytes, leaf hash) of ``p`` at ``index``: links it to its permit's chain and advances the chain."""
+        head = self._heads.get((p.tenant, p.permit)) if p.permit is not None else None
+        leaf = p.leaf.fill(head[0] if head else None)
+        digest = leaf_hash(leaf)
+        if p.permit is not None:
+            self._heads[(p.tenant, p.permit)] = (digest, index)
+        return leaf, digest
+
+    # -- reads against the log and the group -----------------------------------------------------
+    def _existing(self, sub: Submission) -> dict[_Key, Receipt]:
+        """Receipts of events already logged by their tenant (an idempotent retry), committed or staged in
+        this group; ``DuplicateConflict`` if an id of the tenant is taken by different content."""
+        claims: dict[_Key, bytes] = {}
+        for p in sub.events:
+            if claims.setdefault((p.tenant, p.event_id), p.claim_hash) != p.claim_hash:
+                raise DuplicateConflict(f"event_id {p.event_id} appears twice in the batch with different content")
+        known = self._logged(claims) | {k: self._staged[k] for k in claims if k in self._staged}
+        for key, (stored_claim, _) in known.items():
+            if stored_claim != claims[key]:
+                raise DuplicateConflict(f"event_id {key[1]} is already logged with different content")
+        return {key: replace(receipt, duplicate=True) for key, (_, receipt) in known.items()}
+
+    def _logged(self, keys: dict[_Key, bytes]) -> dict[_Key, tuple[bytes, Receipt]]:
+        by_tenant: dict[str, list[str]] = defaultdict(list)
+        for tenant, event_id in keys:
+            by_tenant[tenant].append(event_id)
+        e, found = db.events.c, {}
+        for tenant, ids in by_tenant.items():
+            rows = self.conn.execute(select(e.event_id, e.claim_hash, e.leaf_index, e.leaf_hash, e.received_at)
+                                     .where(e.tenant == tenant, e.event_id.in_(ids)))
+            for r in rows:
+                found[(tenant, r.event_id)] = (bytes(r.claim_hash),
+                                               Receipt(r.event_id, r.leaf_index, bytes(r.leaf_hash), r.received_at))
+        return found
+
+    def _load_heads(self, fresh: Sequence[PreparedEvent]) -> None:
+        wanted = sorted(k for k in _permit_keys(fresh) if k not in self._heads)
+        if not wanted:
+            return
+        heads = db.permit_heads.c
+        rows = self.conn.execute(select(heads.tenant, heads.permit, heads.leaf_hash, heads.leaf_index)
+                                 .where(tuple_(heads.tenant, heads.permit).in_(wanted)))
+        for row in rows:
+            self._heads[(row.tenant, row.permit)] = (bytes(row.leaf_hash), row.leaf_index)
+
+    # -- writes ----------------------------------------------------------------------------------
+    def _flush(self) -> None:
+        """Write the buffered events, nodes and attestations (the buffers empty only once written)."""
+        db.insert_rows(self.conn, db.events, self._events)
+        db.insert_rows(self.conn, db.merkle_nodes, self._nodes)
+        if self._attestations:
+            a = db.attestations.c
+            known = set(self.conn.execute(select(a.digest).where(a.digest.in_(list(self._attestations)))).scalars())
+            rows = [row for digest, row in self._attestations.items() if digest not in known]
+            if rows:
+                self.conn.execute(insert(db.attestations), rows)
+        self._events, self._nodes, self._attestations = [], [], {}
+
+    def _upsert_heads(self) -> None:
+        if not self._heads:
+            return
+        rows = [{"tenant": t, "permit": p, "leaf_hash": h, "leaf_index": i} for (t, p), (h, i) in self._heads.items()]
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(db.permit_heads)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant", "permit"],
+            set_={"leaf_hash": stmt.excluded.leaf_hash, "leaf_index": stmt.excluded.leaf_index},
+        )
+        self.conn.execute(stmt, rows)
+
+
+def _fresh(events: Sequence[PreparedEvent], existing: dict[_Key, Receipt]) -> list[PreparedEvent]:
+    """The events not yet logged, each id once, in submission order."""
+    fresh, seen = [], set(existing)
+    for p in events:
+        if (p.tenant, p.event_id) not in seen:
+            seen.add((p.tenant, p.event_id))
+            fresh.append(p)
+    return fresh
+
+
+def _permit_keys(events: Sequence[PreparedEvent]) -> set[_Key]:
+    return {(p.tenant, p.permit) for p in events if p.permit is not None}
+
+
+def _hook_error(exc: Exception, sub: Submission) -> LedgerError:
+    """The error a submission whose hook failed gets: the hook's own ``LedgerError``, else a ``StorageError``."""
+    first = sub.events[0].event_id if sub.events else "-"
+    if isinstance(exc, LedgerError):
+        _log.warning("commit hook of the submission starting with event %s refused it: %s", first, exc)
+        return exc
+    _log.error("commit hook of the submission starting with event %s failed; that submission is not written, "
+               "the rest of its group is", first, exc_info=not isinstance(exc, SQLAlchemyError))
+    return StorageError(f"the submission's commit hook failed, none of its events was written: {exc}")

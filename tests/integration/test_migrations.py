@@ -1,0 +1,90 @@
+"""Alembic migration 0003 (event ids unique per tenant) on a log that already holds events, on SQLite and
+PostgreSQL: the events, the tree and the chains keep working, and the new key takes effect."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, text
+
+import evidence_api
+from ledger.database import make_engine
+from ledger.errors import DuplicateConflict
+from ledger.log import TransparencyLog
+from ledger.sm import Signer, SM2PrivateKey
+from tests.helpers import TENANT, make_actor, signed_item, submission
+
+OTHER = "other-co"
+
+
+def _alembic(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(evidence_api.__file__).parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+@pytest.fixture
+def old_engine(database_url: str) -> Iterator[Engine]:
+    """A database at revision 0002 (event ids globally unique)."""
+    command.upgrade(_alembic(database_url), "0002")
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def _open(engine: Engine, key: SM2PrivateKey) -> TransparencyLog:
+    log = TransparencyLog(engine, origin="test.tiezheng/log", signer=Signer.from_private_key(key),
+                          checkpoint_interval=0.05)
+    log.start()
+    return log
+
+
+def test_upgrade_to_0003_keeps_existing_events_and_scopes_ids_per_tenant(
+        old_engine: Engine, database_url: str, log_key: SM2PrivateKey) -> None:
+    actor = make_actor()
+    old = [signed_item(actor, permit="P-1", payload={"n": n}) for n in range(3)]
+    log = _open(old_engine, log_key)
+    before = log.submit(submission(*old))
+    root = log.root_at(3)
+    log.close()
+
+    command.upgrade(_alembic(database_url), "head")
+
+    log = _open(old_engine, log_key)
+    try:
+        assert (log.tree_size, log.root_at(3)) == (3, root)
+        logged = log.event(TENANT, old[0]["event"]["event_id"])
+        assert logged is not None and logged.leaf_hash == before[0].leaf_hash
+        retry = log.submit(submission(old[1]))
+        assert retry[0].duplicate and retry[0].leaf_index == 1
+        theirs = signed_item(actor, tenant=OTHER, permit="P-1", event_id=old[0]["event"]["event_id"])
+        (new,) = log.submit(submission(theirs))
+        assert (new.leaf_index, new.duplicate) == (3, False)
+        ours = signed_item(actor, permit="P-1")
+        (next_ours,) = log.submit(submission(ours))
+        assert b'"prev":"' + before[-1].leaf_hash.hex().encode() in log.events_since(3, limit=5)[-1].leaf
+        assert next_ours.leaf_index == 4
+        impostor = signed_item(actor, payload={"other": True}, event_id=old[2]["event"]["event_id"])
+        with pytest.raises(DuplicateConflict, match="is already logged with different content"):
+            log.submit(submission(impostor))
+    finally:
+        log.close()
+
+
+def test_downgrade_from_0003_restores_global_ids_when_no_tenants_share_one(
+        old_engine: Engine, database_url: str, log_key: SM2PrivateKey) -> None:
+    command.upgrade(_alembic(database_url), "head")
+    log = _open(old_engine, log_key)
+    log.submit(submission(signed_item(make_actor())))
+    log.close()
+
+    command.downgrade(_alembic(database_url), "0002")
+
+    with old_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM events")).scalar() == 1
+    command.upgrade(_alembic(database_url), "head")
