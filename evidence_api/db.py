@@ -1,8 +1,9 @@
 """Tables the service owns and the Alembic migration runner.
 
 Tenants, API tokens and actor keys; the organisation (sites, areas, contractors, users, workers, devices);
-certificates and violations; permits (a projection of their signed events in the log, kept in the same
-transaction as those events) and notifications waiting for delivery.
+certificates and violations; permits (a projection of their signed events in the log, folded by
+``services.projector`` from committed events, with its cursor and the events it could not fold) and
+notifications waiting for delivery.
 
 The log's own tables live in ``ledger.storage``; both sets are created by the migrations in
 ``evidence_api/migrations``.
@@ -31,7 +32,8 @@ from ledger import storage
 
 __all__ = [
     "actor_keys", "all_metadata", "api_tokens", "areas", "certificate_warnings", "certificates", "contractors",
-    "devices", "metadata", "migrate", "notifications", "permit_workers", "permits", "sites", "tenant_settings",
+    "devices", "metadata", "migrate", "notifications", "permit_workers", "permits", "projection_cursors",
+    "projection_failures", "sites", "tenant_settings",
     "tenants", "users", "violations", "workers",
 ]
 
@@ -228,6 +230,27 @@ notifications = Table(
     Column("sent_at", String(40)),
 )
 Index("ix_notifications_status", notifications.c.status, notifications.c.id)
+
+projection_cursors = Table(
+    "projection_cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),  # the projector (services.projector.Projector.NAME)
+    Column("leaf_index", Integer, nullable=False),  # the last leaf folded (-1: none yet)
+    Column("updated_at", String(40), nullable=False),
+)
+
+projection_failures = Table(
+    "projection_failures",
+    metadata,
+    Column("leaf_index", Integer, primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("permit", String(128)),
+    Column("error", Text, nullable=False),
+    Column("failed_at", String(40), nullable=False),
+)
+Index("ix_projection_failures_permit", projection_failures.c.tenant, projection_failures.c.permit)
 
 all_metadata = [storage.metadata, metadata]
 

@@ -36,6 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for module in (admin, certificates, events, log, org, permits):
         app.include_router(module.router)
+    app.include_router(permits.projection_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

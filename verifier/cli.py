@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,7 +84,7 @@ def _trust_root(path: str | None, origin: str) -> TrustRoot:
         raise UntrustedLog(
             f"no trust root given: the verifier trusts only keys you pass in, never the keys inside the bundle. "
             f"pass --trust-root FILE (or set TIEZHENG_TRUST_ROOT). to make one from the public key of log "
-            f"{origin!r}, obtained from its operator out of band: tiezheng trust-root init --origin {origin} "
+            f"{origin!r}, obtained from its operator out of band: tiezheng trust-root init --origin {shlex.quote(origin)} "
             "--log-key KEY.pem -o trust-root.json"
         )
     return TrustRoot.from_file(path)

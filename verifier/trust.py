@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,7 +205,7 @@ class TrustRoot:
                 f"the trust root names no key for log {origin!r} (it names: {named}). get that log's public key "
                 "from its operator out of band (the service serves it at GET /v1/log/public-key; compare the "
                 "fingerprint with one the operator publishes) and add it: tiezheng trust-root init "
-                f"--origin {origin} --log-key KEY.pem -o trust-root.json"
+                f"--origin {shlex.quote(origin)} --log-key KEY.pem -o trust-root.json"
             )
         return found
 

@@ -4,8 +4,9 @@ work type, dashboard counts, the daily expiry/复审 warnings and registry verif
 Every change is an evidence event signed by the service (``certificate.registered``,
 ``certificate.expiry_warning``, ``certificate.verified``, ``certificate.verification_failed``,
 ``certificate.verification_unavailable``), and the rows it changes commit in the same transaction as the
-event (``Recorder.append`` with a commit hook): there is never a certificate without its event, or a warning
-row without its event and notification.
+event, folded by ``services.projector`` from the committed event (the call returns once it is): there is
+never a certificate without its event, or a warning row without its event and notification. The calendar
+day is the plant's (the injected ``Clock``).
 """
 
 from __future__ import annotations
@@ -19,17 +20,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select
+from sqlalchemy import Connection, Engine, and_, select
 
 from evidence_api import db
 from evidence_api.services.catalog import CATEGORIES, SUB_TYPES, certificate_state, check_sub_type
 from evidence_api.services.errors import Conflict, NotFound
-from evidence_api.services.notify import enqueue
 from evidence_api.services.people import Organisation
+from evidence_api.services.projector import Projector
 from evidence_api.services.recorder import Recorder
 from evidence_api.services.registry import CertificateRegistry, RegistryUnavailable, compare
-from ledger.errors import MalformedInput
-from ledger.log import CommitHook, Receipt, Submission, utc_now
+from ledger.clock import Clock
+from ledger.errors import MalformedInput, StorageError
+from ledger.log import Receipt, Submission
 
 __all__ = ["CHINA_TIME", "REVIEW_YEARS", "STATES", "VALID_YEARS", "CertificateInput", "Certificates", "Problem", "add_years", "check_fields", "today"]
 
@@ -75,9 +77,8 @@ class CertificateInput:
     review_due_on: date | None = None
     id: str | None = None
 
-    def row(self, tenant: str) -> dict[str, Any]:
-        """The ``certificates`` row this input becomes (a fresh id when none was given)."""
-        now = utc_now()
+    def row(self, tenant: str, now: str) -> dict[str, Any]:
+        """The ``certificates`` row this input becomes at ``now`` (a fresh id when none was given)."""
         return {"tenant": tenant, "id": self.id or f"cert-{uuid.uuid4().hex[:16]}", "worker": self.worker,
                 "category": self.category, "sub_type": self.sub_type, "number": self.number,
                 "holder_name": self.holder_name, "issued_on": self.issued_on.isoformat(),
@@ -122,18 +123,26 @@ class Certificates:
     intake's batch limit, by which larger groups of events are prepared in chunks and appended as one.
     """
 
-    def __init__(self, engine: Engine, org: Organisation, recorder: Recorder, *, max_batch: int,
-                 registry: CertificateRegistry | None = None) -> None:
+    def __init__(self, engine: Engine, org: Organisation, recorder: Recorder, projector: Projector, *,
+                 max_batch: int, registry: CertificateRegistry | None = None, clock: Clock | None = None) -> None:
         self._engine, self._org, self._recorder, self._max_batch = engine, org, recorder, max_batch
-        self.registry = registry
-        self._lock = threading.Lock()  # serialises check-then-write, so commit hooks never hit a constraint
+        self._projector, self.registry, self._clock = projector, registry, clock or Clock(CHINA_TIME)
+        self._lock = threading.Lock()  # serialises check-then-record, so the projection never hits a constraint
         self._last_day: date | None = None
 
     # -- writing -----------------------------------------------------------------------------------
-    def _record(self, tenant: str, items: Sequence[dict[str, Any]], hook: CommitHook | None) -> list[Receipt]:
+    def _record(self, tenant: str, items: Sequence[dict[str, Any]]) -> list[Receipt]:
+        """Append the service's signed ``items`` as one submission and wait until the projector has folded
+        them (the rows they make exist then); ``StorageError`` if it could not."""
         chunks = [self._recorder.prepare(tenant, list(items[i:i + self._max_batch]))
                   for i in range(0, len(items), self._max_batch)]
-        return self._recorder.append(Submission(events=[e for c in chunks for e in c.events]), on_commit=hook)
+        receipts = self._recorder.append(Submission(events=[e for c in chunks for e in c.events]))
+        leaves = [r.leaf_index for r in receipts]
+        self._projector.catch_up(until=max(leaves))
+        failed = self._projector.failed(leaves)
+        if failed:
+            raise StorageError(f"logged, but the projection could not fold leaf {min(failed)}: {failed[min(failed)]}")
+        return receipts
 
     def _item(self, tenant: str, kind: str, cert: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
         return self._recorder.service_item(tenant, kind, payload,
@@ -155,7 +164,7 @@ class Certificates:
         """Register every acceptable certificate of ``inputs`` together, each with its ``certificate.registered``
         event, in one transaction; a refused one changes nothing. Returns, per input, the stored row or its
         ``Problem`` (a number repeated within ``inputs`` is refused after its first use)."""
-        on = on or today()
+        on = on or self._clock.today()
         results: list[dict[str, Any] | Problem] = []
         with self._lock:
             with self._engine.connect() as conn:
@@ -165,12 +174,19 @@ class Certificates:
                     if problem is None and data.number in seen:
                         problem = "number", f"{data.number!r} appears twice; only its first row is registered", Conflict
                     seen.add(data.number)
-                    results.append(problem or data.row(tenant))
+                    results.append(problem or data.row(tenant, self._clock.stamp()))
             rows = [r for r in results if isinstance(r, dict)]
             if rows:
                 items = [self._item(tenant, "certificate.registered", r, _public(r)) for r in rows]
-                self._record(tenant, items, lambda conn, _: _insert_rows(conn, rows))
-        return [self.view(r, on) if isinstance(r, dict) else r for r in results]
+                self._record(tenant, items)
+        stored = self._stored(tenant, [r["id"] for r in rows])
+        return [self.view(stored[r["id"]], on) if isinstance(r, dict) else r for r in results]
+
+    def _stored(self, tenant: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        c = db.certificates.c
+        with self._engine.connect() as conn:
+            return {r.id: dict(r._mapping) for r in conn.execute(select(db.certificates).where(
+                c.tenant == tenant, c.id.in_(ids)))}
 
     def register(self, tenant: str, data: CertificateInput) -> dict[str, Any]:
         """Register one certificate with its event; raises ``MalformedInput`` (catalog, dates), ``NotFound``
@@ -191,7 +207,7 @@ class Certificates:
 
     def get(self, tenant: str, cert_id: str, *, on: date | None = None) -> dict[str, Any]:
         """The certificate ``cert_id`` with its state on ``on`` (today by default); raises ``NotFound``."""
-        return self.view(self._org.get(db.certificates, tenant, cert_id), on or today())
+        return self.view(self._org.get(db.certificates, tenant, cert_id), on or self._clock.today())
 
     def find(self, tenant: str, *, on: date | None = None, state: str | None = None, team: str | None = None,
              category: str | None = None, sub_type: str | None = None,
@@ -210,12 +226,12 @@ class Certificates:
         if work_type is not None:
             query = query.where(c.sub_type.in_(self._org.rules(tenant).work_type(work_type).operations))
         with self._engine.connect() as conn:
-            views = [self.view(dict(r._mapping), on or today()) for r in conn.execute(query)]
+            views = [self.view(dict(r._mapping), on or self._clock.today()) for r in conn.execute(query)]
         return [v for v in views if state is None or v["state"] == state]
 
     def summary(self, tenant: str, *, on: date | None = None) -> dict[str, Any]:
         """Counts for a dashboard on ``on``: in total, by state, and by state within each team and category."""
-        on = on or today()
+        on = on or self._clock.today()
         views = self.find(tenant, on=on)
         by_team: dict[str, Counter[str]] = {}
         by_category: dict[str, Counter[str]] = {}
@@ -270,22 +286,13 @@ class Certificates:
                      "sub_type_name": SUB_TYPES.get(cert["sub_type"], ""), **when, "on": on.isoformat()}
                     for cert, when in due]
         items = [self._item(tenant, "certificate.expiry_warning", cert, p) for (cert, _), p in zip(due, payloads, strict=True)]
-        rows = [{"tenant": tenant, "certificate": p["certificate"], "due_kind": p["due_kind"], "due_on": p["due_on"],
-                 "days_before": p["days_before"], "event_id": i["event"]["event_id"], "created_at": utc_now()}
-                for p, i in zip(payloads, items, strict=True)]
-
-        def hook(conn: Connection, _: list[Receipt]) -> None:
-            conn.execute(insert(db.certificate_warnings), rows)
-            for p in payloads:
-                enqueue(conn, tenant, "certificate.expiry_warning", p)
-
-        receipts = self._record(tenant, items, hook)
+        receipts = self._record(tenant, items)  # the projector writes the warning rows and notifications
         return [{**p, "event_id": r.event_id, "leaf_index": r.leaf_index} for p, r in zip(payloads, receipts, strict=True)]
 
     def daily_once(self) -> list[dict[str, Any]]:
         """The daily job, for a periodic runner: warns every tenant for today (China), once per new day;
         returns the warnings made (none when today was already done)."""
-        day = today()
+        day = self._clock.today()
         if day == self._last_day:
             return []
         made = self.warn_expiring(None, day)
@@ -302,7 +309,7 @@ class Certificates:
         cert = self._org.get(db.certificates, tenant, cert_id)
         kind, outcome = self._ask(cert)
         payload = {"certificate": cert_id, "number": cert["number"], "holder_name": cert["holder_name"], **outcome}
-        receipt = self._record(tenant, [self._item(tenant, kind, cert, payload)], None)[0]
+        receipt = self._record(tenant, [self._item(tenant, kind, cert, payload)])[0]
         return {**payload, "kind": kind, "event_id": receipt.event_id, "leaf_index": receipt.leaf_index}
 
     def _ask(self, cert: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -319,10 +326,6 @@ class Certificates:
             return "certificate.verification_failed", {"outcome": "failed", "disagreements": disagreements,
                                                        "registry": registry}
         return "certificate.verified", {"outcome": "verified", "registry": registry}
-
-
-def _insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    conn.execute(insert(db.certificates), rows)
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

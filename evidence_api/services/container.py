@@ -17,6 +17,7 @@ from evidence_api.services.keys import KeyRegistry
 from evidence_api.services.notify import Notifier, WebhookChannel, WeComChannel
 from evidence_api.services.people import Organisation
 from evidence_api.services.periodic import Periodic
+from evidence_api.services.projector import Projector
 from evidence_api.services.recorder import Recorder
 from evidence_api.services.registry import HttpRegistry
 from evidence_api.services.workflow import Workflow
@@ -54,6 +55,8 @@ class Services:
     certificate_job: Periodic
     notifier: Notifier
     sender: Periodic
+    projector: Projector
+    projection_job: Periodic
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -74,30 +77,37 @@ class Services:
         intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch), workers=workers,
                             database_url=settings.database_url, master_key=master_key)
         service_signer = Signer.from_private_key(load_or_create_log_key(settings.data_dir / "keys" / "service-key.pem"))
-        recorder = Recorder(engine, log, keys, intake.local, service_signer)
+        clock = Clock(settings.plant_timezone)
+        recorder = Recorder(engine, log, keys, intake.local, service_signer, clock=clock)
         org = Organisation(engine, keys)
-        workflow = Workflow(engine, org, recorder, wrapper)
+        projector = Projector(engine, log, wrapper, org.rules, service_key_id=recorder.service_key_id, clock=clock)
+        projector.catch_up()  # whatever was logged before a crash is folded before the first decision
+        projection_job = Periodic("tiezheng-projector", 0.5, projector.catch_up)
+        workflow = Workflow(engine, org, recorder, wrapper, projector, clock=clock)
         watchdog = Periodic("tiezheng-permit-watchdog", settings.watchdog_interval, workflow.watch_once)
         registry = HttpRegistry(settings.certificate_registry_url) if settings.certificate_registry_url else None
-        certificates = Certificates(engine, org, recorder, max_batch=settings.max_batch, registry=registry)
+        certificates = Certificates(engine, org, recorder, projector, max_batch=settings.max_batch, registry=registry,
+                                    clock=clock)
         certificate_job = Periodic("tiezheng-certificate-warnings", 3600.0, certificates.daily_once)
         notifier = Notifier(engine, org, {"webhook": WebhookChannel(service_signer, key_id=recorder.service_key_id),
-                                          "wecom": WeComChannel()})
+                                          "wecom": WeComChannel()}, clock=clock)
         sender = Periodic("tiezheng-notifier", 1.0, notifier.send_pending_once)
         log.start()
+        projection_job.start()
         anchorer.start()
         watchdog.start()
         certificate_job.start()
         sender.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
-        return cls(settings, Clock(settings.plant_timezone), engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token), intake, wrapper,
-                   org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender)
+        return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token), intake, wrapper,
+                   org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""
         self.watchdog.close()
         self.certificate_job.close()
         self.sender.close()
+        self.projection_job.close()
         self.notifier.close()
         self.log.close()
         self.anchorer.close()

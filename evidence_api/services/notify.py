@@ -1,9 +1,10 @@
-"""Notifications: queued in the ``notifications`` table in the same transaction as the event that causes
-them, then delivered by a background sender (``Notifier``) through the tenant's channel, chosen by
-``rules.notify``: a signed JSON webhook, or a 企业微信 (WeCom) group robot.
+"""Notifications: queued in the ``notifications`` table by the projector, in the same transaction as it
+folds the event that causes them, then delivered by a background sender (``Notifier``) through the
+tenant's channel, chosen by ``rules.notify``: a signed JSON webhook, or a 企业微信 (WeCom) group robot.
 
-Queuing inside the event's transaction means an alarm is never lost between "logged" and "sent"; delivery
-is at least once (a receiver deduplicates by the ``id`` of the notification).
+Queuing with the projection's cursor means an alarm is never lost between "logged" and "sent" (after a
+crash the projector folds the event again and queues it then); delivery is at least once (a receiver
+deduplicates by the ``id`` of the notification).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from evidence_api import db
 from evidence_api.services.errors import ServiceError
 from evidence_api.services.people import Organisation
 from ledger.canonical import canonical
-from ledger.log import utc_now
+from ledger.clock import Clock
 from ledger.sm import Signer
 
 __all__ = ["Channel", "DeliveryError", "Notification", "Notifier", "SmsChannel", "WeComChannel", "WebhookChannel",
@@ -32,11 +33,12 @@ __all__ = ["Channel", "DeliveryError", "Notification", "Notifier", "SmsChannel",
 _log = logging.getLogger(__name__)
 
 
-def enqueue(conn: Connection, tenant: str, topic: str, body: dict[str, Any]) -> None:
-    """Queue a notification on ``conn`` (inside the caller's transaction); ``topic`` like ``permit.suspended``."""
+def enqueue(conn: Connection, tenant: str, topic: str, body: dict[str, Any], *, created_at: str) -> None:
+    """Queue a notification on ``conn`` (inside the caller's transaction); ``topic`` like ``permit.suspended``,
+    ``created_at`` the RFC 3339 time of the event that causes it."""
     conn.execute(insert(db.notifications).values(
         tenant=tenant, topic=topic, body=orjson.dumps(body).decode(), status="pending", attempts=0,
-        created_at=utc_now()))
+        created_at=created_at))
 
 
 class DeliveryError(ServiceError):
@@ -166,8 +168,10 @@ class Notifier:
     """
 
     def __init__(self, engine: Engine, org: Organisation, channels: Mapping[str, Channel], *,
-                 max_attempts: int = 6, base_delay: float = 5.0, max_delay: float = 600.0, batch: int = 100) -> None:
+                 max_attempts: int = 6, base_delay: float = 5.0, max_delay: float = 600.0, batch: int = 100,
+                 clock: Clock | None = None) -> None:
         self._engine, self._org, self._channels = engine, org, dict(channels)
+        self._clock = clock or Clock()
         self._max_attempts, self._base, self._max_delay = max_attempts, base_delay, max_delay
         self._batch = batch
         self._retry_at: dict[int, float] = {}
@@ -197,7 +201,7 @@ class Notifier:
             _log.log(level, "notification %d attempt %d failed: %s", notification.id, attempts, exc)
             return False
         self._retry_at.pop(notification.id, None)
-        self._save(notification.id, status="sent", attempts=attempts, sent_at=utc_now())
+        self._save(notification.id, status="sent", attempts=attempts, sent_at=self._clock.stamp())
         return True
 
     def _deliver(self, notification: Notification) -> None:

@@ -1,9 +1,12 @@
-"""What a permit (作业票) holds and what each signed permit action carries, as strict pydantic models.
+"""What a permit (作业票) holds, what each signed permit action carries, and the permit's projected state,
+as strict pydantic models.
 
 The content follows GB 30871-2022 附录A: type and level, place and work point, time window, work unit and
 leader, workers with the special operation each performs, guardian, risks, numbered measures with their
 confirmer, emergency plan, JSA, and the type's extras (combustible medium, voltage, height, load).
-Every model forbids unknown fields, so a typo is refused instead of silently ignored.
+Every model forbids unknown fields, so a typo is refused instead of silently ignored. ``Permit`` is the
+projected document (``GET /v1/permits/{id}``): frozen, changed only by ``permits.evolve`` from logged events;
+its times are RFC 3339 text taken from the events themselves (``received_at``), never from a clock.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from evidence_api.services.people import ID_PATTERN
 from ledger.errors import MalformedInput
 
 __all__ = [
-    "Acceptance", "Approval", "Checks", "GasReadings", "GasTest", "GuardianCheckin", "Handover", "Measure",
-    "Note", "PermitContent", "PermitWorker", "Point", "parse_payload",
+    "STATES", "Acceptance", "AcceptanceRecord", "AlarmRecord", "Approval", "ApprovalRecord", "Checks",
+    "ChecksRecord", "DetectorStamp", "GasReadings", "GasRecord", "GasTest", "GuardianCheckin", "GuardianState",
+    "Handover", "HandoverRecord", "HistoryEntry", "Measure", "Note", "Permit", "PermitContent", "PermitWorker",
+    "Point", "State", "SuspensionRecord", "parse_payload",
 ]
 
 _ID = ID_PATTERN
@@ -157,3 +162,147 @@ def parse_payload(model: type[_M], payload: Any, kind: str) -> _M:
         fields = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in exc.errors())
         raise MalformedInput(f"{kind} payload: {fields}") from exc
 
+
+
+# -- the projected permit document --------------------------------------------------------------------
+
+State = Literal["draft", "submitted", "approving", "approved", "active", "suspended", "completed", "closed",
+                "rejected", "cancelled", "expired"]
+STATES: tuple[str, ...] = State.__args__  # type: ignore[attr-defined]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ApprovalRecord(_Record):
+    """One approver's signature: route step (0-based), role, who, opinion, where (metres from the work point)."""
+
+    step: int
+    role: str
+    user: str
+    opinion: str
+    at: str
+    distance_m: float
+    accuracy_m: float | None
+    event_id: str
+
+
+class GasRecord(_Record):
+    """A gas test on the permit (an analyst's, or a detector reading out of limits) with its verdict."""
+
+    event_id: str
+    by: str
+    kind: str
+    sampled_at: str
+    purpose: str
+    point: str
+    readings: GasReadings
+    passed: bool
+    failures: tuple[str, ...]
+    flags: tuple[str, ...]
+    at: str
+
+
+class ChecksRecord(_Record):
+    """When the guardian confirmed the five checks."""
+
+    confirmed_at: str
+    event_id: str
+
+
+class GuardianState(_Record):
+    """The guardian on watch: who, when they checked in, when they were last heard from at the work point."""
+
+    user: str | None = None
+    checked_in_at: str | None = None
+    last_seen_at: str | None = None
+    checks: ChecksRecord | None = None
+
+
+class HandoverRecord(_Record):
+    """A guardian handing the watch to another."""
+
+    from_: str = Field(alias="from")
+    to: str
+    at: str
+    event_id: str
+
+
+class SuspensionRecord(_Record):
+    """A pause of the work: why, by whom, and when it was resumed (None while suspended)."""
+
+    at: str
+    by: str
+    reason: str
+    event_id: str
+    resumed_at: str | None = None
+
+
+class AlarmRecord(_Record):
+    """An alarm the service raised, with the parties it went to and the event that triggered it."""
+
+    at: str
+    event_id: str
+    reason: str
+    detail: str
+    trigger_event: str | None = None
+    parties: tuple[str, ...] = ()
+
+
+class AcceptanceRecord(_Record):
+    """The close-out acceptance signature."""
+
+    by: str
+    remarks: str
+    event_id: str
+
+
+class DetectorStamp(_Record):
+    """The last passing detector reading (passing readings are not copied into the document)."""
+
+    last_reading_at: str
+    event_id: str
+
+
+class HistoryEntry(_Record):
+    """One permit.* event (or state change) in the permit's history."""
+
+    kind: str
+    event_id: str
+    by: str
+    at: str
+    from_: str | None = Field(alias="from")
+    to: str
+
+
+class Permit(_Record):
+    """A permit's projected state; ``version`` counts the logged events folded into it."""
+
+    id: str
+    state: State
+    applicant: str
+    content: PermitContent
+    route: tuple[tuple[str, ...], ...]
+    approvals: tuple[ApprovalRecord, ...] = ()
+    gas_tests: tuple[GasRecord, ...] = ()
+    guardian: GuardianState = GuardianState()
+    handovers: tuple[HandoverRecord, ...] = ()
+    suspensions: tuple[SuspensionRecord, ...] = ()
+    alarms: tuple[AlarmRecord, ...] = ()
+    activated_at: str | None = None
+    completed_at: str | None = None
+    closed_at: str | None = None
+    acceptance: AcceptanceRecord | None = None
+    detector: DetectorStamp | None = None
+    history: tuple[HistoryEntry, ...] = ()
+    version: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The document as the API returns it and the ``permits`` table stores it."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    @classmethod
+    def from_json(cls, doc: Any) -> Permit:
+        """Inverse of ``to_json``."""
+        return cls.model_validate(doc)

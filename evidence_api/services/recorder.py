@@ -1,4 +1,4 @@
-"""``Recorder``: appends events to the log on the server's behalf, with writes that commit together with them.
+"""``Recorder``: appends events to the log on the server's behalf.
 
 Two kinds of events pass through it: items a user or device signed and sent to a workflow endpoint (a
 permit approval), and events the service itself signs as actor ``service/tiezheng`` (a permit suspended
@@ -9,7 +9,6 @@ the verifier checks the service's signatures exactly as it checks a user's.
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Engine
@@ -17,9 +16,10 @@ from sqlalchemy import Engine
 from evidence_api.services.events import EventIntake
 from evidence_api.services.keys import KeyRegistry
 from ingest.signing import Actor, new_item, sign_item
+from ledger.clock import Clock
 from ledger.errors import DuplicateConflict, UnknownKey
 from ledger.events import claim_hash, claim_of
-from ledger.log import CommitHook, Receipt, Submission, TransparencyLog, utc_now
+from ledger.log import Receipt, Submission, TransparencyLog
 from ledger.sm import Signer
 
 __all__ = ["SERVICE_ACTOR_ID", "Recorder"]
@@ -31,8 +31,8 @@ class Recorder:
     """Checks signed items, signs the service's own, and appends both with their projection writes."""
 
     def __init__(self, engine: Engine, log: TransparencyLog, keys: KeyRegistry, intake: EventIntake,
-                 signer: Signer) -> None:
-        self._engine, self._log, self._keys, self._intake = engine, log, keys, intake
+                 signer: Signer, *, clock: Clock) -> None:
+        self._engine, self._log, self._keys, self._intake, self._clock = engine, log, keys, intake, clock
         self._service = Actor("service", SERVICE_ACTOR_ID, f"{SERVICE_ACTOR_ID}#{signer.public.fingerprint()[:16]}", signer)
         self._registered: set[str] = set()
         self._lock = threading.Lock()
@@ -52,7 +52,7 @@ class Recorder:
         """An intake item signed by the service (its key registered for ``tenant`` on first use)."""
         self._ensure_service_key(tenant)
         item = new_item(self._service, tenant=tenant, kind=kind, payload=payload, subject=subject,
-                        occurred_at=occurred_at or utc_now())
+                        occurred_at=occurred_at or self._clock.stamp())
         return sign_item(self._service, item)
 
     def _ensure_service_key(self, tenant: str) -> None:
@@ -81,6 +81,7 @@ class Recorder:
             raise DuplicateConflict(f"event_id {event_id} is already logged with different content")
         return Receipt(event_id, logged.leaf_index, logged.leaf_hash, logged.received_at, duplicate=True)
 
-    def append(self, submission: Submission, on_commit: CommitHook | None = None) -> list[Receipt]:
-        """Append ``submission``; ``on_commit`` runs in the same transaction. Blocks until durable."""
-        return self._log.submit(replace(submission, on_commit=on_commit))
+    def append(self, submission: Submission) -> list[Receipt]:
+        """Append ``submission``; blocks until durable. Projections follow from the committed events
+        (``services.projector``), never inside the log's transaction."""
+        return self._log.submit(submission)

@@ -184,6 +184,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/permits/by-area"): Entry(_get("/v1/permits/by-area"), READ, 200, 200),
     ("GET", "/v1/permits/{permit_id}"): Entry(_get("/v1/permits/HW-1"), READ, 200, 404),
     ("GET", "/v1/permits/{permit_id}/timeline"): Entry(_get("/v1/permits/HW-1/timeline"), READ, 200, 404),
+    ("GET", "/v1/projection"): Entry(_get("/v1/projection"), PLATFORM_ONLY, 200, 403, platform=200),
 }
 
 

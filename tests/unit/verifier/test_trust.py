@@ -220,3 +220,8 @@ def test_from_bytes_repeated_log_key(full: dict[str, Any], log_key: KeyPair) -> 
 def test_from_bytes_empty_sections_are_absent(log_key: KeyPair) -> None:
     root = TrustRoot.from_bytes(trust_root_json(log_key, regulator_chains=[], timestamp_authorities=None))
     assert root.regulator_chains == () and root.timestamp_authorities == ()
+
+
+def test_log_keys_message_quotes_origin_for_the_shell(log_key: KeyPair) -> None:
+    with pytest.raises(UntrustedLog, match="trust-root init --origin 'plant 2/log' --log-key KEY.pem"):
+        TrustRoot.for_log(ORIGIN, log_key.pem).log_keys("plant 2/log")

@@ -1,0 +1,69 @@
+"""The permit projection's rows: the ``permits`` document, its ``permit_workers`` (for the daily-hours rule)
+and the notifications a permit event causes. Times in the columns are ``ledger.clock.rfc3339`` text (fixed
+width, so the window queries compare by string order)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from evidence_api import db
+from evidence_api.services import permits
+from evidence_api.services.notify import enqueue
+from evidence_api.services.permit_model import Permit
+from ledger.clock import rfc3339
+from ledger.errors import StorageError
+
+__all__ = ["NOTIFY", "load_permit", "notice", "store_permit"]
+
+NOTIFY = frozenset({"permit.suspended", "permit.expired", "alarm.raised", "permit.rejected", "permit.approved"})
+"""Permit event kinds that notify the permit's parties."""
+
+
+def load_permit(engine: Engine | Connection, tenant: str, permit_id: str) -> Permit | None:
+    """The projected permit, or None."""
+    p = db.permits.c
+    query = select(p.doc, p.version).where(p.tenant == tenant, p.id == permit_id)
+    if isinstance(engine, Connection):
+        row = engine.execute(query).first()
+    else:
+        with engine.connect() as conn:
+            row = conn.execute(query).first()
+    if row is None:
+        return None
+    return Permit.from_json(orjson.loads(row.doc) | {"version": row.version})
+
+
+def store_permit(conn: Connection, tenant: str, permit: Permit, previous_version: int, updated_at: str) -> None:
+    """Write ``permit`` over the row at ``previous_version`` (0: a new permit); ``StorageError`` if the row
+    moved meanwhile. Its workers' planned hours are rewritten with it."""
+    content = permit.content
+    row = {"type": content.type, "level": content.level, "state": permit.state, "area": content.area,
+           "starts_at": rfc3339(content.starts_at), "ends_at": rfc3339(content.ends_at),
+           "doc": orjson.dumps({k: v for k, v in permit.to_json().items() if k != "version"}).decode(),
+           "version": permit.version, "updated_at": updated_at}
+    p = db.permits.c
+    if previous_version == 0:
+        conn.execute(insert(db.permits).values(tenant=tenant, id=permit.id, **row))
+    else:
+        done = conn.execute(update(db.permits).where(p.tenant == tenant, p.id == permit.id,
+                                                     p.version == previous_version).values(**row))
+        if done.rowcount != 1:
+            raise StorageError(f"permit {permit.id} changed under its lock; retry the action")
+    w = db.permit_workers.c
+    conn.execute(delete(db.permit_workers).where(w.tenant == tenant, w.permit == permit.id))
+    live = int(permit.state in permits.LIVE)
+    conn.execute(insert(db.permit_workers), [
+        {"tenant": tenant, "permit": permit.id, "worker": worker.worker, "hours_per_day": worker.hours_per_day,
+         "starts_at": row["starts_at"], "ends_at": row["ends_at"], "live": live} for worker in content.workers])
+
+
+def notice(conn: Connection, tenant: str, permit: Permit, kind: str, event_ids: list[str], at: str) -> None:
+    """Queue the notification of a permit event of ``kind`` (if that kind notifies)."""
+    if kind not in NOTIFY:
+        return
+    body: dict[str, Any] = {"permit": permit.id, "state": permit.state, "kind": kind, "parties": permits.parties(permit),
+                            "at": at, "event_ids": event_ids}
+    enqueue(conn, tenant, kind, body, created_at=at)

@@ -1,0 +1,241 @@
+"""``Projector``: folds committed log events into the service's projections, behind a durable cursor.
+
+The projections are the permit documents (``permits.evolve``), certificate rows, expiry-warning rows and
+the notification queue. The projector reads ``log.events_since(cursor)`` in pages, opens each payload it
+needs (``ledger.keystore``), folds it, and commits the projection rows together with the new cursor in one
+transaction: after a crash at any point the projection resumes exactly where its last commit left it, and
+``rebuild()`` replays the whole log from leaf 0 into empty projections. Nothing here runs inside the log's
+own transaction, so no projection can fail or slow down an append (Trillian's personalities likewise never
+write in the log's transaction).
+
+What it folds: permit events of a permit it knows (a ``permit.drafted`` creates one; events of a permit
+that was never drafted through the workflow are observations and stay in the log only); and the
+``certificate.registered`` and ``certificate.expiry_warning`` events the service signed itself.
+
+An event that cannot be folded (a bug, a payload the fold refuses) is recorded in ``projection_failures``
+with the error and logged, and the cursor moves on: one bad event never stops the other tenants' and
+permits' projections. Its permit stops there (later events of that permit are recorded as not applied)
+rather than be folded on top of a state that misses an event; ``status()`` reports this, the workflow
+refuses to decide on such a permit, and ``rebuild()`` after the fix replays it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from evidence_api import db
+from evidence_api.services import permits
+from evidence_api.services.notify import enqueue
+from evidence_api.services.permit_model import Permit
+from evidence_api.services.permit_store import load_permit, notice, store_permit
+from evidence_api.services.rules import Rules
+from ledger.clock import Clock
+from ledger.database import begin_write
+from ledger.keystore import DataKeyWrapper, open_sealed
+from ledger.log import TransparencyLog
+from ledger.reader import LoggedEvent
+
+__all__ = ["ProjectionStatus", "Projector"]
+
+_log = logging.getLogger(__name__)
+
+_CERTIFICATE_KINDS = frozenset({"certificate.registered", "certificate.expiry_warning"})
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    """How far the projection is: the last leaf folded, the log's size, and the events it could not fold."""
+
+    cursor: int
+    tree_size: int
+    failures: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The status as the API returns it."""
+        return {"cursor": self.cursor, "tree_size": self.tree_size, "lag": self.tree_size - 1 - self.cursor,
+                "failed": len(self.failures), "failures": self.failures}
+
+
+class _Page:
+    """What one transaction of the projector has loaded and changed."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.permits: dict[tuple[str, str], Permit | None] = {}
+        self.stopped: dict[tuple[str, str], int] = {}
+
+
+class Projector:
+    """Folds the log into the projections; ``service_key_id`` is the key the service signs its events with."""
+
+    NAME = "main"
+
+    def __init__(self, engine: Engine, log: TransparencyLog, wrapper: DataKeyWrapper, rules: Callable[[str], Rules],
+                 *, service_key_id: str, clock: Clock, page: int = 500) -> None:
+        self._engine, self._log, self._wrapper, self._rules = engine, log, wrapper, rules
+        self._service_key_id, self._clock, self._page = service_key_id, clock, page
+        self._lock = threading.RLock()
+        self._replaying = False
+
+    # -- running -----------------------------------------------------------------------------------
+    def catch_up(self, until: int | None = None) -> int:
+        """Fold committed events until the cursor has passed leaf ``until`` (None: the log's current end);
+        returns the cursor. Safe from any thread: one fold runs at a time."""
+        with self._lock:
+            cursor = self.cursor()
+            while until is None or cursor < until:
+                folded = self._fold_page(cursor)
+                if folded == cursor:
+                    break
+                cursor = folded
+            return cursor
+
+    def cursor(self) -> int:
+        """The last leaf index folded (-1 before the first)."""
+        c = db.projection_cursors.c
+        with self._engine.connect() as conn:
+            value = conn.execute(select(c.leaf_index).where(c.name == self.NAME)).scalar()
+        return -1 if value is None else int(value)
+
+    def rebuild(self) -> int:
+        """Empty every projection and fold the whole log again from leaf 0; returns the cursor. The
+        notification queue is kept as it is and nothing is queued again (those notifications went out, or
+        are still queued, the first time)."""
+        with self._lock:
+            with self._engine.begin() as conn:
+                for table in (db.permit_workers, db.permits, db.certificate_warnings, db.certificates,
+                              db.projection_failures, db.projection_cursors):
+                    conn.execute(delete(table))
+            _log.warning("projections emptied; folding the log again from leaf 0")
+            self._replaying = True
+            try:
+                return self.catch_up()
+            finally:
+                self._replaying = False
+
+    def status(self) -> ProjectionStatus:
+        """The cursor, the log's size and every event the projection could not fold."""
+        f = db.projection_failures.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(db.projection_failures).order_by(f.leaf_index)).all()
+        return ProjectionStatus(self.cursor(), self._log.tree_size, [dict(r._mapping) for r in rows])
+
+    def stopped_at(self, tenant: str, permit_id: str) -> int | None:
+        """The leaf at which ``permit_id``'s projection stopped (an event it could not fold), or None."""
+        f = db.projection_failures.c
+        with self._engine.connect() as conn:
+            return conn.execute(select(f.leaf_index).where(f.tenant == tenant, f.permit == permit_id)
+                                .order_by(f.leaf_index).limit(1)).scalar()
+
+    def failed(self, leaves: list[int]) -> dict[int, str]:
+        """Of ``leaves``, those the projection could not fold, with the error."""
+        f = db.projection_failures.c
+        with self._engine.connect() as conn:
+            return dict(conn.execute(select(f.leaf_index, f.error).where(f.leaf_index.in_(leaves))).all())
+
+    # -- folding -----------------------------------------------------------------------------------
+    def _fold_page(self, cursor: int) -> int:
+        events = self._log.events_since(cursor, limit=self._page)
+        if not events:
+            return cursor
+        with begin_write(self._engine) as conn:  # the write lock first: the page reads, then writes
+            page = _Page(conn)
+            self._load_stopped(page)
+            for event in events:
+                self._fold_isolated(page, event)
+            self._save_cursor(conn, events[-1].leaf_index)
+        return events[-1].leaf_index
+
+    def _load_stopped(self, page: _Page) -> None:
+        f = db.projection_failures.c
+        rows = page.conn.execute(select(f.tenant, f.permit, f.leaf_index).where(f.permit.is_not(None))).all()
+        for tenant, permit_id, leaf in rows:
+            page.stopped.setdefault((tenant, permit_id), leaf)
+
+    def _save_cursor(self, conn: Connection, leaf_index: int) -> None:
+        c = db.projection_cursors.c
+        values = {"leaf_index": leaf_index, "updated_at": self._clock.stamp()}
+        if conn.execute(update(db.projection_cursors).where(c.name == self.NAME).values(**values)).rowcount == 0:
+            conn.execute(insert(db.projection_cursors).values(name=self.NAME, **values))
+
+    def _fold_isolated(self, page: _Page, event: LoggedEvent) -> None:
+        """Fold one event in a savepoint; a failure is rolled back to it and recorded instead."""
+        key = (event.tenant, event.permit) if event.permit is not None else None
+        if key is not None and key in page.stopped:
+            self._record(page, event, f"not applied: the permit's projection stopped at leaf {page.stopped[key]}")
+            return
+        savepoint = page.conn.begin_nested()
+        try:
+            self._fold(page, event)
+        except Exception as exc:  # noqa: BLE001 - any failure of one event must not stop the others
+            savepoint.rollback()
+            if key is not None:
+                page.permits.pop(key, None)
+                page.stopped[key] = event.leaf_index
+            _log.error("projection: leaf %d (%s %s of %s) not folded: %s", event.leaf_index, event.kind,
+                       event.event_id, event.tenant, exc, exc_info=True)
+            self._record(page, event, f"{type(exc).__name__}: {exc}")
+        else:
+            savepoint.commit()
+
+    def _record(self, page: _Page, event: LoggedEvent, error: str) -> None:
+        page.conn.execute(insert(db.projection_failures).values(
+            leaf_index=event.leaf_index, event_id=event.event_id, tenant=event.tenant, kind=event.kind,
+            permit=event.permit, error=error[:2000], failed_at=self._clock.stamp()))
+
+    def _fold(self, page: _Page, event: LoggedEvent) -> None:
+        if event.kind in _CERTIFICATE_KINDS and event.key_id == self._service_key_id:
+            self._fold_certificate(page.conn, event)
+        elif event.permit is not None:
+            self._fold_permit(page, event)
+
+    def _opened(self, event: LoggedEvent) -> tuple[dict[str, Any], Any]:
+        """The event as logged (with ``received_at`` and ``prev``) and its decrypted payload."""
+        context = f"{event.tenant}|{event.event_id}".encode()
+        plain = orjson.loads(open_sealed(self._wrapper, event.tenant, event.payload_sealed, event.payload_key,
+                                         context=context))
+        return orjson.loads(event.leaf), plain["payload"]
+
+    def _fold_permit(self, page: _Page, event: LoggedEvent) -> None:
+        assert event.permit is not None
+        key = (event.tenant, event.permit)
+        if key not in page.permits:
+            page.permits[key] = load_permit(page.conn, event.tenant, event.permit)
+        old = page.permits[key]
+        if old is None and event.kind != "permit.drafted":
+            return  # an event of a permit the workflow does not run: it stays in the log only
+        if old is not None and (event.kind not in permits.ACTIONS or old.state not in permits.ACTIONS[event.kind].states):
+            # an observation (media, a reading outside field work): in the permit's chain, counted, no change
+            self._store(page, event, old.model_copy(update={"version": old.version + 1}), old.version)
+            return
+        body, payload = self._opened(event)
+        actor = body["actor"]
+        act = permits.Act(event.kind, body, payload, permits.Actor(actor["type"], actor["id"]), event.received_at)
+        rules = self._rules(event.tenant)
+        new = permits.draft(act, rules) if old is None else permits.evolve(old, act, rules)
+        self._store(page, event, new, old.version if old else 0)
+        if not self._replaying:
+            notice(page.conn, event.tenant, new, event.kind, [event.event_id], event.received_at)
+
+    def _store(self, page: _Page, event: LoggedEvent, permit: Permit, previous_version: int) -> None:
+        store_permit(page.conn, event.tenant, permit, previous_version, event.received_at)
+        page.permits[(event.tenant, permit.id)] = permit
+
+    def _fold_certificate(self, conn: Connection, event: LoggedEvent) -> None:
+        _, payload = self._opened(event)
+        at = event.received_at
+        if event.kind == "certificate.registered":
+            conn.execute(insert(db.certificates).values(tenant=event.tenant, created_at=at, updated_at=at, **payload))
+            return
+        conn.execute(insert(db.certificate_warnings).values(
+            tenant=event.tenant, certificate=payload["certificate"], due_kind=payload["due_kind"],
+            due_on=payload["due_on"], days_before=payload["days_before"], event_id=event.event_id, created_at=at))
+        if not self._replaying:
+            enqueue(conn, event.tenant, "certificate.expiry_warning", payload, created_at=at)
