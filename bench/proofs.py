@@ -13,10 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from bench.intake import _port, start_server
 from evidence_api.db import migrate
+from ingest.client import ApiClient
 from ledger import storage as db
 from ledger.merkle import Frontier, inclusion_proof
 from ledger.sm import sm3
@@ -62,13 +61,12 @@ def run_proofs(leaves: int, requests: int = 1000) -> None:
         server = start_server(Path(tmp), port, profile=False)
         try:
             remote = []
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            with ApiClient.connect(f"http://127.0.0.1:{port}") as client:
                 for index in random.sample(range(leaves), requests):
                     started = time.perf_counter()
-                    body = client.get("/v1/log/proofs/inclusion", params={"leaf_index": index, "tree_size": leaves}).json()
+                    proof = client.inclusion_proof(index, leaves)
                     remote.append(time.perf_counter() - started)
-                    verify_inclusion(index, leaves, bytes.fromhex(body["leaf_hash"]),
-                                     [bytes.fromhex(h) for h in body["proof"]], bytes.fromhex(body["root_hash"]))
+                    verify_inclusion(index, leaves, proof.leaf_hash, list(proof.proof), proof.root_hash)
             print(f"inclusion proof at {leaves:,} leaves, HTTP GET (verified): {percentiles(remote)}")
         finally:
             server.terminate()

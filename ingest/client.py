@@ -65,7 +65,7 @@ class ApiError(ClientError):
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> ApiError:
-        """The error for a non-2xx answer; a body that is not a problem (a proxy's page) becomes the detail."""
+        """The error for a non-2xx answer; a body that is no problem (a proxy's page) becomes the detail."""
         method, path = response.request.method, response.request.url.path
         try:
             problem = response.json()
@@ -85,13 +85,14 @@ class ApiClient:
     """The API of one server, as one token (an admin, ingest or reader token of a tenant, or the bootstrap
     admin token). ``retries`` extra attempts for idempotent calls, ``backoff`` seconds doubling each time."""
 
-    def __init__(self, http: httpx.Client, *, token: str | None = None, retries: int = 3, backoff: float = 0.2,
-                 owns_http: bool = False) -> None:
+    def __init__(self, http: httpx.Client, *, token: str | None = None, retries: int = 3,
+                 backoff: float = 0.2, owns_http: bool = False) -> None:
         self.http, self.token, self._retries, self._backoff = http, token, retries, backoff
         self._owns_http = owns_http
 
     @classmethod
-    def connect(cls, base_url: str, token: str | None = None, *, timeout: float = 30.0, **options: Any) -> ApiClient:
+    def connect(cls, base_url: str, token: str | None = None, *, timeout: float = 30.0,
+                **options: Any) -> ApiClient:
         """A client with its own connection pool to ``base_url`` (closed by ``close`` or ``with``)."""
         return cls(httpx.Client(base_url=base_url, timeout=timeout), token=token, owns_http=True, **options)
 
@@ -107,12 +108,13 @@ class ApiClient:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close()
 
     # -- transport -------------------------------------------------------------------------------
-    def request(self, method: str, path: str, *, body: Body | None = None, params: Mapping[str, Any] | None = None,
-                idempotent: bool = False) -> Any:
+    def request(self, method: str, path: str, *, body: Body | None = None,
+                params: Mapping[str, Any] | None = None, idempotent: bool = False) -> Any:
         """Send one request and return its JSON; raises ``ApiError`` for a refusal, ``ApiUnreachable`` when
         no answer came. Idempotent calls are retried on no answer and on 502/503/504."""
         attempts = 1 + (self._retries if idempotent else 0)
@@ -134,13 +136,14 @@ class ApiClient:
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params, idempotent=True)
 
-    def _send(self, method: str, path: str, body: Body | None, params: Mapping[str, Any] | None) -> httpx.Response:
+    def _send(self, method: str, path: str, body: Body | None,
+              params: Mapping[str, Any] | None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         content = None
         if body is not None:
             content = body if isinstance(body, bytes) else orjson.dumps(body)
             headers["Content-Type"] = "application/json"
-        query = {k: v.isoformat() if isinstance(v, date) else v for k, v in (params or {}).items() if v is not None}
+        query = {k: v.isoformat() if isinstance(v, date) else v for k, v in _present(params or {}).items()}
         try:
             return self.http.request(method, path, content=content, params=query, headers=headers)
         except httpx.TransportError as exc:
@@ -192,13 +195,15 @@ class ApiClient:
 
     def create_contractor(self, contractor: str, name: str) -> rec.Contractor:
         """Register a contractor company."""
-        return rec.Contractor.from_json(self.request("POST", "/v1/contractors", body={"id": contractor, "name": name}))
+        body = {"id": contractor, "name": name}
+        return rec.Contractor.from_json(self.request("POST", "/v1/contractors", body=body))
 
-    def create_user(self, actor: Actor, *, name: str, roles: Sequence[str], contractor: str | None = None) -> rec.User:
+    def create_user(self, actor: Actor, *, name: str, roles: Sequence[str],
+                    contractor: str | None = None) -> rec.User:
         """Register the user ``actor.id`` with ``roles`` and the actor's public key."""
         body = {"id": actor.id, "name": name, "roles": list(roles), "key_id": actor.key_id,
-                "public_key_pem": actor.signer.public.to_pem()} | ({"contractor": contractor} if contractor else {})
-        return rec.User.from_json(self.request("POST", "/v1/users", body=body))
+                "public_key_pem": actor.signer.public.to_pem(), "contractor": contractor}
+        return rec.User.from_json(self.request("POST", "/v1/users", body=_present(body)))
 
     def users(self) -> list[rec.User]:
         """The tenant's users."""
@@ -221,8 +226,9 @@ class ApiClient:
 
     def create_device(self, actor: Actor, *, kind: str, area: str | None = None) -> rec.Device:
         """Register the device ``actor.id`` (detector, camera, phone) with the actor's public key."""
-        body = {"id": actor.id, "kind": kind, "key_id": actor.key_id, "public_key_pem": actor.signer.public.to_pem()}
-        return rec.Device.from_json(self.request("POST", "/v1/devices", body=body | ({"area": area} if area else {})))
+        body = {"id": actor.id, "kind": kind, "key_id": actor.key_id, "area": area,
+                "public_key_pem": actor.signer.public.to_pem()}
+        return rec.Device.from_json(self.request("POST", "/v1/devices", body=_present(body)))
 
     # -- evidence events -------------------------------------------------------------------------
     def submit(self, items: Sequence[Mapping[str, Any]], *, attestation: Mapping[str, Any] | None = None
@@ -231,7 +237,8 @@ class ApiClient:
         body = {"events": list(items)} | ({"attestation": attestation} if attestation is not None else {})
         return self.submit_encoded(orjson.dumps(body))
 
-    def submit_attested(self, actor: Actor, tenant: str, items: Sequence[Mapping[str, Any]]) -> tuple[rec.Receipt, ...]:
+    def submit_attested(self, actor: Actor, tenant: str,
+                        items: Sequence[Mapping[str, Any]]) -> tuple[rec.Receipt, ...]:
         """Submit unsigned ``items`` of ``actor`` under one attestation it signs (a detector's readings)."""
         return self.submit(items, attestation=attest_batch(actor, tenant, [dict(i) for i in items]))
 
@@ -250,13 +257,16 @@ class ApiClient:
         return rec.PermitAnswer.from_json(self.request("POST", "/v1/permits", body=item, idempotent=True))
 
     def act(self, permit: str, item: Mapping[str, Any] | bytes) -> rec.PermitAnswer:
-        """Apply a signed action item to ``permit``; a refusal is an ``ApiError`` (409 state, 422 ``rule``)."""
-        return rec.PermitAnswer.from_json(self.request("POST", f"/v1/permits/{permit}/actions", body=item, idempotent=True))
+        """Apply a signed action item to ``permit``; a refusal is an ``ApiError`` (409 state, 422 rule)."""
+        answer = self.request("POST", f"/v1/permits/{permit}/actions", body=item, idempotent=True)
+        return rec.PermitAnswer.from_json(answer)
 
     def send_action(self, item: Mapping[str, Any]) -> rec.PermitAnswer:
         """``draft`` or ``act``, chosen by the item's kind and ``subject.permit``."""
         event = item["event"]
-        return self.draft(item) if event["kind"] == "permit.drafted" else self.act(event["subject"]["permit"], item)
+        if event["kind"] == "permit.drafted":
+            return self.draft(item)
+        return self.act(event["subject"]["permit"], item)
 
     def permit(self, permit: str) -> rec.Permit:
         """The permit's current document."""
@@ -274,9 +284,10 @@ class ApiClient:
         return [rec.TimelineEntry.from_json(e) for e in entries]
 
     # -- certificates ----------------------------------------------------------------------------
-    def register_certificate(self, *, worker: str, sub_type: str, number: str, holder_name: str, issued_on: date,
-                             authority: str, expires_on: date | None = None, review_due_on: date | None = None,
-                             certificate: str | None = None) -> rec.Certificate:
+    def register_certificate(self, *, worker: str, sub_type: str, number: str, holder_name: str,
+                             issued_on: date, authority: str, expires_on: date | None = None,
+                             review_due_on: date | None = None, certificate: str | None = None
+                             ) -> rec.Certificate:
         """Register a worker's certificate; its category is the sub-type's first part (``2.1`` → ``2``), and
         the server derives expiry and review dates that are not given."""
         body = {"id": certificate, "worker": worker, "category": sub_type.split(".")[0], "sub_type": sub_type,
