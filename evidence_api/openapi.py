@@ -25,7 +25,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     Beyond what FastAPI generates: (1) the event-batch body, which the intake route reads raw (its signatures
     cover the exact JSON values) and so does not declare as a parameter; (2) on every operation the problem
     statuses it can answer — those its route declares with ``errors.problems`` (400, 404, 409), and those
-    every operation of its kind can answer: 401 and 403 behind the bearer scheme, 400 (unparseable) and 413
+    every operation of its kind can answer: 401 and 403 behind the bearer scheme, 400 (unparseable), 413, 415
     with a body, 422 and 503 everywhere (an unknown query parameter; storage) — each as ProblemDetails,
     replacing FastAPI's plain-JSON 422; (3) ``WWW-Authenticate`` on 401."""
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
@@ -46,7 +46,7 @@ def _statuses(operation: dict[str, Any]) -> set[int]:
     if operation.get("security"):
         declared |= {401, 403}
     if operation.get("requestBody"):
-        declared |= {400, 413}
+        declared |= {400, 413, 415}
     return declared | {422, 503}
 
 

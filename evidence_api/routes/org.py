@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from evidence_api import db
 from evidence_api.deps import PrincipalDep, ServicesDep
 from evidence_api.errors import problems
+from evidence_api.routes.strict import StrictRoute
 from evidence_api.schemas.org import (
     Area,
     AreaCreate,
@@ -30,7 +31,7 @@ from evidence_api.schemas.org import (
 )
 from evidence_api.services.auth import READ_ROLES
 
-router = APIRouter(prefix="/v1", tags=["organisation"])
+router = APIRouter(prefix="/v1", tags=["organisation"], route_class=StrictRoute)
 
 @router.get("/settings/rules")
 def get_rules(services: ServicesDep, principal: PrincipalDep) -> RulesOut:
