@@ -10,14 +10,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from evidence_api.deps import PrincipalDep, ServicesDep
+from evidence_api.errors import problems
 from evidence_api.routes.strict import StrictRoute
-from evidence_api.schemas.log import ReceiptsOut
+from evidence_api.schemas.log import BundleOut, ReceiptsOut
 from evidence_api.services.bundles import build_bundle
 
 router = APIRouter(prefix="/v1/events", tags=["events"], route_class=StrictRoute)
 
 
-@router.post("", status_code=201, response_model=ReceiptsOut,
+_RETRY: dict[int | str, dict[str, Any]] = {
+    200: {"model": ReceiptsOut, "description": "Every event was already logged (a retry): the same receipts"}}
+_BUNDLE: dict[int | str, dict[str, Any]] = {200: {"model": BundleOut, "description": "The bundle"}}
+
+
+@router.post("", status_code=201, response_model=ReceiptsOut, responses=_RETRY | problems(409),
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": {"$ref": "#/components/schemas/EventBatch"}}}}})
 async def submit_events(request: Request, services: ServicesDep, principal: PrincipalDep) -> Response:
@@ -43,7 +49,7 @@ async def submit_events(request: Request, services: ServicesDep, principal: Prin
     return Response(orjson.dumps({"receipts": out}), status_code=status, media_type="application/json")
 
 
-@router.get("/{event_id}/bundle")
+@router.get("/{event_id}/bundle", response_model=None, responses=_BUNDLE | problems(404))
 def event_bundle(event_id: str, services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     """The event with its payload, proof, checkpoint, anchors and keys, for ``tiezheng verify``."""
     principal.require("reader", "admin", "ingest")

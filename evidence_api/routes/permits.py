@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from evidence_api.deps import PrincipalDep, ServicesDep
+from evidence_api.errors import problems
 from evidence_api.routes.strict import StrictRoute
 from evidence_api.schemas.log import ReceiptOut
 from evidence_api.schemas.permits import (
@@ -43,13 +44,15 @@ async def _act(request: Request, services: ServicesDep, principal: PrincipalDep,
     return ActionOut(permit=permit, receipts=[ReceiptOut.model_validate(r.to_json()) for r in receipts])
 
 
-@router.post("", status_code=201, response_model=ActionOut, openapi_extra=_SIGNED_ITEM)
+@router.post("", status_code=201, response_model=ActionOut, openapi_extra=_SIGNED_ITEM,
+             responses=problems(404, 409))
 async def draft_permit(request: Request, services: ServicesDep, principal: PrincipalDep) -> ActionOut:
     """Create a permit from an applicant's signed ``permit.drafted`` item (the payload is the permit)."""
     return await _act(request, services, principal, None)
 
 
-@router.post("/{permit_id}/actions", response_model=ActionOut, openapi_extra=_SIGNED_ITEM)
+@router.post("/{permit_id}/actions", response_model=ActionOut, openapi_extra=_SIGNED_ITEM,
+             responses=problems(404, 409))
 async def act_on_permit(permit_id: str, request: Request, services: ServicesDep, principal: PrincipalDep) -> ActionOut:
     """Apply a signed action (submit, approve, gas test, guardian check-in, start, close ...) to a permit.
 
@@ -72,14 +75,14 @@ def permits_by_area(services: ServicesDep, principal: PrincipalDep) -> list[dict
     return permit_views.summary_by_area(services.engine, principal.own_tenant())
 
 
-@router.get("/{permit_id}", response_model=PermitOut)
+@router.get("/{permit_id}", response_model=PermitOut, responses=problems(404))
 def get_permit(permit_id: str, services: ServicesDep, principal: PrincipalDep) -> PermitOut:
     """The permit's current document: content, state, approvals, gas tests, guardian, suspensions, history."""
     principal.require(*READ_ROLES)
     return services.workflow.get(principal.own_tenant(), permit_id)
 
 
-@router.get("/{permit_id}/timeline", response_model=list[TimelineEntryOut])
+@router.get("/{permit_id}/timeline", response_model=list[TimelineEntryOut], responses=problems(404))
 def permit_timeline(permit_id: str, services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     """Every event of the permit in log order, with its proof status."""
     principal.require(*READ_ROLES)

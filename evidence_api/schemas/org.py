@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic.config import JsonDict
 
 from evidence_api.schemas.ids import Id
+from evidence_api.schemas.types import IsoDate
+from evidence_api.services.people import USER_ROLES
+from evidence_api.services.rules import Rules
 
-__all__ = ["AreaCreate", "AreaCreated", "ContractorCreate", "DeviceCreate", "RulesUpdate", "SiteCreate", "UserCreate",
-           "ViolationCreate", "WorkerCreate"]
+__all__ = ["Area", "AreaCreate", "AreaCreated", "Contractor", "ContractorCreate", "Device", "DeviceCreate",
+           "RulesOut", "RulesUpdate", "Site", "SiteCreate", "User", "UserCreate", "Violation", "ViolationCreate",
+           "Worker", "WorkerCreate", "WorkerDetail"]
+
+_LAT: JsonDict = {"type": "number", "minimum": -90, "maximum": 90}
+_LON: JsonDict = {"type": "number", "minimum": -180, "maximum": 180}
+_CIRCLE: JsonDict = {"type": "object", "required": ["circle"], "additionalProperties": False, "properties": {"circle": {
+    "type": "object", "required": ["lat", "lon", "radius_m"], "additionalProperties": False,
+    "properties": {"lat": _LAT, "lon": _LON, "radius_m": {"type": "number", "exclusiveMinimum": 0, "maximum": 50000}}}}}
+_POLYGON: JsonDict = {"type": "object", "required": ["polygon"], "additionalProperties": False, "properties": {"polygon": {
+    "type": "array", "minItems": 3, "items": {"type": "array", "prefixItems": [_LAT, _LON], "minItems": 2,
+                                              "maxItems": 2}}}}
 
 
 class SiteCreate(BaseModel):
@@ -26,7 +40,8 @@ class AreaCreate(BaseModel):
     id: Id = Field(examples=["unit-3"])
     site: Id
     name: str = Field(min_length=1, max_length=200, examples=["三号装置区"])
-    geofence: dict[str, Any] = Field(examples=[{"circle": {"lat": 31.2, "lon": 121.5, "radius_m": 150}}])
+    geofence: dict[str, Any] = Field(examples=[{"circle": {"lat": 31.2, "lon": 121.5, "radius_m": 150}}],
+                                     json_schema_extra={"oneOf": [_CIRCLE, _POLYGON]})
 
 
 class AreaCreated(BaseModel):
@@ -51,7 +66,8 @@ class UserCreate(BaseModel):
 
     id: Id = Field(examples=["zhang.san"])
     name: str = Field(min_length=1, max_length=200)
-    roles: list[str] = Field(min_length=1, examples=[["guardian"]])
+    roles: list[Annotated[str, Field(json_schema_extra={"enum": list(USER_ROLES)})]] = Field(
+        min_length=1, examples=[["guardian"]])
     key_id: Id
     public_key_pem: str = Field(min_length=1, max_length=4096)
     contractor: Id | None = None
@@ -81,7 +97,7 @@ class ViolationCreate(BaseModel):
     """A safety violation of a worker."""
 
     id: Id
-    occurred_on: date
+    occurred_on: IsoDate
     description: str = Field(min_length=1, max_length=2000)
 
 
@@ -90,3 +106,79 @@ class RulesUpdate(BaseModel):
 
     overrides: dict[str, Any] = Field(default_factory=dict, examples=[{"approver_max_distance_m": 8}])
     webhook_url: str | None = Field(None, pattern=r"^https?://", max_length=500)
+
+
+# -- responses ---------------------------------------------------------------------------------------
+
+
+class _Stored(BaseModel):
+    """What every stored organisation record carries."""
+
+    tenant: str
+    id: str
+    created_at: str = Field(description="RFC 3339, server clock")
+
+
+class Site(_Stored):
+    """A registered site."""
+
+    name: str
+
+
+class Area(_Stored):
+    """A registered area with its geofence (its QR token is never shown again)."""
+
+    site: str
+    name: str
+    geofence: dict[str, Any] = Field(examples=[{"circle": {"lat": 31.2, "lon": 121.5, "radius_m": 150}}])
+
+
+class Contractor(_Stored):
+    """A registered contractor company."""
+
+    name: str
+
+
+class User(_Stored):
+    """A registered user (their key is under ``key_id`` in the key registry)."""
+
+    name: str
+    roles: str = Field(examples=["guardian,worker"], description="the roles, comma-separated, sorted")
+    contractor: str | None = None
+
+
+class Worker(_Stored):
+    """A registered worker."""
+
+    name: str
+    team: str
+    contractor: str | None = None
+    user_id: str | None = None
+
+
+class Violation(_Stored):
+    """A recorded safety violation of a worker."""
+
+    worker: str
+    occurred_on: date
+    description: str
+
+
+class WorkerDetail(Worker):
+    """A worker with their violations."""
+
+    violations: list[Violation]
+
+
+class Device(_Stored):
+    """A registered detector, camera or phone."""
+
+    kind: Literal["detector", "camera", "phone"]
+    area: str | None = None
+
+
+class RulesOut(BaseModel):
+    """The tenant's effective rules (the GB 30871 defaults with its overrides) and the overrides it set."""
+
+    rules: Rules
+    overrides: dict[str, Any]
