@@ -17,10 +17,13 @@ Memory stays constant whatever the size: iterators in, iterators out, one segmen
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, Self
 
 from cryptography.hazmat.primitives import hashes
 
@@ -169,21 +172,55 @@ def encrypt_upload(
 
 def _seal_into(sink: Sink, key: bytes, header: Header, plaintext: Iterable[bytes],
                limit: int | None) -> tuple[int, bytes]:
-    hasher = hashes.Hash(hashes.SM3())
+    sink.write(header.to_bytes())
     size = 0
-
-    def hashed() -> Iterator[bytes]:
-        nonlocal size
-        for chunk in plaintext:
-            size += len(chunk)
+    with _Sm3() as hasher:
+        for index, (block, final) in enumerate(_blocks(plaintext, header.segment_size)):
+            size += len(block)
             if limit is not None and size > limit:
                 raise SizeMismatch(f"upload is longer than the declared {limit} bytes; nothing was stored")
-            hasher.update(chunk)
-            yield chunk
+            hasher.update(block)
+            sink.write(seal_segment(key, header, index, final, block))
+        return size, hasher.digest()
 
-    for piece in encrypt_stream(key, header, hashed()):
-        sink.write(piece)
-    return size, hasher.finalize()
+
+class _Sm3:
+    """SM3 of the plaintext, hashed on a helper thread while this one encrypts the same segment.
+
+    hashlib releases the GIL while it hashes, so SM3 and SM4-GCM overlap on two cores; at most one segment
+    is in flight, so memory stays constant. Without OpenSSL's SM3 in hashlib, it hashes inline.
+    """
+
+    def __init__(self) -> None:
+        self._inline = "sm3" not in hashlib.algorithms_available
+        self._hash: Any = hashes.Hash(hashes.SM3()) if self._inline else hashlib.new("sm3")
+        self._pool = None if self._inline else ThreadPoolExecutor(1, thread_name_prefix="sm3")
+        self._pending: Future[None] | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._wait()
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+    def update(self, block: bytes) -> None:
+        self._wait()
+        if self._pool is None:
+            self._hash.update(block)
+        else:
+            self._pending = self._pool.submit(self._hash.update, block)
+
+    def digest(self) -> bytes:
+        self._wait()
+        result: bytes = self._hash.finalize() if self._inline else self._hash.digest()
+        return result
 
 
 def _check_declared(size: int, digest: bytes, expected_size: int | None, expected_sm3: bytes) -> None:
