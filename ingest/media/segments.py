@@ -153,13 +153,14 @@ def encrypt_upload(
     ``expected_size``, when given, stops an upload as soon as it runs longer. On any error the sink is
     aborted, so nothing of a refused upload is kept. Returns what to record about the object.
     Raises ``DigestMismatch`` or ``SizeMismatch`` (nothing stored), ``MalformedObject`` for a bad
-    ``segment_size``, ``ValueError`` for an ``expected_sm3`` that is not 32 bytes.
+    ``segment_size``, ``ValueError`` for an ``expected_sm3`` that is not 32 bytes (the sink aborted in
+    every case).
     """
-    if len(expected_sm3) != _SM3_SIZE:
-        raise ValueError(f"expected sm3 must be {_SM3_SIZE} bytes, got {len(expected_sm3)}")
-    header = Header(object_id, uuid.UUID(bytes=random(16), version=4), segment_size, random(NONCE_PREFIX_SIZE))
-    key = random(_DATA_KEY_SIZE)
     try:
+        if len(expected_sm3) != _SM3_SIZE:
+            raise ValueError(f"expected sm3 must be {_SM3_SIZE} bytes, got {len(expected_sm3)}")
+        header = Header(object_id, uuid.UUID(bytes=random(16), version=4), segment_size, random(NONCE_PREFIX_SIZE))
+        key = random(_DATA_KEY_SIZE)
         size, digest = _seal_into(sink, key, header, plaintext, expected_size)
         _check_declared(size, digest, expected_size, expected_sm3)
         wrapped = wrapper.wrap(tenant, key, context=header.key_context())
@@ -191,8 +192,8 @@ class _Sm3:
     is in flight, so memory stays constant. Without OpenSSL's SM3 in hashlib, it hashes inline.
     """
 
-    def __init__(self) -> None:
-        self._inline = "sm3" not in hashlib.algorithms_available
+    def __init__(self, *, threaded: bool = "sm3" in hashlib.algorithms_available) -> None:
+        self._inline = not threaded
         self._hash: Any = hashes.Hash(hashes.SM3()) if self._inline else hashlib.new("sm3")
         self._pool = None if self._inline else ThreadPoolExecutor(1, thread_name_prefix="sm3")
         self._pending: Future[None] | None = None

@@ -288,3 +288,24 @@ def test_header_bad_magic_and_version() -> None:
         Header.from_bytes(b"X" + raw[1:])
     with pytest.raises(MalformedObject, match="version 9 is not supported, want 1"):
         Header.from_bytes(raw[:4] + b"\x09" + raw[5:])
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_sm3_helper_threaded_and_inline_agree(threaded: bool) -> None:
+    from ingest.media.segments import _Sm3
+
+    data = os.urandom(5 * SEG + 7)
+    with _Sm3(threaded=threaded) as hasher:
+        for block in _chunks(data, SEG):
+            hasher.update(block)
+        assert hasher.digest() == sm3(data)
+
+
+def test_upload_bad_parameters_leave_no_partial_file(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="expected sm3 must be 32 bytes"):
+        encrypt_upload([b"x"], FileSink(tmp_path / "a"), tenant="t1", wrapper=WRAPPER, object_id=OBJECT_ID,
+                       expected_sm3=b"short")
+    with pytest.raises(MalformedObject, match="segment size 1 is out of range"):
+        encrypt_upload([b"x"], FileSink(tmp_path / "b"), tenant="t1", wrapper=WRAPPER, object_id=OBJECT_ID,
+                       expected_sm3=sm3(b"x"), segment_size=1)
+    assert list(tmp_path.iterdir()) == []
