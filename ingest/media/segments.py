@@ -27,7 +27,7 @@ from typing import Any, Self
 
 from cryptography.hazmat.primitives import hashes
 
-from ingest.media.errors import DigestMismatch, MalformedObject, SizeMismatch, TrailingData, TruncatedObject
+from ingest.media.errors import DigestMismatch, SegmentTampered, SizeMismatch, TrailingData, TruncatedObject
 from ingest.media.format import (
     DEFAULT_SEGMENT_SIZE,
     HEADER_SIZE,
@@ -120,7 +120,7 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 
 def _check_object_id(header: Header, object_id: uuid.UUID) -> None:
     if header.object_id != object_id:
-        raise MalformedObject(f"object header names object {header.object_id}, want {object_id}: "
+        raise SegmentTampered(f"object header names object {header.object_id}, want {object_id}: "
                               "this is another object's data")
 
 

@@ -174,7 +174,7 @@ def test_decrypt_extra_segment_after_full_final() -> None:
 def test_decrypt_other_object_id_refused() -> None:
     stored, blob = _upload(b"abc")
     key = open_data_key(stored, tenant="t1", wrapper=WRAPPER)
-    with pytest.raises(MalformedObject, match="this is another object's data"):
+    with pytest.raises(SegmentTampered, match="this is another object's data"):
         b"".join(decrypt_stream(key, [blob], object_id=uuid.uuid4()))
 
 
