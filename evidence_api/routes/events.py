@@ -44,7 +44,10 @@ async def submit_events(request: Request, services: ServicesDep, principal: Prin
     body = await read_body(request, services.settings.max_body_bytes)
     submission = await services.intake.prepare(tenant, body)
     services.workflow.refuse_bypass(tenant, submission.events)
-    receipts = await asyncio.wrap_future(services.log.submit_nowait(submission))
+    if services.workflow.carries_actions(submission.events):  # checked again and appended under permit locks
+        receipts = await asyncio.to_thread(services.workflow.append_raw, tenant, submission)
+    else:
+        receipts = await asyncio.wrap_future(services.log.submit_nowait(submission))
     fresh = {r.event_id for r in receipts if not r.duplicate}
     readings = [p for p in submission.events if p.kind == "detector.reading" and p.permit and p.event_id in fresh]
     if readings:  # a reading out of limits suspends its permit before the detector hears back

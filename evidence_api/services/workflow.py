@@ -16,7 +16,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -134,7 +134,10 @@ class Workflow:
             return self.get(tenant, permit_id), receipts
 
     def _current(self, tenant: str, permit_id: str) -> Permit | None:
-        """The projected permit to decide on; ``StorageError`` if its projection stopped at an event."""
+        """The projected permit to decide on, with every committed event folded (observations that came
+        through ``POST /v1/events``; a rebuild in progress finishes first); ``StorageError`` if its
+        projection stopped at an event."""
+        self._projector.catch_up()
         permit = self.load(tenant, permit_id)
         stopped = self._projector.stopped_at(tenant, permit_id) if permit is not None else None
         if stopped is not None:
@@ -205,6 +208,22 @@ class Workflow:
             raise Conflict(f"permit {managed!r} is run by the permit workflow: send {wanted[managed]} to "
                            f"POST /v1/permits/{managed}/actions, where the rules check it")
 
+    @staticmethod
+    def carries_actions(events: Sequence[PreparedEvent]) -> bool:
+        """Whether a ``POST /v1/events`` batch holds a workflow kind for some permit (see ``append_raw``)."""
+        return any(p.permit is not None and p.kind in permits.WORKFLOW_KINDS for p in events)
+
+    def append_raw(self, tenant: str, submission: Submission) -> list[Receipt]:
+        """Append a ``POST /v1/events`` batch that holds workflow kinds, under the locks of their permits:
+        ``refuse_bypass`` then sees every workflow action on them fully projected (the workflow holds a
+        permit's lock until its action is folded), so no draft in flight lets an unchecked action past."""
+        wanted = sorted({p.permit for p in submission.events if p.permit is not None and p.kind in permits.WORKFLOW_KINDS})
+        with ExitStack() as locks:
+            for permit_id in wanted:
+                locks.enter_context(self._locked(tenant, permit_id))
+            self.refuse_bypass(tenant, submission.events)
+            return self._recorder.append(submission)
+
     def observe_logged(self, tenant: str, logged: Sequence[PreparedEvent]) -> None:
         """Evaluate the detector readings among events just logged by ``POST /v1/events``, per permit."""
         by_permit: dict[str, list[tuple[PreparedEvent, dict[str, Any], Any]]] = defaultdict(list)
@@ -220,8 +239,7 @@ class Workflow:
         """Evaluate detector readings already in the log for ``permit_id``: a reading out of limits suspends
         an active permit and raises an alarm at once."""
         with self._locked(tenant, permit_id):
-            self._projector.catch_up()  # the readings are committed: fold them before deciding
-            permit = self._current(tenant, permit_id)
+            permit = self._current(tenant, permit_id)  # the readings are committed: folded before deciding
             if permit is None or permit.state not in ("approved", "active", "suspended"):
                 return
             rules, now = self._org.rules(tenant), self.clock.now()

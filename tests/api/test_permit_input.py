@@ -86,3 +86,12 @@ def test_action_malformed_item_refused_not_500(plant: Plant, case: str) -> None:
 @pytest.mark.parametrize("path", ["/v1/permits", "/v1/permits/HW-1/actions"])
 def test_permit_body_of_wrong_type_refused_not_500(plant: Plant, path: str, body: Any) -> None:
     assert_problem(_post(plant, path, body), 422, "malformed-input", "signed item|exactly event, payload and salt")
+
+
+def test_draft_through_raw_intake_refused_and_nothing_logged(plant: Plant) -> None:
+    item = plant.item("applicant", "permit.drafted", hot_work())
+    size = plant.api.tree_size
+    resp = plant.api.client.post("/v1/events", json={"events": [item]}, headers=bearer(plant.api.ingest))
+    assert_problem(resp, 409, "conflict", "permit.drafted creates a permit the workflow runs: send it to POST /v1/permits")
+    assert plant.api.tree_size == size
+    assert plant.api.client.get("/v1/permits", headers=bearer(plant.api.reader)).json() == []
