@@ -29,6 +29,7 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     svc.NotFound: (404, "not-found", "Not found"),
     svc.Conflict: (409, "conflict", "Conflicts with stored state"),
     svc.TooLarge: (413, "too-large", "The request is too large"),
+    svc.UnsupportedMediaType: (415, "unsupported-media-type", "The request body has a media type this route does not take"),
     svc.InvalidTransition: (409, "invalid-transition", "The permit's state does not allow this action"),
     svc.RuleViolation: (422, "rule-violation", "A safety rule refuses this action"),
 }

@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 
 from evidence_api.config import Settings
 from evidence_api.errors import install_error_handlers
+from evidence_api.middleware import BodyGuard
 from evidence_api.routes import admin, certificates, events, log, org, permits
 from evidence_api.schemas.log import EventBatch
 from evidence_api.services import Services
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Tiezheng evidence service", version="0.1.0", lifespan=lifespan,
                   description="Signed, SM3-hashed evidence events in an RFC 9162 log with anchored checkpoints.")
     install_error_handlers(app)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
     for module in (admin, certificates, events, log, org, permits):
         app.include_router(module.router)
     app.include_router(permits.projection_router)

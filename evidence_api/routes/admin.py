@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from evidence_api.deps import PrincipalDep, ServicesDep
+from evidence_api.routes.strict import StrictRoute
 from evidence_api.schemas.admin import (
     KeyCreate,
     KeyPublic,
@@ -14,7 +15,7 @@ from evidence_api.schemas.admin import (
     TokenIssued,
 )
 
-router = APIRouter(prefix="/v1", tags=["admin"])
+router = APIRouter(prefix="/v1", tags=["admin"], route_class=StrictRoute)
 
 
 @router.post("/tenants", status_code=201)

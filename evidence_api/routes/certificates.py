@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from evidence_api.deps import PrincipalDep, ServicesDep
-from evidence_api.routes.events import read_body
+from evidence_api.routes.strict import StrictRoute
 from evidence_api.schemas.certificates import (
     Catalog,
     CatalogCategory,
@@ -25,9 +25,9 @@ from evidence_api.schemas.certificates import (
 from evidence_api.services.auth import READ_ROLES
 from evidence_api.services.catalog import CATEGORIES, SUB_TYPES
 from evidence_api.services.cert_import import CSV, XLSX, import_certificates
-from evidence_api.services.certificates import REVIEW_YEARS, VALID_YEARS, CertificateInput, today
+from evidence_api.services.certificates import REVIEW_YEARS, VALID_YEARS, CertificateInput
 
-router = APIRouter(prefix="/v1", tags=["certificates"])
+router = APIRouter(prefix="/v1", tags=["certificates"], route_class=StrictRoute)
 
 _IMPORT_BODY = {"requestBody": {"required": True, "content": {
     CSV: {"schema": {"type": "string"}}, XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
@@ -79,7 +79,7 @@ async def import_file(request: Request, services: ServicesDep, principal: Princi
     the report gives every row's outcome and, for a bad one, the column at fault."""
     principal.require("admin")
     tenant = principal.own_tenant()
-    body = await read_body(request, services.settings.max_body_bytes)
+    body = await request.body()
     content_type = request.headers.get("content-type", "")
     report = await asyncio.to_thread(import_certificates, services.certificates, tenant, body, content_type)
     return ImportReport.model_validate(report)
@@ -104,8 +104,10 @@ def verify(certificate_id: str, services: ServicesDep, principal: PrincipalDep) 
 @router.post("/jobs/certificate-warnings")
 def run_warnings(services: ServicesDep, principal: PrincipalDep, on: date | None = None) -> WarningRun:
     """Run the daily expiry and 复审 warning job now (admin): for the caller's tenant, or for every tenant with
-    the platform admin token. Re-running the same day warns nothing twice."""
+    the platform admin token. Re-running the same day warns nothing twice; ``on`` (default today, plant time) may
+    name a missed past day, never a future one (422: it would use up the once-only warnings early)."""
     principal.require("admin")
-    day = on or today()
-    made: list[dict[str, Any]] = services.certificates.warn_expiring(principal.tenant, day)
+    now = services.clock.today()
+    day = on or now
+    made: list[dict[str, Any]] = services.certificates.warn_expiring(principal.tenant, day, today=now)
     return WarningRun(on=day, made=len(made), warnings=made)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from evidence_api.deps import ServicesDep
+from evidence_api.routes.strict import StrictRoute
 from evidence_api.schemas.log import (
     AnchorsOut,
     CheckpointOut,
@@ -16,7 +17,7 @@ from evidence_api.schemas.log import (
 )
 from evidence_api.services.errors import NotFound
 
-router = APIRouter(prefix="/v1/log", tags=["log"])
+router = APIRouter(prefix="/v1/log", tags=["log"], route_class=StrictRoute)
 
 _Size = Annotated[int, Query(ge=0, le=2**56)]
 

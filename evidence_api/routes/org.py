@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from evidence_api import db
 from evidence_api.deps import PrincipalDep, ServicesDep
+from evidence_api.routes.strict import StrictRoute
 from evidence_api.schemas.org import (
     AreaCreate,
     AreaCreated,
@@ -22,7 +23,7 @@ from evidence_api.schemas.org import (
 )
 from evidence_api.services.auth import READ_ROLES
 
-router = APIRouter(prefix="/v1", tags=["organisation"])
+router = APIRouter(prefix="/v1", tags=["organisation"], route_class=StrictRoute)
 
 
 

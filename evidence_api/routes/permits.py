@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from evidence_api.deps import PrincipalDep, ServicesDep
-from evidence_api.routes.events import read_body
+from evidence_api.routes.strict import StrictRoute
 from evidence_api.schemas.log import ReceiptOut
 from evidence_api.schemas.permits import (
     ActionOut,
@@ -24,8 +24,8 @@ from evidence_api.services.events import parse_body
 from evidence_api.services.workflow import check_item, draft_id
 from ledger.errors import MalformedInput
 
-router = APIRouter(prefix="/v1/permits", tags=["permits"])
-projection_router = APIRouter(prefix="/v1/projection", tags=["permits"])
+router = APIRouter(prefix="/v1/permits", tags=["permits"], route_class=StrictRoute)
+projection_router = APIRouter(prefix="/v1/projection", tags=["permits"], route_class=StrictRoute)
 
 _SIGNED_ITEM = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/EventItem"}}}}}
@@ -34,7 +34,7 @@ _SIGNED_ITEM = {"requestBody": {"required": True, "content": {"application/json"
 async def _act(request: Request, services: ServicesDep, principal: PrincipalDep, permit_id: str | None) -> ActionOut:
     principal.require("ingest", "admin")
     tenant = principal.own_tenant()
-    item = parse_body(await read_body(request, services.settings.max_body_bytes))
+    item = parse_body(await request.body())
     if permit_id is None:
         permit_id = draft_id(tenant, item)
     elif check_item(tenant, item)["kind"] == "permit.drafted":

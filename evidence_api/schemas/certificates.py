@@ -7,12 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from evidence_api.services.people import ID_PATTERN
+from evidence_api.schemas.ids import Id
 
 __all__ = ["Catalog", "CatalogCategory", "Certificate", "CertificateCreate", "CertificateSummary", "ImportReport",
            "ImportRow", "State", "Verification", "WarningRun"]
-
-ID = ID_PATTERN
 
 State = Literal["valid", "expired", "review_overdue", "suspended", "revoked", "void"]
 
@@ -37,8 +35,8 @@ class CertificateCreate(BaseModel):
     """A certificate held by a registered worker; missing dates default to issued_on + 6 years (expiry) and
     issued_on + 3 years (复审)."""
 
-    id: str | None = Field(None, pattern=ID, description="generated when omitted")
-    worker: str = Field(pattern=ID, examples=["w-1001"])
+    id: Id | None = Field(None, description="generated when omitted")
+    worker: Id = Field(examples=["w-1001"])
     category: str = Field(min_length=1, max_length=8, examples=["1"])
     sub_type: str = Field(min_length=1, max_length=8, examples=["1.1"])
     number: str = Field(min_length=1, max_length=64, examples=["T330102199001011234"])

@@ -7,26 +7,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from evidence_api.services.people import ID_PATTERN
+from evidence_api.schemas.ids import Id
 
 __all__ = ["AreaCreate", "AreaCreated", "ContractorCreate", "DeviceCreate", "RulesUpdate", "SiteCreate", "UserCreate",
            "ViolationCreate", "WorkerCreate"]
-
-ID = ID_PATTERN
 
 
 class SiteCreate(BaseModel):
     """A site (a plant) of the caller's tenant."""
 
-    id: str = Field(pattern=ID, examples=["plant-1"])
+    id: Id = Field(examples=["plant-1"])
     name: str = Field(min_length=1, max_length=200, examples=["一厂"])
 
 
 class AreaCreate(BaseModel):
     """An area of a site, with its geofence."""
 
-    id: str = Field(pattern=ID, examples=["unit-3"])
-    site: str = Field(pattern=ID)
+    id: Id = Field(examples=["unit-3"])
+    site: Id
     name: str = Field(min_length=1, max_length=200, examples=["三号装置区"])
     geofence: dict[str, Any] = Field(examples=[{"circle": {"lat": 31.2, "lon": 121.5, "radius_m": 150}}])
 
@@ -44,45 +42,45 @@ class AreaCreated(BaseModel):
 class ContractorCreate(BaseModel):
     """A contractor company."""
 
-    id: str = Field(pattern=ID)
+    id: Id
     name: str = Field(min_length=1, max_length=200)
 
 
 class UserCreate(BaseModel):
     """A person who signs, with roles and an SM2 public key (the private key stays on their phone)."""
 
-    id: str = Field(pattern=ID, examples=["zhang.san"])
+    id: Id = Field(examples=["zhang.san"])
     name: str = Field(min_length=1, max_length=200)
     roles: list[str] = Field(min_length=1, examples=[["guardian"]])
-    key_id: str = Field(min_length=1, max_length=128)
+    key_id: Id
     public_key_pem: str = Field(min_length=1, max_length=4096)
-    contractor: str | None = Field(None, pattern=ID)
+    contractor: Id | None = None
 
 
 class WorkerCreate(BaseModel):
     """A worker (own staff, or a contractor's)."""
 
-    id: str = Field(pattern=ID)
+    id: Id
     name: str = Field(min_length=1, max_length=200)
     team: str = Field(min_length=1, max_length=200)
-    contractor: str | None = Field(None, pattern=ID)
-    user_id: str | None = Field(None, pattern=ID)
+    contractor: Id | None = None
+    user_id: Id | None = None
 
 
 class DeviceCreate(BaseModel):
     """A detector, camera or phone with its SM2 public key."""
 
-    id: str = Field(pattern=ID)
+    id: Id
     kind: Literal["detector", "camera", "phone"]
-    key_id: str = Field(min_length=1, max_length=128)
+    key_id: Id
     public_key_pem: str = Field(min_length=1, max_length=4096)
-    area: str | None = Field(None, pattern=ID)
+    area: Id | None = None
 
 
 class ViolationCreate(BaseModel):
     """A safety violation of a worker."""
 
-    id: str = Field(pattern=ID)
+    id: Id
     occurred_on: date
     description: str = Field(min_length=1, max_length=2000)
 

@@ -244,11 +244,19 @@ class Certificates:
                                 for k, n in sorted(by_category.items(), key=lambda kv: int(kv[0]))}}
 
     # -- expiry warnings -----------------------------------------------------------------------------
-    def warn_expiring(self, tenant: str | None, on: date) -> list[dict[str, Any]]:
+    def warn_expiring(self, tenant: str | None, on: date, *, today: date) -> list[dict[str, Any]]:
         """The daily job for ``tenant`` (None: every tenant) on day ``on``: one ``certificate.expiry_warning``
         event and one notification per certificate, due kind (expiry, review), due date and threshold of
         ``rules.certificate_warning_days`` whose window has been entered; only the nearest threshold is warned,
-        and a re-run warns nothing twice. Returns the warnings made now."""
+        and a re-run warns nothing twice. Returns the warnings made now.
+
+        ``today`` is the plant's calendar day. ``on`` may be a past day (re-running a missed day), never a later
+        one: each threshold warns once, so a run for a future day would use up the 90/30/7-day warnings before
+        their day and the real ones would never go out. Raises ``MalformedInput`` for ``on`` after ``today``."""
+        if on > today:
+            raise MalformedInput(f"on={on.isoformat()} is after today ({today.isoformat()}, plant time): warnings go "
+                                 "out on their day, and each threshold warns once, so a run for a future day would "
+                                 "use them up early; to see what expires by then, GET /v1/certificates?on=<day>")
         with self._engine.connect() as conn:
             tenants = [tenant] if tenant is not None else list(conn.execute(select(db.tenants.c.id)).scalars())
         made: list[dict[str, Any]] = []
@@ -295,7 +303,7 @@ class Certificates:
         day = self._clock.today()
         if day == self._last_day:
             return []
-        made = self.warn_expiring(None, day)
+        made = self.warn_expiring(None, day, today=day)
         self._last_day = day
         _log.info("certificate warnings for %s: %d made", day, len(made))
         return made

@@ -102,8 +102,8 @@ def test_import_refused_whole_file_changes_nothing(api: Api) -> None:
     assert_problem(_import(api, b"number,holder_name\nT-1,x\n"), 422, "malformed-input",
                    r"the header lacks columns \['worker', 'category', 'sub_type', 'issued_on', 'authority'\]")
     assert_problem(_import(api, b"not a zip", XLSX), 422, "malformed-input", "not a readable .xlsx workbook")
-    assert_problem(_import(api, b"{}", "application/json"), 422, "malformed-input",
-                   "Content-Type must be 'text/csv' or")
+    assert_problem(_import(api, b"{}", "application/json"), 415, "unsupported-media-type",
+                   r"Content-Type must be one of \['text/csv', 'application/vnd.openxmlformats")
     assert_problem(_import(api, b""), 422, "malformed-input", "the file is empty")
     resp = api.client.post("/v1/certificates/import", content=ZH.encode(),
                            headers=bearer(api.reader) | {"Content-Type": "text/csv"})
