@@ -125,6 +125,7 @@ def test_submit_fails_over_to_the_next_orderer(cli: PeerCLI, log: SignedLog) -> 
     try:
         committed = client.submit("AnchorCheckpoint", log.checkpoint(2)[0], "[]")
         assert json.loads(committed.result)["tree_size"] == 2
+        _caught_up(cli, committed.block_number)
 
         only_dead = _client(cli, orderers=[dead])
         with pytest.raises(FabricSubmitError, match=r"^submit: no orderer accepted the transaction: 127.0.0.1:1"):
