@@ -28,9 +28,10 @@ GUARDIAN_CHECKS = ("ventilation", "isolation", "detection", "protection", "commu
 
 
 class _RuleModel(BaseModel):
-    """Rule values are finite numbers: ``inf`` or ``NaN`` would disable a limit, and JSON stores them as null."""
+    """Rule values are finite numbers: ``inf`` or ``NaN`` would disable a limit, and JSON stores them as null.
+    Unknown names are refused: a misspelt override would otherwise be stored and silently leave the default."""
 
-    model_config = ConfigDict(allow_inf_nan=False)
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
 
 class GasRule(_RuleModel):
