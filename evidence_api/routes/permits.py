@@ -88,7 +88,7 @@ def permit_timeline(permit_id: str, services: ServicesDep, principal: PrincipalD
     principal.require(*READ_ROLES)
     tenant = principal.own_tenant()
     services.workflow.get(tenant, permit_id)
-    return permit_views.timeline(services.engine, services.log, tenant, permit_id)
+    return permit_views.timeline(services.log, tenant, permit_id)
 
 
 @projection_router.get("", response_model=ProjectionStatusOut)

@@ -17,7 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, select
@@ -33,12 +33,11 @@ from ledger.clock import Clock
 from ledger.errors import MalformedInput, StorageError
 from ledger.log import Receipt, Submission
 
-__all__ = ["CHINA_TIME", "REVIEW_YEARS", "STATES", "VALID_YEARS", "CertificateInput", "Certificates", "Problem", "add_years", "check_fields"]
+__all__ = ["REVIEW_YEARS", "STATES", "VALID_YEARS", "CertificateInput", "Certificates", "Problem", "add_years", "check_fields"]
 
 _log = logging.getLogger(__name__)
 
 STATES = ("valid", "expired", "review_overdue", "suspended", "revoked", "void")
-CHINA_TIME = timezone(timedelta(hours=8))  # certificate dates are calendar days in China (no DST)
 VALID_YEARS, REVIEW_YEARS = 6, 3             # 30号令 Art 19 and Art 21
 
 Problem = tuple[str, str, type[Exception]]
@@ -121,7 +120,7 @@ class Certificates:
     def __init__(self, engine: Engine, org: Organisation, recorder: Recorder, projector: Projector, *,
                  max_batch: int, registry: CertificateRegistry | None = None, clock: Clock | None = None) -> None:
         self._engine, self._org, self._recorder, self._max_batch = engine, org, recorder, max_batch
-        self._projector, self.registry, self._clock = projector, registry, clock or Clock(CHINA_TIME)
+        self._projector, self.registry, self._clock = projector, registry, clock or Clock()  # certificate dates are calendar days of the plant (default Asia/Shanghai)
         self._lock = threading.Lock()  # serialises check-then-record, so the projection never hits a constraint
         self._last_day: date | None = None
 

@@ -24,10 +24,9 @@ from evidence_api.services.keys import KeyRegistry
 from evidence_api.services.rules import Rules, encode_overrides, load_rules
 from ledger.clock import Clock
 from ledger.errors import MalformedInput
-from ledger.ids import ID_PATTERN  # re-exported for permit_model; the pattern lives in ledger.ids
 from ledger.sm import SM2PublicKey, sm3
 
-__all__ = ["DEVICE_KINDS", "ID_PATTERN", "USER_ROLES", "Organisation", "User"]
+__all__ = ["DEVICE_KINDS", "USER_ROLES", "Organisation", "User"]
 
 USER_ROLES = ("applicant", "team_leader", "workshop_head", "safety_officer", "production_manager", "guardian",
               "gas_analyst", "worker", "legal", "regulator", "insurer", "admin")
