@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install.sh --dev
+bash scripts/install-system.sh
 
 echo "test: lint (ruff), types (mypy --strict), layering (import-linter), docstrings (interrogate)"
 .venv/bin/ruff check ledger evidence_api ingest verifier bench tests
