@@ -15,6 +15,8 @@ network_app = typer.Typer(help="Start, stop and inspect the real services this p
 app.add_typer(network_app, name="network")
 trust_root_app = typer.Typer(help="Write the trust root that `tiezheng verify` checks evidence against.")
 app.add_typer(trust_root_app, name="trust-root")
+evm_app = typer.Typer(help="The regulator chain: deploy the registry contract that checkpoints and digests go to.")
+app.add_typer(evm_app, name="evm")
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,6 +73,27 @@ def trust_root_init(
     from verifier.cli import trust_root_init_command
 
     raise typer.Exit(trust_root_init_command(origin=origin, log_key=str(log_key), out=str(out), force=force))
+
+
+@evm_app.command("deploy")
+def evm_deploy(
+    rpc: Annotated[str, typer.Option(help="The chain's JSON-RPC URL (any EVM-compatible node).",
+                                     envvar="TIEZHENG_EVM_RPC_URL")],
+    operator_key: Annotated[Path, typer.Option(help="File with the deploying account's secp256k1 private key "
+                                               "(64 hex digits, mode 0600).", envvar="TIEZHENG_EVM_OPERATOR_KEY")],
+    operator: Annotated[list[str] | None, typer.Option(
+        help="An account that may write (repeat for several); default: the deploying key's own.")] = None,
+    artifact: Annotated[Path | None, typer.Option(
+        help="The compiled contract (default: contracts/build/EvidenceRegistry.json, from contracts/install.sh).")]
+    = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each JSON-RPC call.")] = 10.0,
+) -> None:
+    """Deploy the registry contract; print its address, the trust-root entry and the service settings.
+    Exit 0 deployed, 1 the chain refused or is unreachable, 2 unusable key, artifact or address."""
+    from evidence_api.evm_cli import deploy_command
+
+    raise typer.Exit(deploy_command(rpc=rpc, operator_key=operator_key, operators=operator or [], artifact=artifact,
+                                    timeout=timeout))
 
 
 def _network(action: str) -> None:

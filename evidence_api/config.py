@@ -9,7 +9,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.clock import DEFAULT_PLANT_TZ, zone
 
-__all__ = ["Settings"]
+__all__ = ["ANCHOR_BACKENDS", "Settings"]
+
+ANCHOR_BACKENDS = ("local", "evm")
+"""The anchor backends ``TIEZHENG_ANCHOR_BACKENDS`` may name."""
 
 _PLACEHOLDERS = {"changethis", "admin", "secret", "dev-admin-token"}
 
@@ -33,6 +36,12 @@ class Settings(BaseSettings):
     certificate_registry_url: str | None = None  # e.g. https://registry.example/api/certs/{number}?name={holder_name}
     intake_workers: int | None = None  # processes that check and seal batches; None: one per core, 0: in-process
     plant_timezone: str = DEFAULT_PLANT_TZ  # IANA zone of the plant: calendar days, night hours, daily jobs
+    anchor_backends: str = "local"  # comma-separated, each on its own worker: local (journal), evm (regulator chain)
+    evm_rpc_url: str | None = None  # the regulator chain's JSON-RPC URL (evm backend)
+    evm_contract: str | None = None  # the registry's address, as `tiezheng evm deploy` printed it
+    evm_operator_key: Path | None = None  # file with an operator account's private key (mode 0600)
+    evm_from_block: int = 0  # the registry's deployment block: where recovery starts reading its logs
+    evm_confirmations: int = 1  # blocks that must hold a transaction before its receipt counts
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Settings:
@@ -45,4 +54,24 @@ class Settings(BaseSettings):
         if self.admin_token is not None and len(self.admin_token) < 12:
             raise ValueError("TIEZHENG_ADMIN_TOKEN must be at least 12 characters")
         zone(self.plant_timezone)  # refuses an unknown zone with its name
+        self._check_anchor_backends()
         return self
+
+    @property
+    def anchor_backend_names(self) -> tuple[str, ...]:
+        """``anchor_backends`` as a tuple of names, in the order given."""
+        return tuple(name.strip() for name in self.anchor_backends.split(",") if name.strip())
+
+    def _check_anchor_backends(self) -> None:
+        names = self.anchor_backend_names
+        unknown = [n for n in names if n not in ANCHOR_BACKENDS]
+        if unknown or not names or len(set(names)) != len(names):
+            raise ValueError(f"TIEZHENG_ANCHOR_BACKENDS lists each of {', '.join(ANCHOR_BACKENDS)} at most once "
+                             f"(comma-separated, at least one), got {self.anchor_backends!r}")
+        if "evm" in names:
+            missing = [f"TIEZHENG_{n.upper()}" for n in ("evm_rpc_url", "evm_contract", "evm_operator_key")
+                       if getattr(self, n) in (None, "")]
+            if missing:
+                raise ValueError(f"the evm anchor backend needs {', '.join(missing)} (see `tiezheng evm deploy`)")
+        if self.evm_confirmations < 1 or self.evm_from_block < 0:
+            raise ValueError("TIEZHENG_EVM_CONFIRMATIONS must be at least 1 and TIEZHENG_EVM_FROM_BLOCK at least 0")

@@ -22,14 +22,36 @@ from evidence_api.services.recorder import Recorder
 from evidence_api.services.registry import HttpRegistry
 from evidence_api.services.workflow import Workflow
 from ledger.anchors.anchorer import Anchorer
+from ledger.anchors.base import Anchor
+from ledger.anchors.evm import EvmAnchor
 from ledger.anchors.local import LocalJournal
 from ledger.clock import Clock
 from ledger.database import make_engine
+from ledger.evm import DigestRecorder, OperatorKey, Registry, Transactor
 from ledger.keystore import LocalKeyWrapper, load_or_create_log_key, load_or_create_master_key
 from ledger.log import TransparencyLog
 from ledger.sm import Signer
 
 __all__ = ["Services"]
+
+
+def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> tuple[list[Anchor], DigestRecorder | None]:
+    """The anchor backends ``settings.anchor_backends`` names, and the digest writer sharing the evm
+    backend's operator account (None without the evm backend)."""
+    backends: list[Anchor] = []
+    recorder: DigestRecorder | None = None
+    for name in settings.anchor_backend_names:
+        if name == "local":
+            backends.append(LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer,
+                                         clock=clock))
+        elif name == "evm":
+            assert settings.evm_rpc_url and settings.evm_contract and settings.evm_operator_key  # Settings checks
+            transactor = Transactor(Registry(settings.evm_rpc_url, settings.evm_contract),
+                                    OperatorKey.from_file(settings.evm_operator_key),
+                                    confirmations=settings.evm_confirmations)
+            backends.append(EvmAnchor(transactor, origin=settings.log_origin, from_block=settings.evm_from_block))
+            recorder = DigestRecorder(transactor)
+    return backends, recorder
 
 _log = logging.getLogger(__name__)
 
@@ -57,6 +79,7 @@ class Services:
     sender: Periodic
     projector: Projector
     projection_job: Periodic
+    evm_digests: DigestRecorder | None = None  # the regulator chain's digest writer, when the evm backend is on
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -71,8 +94,8 @@ class Services:
         clock = Clock(settings.plant_timezone)
         log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
                               checkpoint_interval=settings.checkpoint_interval, clock=clock)
-        journal = LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer, clock=clock)
-        anchorer = Anchorer(log, [journal], interval=settings.anchor_interval, clock=clock)
+        backends, evm_digests = _anchor_backends(settings, signer, clock)
+        anchorer = Anchorer(log, backends, interval=settings.anchor_interval, clock=clock)
         keys = KeyRegistry(engine, clock=clock)
         workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
         intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch, clock=clock), workers=workers,
@@ -100,7 +123,8 @@ class Services:
         sender.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
-                   org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job)
+                   org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job,
+                   evm_digests=evm_digests)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""

@@ -10,6 +10,8 @@ Per backend, one round (``ledger.anchors.base`` has the stages):
    sent it (idempotent per tx id), then its status is read: anchored, still in flight, or failed.
 3. Otherwise, if the newest checkpoint is larger than the last anchored tree, a transaction is prepared
    with the consistency proof from that tree, recorded as pending (tx id first), sent, and checked.
+4. A transaction that will never commit is recorded as failed, and the next round reconciles again
+   before it prepares anew (the backend may hold an anchor the table does not know of).
 
 A backend that fails backs off exponentially (capped) on its own, so a slow or failing chain never delays
 another backend, and catches up with one anchor of the newest checkpoint, since consistency proofs span any
@@ -170,6 +172,7 @@ class _Worker:
             receipt = self.backend.status(pending)
         except AnchorCommitError as exc:
             self.book.failed(pending, str(exc))
+            self._reconciled = False  # the backend may hold what the table does not (e.g. a rival write won)
             raise
         if receipt is not None:
             self.book.anchored(receipt)
