@@ -55,11 +55,15 @@ def verify(
         envvar="TIEZHENG_TRUST_ROOT")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show tracebacks.")] = False,
+    evm: Annotated[str | None, typer.Option(
+        "--evm", help="JSON-RPC URL of a regulator-chain node: also confirm each EVM anchor's block is on that chain.",
+        metavar="URL")] = None,
 ) -> None:
     """Verify a bundle offline against a trust root. Exit 0 valid, 1 invalid, 2 unusable input or no trust."""
     from verifier.cli import verify_command
 
-    raise typer.Exit(verify_command(str(bundle), trust_root=trust_root, json_output=json_output, verbose=verbose))
+    raise typer.Exit(verify_command(str(bundle), trust_root=trust_root, json_output=json_output, verbose=verbose,
+                                    evm=evm))
 
 
 @trust_root_app.command("init")

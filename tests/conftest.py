@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+import ledger.evm  # noqa: F401  (before any test imports web3: py_ecc's recursion limit is undone once)
 from evidence_api.db import migrate
 from ledger.log import TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey

@@ -38,8 +38,9 @@ from verifier.events import (
     verify_attestation,
     verify_payload_commitment,
 )
+from verifier.evm import NOT_CHECKED_OFFLINE, EvmAnchor, verify_evm_anchor
 from verifier.merkle import MAX_INCLUSION_HASHES, verify_inclusion
-from verifier.report import ASSURANCE_SIGNED, Report, StepResult, notes_for
+from verifier.report import Report, StepResult, chain_assurance, notes_for
 from verifier.sm import PublicKey
 from verifier.trust import LogKey, TrustRoot
 
@@ -63,7 +64,7 @@ class Bundle:
     payload: Payload | None
     checkpoint: Checkpoint
     inclusion_proof: tuple[bytes, ...]
-    anchors: tuple[LocalAnchor, ...]
+    anchors: tuple[LocalAnchor | EvmAnchor, ...]
     log_key_pem: str
     actor_key_pem: str
 
@@ -107,7 +108,7 @@ class Bundle:
         )
 
 
-def verify_bundle(bundle: Bundle, *, trust_root: TrustRoot) -> Report:
+def verify_bundle(bundle: Bundle, *, trust_root: TrustRoot, evm_url: str | None = None) -> Report:
     """Run verification steps 2 to 7 of docs/formats.md on a parsed ``bundle`` (step 1 is parsing).
 
     ``trust_root`` names the keys the caller trusts (``--trust-root``); nothing in the bundle is trusted.
@@ -122,10 +123,12 @@ def verify_bundle(bundle: Bundle, *, trust_root: TrustRoot) -> Report:
        the log committed; SM2 hashes the public key into the signed digest (Z_A), so no other key does.
        When ``key_id`` names a fingerprint, the key must have it.
     6. Payload commitment, if the payload is included.
-    7. Each anchor: entry signed by a trusted key of the origin, its checkpoint by that key, consistency
-       from the bundle checkpoint.
+    7. Each anchor: local: entry signed by a trusted key of the origin, its checkpoint by that key,
+       consistency from the bundle checkpoint; evm: ``verify_evm_anchor`` (registry named by the trust
+       root, block header and receipts, the log's origin, size and root, consistency), and with
+       ``evm_url`` also ``confirm_on_chain`` against that node (``CheckUnavailable`` if it cannot).
     """
-    run = _Run(bundle, trust_root=trust_root)
+    run = _Run(bundle, trust_root=trust_root, evm_url=evm_url)
     with run.step(2, "log key"):
         trusted = _trusted_log_keys(bundle, trust_root)
         run.ok(
@@ -189,6 +192,10 @@ class _Run:
     current: tuple[int, str] = (1, "structure")
     log_key_fingerprint: str | None = None
     actor_key_binding: str | None = None
+    evm_url: str | None = None
+    fabric_anchored: set[tuple[int, bytes]] = field(default_factory=set)  # (size, root) of verified receipts
+    evm_anchored: set[tuple[int, bytes]] = field(default_factory=set)
+    extra_notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.results.append(StepResult(1, "structure", "ok", f"{BUNDLE_FORMAT} parsed"))
@@ -215,7 +222,7 @@ class _Run:
 
     def report(self, *, valid: bool, failure: str | None = None) -> Report:
         """The report of the steps recorded so far."""
-        assurance = ASSURANCE_SIGNED if valid else None
+        assurance = chain_assurance(fabric=self.fabric_anchored, evm=self.evm_anchored) if valid else None
         event = self.bundle.event
         actor_fingerprint = PublicKey.from_pem(self.bundle.actor_key_pem).fingerprint()
         return Report(
@@ -237,7 +244,7 @@ class _Run:
                 actor_key_binding=self.actor_key_binding,
                 actor_key_id=str(event.actor["key_id"]),
                 actor_key_fingerprint=actor_fingerprint,
-            ),
+            ) + tuple(self.extra_notes),
         )
 
 
@@ -269,6 +276,9 @@ def _check_anchors(bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> No
             run.skip("no anchors in the bundle")
     by_fingerprint = {key.fingerprint: key for key in trusted}
     for i, anchor in enumerate(bundle.anchors, start=1):
+        if isinstance(anchor, EvmAnchor):
+            _check_evm_anchor(i, anchor, run)
+            continue
         with run.step(7, f"anchor {i} (local journal seq {anchor.entry.seq})"):
             key = by_fingerprint.get(anchor.entry.key_id)
             if key is None:
@@ -283,6 +293,22 @@ def _check_anchors(bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> No
             )
 
 
+def _check_evm_anchor(i: int, anchor: EvmAnchor, run: _Run) -> None:
+    ev = anchor.evidence
+    with run.step(7, f"anchor {i} (evm chain {ev.chain_id} block {ev.block_number})"):
+        verify_evm_anchor(anchor, checkpoint=run.bundle.checkpoint, trust_root=run.trust_root)
+        detail = (f"registry {ev.contract} on chain {ev.chain_id}: block 0x{ev.block_hash.hex()} (number "
+                  f"{ev.block_number}) holds the event for tree size {anchor.tree_size}, consistent with the checkpoint")
+        if run.evm_url is None:
+            run.extra_notes.append(f"evm anchor {i}: {NOT_CHECKED_OFFLINE}")
+        else:
+            from verifier.evm_online import confirm_on_chain  # network only when asked
+
+            detail += "; " + confirm_on_chain(ev, run.evm_url)
+        run.evm_anchored.add((anchor.tree_size, anchor.root_hash))
+        run.ok(detail)
+
+
 def _leaf_index(obj: JSONObject, checkpoint: Checkpoint) -> int:
     index = int_field(obj, "leaf_index", "bundle")
     if index >= checkpoint.tree_size:
@@ -292,7 +318,9 @@ def _leaf_index(obj: JSONObject, checkpoint: Checkpoint) -> int:
     return index
 
 
-def _anchor(value: Any) -> LocalAnchor:
+def _anchor(value: Any) -> LocalAnchor | EvmAnchor:
+    if isinstance(value, dict) and value.get("backend") == "evm":
+        return EvmAnchor.from_json(value)
     anchor = LocalAnchor.from_json(value)  # the backend first: its message is the clearer one
     require_fields(value, "bundle.anchor", required=("backend", "entry", "consistency_proof"))
     return anchor

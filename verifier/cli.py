@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.text import Text
 
 from verifier.bundle import MAX_BUNDLE_BYTES, Bundle, verify_bundle
-from verifier.errors import MalformedInput, UntrustedLog, VerifierError
+from verifier.errors import CheckUnavailable, MalformedInput, UntrustedLog, VerifierError
 from verifier.report import Report
 from verifier.trust import TrustRoot
 
@@ -36,22 +36,25 @@ EXIT_UNUSABLE = 2
 _UNPRINTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def verify_command(path: str, *, trust_root: str | None, json_output: bool, verbose: bool) -> int:
+def verify_command(path: str, *, trust_root: str | None, json_output: bool, verbose: bool,
+                   evm: str | None = None) -> int:
     """Verify the bundle at ``path`` against the trust root file ``trust_root``; print the outcome.
 
     ``trust_root`` is the path given with ``--trust-root`` (or ``TIEZHENG_TRUST_ROOT``); without one the
     verifier says what to pass and returns 2, never falling back to keys inside the bundle.
+    ``evm`` is a JSON-RPC URL of a regulator-chain node (``--evm``): each EVM anchor's block and receipt
+    are then confirmed on that chain too (the only network access, and only when asked).
     ``json_output`` prints the report as JSON instead of text; ``verbose`` lists every step and, on
     failure, prints the error's traceback to stderr. Returns ``EXIT_VALID`` (0), ``EXIT_INVALID`` (1) or
     ``EXIT_UNUSABLE`` (2: unreadable file, not JSON, wrong format, malformed or out-of-range field, no or
-    unusable trust root, or one that does not name the bundle's log).
+    unusable trust root, one that does not name the bundle's log, or an ``--evm`` node that cannot be asked).
     """
     out = Console(highlight=False, soft_wrap=True)
     try:
         bundle = Bundle.from_bytes(_read(path, "bundle", MAX_BUNDLE_BYTES))
         root = _trust_root(trust_root, bundle.checkpoint.origin)
         with _native_stderr_silenced(enabled=not verbose):
-            report = verify_bundle(bundle, trust_root=root)
+            report = verify_bundle(bundle, trust_root=root, evm_url=evm)
     except VerifierError as exc:
         return _print_failure(out, exc, json_output=json_output, verbose=verbose)
     _print_report(out, report, json_output=json_output, verbose=verbose)
@@ -124,7 +127,7 @@ def _print_report(out: Console, report: Report, *, json_output: bool, verbose: b
 
 
 def _print_failure(out: Console, exc: VerifierError, *, json_output: bool, verbose: bool) -> int:
-    code = EXIT_UNUSABLE if isinstance(exc, MalformedInput) else EXIT_INVALID
+    code = EXIT_UNUSABLE if isinstance(exc, MalformedInput | CheckUnavailable) else EXIT_INVALID
     if verbose:
         Console(stderr=True).print_exception()
     if json_output:

@@ -1,18 +1,34 @@
 """The verification report of a bundle: which steps of docs/formats.md passed, and what assurance that gives.
 
-Assurance levels (docs/formats.md, "Bundle"; ARCHITECTURE.md "Anchoring"): v1 knows only ``signed``, the
-level of a checkpoint signature and a local anchor journal, both signed with the operator's own key.
+Assurance levels (docs/formats.md, "Bundle"; ARCHITECTURE.md "Anchoring"), from ``chain_assurance``:
+
+- ``signed``: a checkpoint signature and at most a local anchor journal, both the operator's own key;
+- ``fabric``: a verified Fabric receipt anchors the checkpoint's tree (or a later one consistent with it);
+- ``dual-chain``: a verified Fabric receipt and a verified EVM receipt anchor the same tree: the same size
+  and the same root on the business chain and on the regulator chain.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ASSURANCE_SIGNED", "SIGNED_NOTE", "Report", "StepResult", "notes_for"]
+__all__ = [
+    "ASSURANCE_DUAL_CHAIN",
+    "ASSURANCE_FABRIC",
+    "ASSURANCE_SIGNED",
+    "SIGNED_NOTE",
+    "Report",
+    "StepResult",
+    "chain_assurance",
+    "notes_for",
+]
 
 ASSURANCE_SIGNED = "signed"
+ASSURANCE_FABRIC = "fabric"
+ASSURANCE_DUAL_CHAIN = "dual-chain"
 SIGNED_NOTE = (
     "signed: the checkpoint and any local anchor journal are signed only with the log operator's own key. "
     "a local journal proves nothing against the operator, who holds that key and could rewrite and re-sign "
@@ -83,6 +99,16 @@ class Report:
             lines.append(f"assurance: {self.assurance}")
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+def chain_assurance(*, fabric: Iterable[tuple[int, bytes]], evm: Iterable[tuple[int, bytes]]) -> str:
+    """The assurance level given the (tree size, root) pairs that verified Fabric receipts and verified EVM
+    receipts anchor: ``dual-chain`` only when one pair is on both chains, ``fabric`` when Fabric anchors
+    any, else ``signed``. Pass only receipts that verified; an EVM receipt alone leaves ``signed``."""
+    on_fabric = set(fabric)
+    if on_fabric & set(evm):
+        return ASSURANCE_DUAL_CHAIN
+    return ASSURANCE_FABRIC if on_fabric else ASSURANCE_SIGNED
 
 
 def notes_for(

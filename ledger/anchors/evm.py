@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from web3 import Web3
-
 from ledger.anchors.base import AnchorReceipt, AnchorRequest, PendingAnchor
 from ledger.errors import (
     AnchorCommitError,
@@ -31,12 +29,12 @@ from ledger.errors import (
     EvmUnavailable,
 )
 from ledger.evm.abi import CHECKPOINT_EVENT, origin_hash
-from ledger.evm.registry import SignedTx
+from ledger.evm.registry import SignedTx, event_topic
 from ledger.evm.transactor import Transactor
 
 __all__ = ["EvmAnchor"]
 
-_TOPIC = bytes(Web3.keccak(text=CHECKPOINT_EVENT))
+_TOPIC = event_topic(CHECKPOINT_EVENT)
 
 
 class EvmAnchor:

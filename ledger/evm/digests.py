@@ -29,11 +29,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from web3 import Web3
-
 from ledger.errors import EvmTransactionError, EvmUnavailable
 from ledger.evm.abi import DIGEST_EVENT
-from ledger.evm.registry import SignedTx
+from ledger.evm.registry import SignedTx, event_topic
 from ledger.evm.transactor import Transactor
 
 __all__ = ["DigestReceipt", "DigestRecorder", "PendingDigest"]
@@ -142,7 +140,7 @@ class DigestRecorder:
 
 
 def _digest_log(receipt: dict[str, Any], contract: str) -> dict[str, Any]:
-    topic = bytes(Web3.keccak(text=DIGEST_EVENT))
+    topic = event_topic(DIGEST_EVENT)
     for log in receipt["logs"]:
         if str(log["address"]).lower() == contract.lower() and log["topics"] and bytes(log["topics"][0]) == topic:
             return dict(log)

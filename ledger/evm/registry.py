@@ -33,7 +33,7 @@ from ledger.evm.abi import REGISTRY_ABI, date_number
 from ledger.evm.chaindata import block_evidence, receipt_json
 from ledger.evm.operator import OperatorKey
 
-__all__ = ["DEFAULT_GAS", "Deployment", "Registry", "SignedTx"]
+__all__ = ["DEFAULT_GAS", "Deployment", "Registry", "SignedTx", "connect", "event_topic"]
 
 DEFAULT_GAS = 200_000
 """Gas limit of a registry write (a first checkpoint of an origin takes about 94 000). Fixed rather than
@@ -231,6 +231,11 @@ class Registry:
     def _call(self, fn: Callable[[], _T]) -> _T:
         with _translated(None):
             return fn()
+
+
+def event_topic(signature: str) -> bytes:
+    """Topic 0 of an event's logs: keccak-256 of its signature text, e.g. ``CHECKPOINT_EVENT``."""
+    return bytes(Web3.keccak(text=signature))
 
 
 def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
