@@ -186,11 +186,18 @@ class Registry:
         """What a verifier needs offline about the log at ``log_index`` (block-wide) of ``receipt``: tx
         hash, block number and hash, the log, the block header fields and every receipt of the block."""
         block = self._call(lambda: dict(self.w3.eth.get_block(receipt["blockHash"])))
-        receipts = self._call(lambda: [dict(r) for r in self.w3.eth.get_block_receipts(receipt["blockHash"])])
+        receipts = self._call(lambda: self._block_receipts(block))
         log = next(lg for lg in receipt["logs"] if int(lg["logIndex"]) == log_index)
         return {"chain_id": self.chain_id, "contract": self.contract.lower(), "tx_hash": _hex(receipt["transactionHash"]),
                 "from": str(receipt["from"]).lower(), "transaction_index": int(receipt["transactionIndex"]),
                 **block_evidence(block, log), "receipts": [receipt_json(r) for r in receipts]}
+
+    def _block_receipts(self, block: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every receipt of ``block``: ``eth_getBlockReceipts``, or one call per transaction on a node without it."""
+        try:
+            return [dict(r) for r in self.w3.eth.get_block_receipts(block["hash"])]
+        except Web3RPCError:
+            return [dict(self.w3.eth.get_transaction_receipt(tx)) for tx in block["transactions"]]
 
     # -- reads -----------------------------------------------------------------------------------
     @property

@@ -161,3 +161,22 @@ def test_evm_node_down_then_up_catches_up_in_order(log: TransparencyLog, tmp_pat
     assert caught_up.root_hash == log.root_at(8)
     assert [(r["tree_size"], r["status"]) for r in anchorer.book.rows("evm")] == [(2, "anchored"), (8, "anchored")]
     assert caught_up.body["block_number"] > first.body["block_number"]
+
+
+def test_evm_evidence_without_eth_get_block_receipts(registry: Registry, operator: OperatorKey,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node that lacks eth_getBlockReceipts (older clients) gives the same evidence, receipt by receipt."""
+    from web3.exceptions import Web3RPCError
+
+    transactor = Transactor(registry, operator)
+    tx = registry.sign_anchor(operator, origin_hash(ORIGIN), 5, b"\x11" * 32, nonce=transactor.next_nonce())
+    transactor.send(tx)
+    receipt = transactor.outcome(tx)
+    assert receipt is not None
+    full = registry.evidence(receipt, 0)
+
+    def unsupported(block: Any) -> Any:
+        raise Web3RPCError("the method eth_getBlockReceipts does not exist/is not available")
+
+    monkeypatch.setattr(registry.w3.eth, "get_block_receipts", unsupported)
+    assert registry.evidence(receipt, 0) == full
