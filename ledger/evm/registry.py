@@ -8,7 +8,7 @@ transaction hash is known before anything is sent: the staged backends (``ledger
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -228,6 +228,27 @@ class Registry:
         query = {"address": self.contract, "topics": topics, "fromBlock": from_block, "toBlock": "latest"}
         return self._call(lambda: [dict(lg) for lg in self.w3.eth.get_logs(query)])  # type: ignore[arg-type]
 
+    def audit_trail(self, *, from_block: int = 0) -> list[dict[str, Any]]:
+        """Everything written to the registry from block ``from_block`` on, decoded, oldest first: for each
+        transaction to the contract its function and arguments, and for each of the contract's logs its event
+        and arguments (bytes as hex, integers as ints). For audits (e.g. that only hashes, sizes, dates and
+        counts went on chain); it reads every block, so keep the range short on a long chain."""
+        def read() -> list[dict[str, Any]]:
+            trail: list[dict[str, Any]] = []
+            for number in range(from_block, int(self.w3.eth.block_number) + 1):
+                block = self.w3.eth.get_block(number, full_transactions=True)
+                for tx in block["transactions"]:
+                    if isinstance(tx, Mapping) and str(tx.get("to") or "").lower() == self.contract.lower():
+                        function, args = self._contract.decode_function_input(tx["input"])
+                        trail.append({"block": number, "tx_hash": _hex(tx["hash"]), "function": function.fn_name,
+                                      "args": _plain(args)})
+            for log in self._contract.events.CheckpointAnchored().get_logs(from_block=from_block) + \
+                    self._contract.events.DigestRecorded().get_logs(from_block=from_block):
+                trail.append({"block": int(log["blockNumber"]), "tx_hash": _hex(log["transactionHash"]),
+                              "event": log["event"], "args": _plain(dict(log["args"]))})
+            return trail
+        return self._call(read)
+
     # -- plumbing --------------------------------------------------------------------------------
     def _sign(self, key: OperatorKey, call: Any, nonce: int, fee_bump: int) -> SignedTx:
         with _translated(None):
@@ -296,3 +317,7 @@ def _reason(exc: ContractLogicError) -> str:
 
 def _hex(value: Any) -> str:
     return "0x" + bytes(value).hex()
+
+
+def _plain(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("0x" + bytes(v).hex() if isinstance(v, bytes | bytearray) else v) for k, v in args.items()}

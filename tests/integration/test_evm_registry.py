@@ -120,3 +120,17 @@ def test_writes_of_empty_values_are_reverted(registry: Registry, operator: Opera
 def test_deploy_refuses_no_operators(evm_url: str, operator: OperatorKey, registry_artifact: Artifact) -> None:
     with pytest.raises(EvmTransactionError, match="deployment .* reverted"):
         Registry.deploy(evm_url, operator, bytecode=registry_artifact.bytecode, operators=[])
+
+
+def test_audit_trail_reads_back_every_write_decoded(registry: Registry, operator: OperatorKey) -> None:
+    _mined(registry, operator, "anchor", ORIGIN, 10, b"\x11" * 32)
+    _mined(registry, operator, "digest", TENANT, DAY, b"\x55" * 32)
+
+    trail = registry.audit_trail()
+
+    calls = [(t["function"], t["args"]) for t in trail if "function" in t]
+    events = [(t["event"], t["args"]) for t in trail if "event" in t]
+    assert calls == [("anchorCheckpoint", {"originHash": "0x" + ORIGIN.hex(), "size": 10, "root": "0x" + "11" * 32}),
+                     ("recordDigest", {"tenantHash": "0x" + TENANT.hex(), "date": 20261201, "digest": "0x" + "55" * 32})]
+    assert events == [("CheckpointAnchored", {"originHash": "0x" + ORIGIN.hex(), "size": 10, "root": "0x" + "11" * 32}),
+                      ("DigestRecorded", {"tenantHash": "0x" + TENANT.hex(), "date": 20261201, "digest": "0x" + "55" * 32})]
