@@ -57,17 +57,15 @@ class Settings(BaseSettings):
         self._check_anchor_backends()
         return self
 
-    @property
-    def anchor_backend_names(self) -> tuple[str, ...]:
-        """``anchor_backends`` as a tuple of names, in the order given."""
-        return tuple(name.strip() for name in self.anchor_backends.split(",") if name.strip())
+    def backends(self) -> list[str]:
+        """The anchor backends named by ``anchor_backends``, in order, without repeats."""
+        return list(dict.fromkeys(b.strip() for b in self.anchor_backends.split(",") if b.strip()))
 
     def _check_anchor_backends(self) -> None:
-        names = self.anchor_backend_names
-        unknown = [n for n in names if n not in ANCHOR_BACKENDS]
-        if unknown or not names or len(set(names)) != len(names):
-            raise ValueError(f"TIEZHENG_ANCHOR_BACKENDS lists each of {', '.join(ANCHOR_BACKENDS)} at most once "
-                             f"(comma-separated, at least one), got {self.anchor_backends!r}")
+        names = self.backends()
+        if not names or set(names) - set(ANCHOR_BACKENDS):
+            raise ValueError(f"TIEZHENG_ANCHOR_BACKENDS lists one or more of {', '.join(ANCHOR_BACKENDS)} "
+                             f"(comma-separated), got {self.anchor_backends!r}")
         if "evm" in names:
             missing = [f"TIEZHENG_{n.upper()}" for n in ("evm_rpc_url", "evm_contract", "evm_operator_key")
                        if getattr(self, n) in (None, "")]

@@ -40,7 +40,7 @@ def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> tuple[
     backend's operator account (None without the evm backend)."""
     backends: list[Anchor] = []
     recorder: DigestRecorder | None = None
-    for name in settings.anchor_backend_names:
+    for name in settings.backends():
         if name == "local":
             backends.append(LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer,
                                          clock=clock))
