@@ -15,7 +15,8 @@ import { sm3, verifySm2 } from "./sm.js";
 
 /** What the browser verifier cannot check, whatever the pack holds (said in every report). */
 export const NOT_CHECKED_IN_BROWSER = [
-  "report.pdf and report.html are hashed (file-hash), not read: the certificate is the service's rendering of the evidence",
+  "report.pdf, report.html: hashed (file-hash) but not read: the certificate is the service's rendering of the evidence (the command line does not read them either)",
+  "the trust root's fabric, regulator_chains, timestamp_authorities sections: parsed, but their X.509 certificates are only checked to be DER, not decoded",
 ];
 
 /**
@@ -82,8 +83,27 @@ class Run {
       counts: { events: content.events.length, payloads: content.payloads.size, media_present: present, media_deleted: deleted },
       chain, actor_key_bindings: Object.fromEntries(bindings), anchors,
       not_checked: [...anchors.filter((a) => a.status !== "verified").map((a) => `${a.kind}: ${a.detail}`), ...NOT_CHECKED_IN_BROWSER],
+      notes: notesFor(manifest.scope.kind, assuranceOf(anchors), bindings),
     };
   }
+}
+
+// The caveats a valid pack's report carries (the same as the Python verifier's), in Chinese and English.
+function notesFor(kind, assurance, bindings) {
+  const notes = [];
+  if (assurance.startsWith("signed")) {
+    notes.push(["“已签名”：检查点和本地锚定日志仅由日志运营方自己的密钥签名。运营方持有该密钥，可以改写并重新签名日志；本地日志只能说明两次锚定之间日志没有分叉，不能对抗运营方。",
+      "signed: the checkpoint and any local anchor journal are signed only with the log operator's own key. a local journal proves nothing against the operator, who holds that key and could rewrite and re-sign the log; it only shows the log did not fork between anchors."]);
+  }
+  if (kind === "area") notes.push(["哪些作业票属于该区域，是服务方签名的声明：事件本身不记录区域。", "which permits belong to the area is the service's signed statement: events carry no area"]);
+  if (kind === "worker") notes.push(["作业人员的事件之间没有哈希链：没有遗漏是服务方签名的声明。", "a worker's events are not chained: that none is missing is the service's signed statement"]);
+  const named = [...bindings].filter(([, how]) => how === "signature").map(([k]) => k).sort();
+  if (named.length) {
+    const list = named.slice(0, 5).join(", ") + (named.length > 5 ? "…" : "");
+    notes.push([`操作人密钥 ${list} 以名称而非指纹标识：密钥属于该操作人，是租户密钥登记处的声明（keys/actors.json）。`,
+      `actor keys ${list} are named, not fingerprinted: that each belongs to its actor is the tenant key registry's statement (keys/actors.json)`]);
+  }
+  return notes;
 }
 
 // Steps 1 and 2: the zip (or the folder's files, which have no zip layer to check).

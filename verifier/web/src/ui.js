@@ -106,6 +106,15 @@ function showSummary(report) {
 function showNotChecked(report) {
   const box = $("not-checked");
   box.replaceChildren();
+  if (report.notes && report.notes.length) {
+    const notes = el("ul");
+    notes.append(...report.notes.map(([zh, en]) => {
+      const li = el("li", zh);
+      li.append(el("br"), el("span", en));
+      return li;
+    }));
+    box.append(el("p", "说明 · Notes:"), notes);
+  }
   if (!report.not_checked || !report.not_checked.length) return;
   const list = el("ul");
   list.append(...report.not_checked.map((t) => el("li", t)));
