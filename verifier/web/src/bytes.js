@@ -6,6 +6,8 @@ const HEX = /^[0-9a-f]*$/;
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const encoder = new TextEncoder();
+const DECODE = new Int16Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
 /** Lower-case hex of `bytes`. */
 export function toHex(bytes) {
@@ -44,8 +46,8 @@ export function fromBase64(text, where) {
   const body = text.replace(/=+$/, "");
   const out = new Uint8Array(Math.floor((body.length * 3) / 4));
   let bits = 0, value = 0, j = 0;
-  for (const c of body) {
-    value = (value << 6) | ALPHABET.indexOf(c);
+  for (let i = 0; i < body.length; i++) {
+    value = ((value << 6) | DECODE[body.charCodeAt(i)]) & 0xffffff;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;

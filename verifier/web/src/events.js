@@ -12,7 +12,7 @@ import { sm3, verifySm2 } from "./sm.js";
 
 const NOT_IN_CLAIM = ["received_at", "prev", "attestation", "signature"];
 const MAX_BATCH = 100000;
-const FINGERPRINT_ID = /^(?:[^\n]*#)?([0-9a-f]{16,64})$/;
+const HEX_PREFIX = /^[0-9a-f]{16,64}$/;
 
 function requireVersion(obj, where) {
   if (obj.v !== 1 || typeof obj.v !== "number") throw new MalformedInput(`${where}.v must be 1, got ${JSON.stringify(obj.v ?? null)}`);
@@ -143,13 +143,22 @@ export function verifyAttestation(event, attestation, publicKey) {
 /** "fingerprint" when actor.key_id names `publicKey`, "signature" for a plain name; KeyMismatch otherwise. */
 export function actorKeyBinding(event, publicKey) {
   const keyId = String(event.actor.key_id);
-  const match = FINGERPRINT_ID.exec(keyId);
-  if (match === null || (!keyId.includes("#") && keyId.length !== 64)) return "signature";
+  const named = fingerprintOf(keyId);
+  if (named === null || (!keyId.includes("#") && keyId.length !== 64)) return "signature";
   const fingerprint = publicKey.fingerprint();
-  if (!fingerprint.startsWith(match[1])) {
+  if (!fingerprint.startsWith(named)) {
     throw new KeyMismatch(`actor key_id ${JSON.stringify(keyId.slice(0, 80))} names another key: the actor key is ${fingerprint}`);
   }
   return "fingerprint";
+}
+
+// The fingerprint (prefix) a key id names: "<16 to 64 hex>" or "<name without newline>#<16 to 64 hex>", the
+// Python verifier's regex (?:.*#)?([0-9a-f]{16,64}) in linear time (hex has no '#', so only the last '#' can split).
+function fingerprintOf(keyId) {
+  const cut = keyId.lastIndexOf("#");
+  if (cut < 0) return HEX_PREFIX.test(keyId) ? keyId : null;
+  const tail = keyId.slice(cut + 1);
+  return !keyId.slice(0, cut).includes("\n") && HEX_PREFIX.test(tail) ? tail : null;
 }
 
 /** Check SM3(salt || canonical(value)) is the event's payload_commitment; CommitmentMismatch. */
