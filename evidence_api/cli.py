@@ -80,7 +80,7 @@ def _network(action: str) -> None:
 
 @network_app.command("up")
 def network_up() -> None:
-    """Install (if needed) and start the native services: PostgreSQL."""
+    """Install or build (if needed) and start the native services: PostgreSQL and the Fabric 2.1.1 network."""
     _network("up")
 
 
@@ -92,7 +92,7 @@ def network_down() -> None:
 
 @network_app.command("status")
 def network_status() -> None:
-    """Tell which services run and where."""
+    """Tell which services run and where, and the Fabric channel's height."""
     _network("status")
 
 

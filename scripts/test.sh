@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the tests need, start the real services they use (PostgreSQL), run the whole suite.
+# Install what the tests need, start the real services they use (PostgreSQL, Fabric), run the whole suite.
 # Extra arguments go to pytest. Services that this script started are stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,11 +14,19 @@ echo "test: lint (ruff), types (mypy --strict), layering (import-linter), docstr
 
 started_postgres=""
 if ! bash network/nodes/postgres.sh status | grep -q running; then started_postgres=yes; fi
-bash network/network.sh up
-cleanup() { if [ -n "$started_postgres" ]; then bash network/nodes/postgres.sh down > /dev/null; fi; }
+# Fabric: network/network.sh up builds it on a fresh machine (about 4 min cold, seconds when cached) and
+# starts what does not run; a network that already ran is reused and left running.
+started_fabric=""
+if ! bash network/fabric/status.sh > /dev/null 2>&1; then started_fabric=yes; fi
+cleanup() {
+  if [ -n "$started_fabric" ]; then bash network/fabric/down.sh > /dev/null 2>&1 || true; fi
+  if [ -n "$started_postgres" ]; then bash network/nodes/postgres.sh down > /dev/null; fi
+}
 trap cleanup EXIT
-export TIEZHENG_TEST_POSTGRES_URL
+bash network/network.sh up
+export TIEZHENG_TEST_POSTGRES_URL TIEZHENG_TEST_FABRIC_NETWORK
 TIEZHENG_TEST_POSTGRES_URL=$(bash network/nodes/postgres.sh url)
+TIEZHENG_TEST_FABRIC_NETWORK=$(cd network/fabric && . ./lib.sh && echo "$FABRIC_DATA/network.json")
 
 echo "test: chaincode (go vet, go test; shares tests/vectors with the Python verifier)"
 (cd chaincode && go vet ./... && go test -count=1 ./...)

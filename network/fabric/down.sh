@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Stops the processes network/fabric/up.sh started (and only those: it reads their pid files), chaincode
-# services first, then peers, then the orderer. The ledger and crypto material stay, so up.sh brings the
-# same network back.
+# Stops the processes network/fabric/up.sh started, and only those (it reads their pid files): chaincode
+# services first, then peers, then orderers. The ledgers and crypto material stay, so up.sh brings the same
+# network back.
 #
-#   network/fabric/down.sh            stop the processes
-#   network/fabric/down.sh --purge    stop them and delete .tiezheng/fabric (a fresh network next time)
-#   network/fabric/down.sh NAME...    stop only these (orderer, peer1, peer2, ccaas1, ccaas2), e.g. to test
-#                                     that clients ride out an outage; up.sh starts them again
+#   network/fabric/down.sh            stop every process up.sh started
+#   network/fabric/down.sh --purge    stop them and delete .tiezheng/services/fabric (a new network next time)
+#   network/fabric/down.sh NAME...    stop only these (orderer0..2, peer1, peer2, ccaas1, ccaas2), e.g. to
+#                                     test that clients ride out an outage; up.sh starts them again
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -16,16 +16,16 @@ only=()
 for arg in "$@"; do
   case "$arg" in
     --purge) purge=true ;;
-    orderer | peer1 | peer2 | ccaas1 | ccaas2) only+=("$arg") ;;
-    *) die "usage: down.sh [--purge | orderer|peer1|peer2|ccaas1|ccaas2 ...]" ;;
+    orderer[012] | peer[12] | ccaas[12]) only+=("$arg") ;;
+    *) die "usage: down.sh [--purge | orderer0|orderer1|orderer2|peer1|peer2|ccaas1|ccaas2 ...]" ;;
   esac
 done
 $purge && [ ${#only[@]} -gt 0 ] && die "--purge stops everything; name no process with it"
 
-# stop NAME...: SIGTERM to each recorded pid, then waits up to 10 s for all of them, SIGKILL after that;
-# removes the pid files.
+# stop NAME...: SIGTERM to each recorded pid, waits up to 10 s for all of them, SIGKILL after that; removes
+# the pid files. A pid file whose process is gone is only removed.
 stop() {
-  local name pid pids=() i
+  local name pid pids=() i alive
   for name in "$@"; do
     if pid_alive "$name"; then
       pid=$(cat "$RUN_DIR/$name.pid")
@@ -36,8 +36,9 @@ stop() {
     rm -f "$RUN_DIR/$name.pid"
   done
   for ((i = 0; i < 40; i++)); do
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && break; pid=; done
-    [ -z "${pid:-}" ] && return 0
+    alive=
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=yes; done
+    [ -z "$alive" ] && return 0
     sleep 0.25
   done
   for pid in "${pids[@]}"; do
@@ -52,10 +53,9 @@ if [ ${#only[@]} -gt 0 ]; then
   stop "${only[@]}"
   exit 0
 fi
-# Chaincode services first, then the peers, then the orderer.
-stop ccaas1 ccaas2
-stop peer1 peer2
-stop orderer
+stop "${CHAINCODE_SERVICES[@]}"
+stop "${PEERS[@]}"
+stop "${ORDERERS[@]}"
 if $purge; then
   log "deleting $FABRIC_DATA"
   rm -rf "$FABRIC_DATA"

@@ -1,74 +1,59 @@
 # Shared helpers for the native Fabric scripts (network/fabric/*.sh, network/nodes/fabric-*.sh). Sourced.
-# Loads network/config/network.config and derives every path the scripts share.
+# Loads network/config/fabric.config and derives every path the scripts share.
 # shellcheck disable=SC2034  # the variables below are used by the scripts that source this file
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=../config/network.config
-. "$REPO_ROOT/network/config/network.config"
+# shellcheck source=../config/fabric.config
+. "$REPO_ROOT/network/config/fabric.config"
 
-case "$TIEZHENG_FABRIC_DATA" in
-  /*) FABRIC_DATA=$TIEZHENG_FABRIC_DATA ;;
-  *) FABRIC_DATA=$REPO_ROOT/$TIEZHENG_FABRIC_DATA ;;
-esac
-FABRIC_TOOLS=$TIEZHENG_TOOLS/fabric
-CONFIG_DIR=$FABRIC_DATA/config        # rendered core.yaml, orderer.yaml, configtx.yaml
-CRYPTO=$FABRIC_DATA/crypto            # cryptogen output
-CHANNEL_DIR=$FABRIC_DATA/channel      # genesis block
-CC_DIR=$FABRIC_DATA/chaincode         # chaincode binary and packages
-RUN_DIR=$FABRIC_DATA/run              # pid files of the processes up.sh started
+# abs PATH: PATH made absolute against the repository root.
+abs() { case "$1" in /*) echo "$1" ;; *) echo "$REPO_ROOT/$1" ;; esac; }
+
+TOOLS_DIR=$(abs "$TIEZHENG_TOOLS")
+FABRIC_TOOLS=$TOOLS_DIR/fabric-$FABRIC_VERSION
+FABRIC_BIN=$FABRIC_TOOLS/bin                  # peer, orderer, configtxgen, cryptogen, configtxlator, discover
+SAMPLE_CONFIG=$FABRIC_TOOLS/config            # Fabric's sampleconfig core.yaml, orderer.yaml
+CHAINCODE_BIN=$TOOLS_DIR/chaincode/checkpoints
+FABRIC_DATA=$(abs "$TIEZHENG_FABRIC_DATA")
+FABRIC_CRYPTO=$FABRIC_DATA/crypto             # crypto material (network/fabric/crypto.sh)
+CONFIG_DIR=$FABRIC_DATA/config                # rendered core.yaml, orderer.yaml, configtx.yaml
+CHANNEL_DIR=$FABRIC_DATA/channel              # system genesis block, channel creation tx, channel block
+CC_DIR=$FABRIC_DATA/chaincode                 # chaincode packages and package IDs
+RUN_DIR=$FABRIC_DATA/run                      # pid files of the processes up.sh started
 LOG_DIR=$FABRIC_DATA/logs
-ORDERER_ORG=$CRYPTO/ordererOrganizations/example.com
-ORDERER_NODE=$ORDERER_ORG/orderers/orderer.example.com
-ORDERER_TLS_CA=$ORDERER_ORG/tlsca/tlsca.example.com-cert.pem
-ORDERER_ADDRESS=$FABRIC_HOST:$ORDERER_PORT
-GENESIS_BLOCK=$CHANNEL_DIR/$CHANNEL_NAME.block
+BUILDER_DIR=$REPO_ROOT/network/fabric/builder # the external builder for chaincode services
+ORDERER_ORG=$FABRIC_CRYPTO/ordererOrganizations/orderer.tiezheng.local
+ORDERER_TLS_CA=$ORDERER_ORG/tlsca/tlsca.orderer.tiezheng.local-cert.pem
+SYSTEM_GENESIS=$CHANNEL_DIR/$SYSTEM_CHANNEL.block
+CHANNEL_TX=$CHANNEL_DIR/$CHANNEL_NAME.tx
+CHANNEL_BLOCK=$CHANNEL_DIR/$CHANNEL_NAME.block
+ORDERERS=(orderer0 orderer1 orderer2)
+PEERS=(peer1 peer2)
+CHAINCODE_SERVICES=(ccaas1 ccaas2)
 
-FABRIC_BINARIES=(peer orderer configtxgen cryptogen osnadmin)
-CCAAS_BINARIES=(detect build release)
-
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+log() { printf '[%s] fabric: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# fabric_complete DIR: true when DIR holds every binary the network needs and the sampleconfig pointer.
-fabric_complete() {
-  local name
-  for name in "${FABRIC_BINARIES[@]}"; do [ -x "$1/bin/$name" ] || return 1; done
-  for name in "${CCAAS_BINARIES[@]}"; do [ -x "$1/ccaas/bin/$name" ] || return 1; done
-  [ -f "$1/sampleconfig.path" ]
-}
+# var NAME: the value of the variable called NAME (ports are looked up as ORDERER1_PORT, PEER2_OPS_PORT...).
+var() { echo "${!1}"; }
 
-# fabric_home: the Fabric to use: TIEZHENG_FABRIC_HOME if set (an existing install laid out like a build
-# directory: bin/, ccaas/bin/, sampleconfig.path), else the primary commit's build, else the fallback's.
-fabric_home() {
-  local commit
-  if [ -n "${TIEZHENG_FABRIC_HOME:-}" ]; then
-    fabric_complete "$TIEZHENG_FABRIC_HOME" || die "TIEZHENG_FABRIC_HOME=$TIEZHENG_FABRIC_HOME is incomplete"
-    echo "$TIEZHENG_FABRIC_HOME"
-    return 0
-  fi
-  for commit in "$FABRIC_COMMIT" "$FABRIC_FALLBACK_COMMIT"; do
-    if fabric_complete "$FABRIC_TOOLS/$commit"; then echo "$FABRIC_TOOLS/$commit"; return 0; fi
-  done
-  die "no Fabric binaries in $FABRIC_TOOLS; run network/fabric/build.sh (or set TIEZHENG_FABRIC_HOME)"
-}
-
-# use_fabric: puts the binaries on PATH; sets FABRIC_HOME, FABRIC_SAMPLECONFIG, CCAAS_BUILDER.
+# use_fabric: puts the built binaries on PATH, or stops with what to run.
 use_fabric() {
-  FABRIC_HOME=$(fabric_home) || exit 1
-  FABRIC_SAMPLECONFIG=$(cat "$FABRIC_HOME/sampleconfig.path")
-  CCAAS_BUILDER=$FABRIC_HOME/ccaas
-  [ -f "$FABRIC_SAMPLECONFIG/core.yaml" ] || die "sample config missing: $FABRIC_SAMPLECONFIG (run build.sh)"
-  PATH=$FABRIC_HOME/bin:$PATH
-  export PATH FABRIC_HOME FABRIC_SAMPLECONFIG CCAAS_BUILDER
+  [ -x "$FABRIC_BIN/peer" ] && [ -f "$SAMPLE_CONFIG/core.yaml" ] ||
+    die "Fabric $FABRIC_VERSION is not built in $FABRIC_TOOLS; run: bash network/fabric/build.sh"
+  PATH=$FABRIC_BIN:$PATH
+  export PATH
 }
 
-# org_dir N: the crypto directory of peer organisation N (1 or 2).
-org_dir() { echo "$CRYPTO/peerOrganizations/org$1.example.com"; }
-# peer_port N, peer_address N: the listen port and address of the peer of organisation N.
-peer_port() { local v="PEER$1_PORT"; echo "${!v}"; }
-peer_address() { echo "$FABRIC_HOST:$(peer_port "$1")"; }
-# org_tls_ca N: the TLS CA certificate of organisation N (clients trust it for that org's peer).
-org_tls_ca() { echo "$(org_dir "$1")/tlsca/tlsca.org$1.example.com-cert.pem"; }
+# orderer_dir K: the crypto directory of orderer K (0, 1, 2); orderer_address K: its client address.
+orderer_dir() { echo "$ORDERER_ORG/orderers/orderer$1.orderer.tiezheng.local"; }
+orderer_address() { echo "$FABRIC_HOST:$(var "ORDERER$1_PORT")"; }
+# org_dir N: the crypto directory of peer organisation N (1 or 2); peer_dir N: its peer's.
+org_dir() { echo "$FABRIC_CRYPTO/peerOrganizations/org$1.tiezheng.local"; }
+peer_dir() { echo "$(org_dir "$1")/peers/peer0.org$1.tiezheng.local"; }
+# peer_address N: the address of the peer of organisation N; org_tls_ca N: the TLS CA its clients trust.
+peer_address() { echo "$FABRIC_HOST:$(var "PEER$1_PORT")"; }
+org_tls_ca() { echo "$(org_dir "$1")/tlsca/tlsca.org$1.tiezheng.local-cert.pem"; }
 
 # peer_client_env N [USER]: environment for the peer CLI as USER (default Admin) of organisation N.
 peer_client_env() {
@@ -77,14 +62,14 @@ peer_client_env() {
   export FABRIC_LOGGING_SPEC=$TIEZHENG_FABRIC_CLI_LOG_SPEC
   export CORE_PEER_TLS_ENABLED=true
   export CORE_PEER_LOCALMSPID="Org$1MSP"
-  CORE_PEER_MSPCONFIGPATH="$(org_dir "$1")/users/$user@org$1.example.com/msp"
+  CORE_PEER_MSPCONFIGPATH="$(org_dir "$1")/users/$user@org$1.tiezheng.local/msp"
   CORE_PEER_TLS_ROOTCERT_FILE=$(org_tls_ca "$1")
   CORE_PEER_ADDRESS=$(peer_address "$1")
   export CORE_PEER_MSPCONFIGPATH CORE_PEER_TLS_ROOTCERT_FILE CORE_PEER_ADDRESS
 }
 
-# ORDERER_ARGS: the peer CLI flags that reach the orderer over TLS.
-ORDERER_ARGS=(-o "$ORDERER_ADDRESS" --tls --cafile "$ORDERER_TLS_CA")
+# ORDERER_ARGS: the peer CLI flags that reach orderer0 over TLS.
+ORDERER_ARGS=(-o "$(orderer_address 0)" --tls --cafile "$ORDERER_TLS_CA")
 
 # pid_alive NAME: true when the process recorded in RUN_DIR/NAME.pid runs.
 pid_alive() {
@@ -94,36 +79,42 @@ pid_alive() {
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
-# wait_healthy URL NAME: waits until URL answers 200, or fails after FABRIC_START_TIMEOUT seconds.
-wait_healthy() {
-  local i
-  for ((i = 0; i < FABRIC_START_TIMEOUT * 4; i++)); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    pid_alive "$2" || die "$2 exited while starting; see $LOG_DIR/$2.log"
-    sleep 0.25
-  done
-  die "$2 not healthy after ${FABRIC_START_TIMEOUT}s ($1); see $LOG_DIR/$2.log"
-}
+# healthy URL: true when URL answers 200.
+healthy() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
+# listening PORT: true when something accepts connections on FABRIC_HOST:PORT.
+listening() { (exec 3<>"/dev/tcp/$FABRIC_HOST/$1") 2>/dev/null; }
 
-# wait_port PORT NAME: waits until something listens on FABRIC_HOST:PORT.
-wait_port() {
-  local i
-  for ((i = 0; i < FABRIC_START_TIMEOUT * 4; i++)); do
-    (exec 3<>"/dev/tcp/$FABRIC_HOST/$1") 2>/dev/null && return 0
-    pid_alive "$2" || die "$2 exited while starting; see $LOG_DIR/$2.log"
-    sleep 0.25
-  done
-  die "$2 not listening on $FABRIC_HOST:$1 after ${FABRIC_START_TIMEOUT}s; see $LOG_DIR/$2.log"
-}
-
-# retry N CMD...: runs CMD up to N times, a second apart, until it succeeds (peers need a moment after
-# joining a channel before they serve it).
-retry() {
-  local n=$1 i
+# wait_for NAME CHECK...: waits until CHECK succeeds while NAME runs; fails after FABRIC_START_TIMEOUT s.
+wait_for() {
+  local name=$1 i
   shift
-  for ((i = 1; i < n; i++)); do
+  for ((i = 0; i < FABRIC_START_TIMEOUT * 4; i++)); do
     "$@" && return 0
-    sleep 1
+    pid_alive "$name" || die "$name exited while starting; see $LOG_DIR/$name.log"
+    sleep 0.25
   done
-  "$@"
+  die "$name did not answer within ${FABRIC_START_TIMEOUT}s ($*); see $LOG_DIR/$name.log"
+}
+
+# raft_leader CHANNEL: the orderer (orderer0..2) that leads CHANNEL's Raft cluster, from the orderers'
+# metrics; fails when none does (yet: after a start the cluster needs a few seconds to elect one).
+raft_leader() {
+  local k
+  for k in 0 1 2; do
+    curl -fsS --max-time 2 "http://$FABRIC_HOST:$(var "ORDERER${k}_OPS_PORT")/metrics" 2>/dev/null |
+      grep -qx "consensus_etcdraft_is_leader{channel=\"$1\"} 1" && { echo "orderer$k"; return 0; }
+  done
+  return 1
+}
+
+# raft_active CHANNEL: how many Raft nodes of CHANNEL each orderer sees active ("3 3 3" when all is well;
+# "-" for an orderer that does not answer).
+raft_active() {
+  local k n out=()
+  for k in 0 1 2; do
+    n=$(curl -fsS --max-time 2 "http://$FABRIC_HOST:$(var "ORDERER${k}_OPS_PORT")/metrics" 2>/dev/null |
+      sed -n "s/^consensus_etcdraft_active_nodes{channel=\"$1\"} //p")
+    out+=("${n:--}")
+  done
+  echo "${out[*]}"
 }

@@ -1,59 +1,75 @@
 #!/usr/bin/env bash
-# Brings up the native Fabric network for Tiezheng anchors, and is safe to run again: every step checks
-# what is already there and does only what is missing.
+# Brings up the native Fabric 2.1.1 network for Tiezheng anchors, and is safe to run again: every step checks
+# what is already there and does only what is missing. Prints where everything is.
 #
 #   network/fabric/up.sh
 #
-# 1. render config from Fabric's sampleconfig   5. join the orderer (osnadmin) and both peers to the channel
-# 2. crypto material (cryptogen)                 6. build the chaincode, package it per org (ccaas), install
-# 3. channel genesis block (configtxgen)         7. start the chaincode services, approve, commit
-# 4. start orderer and peers (network/nodes/)    8. write gateway.json (what clients need) and print it
-# Everything lives under .tiezheng/fabric (TIEZHENG_FABRIC_DATA); processes log to its logs/ and record
-# their pids in its run/, which network/fabric/down.sh reads.
+#  1. build Fabric and the chaincode (build.sh; cached)   6. create the channel, join both peers, set the
+#  2. crypto material with low-S CAs (crypto.sh)              anchor peers
+#  3. render core.yaml, orderer.yaml, configtx.yaml        7. package the chaincode per org (a service), install
+#  4. system genesis block, channel creation tx            8. start the chaincode services; both orgs approve,
+#  5. start three orderers and two peers (network/nodes/)      commit; query it through each peer
+#                                                          9. write network.json (what clients need), print it
+# Everything lives under .tiezheng/services/fabric; processes log to its logs/ and record their pids in its
+# run/, which down.sh reads (it stops only those).
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
-. "$(dirname "$0")/lib.sh"
-use_fabric
+. "$here/lib.sh"
 NODES=$REPO_ROOT/network/nodes
+started=$(date +%s)
+
+bash "$here/build.sh"
+use_fabric
 mkdir -p "$CONFIG_DIR" "$CHANNEL_DIR" "$CC_DIR" "$RUN_DIR" "$LOG_DIR"
+bash "$here/crypto.sh"
 
-# python_yaml: a Python 3 that has PyYAML.
-python_yaml() {
-  local py
-  for py in python3 /usr/bin/python3; do
-    if command -v "$py" >/dev/null && "$py" -c 'import yaml' 2>/dev/null; then echo "$py"; return 0; fi
-  done
-  die "no python3 with PyYAML (Debian: apt-get install python3-yaml)"
-}
-
-# 1. core.yaml and orderer.yaml are the sample's, with the ccaas builder's path filled in; configtx.yaml is
-#    rendered from the sample's. Always re-rendered: cheap, and follows network.config.
+# 3. Re-rendered on every run (cheap; follows fabric.config): the sample core.yaml with the project's external
+#    builder and no Docker endpoint (an empty CORE_VM_ENDPOINT does not override the file; with an endpoint
+#    the peer's /healthz fails on the missing Docker daemon), the sample orderer.yaml, and configtx.yaml from
+#    network/config with its ${...} filled in.
 render_config() {
-  sed "s#/opt/hyperledger/ccaas_builder#$CCAAS_BUILDER#" "$FABRIC_SAMPLECONFIG/core.yaml" >"$CONFIG_DIR/core.yaml"
-  grep -q "path: $CCAAS_BUILDER\$" "$CONFIG_DIR/core.yaml" || die "no ccaas_builder entry in the sample core.yaml"
-  cp "$FABRIC_SAMPLECONFIG/orderer.yaml" "$CONFIG_DIR/orderer.yaml"
-  FABRIC_HOST=$FABRIC_HOST ORDERER_PORT=$ORDERER_PORT ORDERER_CLUSTER_PORT=$ORDERER_CLUSTER_PORT \
-    PEER1_PORT=$PEER1_PORT PEER2_PORT=$PEER2_PORT FABRIC_BATCH_TIMEOUT=$FABRIC_BATCH_TIMEOUT \
-    "$(python_yaml)" "$REPO_ROOT/network/fabric/render_configtx.py" \
-    "$FABRIC_SAMPLECONFIG/configtx.yaml" "$CRYPTO" "$CONFIG_DIR/configtx.yaml"
+  awk -v path="$BUILDER_DIR" '/^ *externalBuilders: \[\]/ {
+      print "    externalBuilders:"; print "        - name: tiezheng-ccaas"; print "          path: " path; next }
+    /^ *endpoint: unix:\/\/\/var\/run\/docker.sock/ { sub(/unix:.*/, "\"\""); print; next }
+    { print }' "$SAMPLE_CONFIG/core.yaml" >"$CONFIG_DIR/core.yaml"
+  grep -q "path: $BUILDER_DIR\$" "$CONFIG_DIR/core.yaml" || die "no externalBuilders entry in the sample core.yaml"
+  ! grep -q "^ *endpoint: unix:" "$CONFIG_DIR/core.yaml" || die "the sample core.yaml's Docker endpoint was not removed"
+  cp "$SAMPLE_CONFIG/orderer.yaml" "$CONFIG_DIR/orderer.yaml"
+  export FABRIC_CRYPTO FABRIC_HOST FABRIC_BATCH_TIMEOUT PEER1_PORT PEER2_PORT ORDERER0_PORT ORDERER1_PORT \
+    ORDERER2_PORT ORDERER0_CLUSTER_PORT ORDERER1_CLUSTER_PORT ORDERER2_CLUSTER_PORT
+  envsubst <"$REPO_ROOT/network/config/configtx.yaml" >"$CONFIG_DIR/configtx.yaml"
 }
 
-# 2. Crypto material, once.
-crypto() {
-  if [ -f "$ORDERER_TLS_CA" ]; then return 0; fi
-  log "generating crypto material in $CRYPTO"
-  cryptogen generate --config="$REPO_ROOT/network/config/crypto-config.yaml" --output="$CRYPTO" >/dev/null
+# 4. The system channel's genesis block and the application channel's creation and anchor-peer transactions,
+#    once (the orderers' ledgers are built on that block).
+channel_artifacts() {
+  local n
+  configtx() { configtxgen -configPath "$CONFIG_DIR" "$@" 2>>"$LOG_DIR/configtxgen.log"; }
+  [ -f "$SYSTEM_GENESIS" ] || configtx -profile TiezhengSystem -channelID "$SYSTEM_CHANNEL" -outputBlock "$SYSTEM_GENESIS"
+  [ -f "$CHANNEL_TX" ] || configtx -profile TiezhengChannel -channelID "$CHANNEL_NAME" -outputCreateChannelTx "$CHANNEL_TX"
+  for n in 1 2; do
+    [ -f "$CHANNEL_DIR/Org${n}MSP-anchors.tx" ] || configtx -profile TiezhengChannel -channelID "$CHANNEL_NAME" \
+      -asOrg "Org${n}MSP" -outputAnchorPeersUpdate "$CHANNEL_DIR/Org${n}MSP-anchors.tx"
+  done
 }
 
-# 3. The channel's genesis block, once.
-genesis() {
-  if [ -f "$GENESIS_BLOCK" ]; then return 0; fi
-  log "creating the genesis block of channel $CHANNEL_NAME"
-  configtxgen -configPath "$CONFIG_DIR" -profile TiezhengChannel -channelID "$CHANNEL_NAME" \
-    -outputBlock "$GENESIS_BLOCK" 2>>"$LOG_DIR/configtxgen.log"
+# check_ports_free NAME: stops with a clear message when a port NAME is to listen on is taken already
+# (another Fabric network on this machine, typically another checkout's).
+check_ports_free() {
+  local port ports
+  case "$1" in
+    orderer?) ports="ORDERER${1#orderer}_PORT ORDERER${1#orderer}_CLUSTER_PORT ORDERER${1#orderer}_OPS_PORT" ;;
+    peer?) ports="PEER${1#peer}_PORT PEER${1#peer}_CC_PORT PEER${1#peer}_OPS_PORT" ;;
+    ccaas?) ports="CCAAS${1#ccaas}_PORT" ;;
+  esac
+  for port in $ports; do
+    ! listening "$(var "$port")" ||
+      die "$1 cannot start: $FABRIC_HOST:$(var "$port") ($port) is in use by another process (another Fabric network? see: ss -ltnp 'sport = :$(var "$port")'); stop it, or set $port (network/config/fabric.config)"
+  done
 }
 
-# start NAME SCRIPT ARGS...: starts a node script in the background unless NAME already runs.
+# start NAME SCRIPT ARGS...: starts a node script in its own session in the background unless NAME runs.
 start() {
   local name=$1
   shift
@@ -61,194 +77,207 @@ start() {
     log "$name already running (pid $(cat "$RUN_DIR/$name.pid"))"
     return 0
   fi
+  check_ports_free "$name"
   log "starting $name (log: $LOG_DIR/$name.log)"
-  nohup "$@" </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
+  setsid "$@" </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
   echo $! >"$RUN_DIR/$name.pid"
 }
 
-# 5a. The orderer joins the channel through the channel participation API.
-orderer_join() {
-  local admin=$ORDERER_ORG/users/Admin@example.com/tls
-  local args=(-o "$FABRIC_HOST:$ORDERER_ADMIN_PORT" --ca-file "$ORDERER_TLS_CA"
-    --client-cert "$admin/client.crt" --client-key "$admin/client.key")
-  if osnadmin channel list --channelID "$CHANNEL_NAME" "${args[@]}" 2>/dev/null | grep -q '"status": *"active"'; then
-    return 0
-  fi
-  log "joining the orderer to channel $CHANNEL_NAME"
-  retry 10 osnadmin channel join --channelID "$CHANNEL_NAME" --config-block "$GENESIS_BLOCK" "${args[@]}" \
-    >>"$LOG_DIR/cli.log" 2>&1 || die "the orderer could not join channel $CHANNEL_NAME; see $LOG_DIR/cli.log"
+# restart_if_rebuilt NAME: stops chaincode service NAME when it runs an older build of the chaincode, so
+# that it is started again on the new binary.
+restart_if_rebuilt() {
+  pid_alive "$1" || return 0
+  cmp -s "$TOOLS_DIR/chaincode/build.stamp" "$RUN_DIR/$1.stamp" && return 0
+  log "the chaincode was rebuilt: restarting $1"
+  bash "$here/down.sh" "$1"
 }
 
-# 5b. Peer N joins the channel. A peer that has just started may not list its channels yet, so a join
-#     refused with "already exists" counts as joined.
-peer_join() {
-  local i out
-  peer_client_env "$1"
-  if peer channel list 2>/dev/null | grep -qx "$CHANNEL_NAME"; then return 0; fi
-  log "joining peer $1 to channel $CHANNEL_NAME"
-  for ((i = 0; i < 10; i++)); do
-    out=$(peer channel join -b "$GENESIS_BLOCK" 2>&1) && return 0
-    grep -q "already exists" <<<"$out" && return 0
-    echo "$out" >>"$LOG_DIR/cli.log"
+# 5. The orderers and the peers, each answering /healthz.
+start_nodes() {
+  local k n
+  for k in 0 1 2; do start "orderer$k" "$NODES/fabric-orderer.sh" "$k"; done
+  for n in 1 2; do start "peer$n" "$NODES/fabric-peer.sh" "$n"; done
+  for k in 0 1 2; do wait_for "orderer$k" healthy "http://$FABRIC_HOST:$(var "ORDERER${k}_OPS_PORT")/healthz"; done
+  for n in 1 2; do wait_for "peer$n" healthy "http://$FABRIC_HOST:$(var "PEER${n}_OPS_PORT")/healthz"; done
+}
+
+# wait_leader CHANNEL: waits until CHANNEL's Raft cluster has a leader and every orderer sees all three
+# nodes active (an orderer refuses transactions with "no Raft leader" until then).
+wait_leader() {
+  local i
+  for ((i = 0; i < FABRIC_START_TIMEOUT * 4; i++)); do
+    raft_leader "$1" >/dev/null && [ "$(raft_active "$1")" = "3 3 3" ] && return 0
+    sleep 0.25
+  done
+  die "channel $1 has no Raft leader after ${FABRIC_START_TIMEOUT}s; see $LOG_DIR/orderer{0,1,2}.log"
+}
+
+# try N CMD...: runs CMD up to N times, a second apart (the Raft cluster needs a moment to elect a leader,
+# a peer a moment after joining before it serves the channel); its output goes to cli.log.
+try() {
+  local n=$1 i
+  shift
+  for ((i = 1; i <= n; i++)); do
+    "$@" >>"$LOG_DIR/cli.log" 2>&1 && return 0
     sleep 1
   done
-  die "peer $1 could not join channel $CHANNEL_NAME; see $LOG_DIR/cli.log"
+  return 1
 }
 
-# 6a. The chaincode binary, rebuilt when a source file is newer; a running chaincode service is then
-#     stopped so that step 7 starts it on the new binary.
-chaincode_binary() {
-  local bin=$CC_DIR/checkpoints n
-  if [ -x "$bin" ] && [ -z "$(find "$REPO_ROOT/chaincode" \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$bin")" ]; then
-    return 0
+# 6a. The channel, once: created through the orderers, its block kept for the peers to join with.
+create_channel() {
+  [ -s "$CHANNEL_BLOCK" ] && return 0
+  peer_client_env 1
+  log "creating channel $CHANNEL_NAME"
+  if ! try 30 peer channel create -c "$CHANNEL_NAME" -f "$CHANNEL_TX" --outputBlock "$CHANNEL_BLOCK.new" \
+    "${ORDERER_ARGS[@]}"; then
+    # Created by an earlier run that stopped before keeping the block: fetch it instead.
+    try 5 peer channel fetch 0 "$CHANNEL_BLOCK.new" -c "$CHANNEL_NAME" "${ORDERER_ARGS[@]}" ||
+      die "channel $CHANNEL_NAME could not be created nor fetched; see $LOG_DIR/cli.log and the orderer logs"
   fi
-  log "building the chaincode (nice, -p 1)"
-  (cd "$REPO_ROOT/chaincode" && GOFLAGS="${GOFLAGS:-} -p=1" nice -n 19 go build -trimpath -o "$bin.new" .)
-  mv "$bin.new" "$bin"
-  for n in 1 2; do
-    if pid_alive "ccaas$n"; then
-      log "stopping ccaas$n to restart it on the new binary"
-      kill "$(cat "$RUN_DIR/ccaas$n.pid")"
-      rm -f "$RUN_DIR/ccaas$n.pid"
-    fi
-  done
+  mv "$CHANNEL_BLOCK.new" "$CHANNEL_BLOCK"
 }
 
-# 6b. The ccaas package of org N: connection.json tells its peer where that org's chaincode service
-#     listens and how to reach it over mutual TLS. Built once (tar output is not reproducible, and the
-#     package ID is its hash).
-package() {
-  local n=$1 pkg=$CC_DIR/org$1.tar.gz tmp port_var="CCAAS$1_PORT" node ccaas
-  [ -f "$pkg" ] && return 0
-  node=$(org_dir "$n")/peers/peer0.org$n.example.com/tls
-  ccaas=$(org_dir "$n")/peers/ccaas.org$n.example.com/tls
-  tmp=$(mktemp -d)
-  jq -n --arg address "$FABRIC_HOST:${!port_var}" --rawfile root "$ccaas/ca.crt" \
-    --rawfile cert "$node/server.crt" --rawfile key "$node/server.key" \
-    '{address: $address, dial_timeout: "10s", tls_required: true, client_auth_required: true,
-      root_cert: $root, client_cert: $cert, client_key: $key}' >"$tmp/connection.json"
-  jq -n --arg l "${CHAINCODE_NAME}_${CHAINCODE_VERSION}" '{"type": "ccaas", "label": $l}' >"$tmp/metadata.json"
-  tar -C "$tmp" -czf "$tmp/code.tar.gz" connection.json
-  tar -C "$tmp" -czf "$pkg" metadata.json code.tar.gz
-  rm -rf "$tmp"
-}
-
-# 6c. Install org N's package on its peer; records the package ID.
-install() {
-  local n=$1 id
+# 6b. Peer N joins the channel and, once, sets its org's anchor peer (so gossip and discovery span orgs).
+join_peer() {
+  local n=$1
   peer_client_env "$n"
-  id=$(peer lifecycle chaincode calculatepackageid "$CC_DIR/org$n.tar.gz")
+  if ! peer channel list 2>/dev/null | grep -qx "$CHANNEL_NAME"; then
+    log "joining peer $n to channel $CHANNEL_NAME"
+    try 10 peer channel join -b "$CHANNEL_BLOCK" || die "peer $n could not join $CHANNEL_NAME; see $LOG_DIR/cli.log"
+  fi
+  if [ ! -f "$CHANNEL_DIR/Org${n}MSP-anchors.done" ]; then
+    log "setting the anchor peer of Org${n}MSP"
+    try 10 peer channel update -c "$CHANNEL_NAME" -f "$CHANNEL_DIR/Org${n}MSP-anchors.tx" "${ORDERER_ARGS[@]}" ||
+      die "the anchor peer update of Org${n}MSP failed; see $LOG_DIR/cli.log"
+    touch "$CHANNEL_DIR/Org${n}MSP-anchors.done"
+  fi
+}
+
+# 7. Org N's chaincode package, once (its ID is the package's hash): metadata.json says "ccaas", so the
+#    project's external builder takes it; connection.json says where org N's chaincode service listens and
+#    which TLS key pair the peer presents to it. Installed on org N's peer; the package ID is recorded.
+package_and_install() {
+  local n=$1 pkg=$CC_DIR/org$1.tar.gz tmp peer_tls ccaas_tls id
+  if [ ! -f "$pkg" ]; then
+    peer_tls=$(peer_dir "$n")/tls
+    ccaas_tls=$(org_dir "$n")/peers/ccaas.org$n.tiezheng.local/tls
+    tmp=$(mktemp -d)
+    jq -n --arg address "$FABRIC_HOST:$(var "CCAAS${n}_PORT")" --rawfile root "$ccaas_tls/ca.crt" \
+      --rawfile cert "$peer_tls/server.crt" --rawfile key "$peer_tls/server.key" \
+      '{address: $address, dial_timeout: "10s", tls_required: true, client_auth_required: true,
+        root_cert: $root, client_cert: $cert, client_key: $key}' >"$tmp/connection.json"
+    jq -n --arg name "${CHAINCODE_NAME}_${CHAINCODE_VERSION}" '{"type": "ccaas", "label": $name}' >"$tmp/metadata.json"
+    tar -C "$tmp" -czf "$tmp/code.tar.gz" connection.json
+    tar -C "$tmp" -czf "$pkg" metadata.json code.tar.gz
+    rm -rf "$tmp"
+  fi
+  peer_client_env "$n"
+  id=${CHAINCODE_NAME}_${CHAINCODE_VERSION}:$(sha256sum "$pkg" | cut -d' ' -f1)  # Fabric 2.x: label:sha256
   if ! peer lifecycle chaincode queryinstalled --output json 2>/dev/null |
     jq -e --arg id "$id" '.installed_chaincodes // [] | any(.package_id == $id)' >/dev/null; then
     log "installing chaincode package $id on peer $n"
-    peer lifecycle chaincode install "$CC_DIR/org$n.tar.gz" 2>>"$LOG_DIR/cli.log"
+    try 3 peer lifecycle chaincode install "$pkg" || die "installing on peer $n failed; see $LOG_DIR/cli.log"
   fi
   echo "$id" >"$CC_DIR/org$n.package-id"
 }
 
-# committed: "SEQUENCE STATE" of the committed chaincode definition: "0 none" when there is none; STATE is
-# "current" when it has CHAINCODE_VERSION, else "old".
-committed() {
+# committed_sequence: the sequence of the committed chaincode definition if its version is CHAINCODE_VERSION;
+# minus that sequence if an older version is committed (the next definition takes sequence + 1); 0 if none.
+committed_sequence() {
   local out
   peer_client_env 1
   if out=$(peer lifecycle chaincode querycommitted --channelID "$CHANNEL_NAME" --name "$CHAINCODE_NAME" \
     --output json 2>/dev/null) && [ -n "$out" ]; then
-    jq -r --arg v "$CHAINCODE_VERSION" '"\(.sequence) \(if .version == $v then "current" else "old" end)"' <<<"$out"
+    jq -r --arg v "$CHAINCODE_VERSION" 'if .version == $v then .sequence else -.sequence end' <<<"$out"
   else
-    echo "0 none"
+    echo 0
   fi
 }
 
-# 7. Approve the definition for each org that has not, then commit it with both orgs' peers endorsing.
-define() {
-  local state seq n
-  read -r seq state <<<"$(committed)"
-  if [ "$state" = current ]; then
-    log "chaincode $CHAINCODE_NAME $CHAINCODE_VERSION already committed (sequence $seq)"
+# 8. Both orgs approve the definition (each with its own package), then it is committed with both orgs'
+#    peers endorsing; the lifecycle's MAJORITY of two orgs needs both approvals.
+define_chaincode() {
+  local seq n def
+  seq=$(committed_sequence)
+  if [ "$seq" -gt 0 ]; then
+    log "chaincode $CHAINCODE_NAME $CHAINCODE_VERSION already committed on $CHANNEL_NAME (sequence $seq)"
     return 0
   fi
-  seq=$((seq + 1))
-  local def=(--channelID "$CHANNEL_NAME" --name "$CHAINCODE_NAME" --version "$CHAINCODE_VERSION"
-    --sequence "$seq" --signature-policy "$CHAINCODE_POLICY")
+  seq=$((1 - seq))
+  def=(--channelID "$CHANNEL_NAME" --name "$CHAINCODE_NAME" --version "$CHAINCODE_VERSION" --sequence "$seq"
+    --signature-policy "$CHAINCODE_POLICY")
   for n in 1 2; do
     peer_client_env "$n"
     if peer lifecycle chaincode checkcommitreadiness "${def[@]}" --output json 2>/dev/null |
       jq -e ".approvals.Org${n}MSP" >/dev/null; then
       continue
     fi
-    log "approving $CHAINCODE_NAME $CHAINCODE_VERSION (sequence $seq) for Org${n}MSP"
-    retry 10 peer lifecycle chaincode approveformyorg "${ORDERER_ARGS[@]}" "${def[@]}" \
-      --package-id "$(cat "$CC_DIR/org$n.package-id")" 2>>"$LOG_DIR/cli.log"
+    log "Org${n}MSP approves $CHAINCODE_NAME $CHAINCODE_VERSION (sequence $seq)"
+    try 10 peer lifecycle chaincode approveformyorg "${ORDERER_ARGS[@]}" "${def[@]}" --waitForEvent \
+      --package-id "$(cat "$CC_DIR/org$n.package-id")" || die "Org${n}MSP could not approve; see $LOG_DIR/cli.log"
   done
-  log "committing $CHAINCODE_NAME $CHAINCODE_VERSION (sequence $seq), policy $CHAINCODE_POLICY"
+  log "committing $CHAINCODE_NAME $CHAINCODE_VERSION (sequence $seq), endorsement policy $CHAINCODE_POLICY"
   peer_client_env 1
-  retry 5 peer lifecycle chaincode commit "${ORDERER_ARGS[@]}" "${def[@]}" \
+  try 5 peer lifecycle chaincode commit "${ORDERER_ARGS[@]}" "${def[@]}" --waitForEvent \
     --peerAddresses "$(peer_address 1)" --tlsRootCertFiles "$(org_tls_ca 1)" \
-    --peerAddresses "$(peer_address 2)" --tlsRootCertFiles "$(org_tls_ca 2)" 2>>"$LOG_DIR/cli.log"
+    --peerAddresses "$(peer_address 2)" --tlsRootCertFiles "$(org_tls_ca 2)" ||
+    die "committing the chaincode definition failed; see $LOG_DIR/cli.log"
 }
 
-# 7b. Wait until each peer sees the other organisation's peer through gossip: the Gateway's discovery
-#     needs it to find endorsers for AND('Org1MSP.peer','Org2MSP.peer'); a submit fails before that.
-wait_discovery() {
-  local n i port_var known
+# 8b. Each peer reaches its org's chaincode service over mutual TLS: a query of the contract's metadata.
+check_chaincode() {
+  local n
   for n in 1 2; do
-    port_var="PEER${n}_OPS_PORT"
-    for ((i = 0; i < FABRIC_START_TIMEOUT * 4; i++)); do
-      known=$(curl -fsS "http://$FABRIC_HOST:${!port_var}/metrics" 2>/dev/null |
-        sed -n "s/^gossip_membership_total_peers_known{channel=\"$CHANNEL_NAME\"} //p")
-      [ "${known:-0}" -ge 1 ] 2>/dev/null && break
-      [ "$i" -eq 0 ] && log "waiting for peer $n to see the other organisation's peer (gossip)"
-      sleep 0.25
-    done
-    [ "${known:-0}" -ge 1 ] 2>/dev/null || die "peer $n sees no peer of the other organisation; see $LOG_DIR/peer$n.log"
+    peer_client_env "$n" User1
+    try 30 peer chaincode query -C "$CHANNEL_NAME" -n "$CHAINCODE_NAME" \
+      -c '{"Args":["org.hyperledger.fabric:GetMetadata"]}' ||
+      die "peer $n cannot reach its chaincode service; see $LOG_DIR/peer$n.log, $LOG_DIR/ccaas$n.log, cli.log"
   done
 }
 
-# 8. What a client needs: endpoints, TLS CAs, MSP IDs and the identities cryptogen made.
-gateway_json() {
+# 9. What a client needs: endpoints, TLS CAs, MSP IDs, the identities cryptogen made, the CLI's config dir.
+network_json() {
   local n orgs=() user admin
   for n in 1 2; do
-    user=$(org_dir "$n")/users/User1@org$n.example.com/msp
-    admin=$(org_dir "$n")/users/Admin@org$n.example.com/msp
-    orgs+=("$(jq -n --arg msp "Org${n}MSP" --arg ep "$(peer_address "$n")" --arg host "peer0.org$n.example.com" \
-      --arg ca "$(org_tls_ca "$n")" --arg uc "$user/signcerts/User1@org$n.example.com-cert.pem" \
-      --arg uk "$user/keystore/priv_sk" --arg ac "$admin/signcerts/Admin@org$n.example.com-cert.pem" \
-      --arg ak "$admin/keystore/priv_sk" --arg cacert "$(org_dir "$n")/ca/ca.org$n.example.com-cert.pem" \
-      '{msp_id: $msp, peer_endpoint: $ep, peer_host_name: $host, tls_ca_cert: $ca, ca_cert: $cacert,
-        user: {cert: $uc, key: $uk}, admin: {cert: $ac, key: $ak}}')")
+    user=$(org_dir "$n")/users/User1@org$n.tiezheng.local/msp
+    admin=$(org_dir "$n")/users/Admin@org$n.tiezheng.local/msp
+    orgs+=("$(jq -n --arg msp "Org${n}MSP" --arg ep "$(peer_address "$n")" --arg host "peer0.org$n.tiezheng.local" \
+      --arg tls "$(org_tls_ca "$n")" --arg ca "$(org_dir "$n")/ca/ca.org$n.tiezheng.local-cert.pem" \
+      --arg user "$user" --arg admin "$admin" --arg ops "http://$FABRIC_HOST:$(var "PEER${n}_OPS_PORT")" \
+      --arg cc "$FABRIC_HOST:$(var "CCAAS${n}_PORT")" \
+      '{msp_id: $msp, peer_endpoint: $ep, peer_host_name: $host, peer_operations: $ops, tls_ca_cert: $tls,
+        ca_cert: $ca, user_msp: $user, admin_msp: $admin, chaincode_service: $cc}')")
   done
-  printf '%s\n' "${orgs[@]}" | jq -s --arg ch "$CHANNEL_NAME" --arg cc "$CHAINCODE_NAME" \
-    --arg oe "$ORDERER_ADDRESS" --arg oca "$ORDERER_TLS_CA" --arg ocacert "$ORDERER_ORG/ca/ca.example.com-cert.pem" \
-    --arg policy "$CHAINCODE_POLICY" \
-    '{channel: $ch, chaincode: $cc, endorsement_policy: $policy,
-      orderer: {msp_id: "OrdererMSP", endpoint: $oe, tls_ca_cert: $oca, ca_cert: $ocacert}, organizations: .}' \
-    >"$FABRIC_DATA/gateway.json"
+  printf '%s\n' "${orgs[@]}" | jq -s --arg ch "$CHANNEL_NAME" --arg sys "$SYSTEM_CHANNEL" --arg cc "$CHAINCODE_NAME" \
+    --arg policy "$CHAINCODE_POLICY" --arg version "$FABRIC_VERSION" --arg bin "$FABRIC_BIN" \
+    --arg cfg "$CONFIG_DIR" --arg data "$FABRIC_DATA" --arg logs "$LOG_DIR" \
+    --arg oca "$ORDERER_TLS_CA" --arg ocacert "$ORDERER_ORG/ca/ca.orderer.tiezheng.local-cert.pem" \
+    --arg o0 "$(orderer_address 0)" --arg o1 "$(orderer_address 1)" --arg o2 "$(orderer_address 2)" \
+    '{fabric_version: $version, bin: $bin, config_dir: $cfg, data_dir: $data, logs: $logs,
+      channel: $ch, system_channel: $sys, chaincode: $cc, endorsement_policy: $policy,
+      orderer: {msp_id: "OrdererMSP", endpoints: [$o0, $o1, $o2], tls_ca_cert: $oca, ca_cert: $ocacert},
+      organizations: .}' >"$FABRIC_DATA/network.json"
 }
 
-started=$(date +%s)
-log "Fabric from $FABRIC_HOME; data in $FABRIC_DATA"
-crypto
 render_config
-genesis
-start orderer "$NODES/fabric-orderer.sh"
-wait_healthy "http://$FABRIC_HOST:$ORDERER_OPS_PORT/healthz" orderer
-orderer_join
-start peer1 "$NODES/fabric-peer.sh" 1
-start peer2 "$NODES/fabric-peer.sh" 2
-wait_healthy "http://$FABRIC_HOST:$PEER1_OPS_PORT/healthz" peer1
-wait_healthy "http://$FABRIC_HOST:$PEER2_OPS_PORT/healthz" peer2
-peer_join 1
-peer_join 2
-chaincode_binary
+channel_artifacts
+start_nodes
+wait_leader "$SYSTEM_CHANNEL"
+create_channel
+wait_leader "$CHANNEL_NAME"
+join_peer 1
+join_peer 2
+for n in 1 2; do package_and_install "$n"; done
 for n in 1 2; do
-  package "$n"
-  install "$n"
-  port_var="CCAAS${n}_PORT"
+  restart_if_rebuilt "ccaas$n"
   start "ccaas$n" "$NODES/fabric-ccaas.sh" "$n"
-  wait_port "${!port_var}" "ccaas$n"
+  cp "$TOOLS_DIR/chaincode/build.stamp" "$RUN_DIR/ccaas$n.stamp"
 done
-define
-wait_discovery
-gateway_json
-log "network up in $(($(date +%s) - started))s; clients: $FABRIC_DATA/gateway.json"
-cat "$FABRIC_DATA/gateway.json"
+for n in 1 2; do wait_for "ccaas$n" listening "$(var "CCAAS${n}_PORT")"; done
+define_chaincode
+check_chaincode
+network_json
+log "network up in $(($(date +%s) - started))s; channel $CHANNEL_NAME, chaincode $CHAINCODE_NAME; data in $FABRIC_DATA"
+log "clients: $FABRIC_DATA/network.json; status: bash network/fabric/status.sh; stop: bash network/fabric/down.sh"
+bash "$here/status.sh" || true
