@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -10,7 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from evidence_api.services import errors as svc
 from ledger import errors as ledger
 
-__all__ = ["PROBLEMS", "install_error_handlers", "problem"]
+__all__ = ["PROBLEMS", "PROBLEM_JSON", "STATUS_DESCRIPTIONS", "install_error_handlers", "problem", "problems"]
+
+PROBLEM_JSON = "application/problem+json"
 
 _BASE = "https://tiezheng.dev/problems/"
 
@@ -29,23 +34,47 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     svc.NotFound: (404, "not-found", "Not found"),
     svc.Conflict: (409, "conflict", "Conflicts with stored state"),
     svc.TooLarge: (413, "too-large", "The request is too large"),
+    svc.UnsupportedMediaType: (415, "unsupported-media-type", "The request body has a media type this route does not take"),
     svc.InvalidTransition: (409, "invalid-transition", "The permit's state does not allow this action"),
     svc.RuleViolation: (422, "rule-violation", "A safety rule refuses this action"),
 }
 
 
-def problem(status: int, slug: str, title: str, detail: str, **extra: object) -> JSONResponse:
-    """An ``application/problem+json`` response."""
+STATUS_DESCRIPTIONS: dict[int, str] = {
+    400: "The body cannot be parsed (not JSON), or no proof exists for these parameters",
+    401: "No bearer token, or one that is not known; send 'Authorization: Bearer <token>'",
+    403: "The token's role or tenant may not do this",
+    404: "Something the request names does not exist for the caller's tenant",
+    409: "Conflicts with stored state (an id already taken, or a permit state that does not allow the action)",
+    413: "The request body (or a batch in it) exceeds the configured limit",
+    415: "The request body is not of a media type this operation accepts",
+    422: "The request is malformed, a signature or key is bad, or a safety rule refuses it (see ``rule``)",
+    503: "The evidence store or an anchor backend could not complete the request; retry later",
+}
+"""What each error status means in this API (the OpenAPI document's response descriptions)."""
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` entries of ``statuses``, each an ``application/problem+json`` ProblemDetails
+    (the component ``evidence_api.openapi`` adds); pass it as a route's ``responses=``."""
+    schema = {"$ref": "#/components/schemas/ProblemDetails"}
+    return {status: {"description": STATUS_DESCRIPTIONS[status], "content": {PROBLEM_JSON: {"schema": schema}}}
+            for status in statuses}
+
+
+def problem(status: int, slug: str, title: str, detail: str, *, headers: dict[str, str] | None = None,
+            **extra: Any) -> JSONResponse:
+    """An ``application/problem+json`` response; a 401 carries ``WWW-Authenticate: Bearer``."""
     body = {"type": _BASE + slug, "title": title, "status": status, "detail": detail, **extra}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+    headers = dict(headers or {}) | ({"WWW-Authenticate": "Bearer"} if status == 401 else {})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
 def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
     for kind in type(exc).__mro__:
         if kind in PROBLEMS:
             status, slug, title = PROBLEMS[kind]
-            extra = {"rule": exc.rule} if isinstance(exc, svc.RuleViolation) else {}
+            extra: dict[str, Any] = {"rule": exc.rule} if isinstance(exc, svc.RuleViolation) else {}
             return problem(status, slug, title, str(exc), **extra)
     raise exc
 
@@ -57,10 +86,26 @@ def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "malformed-input", "The request is not well-formed", detail, errors=errors)
 
 
+def _allowed_methods(request: Request) -> str | None:
+    """The methods that the documented operations of the request's path answer (over every route the path
+    matches, not only the first one the router tried), for a 405's ``Allow``; None for an undocumented path."""
+    paths: dict[str, Any] = request.app.openapi().get("paths", {})
+    methods = {method.upper() for template, operations in paths.items()
+               if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path)
+               for method in operations}
+    return ", ".join(sorted(methods)) or None
+
+
 def _http_handler(request: Request, exc: Exception) -> JSONResponse:
-    """Framework errors (unknown route, wrong method) as problem details too."""
+    """Framework errors (unknown route, wrong method) as problem details too; a 405 says what is allowed."""
     assert isinstance(exc, StarletteHTTPException)
-    return problem(exc.status_code, f"http-{exc.status_code}", str(exc.detail), f"{request.method} {request.url.path}: {exc.detail}")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+    detail = f"{request.method} {request.url.path}: {exc.detail}"
+    if exc.status_code == 405:
+        detail += f"; allowed: {headers['Allow']}"
+    return problem(exc.status_code, f"http-{exc.status_code}", str(exc.detail), detail, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
+from fastapi import Depends, FastAPI
 
 from evidence_api.config import Settings
+from evidence_api.deps import refuse_unknown_query
 from evidence_api.errors import install_error_handlers
+from evidence_api.middleware import BodyGuard
+from evidence_api.openapi import build_openapi
 from evidence_api.routes import admin, certificates, events, log, org, permits
-from evidence_api.schemas.log import EventBatch
 from evidence_api.services import Services
 
 __all__ = ["create_app"]
@@ -31,8 +32,10 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.services.close()
 
     app = FastAPI(title="Tiezheng evidence service", version="0.1.0", lifespan=lifespan,
+                  dependencies=[Depends(refuse_unknown_query)],
                   description="Signed, SM3-hashed evidence events in an RFC 9162 log with anchored checkpoints.")
     install_error_handlers(app)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
     for module in (admin, certificates, events, log, org, permits):
         app.include_router(module.router)
     app.include_router(permits.projection_router)
@@ -41,11 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated schema plus the event-batch body, which the intake route reads raw (its signatures cover
-    the exact JSON values) and so does not declare as a parameter."""
+    """The document, built once (``evidence_api.openapi``: problem details, security, the raw batch body)."""
     if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        batch = EventBatch.model_json_schema(ref_template="#/components/schemas/{model}")
-        schema["components"]["schemas"].update(batch.pop("$defs", {}) | {"EventBatch": batch})
-        app.openapi_schema = schema
+        app.openapi_schema = build_openapi(app)
     return app.openapi_schema

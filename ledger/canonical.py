@@ -40,11 +40,13 @@ def canonical(value: Any, *, known_fast: bool = False) -> bytes:
     >>> canonical({"b": 1, "a": [True, None, 0.5, 1e21]})
     b'{"a":[true,null,0.5,1e+21],"b":1}'
     """
-    if known_fast or fast_path_safe(value):
-        return orjson.dumps(value, option=_FAST_OPTIONS)
     try:
+        if known_fast or fast_path_safe(value):
+            return orjson.dumps(value, option=_FAST_OPTIONS)
         return rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+    except orjson.JSONEncodeError as exc:  # nesting deeper than orjson's 255 levels
+        raise MalformedInput(f"value nests too deeply to be canonicalized ({exc}): use fewer than 255 levels") from exc
+    except (rfc8785.CanonicalizationError, TypeError, ValueError, RecursionError) as exc:
         raise MalformedInput(f"value cannot be canonicalized (RFC 8785): {exc}") from exc
 
 

@@ -7,7 +7,11 @@ Each failure kind has its own class so the API can map it to one problem-details
 from __future__ import annotations
 
 __all__ = [
+    "AnchorCommitError",
     "AnchorError",
+    "AnchorStageError",
+    "AnchorStatusError",
+    "AnchorSubmitError",
     "CommitmentMismatch",
     "DuplicateConflict",
     "InvalidSignature",
@@ -58,6 +62,38 @@ class StorageError(LedgerError):
 
 class AnchorError(LedgerError):
     """An anchor backend failed to record or return a checkpoint."""
+
+
+class AnchorStageError(AnchorError):
+    """A stage of anchoring failed for backend ``backend`` and transaction ``tx_id`` (None if the stage
+    failed before the transaction had an id). The message names both, so a log line is enough to find the
+    transaction on its chain."""
+
+    stage = "anchor"
+
+    def __init__(self, message: str, *, backend: str, tx_id: str | None) -> None:
+        super().__init__(f"{backend}: {self.stage} of transaction {tx_id or '(no id yet)'} failed: {message}")
+        self.backend, self.tx_id = backend, tx_id
+
+
+class AnchorSubmitError(AnchorStageError):
+    """The backend did not take the transaction (preparing or sending it failed). The transaction may be
+    sent again unchanged: backends treat a resubmission of the same ``tx_id`` as a no-op."""
+
+    stage = "submit"
+
+
+class AnchorStatusError(AnchorStageError):
+    """The transaction's status could not be read (backend unreachable); it may still commit. Retried."""
+
+    stage = "status"
+
+
+class AnchorCommitError(AnchorStageError):
+    """The backend answered that the transaction did not and never will commit (rejected, invalidated,
+    or superseded). Final: the anchorer records it as failed and anchors anew with a new transaction."""
+
+    stage = "commit"
 
 
 class KeyMaterialError(LedgerError):

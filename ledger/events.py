@@ -16,6 +16,7 @@ from typing import Any
 
 from ledger.canonical import canonical
 from ledger.errors import CommitmentMismatch, InvalidSignature, MalformedInput
+from ledger.ids import check_id
 from ledger.sm import SM2PublicKey, sm3
 
 __all__ = [
@@ -101,8 +102,9 @@ def _check_uuid(value: object) -> None:
 def _check_subject(subject: object) -> None:
     if not isinstance(subject, dict) or not set(subject) <= _SUBJECT_KEYS:
         raise MalformedInput(f"subject must be an object with keys among {sorted(_SUBJECT_KEYS)}")
-    if not all(v is None or (isinstance(v, str) and 0 < len(v) <= 128) for v in subject.values()):
-        raise MalformedInput("subject ids must be non-empty strings of at most 128 characters, or null")
+    for key, value in subject.items():
+        if value is not None:
+            check_id(value, f"subject.{key}")
 
 
 def _check_actor(actor: object) -> None:
@@ -110,8 +112,8 @@ def _check_actor(actor: object) -> None:
         raise MalformedInput("actor must be an object with exactly type, id and key_id")
     if actor["type"] not in _ACTOR_TYPES:
         raise MalformedInput(f"actor.type must be one of {sorted(_ACTOR_TYPES)}, got {actor['type']!r}")
-    if not all(isinstance(actor[k], str) and 0 < len(actor[k]) <= 128 for k in ("id", "key_id")):
-        raise MalformedInput("actor.id and actor.key_id must be non-empty strings of at most 128 characters")
+    check_id(actor["id"], "actor.id")
+    check_id(actor["key_id"], "actor.key_id")
 
 
 def _check_location(location: object) -> None:

@@ -16,14 +16,13 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger import storage as db
 from ledger.checkpoint import Checkpoint, SignedCheckpoint
-from ledger.clock import rfc3339
+from ledger.clock import Clock
 from ledger.database import begin_write
 from ledger.errors import LedgerError, ProofError, StorageError
 from ledger.merkle import Frontier, consistency_proof, inclusion_proof, root_at
@@ -32,14 +31,9 @@ from ledger.records import CommitHook, PreparedEvent, Receipt, Submission
 from ledger.sm import Signer
 from ledger.writer import GroupCommit
 
-__all__ = ["CommitHook", "LoggedEvent", "PreparedEvent", "Receipt", "Submission", "TransparencyLog", "utc_now"]
+__all__ = ["CommitHook", "LoggedEvent", "PreparedEvent", "Receipt", "Submission", "TransparencyLog"]
 
 _log = logging.getLogger(__name__)
-
-
-def utc_now() -> str:
-    """The system clock as ``ledger.clock.rfc3339`` text (prefer an injected ``Clock``)."""
-    return rfc3339(datetime.now(UTC))
 
 
 @dataclass
@@ -57,9 +51,9 @@ class TransparencyLog(LogReader):
 
     def __init__(
         self, engine: Engine, *, origin: str, signer: Signer,
-        checkpoint_interval: float = 0.5, max_group: int = 20_000,
+        checkpoint_interval: float = 0.5, max_group: int = 20_000, clock: Clock | None = None,
     ) -> None:
-        self.engine, self.origin, self.signer = engine, origin, signer
+        self.engine, self.origin, self.signer, self._clock = engine, origin, signer, clock or Clock()
         self._interval, self._max_group = checkpoint_interval, max_group
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -167,7 +161,7 @@ class TransparencyLog(LogReader):
         signed = Checkpoint(self.origin, frontier.size, root).sign(self.signer)
         with self.engine.begin() as conn:
             conn.execute(insert(db.checkpoints).values(
-                tree_size=frontier.size, root_hash=root, text=signed.text, created_at=utc_now()))
+                tree_size=frontier.size, root_hash=root, text=signed.text, created_at=self._clock.stamp()))
         self._latest, self._last_cut = signed, time.monotonic()
         return signed
 

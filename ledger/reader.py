@@ -23,6 +23,7 @@ from ledger.errors import MalformedInput
 __all__ = ["LogReader", "LoggedEvent"]
 
 _MAX_PAGE = 10_000
+_ANCHORED = "anchored"  # ledger.anchors.book.ANCHORED; rows still pending or failed are not receipts
 
 
 @dataclass(frozen=True)
@@ -115,14 +116,19 @@ class LogReader:
         backend ``b`` when ``anchored_sizes()[b] > i``)."""
         an = db.anchors.c
         with self.engine.connect() as conn:
-            return {b: int(s) for b, s in conn.execute(select(an.backend, func.max(an.tree_size)).group_by(an.backend))}
+            rows = conn.execute(select(an.backend, func.max(an.tree_size)).where(an.status == _ANCHORED)
+                                .group_by(an.backend))
+            return {backend: int(size) for backend, size in rows}
 
     def anchor_receipts_covering(self, tree_size: int) -> list[dict[str, Any]]:
-        """For each backend (by name), the first receipt of a tree at least ``tree_size`` leaves big."""
+        """For each backend (by name), the first anchored receipt of a tree at least ``tree_size`` leaves big
+        (pending and failed transactions are not receipts)."""
         an = db.anchors.c
         with self.engine.connect() as conn:
-            backends = conn.execute(select(an.backend).distinct().order_by(an.backend)).scalars().all()
-            receipts = [conn.execute(select(an.receipt).where(an.backend == b, an.tree_size >= tree_size)
+            backends = conn.execute(select(an.backend).where(an.status == _ANCHORED).distinct()
+                                    .order_by(an.backend)).scalars().all()
+            receipts = [conn.execute(select(an.receipt).where(an.backend == b, an.status == _ANCHORED,
+                                                              an.tree_size >= tree_size)
                                      .order_by(an.tree_size).limit(1)).scalar() for b in backends]
         return [json.loads(receipt) for receipt in receipts if receipt is not None]
 

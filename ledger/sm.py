@@ -91,13 +91,16 @@ class SM2PublicKey:
         der = _pem_body(pem, "PUBLIC KEY")
         try:
             info = asn1_keys.PublicKeyInfo.load(der)
+            algorithm = info["algorithm"]["algorithm"].native
+            if algorithm != "ec":
+                raise KeyMaterialError(f"public key is {algorithm!r}, not an SM2 (elliptic-curve) key")
             curve = info["algorithm"]["parameters"].chosen.native
             point = info["public_key"].native
-        except (ValueError, TypeError, KeyError) as exc:
+        except _ASN1_ERRORS as exc:
             raise KeyMaterialError(f"not a valid public key: {exc}") from exc
-        if curve != _SM2_CURVE or len(point) != 65 or point[0] != 4:
+        if curve != _SM2_CURVE or not isinstance(point, bytes) or len(point) != 65 or point[0] != 4:
             raise KeyMaterialError(f"public key is not an uncompressed SM2 point (curve {curve!r})")
-        return cls(point=gmssl_pyx.normalize_sm2_public_key(point[1:]))
+        return cls(point=_on_curve(point[1:]))
 
     def spki_der(self) -> bytes:
         """SubjectPublicKeyInfo DER with the SM2 curve OID."""
@@ -154,11 +157,11 @@ class SM2PrivateKey:
             inner = info["private_key"].parsed
             scalar = inner["private_key"].native.to_bytes(32, "big")
             point = inner["public_key"].native
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        except _ASN1_ERRORS as exc:
             raise KeyMaterialError(f"not a valid PKCS#8 private key: {exc}") from exc
-        if curve != _SM2_CURVE or not point:
+        if curve != _SM2_CURVE or not isinstance(point, bytes) or len(point) != 65 or point[0] != 4:
             raise KeyMaterialError(f"private key is not an SM2 key with its public point (curve {curve!r})")
-        return cls(scalar=scalar, public=SM2PublicKey(point[1:]))
+        return cls(scalar=scalar, public=SM2PublicKey(_on_curve(point[1:])))
 
     def to_pem(self) -> str:
         """PEM PKCS#8 ``PRIVATE KEY`` text (unencrypted: protect the file, see ``ledger.keystore``)."""
@@ -205,6 +208,19 @@ class Signer:
     def sign_b64(self, message: bytes) -> str:
         """Sign and base64-encode, for JSON."""
         return base64.b64encode(self.sign(message)).decode("ascii")
+
+
+_ASN1_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError)
+"""What asn1crypto raises, lazily, on DER that does not have the structure asked for."""
+
+
+def _on_curve(point: bytes) -> bytes:
+    """The 64-byte point X || Y checked by GmSSL to lie on the SM2 curve; raises ``KeyMaterialError``."""
+    try:
+        normalized: bytes = gmssl_pyx.normalize_sm2_public_key(point)
+    except (gmssl_pyx.InvalidValueError, gmssl_pyx.GmsslInnerError, ValueError, TypeError) as exc:
+        raise KeyMaterialError(f"public key point is not on the SM2 curve: {exc}") from exc
+    return normalized
 
 
 def _pem(label: str, der: bytes) -> str:

@@ -115,13 +115,21 @@ checkpoints = Table(
 anchors = Table(
     "anchors",
     metadata,
+    # the one source of truth for anchor receipts: a row per backend transaction, written "pending" (with its
+    # tx id) before the transaction is sent, then "anchored" with its receipt, or "failed" with the reason
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("backend", String(32), nullable=False),
     Column("tree_size", BigInteger, nullable=False),
-    Column("receipt", Text, nullable=False),
+    Column("tx_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("pending", Text),
+    Column("receipt", Text),
+    Column("error", Text),
     Column("created_at", String(40), nullable=False),
-    UniqueConstraint("backend", "tree_size", name="uq_anchors_backend_size"),
+    Column("updated_at", String(40), nullable=False),
+    UniqueConstraint("backend", "tx_id", name="uq_anchors_backend_tx"),
 )
+Index("ix_anchors_backend_status_size", anchors.c.backend, anchors.c.status, anchors.c.tree_size)
 
 _LEVEL_SHIFT = 56
 

@@ -13,15 +13,17 @@
 #   TIEZHENG_STATE=<repo>/.tiezheng/services   where service data and logs live
 #   TIEZHENG_PG_PORT=54329                      PostgreSQL port on 127.0.0.1
 #   TIEZHENG_PG_DB=tiezheng                     PostgreSQL database
-#   TIEZHENG_NETWORK_SERVICES="postgres fabric" the services to act on
+#   TIEZHENG_NETWORK_SERVICES="postgres fabric minio seaweedfs" the services to act on
+#   S3 servers (MinIO, SeaweedFS): ports, versions, dev credentials in network/config/objectstore.config
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 export TIEZHENG_STATE=${TIEZHENG_STATE:-$(dirname "$here")/.tiezheng/services}
-read -r -a services <<<"${TIEZHENG_NETWORK_SERVICES:-postgres fabric}"
+read -r -a services <<<"${TIEZHENG_NETWORK_SERVICES:-postgres fabric minio seaweedfs}"
 started=$TIEZHENG_STATE/started-by-up   # one service name a line: what `up` started and `down` may stop
 
 postgres_running() { bash "$here/nodes/postgres.sh" status | grep -q running; }
+s3_running() { bash "$here/nodes/$1.sh" status | grep -q running; }
 
 # remember NAME: records that `up` started NAME (once).
 remember() { mkdir -p "$TIEZHENG_STATE"; grep -qx "$1" "$started" 2>/dev/null || echo "$1" >>"$started"; }
@@ -36,6 +38,9 @@ up() {
       if postgres_running; then bash "$here/nodes/postgres.sh" status
       else bash "$here/nodes/postgres.sh" up && remember postgres; fi ;;
     fabric) remember fabric && bash "$here/fabric/up.sh" ;;
+    minio|seaweedfs)  # the S3 servers of the object store (built into .tools/ on first use)
+      if s3_running "$1"; then bash "$here/nodes/$1.sh" status
+      else bash "$here/nodes/$1.sh" up && remember "$1"; fi ;;
   esac
 }
 
@@ -45,6 +50,9 @@ down() {
       if started_by_up postgres; then bash "$here/nodes/postgres.sh" down && forget postgres
       else echo "postgres: not started by 'network up'; left alone"; fi ;;
     fabric) bash "$here/fabric/down.sh" && forget fabric ;;
+    minio|seaweedfs)
+      if started_by_up "$1"; then bash "$here/nodes/$1.sh" down && forget "$1"
+      else echo "$1: not started by 'network up'; left alone"; fi ;;
   esac
 }
 
@@ -52,6 +60,7 @@ status() {
   case "$1" in
     postgres) bash "$here/nodes/postgres.sh" status; postgres_running ;;
     fabric) echo "fabric:"; bash "$here/fabric/status.sh" ;;
+    minio|seaweedfs) bash "$here/nodes/$1.sh" status; s3_running "$1" ;;
   esac
 }
 

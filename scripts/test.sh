@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Install what the tests need, start the real services they use (PostgreSQL, Fabric), run the whole suite.
+# Install what the tests need, start the real services they use (PostgreSQL, Fabric, MinIO, SeaweedFS),
+# run the whole suite.
 # Extra arguments go to pytest. Services that this script started are stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install.sh --dev
+bash scripts/install-system.sh
 
 echo "test: lint (ruff), types (mypy --strict), layering (import-linter), docstrings (interrogate)"
 .venv/bin/ruff check ledger evidence_api ingest verifier bench tests
@@ -18,15 +20,21 @@ if ! bash network/nodes/postgres.sh status | grep -q running; then started_postg
 # starts what does not run; a network that already ran is reused and left running.
 started_fabric=""
 if ! bash network/fabric/status.sh > /dev/null 2>&1; then started_fabric=yes; fi
+started_s3=""  # the S3 servers (built into .tools/ on first use) this run starts, and so stops
+for s3 in minio seaweedfs; do bash "network/nodes/$s3.sh" status | grep -q running || started_s3+=" $s3"; done
 cleanup() {
   if [ -n "$started_fabric" ]; then bash network/fabric/down.sh > /dev/null 2>&1 || true; fi
   if [ -n "$started_postgres" ]; then bash network/nodes/postgres.sh down > /dev/null; fi
+  for s3 in $started_s3; do bash "network/nodes/$s3.sh" down > /dev/null; done
 }
 trap cleanup EXIT
 bash network/network.sh up
 export TIEZHENG_TEST_POSTGRES_URL TIEZHENG_TEST_FABRIC_NETWORK
 TIEZHENG_TEST_POSTGRES_URL=$(bash network/nodes/postgres.sh url)
 TIEZHENG_TEST_FABRIC_NETWORK=$(cd network/fabric && . ./lib.sh && echo "$FABRIC_DATA/network.json")
+export TIEZHENG_TEST_MINIO_URL TIEZHENG_TEST_SEAWEEDFS_URL  # http://ACCESS_KEY:SECRET@127.0.0.1:PORT
+TIEZHENG_TEST_MINIO_URL=$(bash network/nodes/minio.sh url)
+TIEZHENG_TEST_SEAWEEDFS_URL=$(bash network/nodes/seaweedfs.sh url)
 
 echo "test: chaincode (go vet, go test; shares tests/vectors with the Python verifier)"
 (cd chaincode && go vet ./... && go test -count=1 ./...)

@@ -7,8 +7,9 @@ from typing import Any
 
 from ingest.signing import Actor, new_item, sign_item
 from ledger.canonical import canonical
+from ledger.clock import Clock
 from ledger.events import claim_hash, claim_of, leaf_template
-from ledger.log import PreparedEvent, Submission, utc_now
+from ledger.log import PreparedEvent, Submission
 from ledger.sm import Signer, SM2PrivateKey
 
 TENANT = "acme-chem"
@@ -32,7 +33,7 @@ def signed_item(actor: Actor, *, permit: str | None = "P-1", payload: Any = None
 
 def prepared(item: dict[str, Any]) -> PreparedEvent:
     """A PreparedEvent for the log without going through intake (payload sealing is not under test here)."""
-    event, received_at = item["event"], utc_now()
+    event, received_at = item["event"], Clock().stamp()
     return PreparedEvent(event_id=event["event_id"], tenant=event["tenant"], kind=event["kind"],
                          permit=event["subject"].get("permit"), key_id=event["actor"]["key_id"],
                          claim_hash=claim_hash(claim_of(event)), leaf=leaf_template({**event, "received_at": received_at}),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from evidence_api.deps import PrincipalDep, ServicesDep
+from evidence_api.errors import problems
+from evidence_api.routes.strict import StrictRoute
 from evidence_api.schemas.admin import (
     KeyCreate,
     KeyPublic,
@@ -14,10 +16,10 @@ from evidence_api.schemas.admin import (
     TokenIssued,
 )
 
-router = APIRouter(prefix="/v1", tags=["admin"])
+router = APIRouter(prefix="/v1", tags=["admin"], route_class=StrictRoute)
 
 
-@router.post("/tenants", status_code=201)
+@router.post("/tenants", status_code=201, responses=problems(409))
 def create_tenant(body: TenantCreate, services: ServicesDep, principal: PrincipalDep) -> TenantPublic:
     """Create a tenant (platform admin)."""
     principal.require("platform-admin")
@@ -25,7 +27,7 @@ def create_tenant(body: TenantCreate, services: ServicesDep, principal: Principa
     return TenantPublic(id=body.id, name=body.name)
 
 
-@router.post("/tokens", status_code=201)
+@router.post("/tokens", status_code=201, responses=problems(404))
 def issue_token(body: TokenCreate, services: ServicesDep, principal: PrincipalDep) -> TokenIssued:
     """Issue a bearer token for a tenant (platform admin, or the tenant's admin)."""
     principal.require("admin", tenant=body.tenant)
@@ -33,7 +35,7 @@ def issue_token(body: TokenCreate, services: ServicesDep, principal: PrincipalDe
     return TokenIssued(tenant=body.tenant, role=body.role, token=token)
 
 
-@router.post("/keys", status_code=201)
+@router.post("/keys", status_code=201, responses=problems(404, 409))
 def register_key(body: KeyCreate, services: ServicesDep, principal: PrincipalDep) -> KeyPublic:
     """Register an actor's SM2 public key (admin of the tenant)."""
     principal.require("admin", tenant=body.tenant)

@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from evidence_api.deps import ServicesDep
+from evidence_api.errors import problems
+from evidence_api.routes.strict import StrictRoute
 from evidence_api.schemas.log import (
     AnchorsOut,
     CheckpointOut,
@@ -16,12 +18,12 @@ from evidence_api.schemas.log import (
 )
 from evidence_api.services.errors import NotFound
 
-router = APIRouter(prefix="/v1/log", tags=["log"])
+router = APIRouter(prefix="/v1/log", tags=["log"], route_class=StrictRoute)
 
 _Size = Annotated[int, Query(ge=0, le=2**56)]
 
 
-@router.get("/checkpoint")
+@router.get("/checkpoint", responses=problems(404))
 def checkpoint(services: ServicesDep) -> CheckpointOut:
     """The newest signed checkpoint (C2SP tlog-checkpoint text)."""
     latest = services.log.latest_checkpoint()
@@ -38,7 +40,7 @@ def public_key(services: ServicesDep) -> PublicKeyOut:
     return PublicKeyOut(origin=services.log.origin, public_key_pem=public.to_pem(), fingerprint=public.fingerprint())
 
 
-@router.get("/proofs/inclusion")
+@router.get("/proofs/inclusion", responses=problems(400))
 def inclusion(leaf_index: _Size, tree_size: _Size, services: ServicesDep) -> InclusionProofOut:
     """RFC 9162 inclusion proof of a leaf in a tree size."""
     leaf, root, proof = services.log.prove_inclusion(leaf_index, tree_size)
@@ -46,7 +48,7 @@ def inclusion(leaf_index: _Size, tree_size: _Size, services: ServicesDep) -> Inc
                              proof=[h.hex() for h in proof])
 
 
-@router.get("/proofs/consistency")
+@router.get("/proofs/consistency", responses=problems(400))
 def consistency(first: _Size, second: _Size, services: ServicesDep) -> ConsistencyProofOut:
     """RFC 9162 consistency proof between two tree sizes."""
     proof = services.log.consistency_proof(first, second)

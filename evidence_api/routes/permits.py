@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from evidence_api.deps import PrincipalDep, ServicesDep
-from evidence_api.routes.events import read_body
+from evidence_api.errors import problems
+from evidence_api.routes.strict import StrictRoute
 from evidence_api.schemas.log import ReceiptOut
 from evidence_api.schemas.permits import (
     ActionOut,
@@ -24,8 +25,8 @@ from evidence_api.services.events import parse_body
 from evidence_api.services.workflow import check_item, draft_id
 from ledger.errors import MalformedInput
 
-router = APIRouter(prefix="/v1/permits", tags=["permits"])
-projection_router = APIRouter(prefix="/v1/projection", tags=["permits"])
+router = APIRouter(prefix="/v1/permits", tags=["permits"], route_class=StrictRoute)
+projection_router = APIRouter(prefix="/v1/projection", tags=["permits"], route_class=StrictRoute)
 
 _SIGNED_ITEM = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/EventItem"}}}}}
@@ -34,7 +35,7 @@ _SIGNED_ITEM = {"requestBody": {"required": True, "content": {"application/json"
 async def _act(request: Request, services: ServicesDep, principal: PrincipalDep, permit_id: str | None) -> ActionOut:
     principal.require("ingest", "admin")
     tenant = principal.own_tenant()
-    item = parse_body(await read_body(request, services.settings.max_body_bytes))
+    item = parse_body(await request.body())
     if permit_id is None:
         permit_id = draft_id(tenant, item)
     elif check_item(tenant, item)["kind"] == "permit.drafted":
@@ -43,13 +44,15 @@ async def _act(request: Request, services: ServicesDep, principal: PrincipalDep,
     return ActionOut(permit=permit, receipts=[ReceiptOut.model_validate(r.to_json()) for r in receipts])
 
 
-@router.post("", status_code=201, response_model=ActionOut, openapi_extra=_SIGNED_ITEM)
+@router.post("", status_code=201, response_model=ActionOut, openapi_extra=_SIGNED_ITEM,
+             responses=problems(404, 409))
 async def draft_permit(request: Request, services: ServicesDep, principal: PrincipalDep) -> ActionOut:
     """Create a permit from an applicant's signed ``permit.drafted`` item (the payload is the permit)."""
     return await _act(request, services, principal, None)
 
 
-@router.post("/{permit_id}/actions", response_model=ActionOut, openapi_extra=_SIGNED_ITEM)
+@router.post("/{permit_id}/actions", response_model=ActionOut, openapi_extra=_SIGNED_ITEM,
+             responses=problems(404, 409))
 async def act_on_permit(permit_id: str, request: Request, services: ServicesDep, principal: PrincipalDep) -> ActionOut:
     """Apply a signed action (submit, approve, gas test, guardian check-in, start, close ...) to a permit.
 
@@ -72,20 +75,20 @@ def permits_by_area(services: ServicesDep, principal: PrincipalDep) -> list[dict
     return permit_views.summary_by_area(services.engine, principal.own_tenant())
 
 
-@router.get("/{permit_id}", response_model=PermitOut)
+@router.get("/{permit_id}", response_model=PermitOut, responses=problems(404))
 def get_permit(permit_id: str, services: ServicesDep, principal: PrincipalDep) -> PermitOut:
     """The permit's current document: content, state, approvals, gas tests, guardian, suspensions, history."""
     principal.require(*READ_ROLES)
     return services.workflow.get(principal.own_tenant(), permit_id)
 
 
-@router.get("/{permit_id}/timeline", response_model=list[TimelineEntryOut])
+@router.get("/{permit_id}/timeline", response_model=list[TimelineEntryOut], responses=problems(404))
 def permit_timeline(permit_id: str, services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     """Every event of the permit in log order, with its proof status."""
     principal.require(*READ_ROLES)
     tenant = principal.own_tenant()
     services.workflow.get(tenant, permit_id)
-    return permit_views.timeline(services.engine, services.log, tenant, permit_id)
+    return permit_views.timeline(services.log, tenant, permit_id)
 
 
 @projection_router.get("", response_model=ProjectionStatusOut)

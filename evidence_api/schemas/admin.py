@@ -6,17 +6,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from evidence_api.services.people import ID_PATTERN
+from evidence_api.schemas.ids import Id
 
 __all__ = ["KeyCreate", "KeyPublic", "TenantCreate", "TenantPublic", "TokenCreate", "TokenIssued"]
-
-_ID = ID_PATTERN
 
 
 class TenantCreate(BaseModel):
     """A new tenant (an enterprise)."""
 
-    id: str = Field(pattern=_ID, examples=["acme-chem"])
+    id: Id = Field(examples=["acme-chem"])
     name: str = Field(min_length=1, max_length=200, examples=["Acme Chemical Co."])
 
 
@@ -27,7 +25,7 @@ class TenantPublic(TenantCreate):
 class TokenCreate(BaseModel):
     """A token to issue for a tenant."""
 
-    tenant: str = Field(pattern=_ID)
+    tenant: Id
     role: Literal["admin", "ingest", "reader"]
     label: str = Field(min_length=1, max_length=200, examples=["gas detectors, unit 3"])
 
@@ -43,10 +41,10 @@ class TokenIssued(BaseModel):
 class KeyCreate(BaseModel):
     """An actor's SM2 public key to register."""
 
-    tenant: str = Field(pattern=_ID)
-    key_id: str = Field(min_length=1, max_length=128)
+    tenant: Id
+    key_id: Id
     actor_type: Literal["user", "device", "service"]
-    actor_id: str = Field(min_length=1, max_length=128)
+    actor_id: Id
     public_key_pem: str = Field(min_length=1, max_length=4096)
 
 

@@ -7,12 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from evidence_api.services.people import ID_PATTERN
+from evidence_api.schemas.ids import Id
+from evidence_api.schemas.types import IsoDate
+from evidence_api.services.catalog import CATEGORIES, SUB_TYPES
 
-__all__ = ["Catalog", "CatalogCategory", "Certificate", "CertificateCreate", "CertificateSummary", "ImportReport",
-           "ImportRow", "State", "Verification", "WarningRun"]
-
-ID = ID_PATTERN
+__all__ = ["Catalog", "CatalogCategory", "Certificate", "CertificateCreate", "CertificateSummary", "CertificateWarning",
+           "ImportReport", "ImportRow", "State", "Verification", "WarningRun"]
 
 State = Literal["valid", "expired", "review_overdue", "suspended", "revoked", "void"]
 
@@ -37,15 +37,16 @@ class CertificateCreate(BaseModel):
     """A certificate held by a registered worker; missing dates default to issued_on + 6 years (expiry) and
     issued_on + 3 years (复审)."""
 
-    id: str | None = Field(None, pattern=ID, description="generated when omitted")
-    worker: str = Field(pattern=ID, examples=["w-1001"])
-    category: str = Field(min_length=1, max_length=8, examples=["1"])
-    sub_type: str = Field(min_length=1, max_length=8, examples=["1.1"])
+    id: Id | None = Field(None, description="generated when omitted")
+    worker: Id = Field(examples=["w-1001"])
+    category: str = Field(min_length=1, max_length=8, examples=["1"], json_schema_extra={"enum": list(CATEGORIES)})
+    sub_type: str = Field(min_length=1, max_length=8, examples=["1.1"], json_schema_extra={"enum": list(SUB_TYPES)},
+                          description="a sub-type of the category (its code starts with the category's)")
     number: str = Field(min_length=1, max_length=64, examples=["T330102199001011234"])
     holder_name: str = Field(min_length=1, max_length=200, examples=["王五"])
-    issued_on: date
-    expires_on: date | None = None
-    review_due_on: date | None = None
+    issued_on: IsoDate
+    expires_on: IsoDate | None = None
+    review_due_on: IsoDate | None = None
     authority: str = Field(min_length=1, max_length=200, examples=["杭州市应急管理局"])
 
 
@@ -115,9 +116,27 @@ class Verification(BaseModel):
     registry: dict[str, Any] | None = None
 
 
+class CertificateWarning(BaseModel):
+    """One expiry or 复审 warning: the certificate, what falls due when, and the event that records it."""
+
+    certificate: str
+    number: str
+    holder_name: str
+    worker: str
+    sub_type: str
+    sub_type_name: str
+    due_kind: Literal["expiry", "review"]
+    due_on: date
+    days_before: int = Field(description="the warning threshold reached (e.g. 90, 30, 7)")
+    days_left: int
+    on: date = Field(description="the day the job ran for")
+    event_id: str
+    leaf_index: int
+
+
 class WarningRun(BaseModel):
     """One run of the expiry-warning job: the warnings made now (each an event and a notification)."""
 
     on: date
     made: int
-    warnings: list[dict[str, Any]]
+    warnings: list[CertificateWarning]

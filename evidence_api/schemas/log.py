@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 
 __all__ = [
     "AnchorsOut",
+    "BundleOut",
+    "BundlePayload",
     "CheckpointOut",
     "ConsistencyProofOut",
     "EventBatch",
@@ -30,7 +32,7 @@ class EventItem(BaseModel):
 class EventBatch(BaseModel):
     """A batch: each event signed, or one ``attestation`` signing all of them."""
 
-    events: list[EventItem]
+    events: list[EventItem] = Field(min_length=1, description="at most the service's TIEZHENG_MAX_BATCH events")
     attestation: dict[str, Any] | None = None
 
 
@@ -92,3 +94,25 @@ class AnchorsOut(BaseModel):
 
     tree_size: int
     anchors: list[dict[str, Any]]
+
+
+class BundlePayload(BaseModel):
+    """The event's payload in clear with the salt of its commitment."""
+
+    salt: str
+    value: Any
+
+
+class BundleOut(BaseModel):
+    """One event with all that ``tiezheng verify`` needs to check it offline (docs/formats.md)."""
+
+    format: str = Field(examples=["tiezheng.bundle/v1"])
+    event: dict[str, Any] = Field(description="the logged event, as signed")
+    leaf_index: int
+    attestation: dict[str, Any] | None = Field(description="the batch attestation that signed it, if any")
+    payload: BundlePayload
+    checkpoint: str = Field(description="the C2SP checkpoint text the proof leads to")
+    inclusion_proof: list[str]
+    anchors: list[dict[str, Any]]
+    keys: dict[str, str] = Field(description="public keys in PEM: the log's and the actor's (not trusted by the "
+                                             "verifier; pass trusted keys to it)")

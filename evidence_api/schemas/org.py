@@ -3,32 +3,45 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic.config import JsonDict
 
-from evidence_api.services.people import ID_PATTERN
+from evidence_api.schemas.ids import Id
+from evidence_api.schemas.types import IsoDate
+from evidence_api.services.people import USER_ROLES
+from evidence_api.services.rules import Rules
 
-__all__ = ["AreaCreate", "AreaCreated", "ContractorCreate", "DeviceCreate", "RulesUpdate", "SiteCreate", "UserCreate",
-           "ViolationCreate", "WorkerCreate"]
+__all__ = ["Area", "AreaCreate", "AreaCreated", "Contractor", "ContractorCreate", "Device", "DeviceCreate",
+           "RulesOut", "RulesUpdate", "Site", "SiteCreate", "User", "UserCreate", "Violation", "ViolationCreate",
+           "Worker", "WorkerCreate", "WorkerDetail"]
 
-ID = ID_PATTERN
+_LAT: JsonDict = {"type": "number", "minimum": -90, "maximum": 90}
+_LON: JsonDict = {"type": "number", "minimum": -180, "maximum": 180}
+_CIRCLE: JsonDict = {"type": "object", "required": ["circle"], "additionalProperties": False, "properties": {"circle": {
+    "type": "object", "required": ["lat", "lon", "radius_m"], "additionalProperties": False,
+    "properties": {"lat": _LAT, "lon": _LON, "radius_m": {"type": "number", "exclusiveMinimum": 0, "maximum": 50000}}}}}
+_POLYGON: JsonDict = {"type": "object", "required": ["polygon"], "additionalProperties": False, "properties": {"polygon": {
+    "type": "array", "minItems": 3, "items": {"type": "array", "prefixItems": [_LAT, _LON], "minItems": 2,
+                                              "maxItems": 2}}}}
 
 
 class SiteCreate(BaseModel):
     """A site (a plant) of the caller's tenant."""
 
-    id: str = Field(pattern=ID, examples=["plant-1"])
+    id: Id = Field(examples=["plant-1"])
     name: str = Field(min_length=1, max_length=200, examples=["一厂"])
 
 
 class AreaCreate(BaseModel):
     """An area of a site, with its geofence."""
 
-    id: str = Field(pattern=ID, examples=["unit-3"])
-    site: str = Field(pattern=ID)
+    id: Id = Field(examples=["unit-3"])
+    site: Id
     name: str = Field(min_length=1, max_length=200, examples=["三号装置区"])
-    geofence: dict[str, Any] = Field(examples=[{"circle": {"lat": 31.2, "lon": 121.5, "radius_m": 150}}])
+    geofence: dict[str, Any] = Field(examples=[{"circle": {"lat": 31.2, "lon": 121.5, "radius_m": 150}}],
+                                     json_schema_extra={"oneOf": [_CIRCLE, _POLYGON]})
 
 
 class AreaCreated(BaseModel):
@@ -44,46 +57,47 @@ class AreaCreated(BaseModel):
 class ContractorCreate(BaseModel):
     """A contractor company."""
 
-    id: str = Field(pattern=ID)
+    id: Id
     name: str = Field(min_length=1, max_length=200)
 
 
 class UserCreate(BaseModel):
     """A person who signs, with roles and an SM2 public key (the private key stays on their phone)."""
 
-    id: str = Field(pattern=ID, examples=["zhang.san"])
+    id: Id = Field(examples=["zhang.san"])
     name: str = Field(min_length=1, max_length=200)
-    roles: list[str] = Field(min_length=1, examples=[["guardian"]])
-    key_id: str = Field(min_length=1, max_length=128)
+    roles: list[Annotated[str, Field(json_schema_extra={"enum": list(USER_ROLES)})]] = Field(
+        min_length=1, examples=[["guardian"]])
+    key_id: Id
     public_key_pem: str = Field(min_length=1, max_length=4096)
-    contractor: str | None = Field(None, pattern=ID)
+    contractor: Id | None = None
 
 
 class WorkerCreate(BaseModel):
     """A worker (own staff, or a contractor's)."""
 
-    id: str = Field(pattern=ID)
+    id: Id
     name: str = Field(min_length=1, max_length=200)
     team: str = Field(min_length=1, max_length=200)
-    contractor: str | None = Field(None, pattern=ID)
-    user_id: str | None = Field(None, pattern=ID)
+    contractor: Id | None = None
+    user_id: Id | None = None
 
 
 class DeviceCreate(BaseModel):
     """A detector, camera or phone with its SM2 public key."""
 
-    id: str = Field(pattern=ID)
+    id: Id
     kind: Literal["detector", "camera", "phone"]
-    key_id: str = Field(min_length=1, max_length=128)
+    key_id: Id
     public_key_pem: str = Field(min_length=1, max_length=4096)
-    area: str | None = Field(None, pattern=ID)
+    area: Id | None = None
 
 
 class ViolationCreate(BaseModel):
     """A safety violation of a worker."""
 
-    id: str = Field(pattern=ID)
-    occurred_on: date
+    id: Id
+    occurred_on: IsoDate
     description: str = Field(min_length=1, max_length=2000)
 
 
@@ -92,3 +106,79 @@ class RulesUpdate(BaseModel):
 
     overrides: dict[str, Any] = Field(default_factory=dict, examples=[{"approver_max_distance_m": 8}])
     webhook_url: str | None = Field(None, pattern=r"^https?://", max_length=500)
+
+
+# -- responses ---------------------------------------------------------------------------------------
+
+
+class _Stored(BaseModel):
+    """What every stored organisation record carries."""
+
+    tenant: str
+    id: str
+    created_at: str = Field(description="RFC 3339, server clock")
+
+
+class Site(_Stored):
+    """A registered site."""
+
+    name: str
+
+
+class Area(_Stored):
+    """A registered area with its geofence (its QR token is never shown again)."""
+
+    site: str
+    name: str
+    geofence: dict[str, Any] = Field(examples=[{"circle": {"lat": 31.2, "lon": 121.5, "radius_m": 150}}])
+
+
+class Contractor(_Stored):
+    """A registered contractor company."""
+
+    name: str
+
+
+class User(_Stored):
+    """A registered user (their key is under ``key_id`` in the key registry)."""
+
+    name: str
+    roles: str = Field(examples=["guardian,worker"], description="the roles, comma-separated, sorted")
+    contractor: str | None = None
+
+
+class Worker(_Stored):
+    """A registered worker."""
+
+    name: str
+    team: str
+    contractor: str | None = None
+    user_id: str | None = None
+
+
+class Violation(_Stored):
+    """A recorded safety violation of a worker."""
+
+    worker: str
+    occurred_on: date
+    description: str
+
+
+class WorkerDetail(Worker):
+    """A worker with their violations."""
+
+    violations: list[Violation]
+
+
+class Device(_Stored):
+    """A registered detector, camera or phone."""
+
+    kind: Literal["detector", "camera", "phone"]
+    area: str | None = None
+
+
+class RulesOut(BaseModel):
+    """The tenant's effective rules (the GB 30871 defaults with its overrides) and the overrides it set."""
+
+    rules: Rules
+    overrides: dict[str, Any]

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from evidence_api import db
 from evidence_api.services.errors import Conflict, Forbidden, NotFound, Unauthorized
-from ledger.log import utc_now
+from ledger.clock import Clock
 from ledger.sm import sm3
 
 __all__ = ["READ_ROLES", "ROLES", "Auth", "Principal"]
@@ -58,8 +58,8 @@ def _token_hash(token: str) -> str:
 class Auth:
     """Resolves bearer tokens; creates tenants and tokens."""
 
-    def __init__(self, engine: Engine, *, admin_token: str | None) -> None:
-        self._engine, self._admin_token = engine, admin_token
+    def __init__(self, engine: Engine, *, admin_token: str | None, clock: Clock | None = None) -> None:
+        self._engine, self._admin_token, self._clock = engine, admin_token, clock or Clock()
         self._cache: dict[str, Principal] = {}
 
     def principal(self, authorization: str | None) -> Principal:
@@ -83,7 +83,7 @@ class Auth:
         """Create a tenant; ``Conflict`` if the id is taken."""
         try:
             with self._engine.begin() as conn:
-                conn.execute(insert(db.tenants).values(id=tenant_id, name=name, created_at=utc_now()))
+                conn.execute(insert(db.tenants).values(id=tenant_id, name=name, created_at=self._clock.stamp()))
         except IntegrityError as exc:
             raise Conflict(f"tenant {tenant_id!r} already exists") from exc
 
@@ -96,5 +96,5 @@ class Auth:
                 raise NotFound(f"tenant {tenant!r} does not exist; create it with POST /v1/tenants")
             token = secrets.token_urlsafe(32)
             conn.execute(insert(db.api_tokens).values(token_hash=_token_hash(token), tenant=tenant, role=role,
-                                                      label=label, created_at=utc_now()))
+                                                      label=label, created_at=self._clock.stamp()))
         return token

@@ -53,7 +53,10 @@ def read_table(body: bytes, content_type: str) -> list[list[Any]]:
     of the first sheet of an ``.xlsx`` workbook; raises ``MalformedInput`` for another type or an unreadable file."""
     kind = content_type.split(";")[0].strip().lower()
     if kind == CSV:
-        return [list(r) for r in csv.reader(io.StringIO(_decode(body)))]
+        try:  # newline="": the reader itself splits records, also on a bare CR (old Mac/Excel exports)
+            return [list(r) for r in csv.reader(io.StringIO(_decode(body), newline=""))]
+        except csv.Error as exc:
+            raise MalformedInput(f"not a readable CSV file: {exc}") from exc
     if kind == XLSX:
         return _xlsx_rows(body)
     raise MalformedInput(f"Content-Type must be {CSV!r} or {XLSX!r}, got {content_type!r}")

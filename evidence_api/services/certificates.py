@@ -17,7 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, select
@@ -33,21 +33,15 @@ from ledger.clock import Clock
 from ledger.errors import MalformedInput, StorageError
 from ledger.log import Receipt, Submission
 
-__all__ = ["CHINA_TIME", "REVIEW_YEARS", "STATES", "VALID_YEARS", "CertificateInput", "Certificates", "Problem", "add_years", "check_fields", "today"]
+__all__ = ["REVIEW_YEARS", "STATES", "VALID_YEARS", "CertificateInput", "Certificates", "Problem", "add_years", "check_fields"]
 
 _log = logging.getLogger(__name__)
 
 STATES = ("valid", "expired", "review_overdue", "suspended", "revoked", "void")
-CHINA_TIME = timezone(timedelta(hours=8))  # certificate dates are calendar days in China (no DST)
 VALID_YEARS, REVIEW_YEARS = 6, 3             # 30号令 Art 19 and Art 21
 
 Problem = tuple[str, str, type[Exception]]
 """What is wrong with a certificate: the field, the message, and the error kind an API call raises for it."""
-
-
-def today() -> date:
-    """The calendar day in China now."""
-    return datetime.now(CHINA_TIME).date()
 
 
 def add_years(day: date, years: int) -> date:
@@ -126,7 +120,7 @@ class Certificates:
     def __init__(self, engine: Engine, org: Organisation, recorder: Recorder, projector: Projector, *,
                  max_batch: int, registry: CertificateRegistry | None = None, clock: Clock | None = None) -> None:
         self._engine, self._org, self._recorder, self._max_batch = engine, org, recorder, max_batch
-        self._projector, self.registry, self._clock = projector, registry, clock or Clock(CHINA_TIME)
+        self._projector, self.registry, self._clock = projector, registry, clock or Clock()  # certificate dates are calendar days of the plant (default Asia/Shanghai)
         self._lock = threading.Lock()  # serialises check-then-record, so the projection never hits a constraint
         self._last_day: date | None = None
 
@@ -244,11 +238,19 @@ class Certificates:
                                 for k, n in sorted(by_category.items(), key=lambda kv: int(kv[0]))}}
 
     # -- expiry warnings -----------------------------------------------------------------------------
-    def warn_expiring(self, tenant: str | None, on: date) -> list[dict[str, Any]]:
+    def warn_expiring(self, tenant: str | None, on: date, *, today: date) -> list[dict[str, Any]]:
         """The daily job for ``tenant`` (None: every tenant) on day ``on``: one ``certificate.expiry_warning``
         event and one notification per certificate, due kind (expiry, review), due date and threshold of
         ``rules.certificate_warning_days`` whose window has been entered; only the nearest threshold is warned,
-        and a re-run warns nothing twice. Returns the warnings made now."""
+        and a re-run warns nothing twice. Returns the warnings made now.
+
+        ``today`` is the plant's calendar day. ``on`` may be a past day (re-running a missed day), never a later
+        one: each threshold warns once, so a run for a future day would use up the 90/30/7-day warnings before
+        their day and the real ones would never go out. Raises ``MalformedInput`` for ``on`` after ``today``."""
+        if on > today:
+            raise MalformedInput(f"on={on.isoformat()} is after today ({today.isoformat()}, plant time): warnings go "
+                                 "out on their day, and each threshold warns once, so a run for a future day would "
+                                 "use them up early; to see what expires by then, GET /v1/certificates?on=<day>")
         with self._engine.connect() as conn:
             tenants = [tenant] if tenant is not None else list(conn.execute(select(db.tenants.c.id)).scalars())
         made: list[dict[str, Any]] = []
@@ -295,7 +297,7 @@ class Certificates:
         day = self._clock.today()
         if day == self._last_day:
             return []
-        made = self.warn_expiring(None, day)
+        made = self.warn_expiring(None, day, today=day)
         self._last_day = day
         _log.info("certificate warnings for %s: %d made", day, len(made))
         return made

@@ -68,18 +68,18 @@ class Services:
         signer = Signer.from_private_key(load_or_create_log_key(settings.data_dir / "keys" / "log-key.pem"))
         master_key = load_or_create_master_key(settings.data_dir / "keys" / "master.key", env_value=settings.master_key)
         wrapper = LocalKeyWrapper(master_key)
+        clock = Clock(settings.plant_timezone)
         log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
-                              checkpoint_interval=settings.checkpoint_interval)
-        journal = LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer)
-        anchorer = Anchorer(log, [journal], interval=settings.anchor_interval)
-        keys = KeyRegistry(engine)
+                              checkpoint_interval=settings.checkpoint_interval, clock=clock)
+        journal = LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer, clock=clock)
+        anchorer = Anchorer(log, [journal], interval=settings.anchor_interval, clock=clock)
+        keys = KeyRegistry(engine, clock=clock)
         workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
-        intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch), workers=workers,
+        intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch, clock=clock), workers=workers,
                             database_url=settings.database_url, master_key=master_key)
         service_signer = Signer.from_private_key(load_or_create_log_key(settings.data_dir / "keys" / "service-key.pem"))
-        clock = Clock(settings.plant_timezone)
         recorder = Recorder(engine, log, keys, intake.local, service_signer, clock=clock)
-        org = Organisation(engine, keys)
+        org = Organisation(engine, keys, clock=clock)
         projector = Projector(engine, log, wrapper, org.rules, service_key_id=recorder.service_key_id, clock=clock)
         projector.catch_up()  # whatever was logged before a crash is folded before the first decision
         projection_job = Periodic("tiezheng-projector", 0.5, projector.catch_up)
@@ -99,7 +99,7 @@ class Services:
         certificate_job.start()
         sender.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
-        return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token), intake, wrapper,
+        return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job)
 
     def close(self) -> None:

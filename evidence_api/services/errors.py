@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 __all__ = ["Conflict", "Forbidden", "InvalidTransition", "NotFound", "RuleViolation", "ServiceError", "TooLarge",
-           "Unauthorized"]
+           "Unauthorized", "UnsupportedMediaType"]
 
 
 class ServiceError(Exception):
@@ -28,6 +28,10 @@ class Conflict(ServiceError):
 
 class TooLarge(ServiceError):
     """A request beyond a configured limit (batch size, body size)."""
+
+
+class UnsupportedMediaType(ServiceError):
+    """A request body whose ``Content-Type`` the route does not take (e.g. JSON sent as text/plain)."""
 
 
 class InvalidTransition(ServiceError):

@@ -27,7 +27,9 @@ import orjson
 
 from evidence_api.services.errors import Forbidden, TooLarge
 from evidence_api.services.keys import ActorKey, KeyRegistry
+from ledger import strict_json
 from ledger.canonical import fast_path_safe
+from ledger.clock import Clock
 from ledger.database import make_engine
 from ledger.errors import InvalidSignature, MalformedInput
 from ledger.events import (
@@ -43,31 +45,31 @@ from ledger.events import (
     verify_event_signature,
 )
 from ledger.keystore import DataKeyWrapper, LocalKeyWrapper, seal
-from ledger.log import PreparedEvent, Submission, utc_now
+from ledger.log import PreparedEvent, Submission
 
 __all__ = ["EventIntake", "IntakePool", "parse_body"]
 
 
 def parse_body(body: bytes) -> Any:
-    """The JSON of a request body, kept exactly as sent (signatures cover its values)."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedInput(f"body is not valid JSON: {exc}") from exc
+    """The JSON of a request body, kept exactly as sent (signatures cover its values), parsed strictly
+    (``ledger.strict_json``: duplicate keys, non-finite numbers, unsafe integers refused). The one parse of an
+    intake body; it runs in the intake worker."""
+    return strict_json.loads(body)
 
 
 class EventIntake:
     """Turns a request body into a checked ``Submission`` for the log."""
 
     def __init__(self, keys: KeyRegistry, wrapper: DataKeyWrapper, *, max_batch: int = 1000,
-                 max_skew: timedelta = timedelta(minutes=5), max_age: timedelta = timedelta(days=1)) -> None:
-        self._keys, self._wrapper, self.max_batch = keys, wrapper, max_batch
+                 max_skew: timedelta = timedelta(minutes=5), max_age: timedelta = timedelta(days=1),
+                 clock: Clock | None = None) -> None:
+        self._keys, self._wrapper, self.max_batch, self._clock = keys, wrapper, max_batch, clock or Clock()
         self._max_skew, self._max_age = max_skew, max_age
 
     def prepare(self, tenant: str, body: Any) -> Submission:
         """Check a ``POST /v1/events`` body for ``tenant``; raises a ledger or service error naming the problem."""
         items, attestation = self._split(body)
-        received_at = utc_now()
+        received_at = self._clock.stamp()
         for position, item in enumerate(items):
             try:
                 check_claim(item["event"], tenant=tenant)
@@ -133,7 +135,7 @@ class EventIntake:
         event = item["event"]
         salt = check_commitment(event, item["salt"], item["payload"])
         context = f"{tenant}|{event['event_id']}".encode()
-        plaintext = orjson.dumps({"payload": item["payload"], "salt": salt.hex()})  # stored, not hashed
+        plaintext = _stored_payload(item["payload"], salt)
         sealed, wrapped = seal(self._wrapper, tenant, plaintext, context=context)
         flags = clock_flags(parse_rfc3339(event["occurred_at"], "occurred_at"), received_time,
                             max_skew=self._max_skew, max_age=self._max_age)
@@ -141,6 +143,14 @@ class EventIntake:
             event_id=event["event_id"], tenant=tenant, kind=event["kind"], permit=event["subject"].get("permit"),
             key_id=key.key_id, claim_hash=claim_digest, leaf=leaf_template(event | server_fields, known_fast=fast),
             payload_sealed=sealed, payload_key=wrapped, received_at=server_fields["received_at"], flags=tuple(flags))
+
+
+def _stored_payload(payload: Any, salt: bytes) -> bytes:
+    """The plaintext sealed for an event (stored, not hashed); raises ``MalformedInput`` if JSON cannot hold it."""
+    try:
+        return orjson.dumps({"payload": payload, "salt": salt.hex()})
+    except orjson.JSONEncodeError as exc:
+        raise MalformedInput(f"payload cannot be stored: {exc}; nest it less deeply") from exc
 
 
 _worker_intake: EventIntake | None = None

@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from evidence_api import db
 from evidence_api.services.errors import Conflict
+from ledger.clock import Clock
 from ledger.errors import UnknownKey
-from ledger.log import utc_now
 from ledger.sm import SM2PublicKey
 
 __all__ = ["ActorKey", "KeyRegistry"]
@@ -30,8 +30,8 @@ class ActorKey:
 class KeyRegistry:
     """Registered actor keys, cached in memory (keys are immutable once registered)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine, *, clock: Clock | None = None) -> None:
+        self._engine, self._clock = engine, clock or Clock()
         self._cache: dict[tuple[str, str], ActorKey] = {}
 
     def register(self, tenant: str, key_id: str, actor_type: str, actor_id: str, public_key_pem: str,
@@ -42,7 +42,7 @@ class KeyRegistry:
         """
         public = SM2PublicKey.from_pem(public_key_pem)
         row = {"tenant": tenant, "key_id": key_id, "actor_type": actor_type, "actor_id": actor_id,
-               "public_key_pem": public.to_pem(), "fingerprint": public.fingerprint(), "created_at": utc_now()}
+               "public_key_pem": public.to_pem(), "fingerprint": public.fingerprint(), "created_at": self._clock.stamp()}
         try:
             if conn is not None:
                 conn.execute(insert(db.actor_keys).values(**row))

@@ -21,18 +21,16 @@ from evidence_api import db
 from evidence_api.services.errors import Conflict, NotFound
 from evidence_api.services.geo import check_geofence
 from evidence_api.services.keys import KeyRegistry
-from evidence_api.services.rules import Rules, rules_from_overrides
+from evidence_api.services.rules import Rules, encode_overrides, load_rules
+from ledger.clock import Clock
 from ledger.errors import MalformedInput
-from ledger.log import utc_now
 from ledger.sm import SM2PublicKey, sm3
 
-__all__ = ["DEVICE_KINDS", "ID_PATTERN", "USER_ROLES", "Organisation", "User"]
+__all__ = ["DEVICE_KINDS", "USER_ROLES", "Organisation", "User"]
 
 USER_ROLES = ("applicant", "team_leader", "workshop_head", "safety_officer", "production_manager", "guardian",
               "gas_analyst", "worker", "legal", "regulator", "insurer", "admin")
 DEVICE_KINDS = ("detector", "camera", "phone")
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@#-]{0,63}$"
-"""Ids of tenants, sites, areas, people, workers, devices and certificates."""
 
 
 @dataclass(frozen=True)
@@ -51,13 +49,13 @@ def _row(row: Any) -> dict[str, Any]:
 class Organisation:
     """Reads and writes the organisation tables of every tenant."""
 
-    def __init__(self, engine: Engine, keys: KeyRegistry) -> None:
-        self._engine, self._keys = engine, keys
+    def __init__(self, engine: Engine, keys: KeyRegistry, *, clock: Clock | None = None) -> None:
+        self._engine, self._keys, self._clock = engine, keys, clock or Clock()
         self._rules: dict[str, Rules] = {}
 
     # -- generic ---------------------------------------------------------------------------------
     def _insert(self, table: Table, row: dict[str, Any], conn: Connection | None = None) -> dict[str, Any]:
-        row = {"created_at": utc_now(), **row}
+        row = {"created_at": self._clock.stamp(), **row}
         try:
             if conn is not None:
                 conn.execute(insert(table).values(**row))
@@ -163,7 +161,7 @@ class Organisation:
         """The tenant's rules: the defaults with its overrides (cached)."""
         rules = self._rules.get(tenant)
         if rules is None:
-            rules = self._rules[tenant] = rules_from_overrides(self.overrides(tenant))
+            rules = self._rules[tenant] = load_rules(tenant, self.overrides(tenant))
         return rules
 
     def overrides(self, tenant: str) -> dict[str, Any]:
@@ -175,8 +173,8 @@ class Organisation:
 
     def set_overrides(self, tenant: str, overrides: dict[str, Any], webhook_url: str | None = None) -> Rules:
         """Replace the tenant's overrides (validated first: a bad one changes nothing) and its webhook."""
-        rules = rules_from_overrides(overrides)
-        values = {"rules": orjson.dumps(overrides).decode(), "webhook_url": webhook_url, "updated_at": utc_now()}
+        stored, rules = encode_overrides(overrides)
+        values = {"rules": stored, "webhook_url": webhook_url, "updated_at": self._clock.stamp()}
         with self._engine.begin() as conn:
             changed = conn.execute(update(db.tenant_settings).where(db.tenant_settings.c.tenant == tenant).values(**values))
             if changed.rowcount == 0:

@@ -15,8 +15,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from evidence_api.services.people import ID_PATTERN
 from ledger.errors import MalformedInput
+from ledger.ids import ID_PATTERN
 
 __all__ = [
     "STATES", "Acceptance", "AcceptanceRecord", "AlarmRecord", "Approval", "ApprovalRecord", "Checks",

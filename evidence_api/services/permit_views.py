@@ -40,7 +40,7 @@ def summary_by_area(engine: Engine, tenant: str) -> list[dict[str, Any]]:
             for area_id, row in sorted(areas.items())]
 
 
-def timeline(engine: Engine, log: TransparencyLog, tenant: str, permit_id: str) -> list[dict[str, Any]]:
+def timeline(log: TransparencyLog, tenant: str, permit_id: str) -> list[dict[str, Any]]:
     """Every logged event of the permit in log order, with signer, times, ``prev`` link and proof status:
     ``logged`` (committed), ``checkpointed`` (a signed checkpoint covers it) or ``anchored`` (and the
     anchors covering it, by backend)."""

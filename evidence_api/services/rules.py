@@ -10,19 +10,31 @@ which GBZ 2.1 holds) are marked ``unconfirmed`` here: defaults a safety officer 
 from __future__ import annotations
 
 import copy
+import logging
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ledger.errors import MalformedInput
 
-__all__ = ["DEFAULTS", "GUARDIAN_CHECKS", "GasRule", "HotWorkUpgrade", "LevelRule", "Rules", "WorkType", "merge", "rules_from_overrides"]
+__all__ = ["DEFAULTS", "GUARDIAN_CHECKS", "GasRule", "HotWorkUpgrade", "LevelRule", "Rules", "WorkType", "encode_overrides",
+           "load_rules", "merge", "rules_from_overrides"]
+
+_log = logging.getLogger(__name__)
 
 GUARDIAN_CHECKS = ("ventilation", "isolation", "detection", "protection", "communication")
 
 
-class GasRule(BaseModel):
+class _RuleModel(BaseModel):
+    """Rule values are finite numbers: ``inf`` or ``NaN`` would disable a limit, and JSON stores them as null.
+    Unknown names are refused: a misspelt override would otherwise be stored and silently leave the default."""
+
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
+
+
+class GasRule(_RuleModel):
     """When gas must be analysed for a permit, and what passes (GB 30871 5.3, 6.3–6.5)."""
 
     max_age_at_start_min: int = Field(30, gt=0)          # sample → start (5.3.1c, 6.3a)
@@ -34,7 +46,7 @@ class GasRule(BaseModel):
                                                          # longest silence of detectors allowed while active
 
 
-class LevelRule(BaseModel):
+class LevelRule(_RuleModel):
     """One level of a work type: validity, approval route, gas rule, JSA."""
 
     max_hours: float | None = Field(gt=0)                # None: the standard sets none (unconfirmed, configure)
@@ -43,7 +55,7 @@ class LevelRule(BaseModel):
     jsa_required: bool = False
 
 
-class WorkType(BaseModel):
+class WorkType(_RuleModel):
     """A GB 30871 special-work type with its levels and template."""
 
     name: str
@@ -53,7 +65,7 @@ class WorkType(BaseModel):
     measures: list[str] = Field(min_length=1)            # mandatory safety measures, each confirmed before approval
 
 
-class HotWorkUpgrade(BaseModel):
+class HotWorkUpgrade(_RuleModel):
     """When hot work must be handled one level higher (GB 30871 5.2.15): on holidays, rest days, at night,
     and outdoors in wind of force 5 or more. The standard does not define "night"; 22:00–06:00 is our
     default (unconfirmed). ``holidays`` is the tenant's official holiday calendar (ISO dates)."""
@@ -65,7 +77,7 @@ class HotWorkUpgrade(BaseModel):
     wind_force: int = Field(5, ge=0, le=12)
 
 
-class Rules(BaseModel):
+class Rules(_RuleModel):
     """Every configurable rule of one tenant."""
 
     work_types: dict[str, WorkType]
@@ -218,5 +230,57 @@ def rules_from_overrides(overrides: dict[str, Any]) -> Rules:
     try:
         return Rules.model_validate(merge(DEFAULTS, overrides))
     except ValidationError as exc:
-        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise MalformedInput(f"rule overrides are invalid: {fields}") from exc
+        raise MalformedInput(f"rule overrides are invalid: {_fields(exc)}") from exc
+
+
+def encode_overrides(overrides: dict[str, Any]) -> tuple[str, Rules]:
+    """The JSON text to store for ``overrides`` and the ``Rules`` it gives; raises ``MalformedInput`` naming each
+    bad field. The rules are validated from the text as it will be read back, so what is stored always loads.
+
+    >>> encode_overrides({"approver_max_distance_m": 8})[0]
+    '{"approver_max_distance_m":8}'
+    """
+    try:
+        text = orjson.dumps(overrides).decode()
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        raise MalformedInput(f"rule overrides cannot be stored as JSON: {exc}") from exc
+    return text, rules_from_overrides(orjson.loads(text))
+
+
+def load_rules(tenant: str, overrides: dict[str, Any]) -> Rules:
+    """The ``Rules`` of ``tenant`` from its stored ``overrides``; never raises for a bad override.
+
+    Writes refuse invalid overrides, but a stored one can still go bad (written by an older version, or made
+    invalid by a changed default). Refusing to load would stop the permit watchdog for the tenant (no expiry,
+    no silent-guardian or overdue-gas suspensions), so each offending override is dropped, the standard's
+    default stands in its place, and the log says so at ERROR until an admin sets valid rules.
+    """
+    kept = copy.deepcopy(overrides) if isinstance(overrides, dict) else {}
+    for _ in range(100):  # each round drops at least one override
+        try:
+            return Rules.model_validate(merge(DEFAULTS, kept))
+        except ValidationError as exc:
+            dropped = [path for path in (_drop(kept, tuple(e["loc"])) for e in exc.errors()) if path]
+            _log.error("tenant %r: stored rule overrides %s are invalid (%s); using the defaults for them until an "
+                       "admin sets valid rules with PUT /v1/settings/rules", tenant, dropped or "(all)", _fields(exc))
+            if not dropped:
+                break
+    return Rules.model_validate(DEFAULTS)
+
+
+def _drop(overrides: dict[str, Any], loc: tuple[Any, ...]) -> str | None:
+    """Remove the deepest override on the path ``loc`` of a validation error; its dotted path, or None."""
+    node, path = overrides, []
+    for key in loc:
+        if not isinstance(node, dict) or key not in node:
+            break
+        path.append(str(key))
+        parent, node = node, node[key]
+    if not path:
+        return None
+    del parent[path[-1]]
+    return ".".join(path)
+
+
+def _fields(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())

@@ -1,5 +1,5 @@
-"""Anchor backends and the anchorer that feeds them checkpoints."""
+"""Anchor backends, the anchors table and the anchorer that feeds them checkpoints, stage by stage."""
 
-from ledger.anchors.base import Anchor, AnchorReceipt, AnchorRequest
+from ledger.anchors.base import Anchor, AnchorReceipt, AnchorRequest, PendingAnchor
 
-__all__ = ["Anchor", "AnchorReceipt", "AnchorRequest"]
+__all__ = ["Anchor", "AnchorReceipt", "AnchorRequest", "PendingAnchor"]

@@ -1,25 +1,32 @@
-"""The anchorer: hands the newest checkpoint, with the consistency proof from each backend's last anchored
-checkpoint, to every configured backend, on its own thread.
+"""The anchorer: anchors the log's newest checkpoint to every backend, each on its own worker thread.
 
-Intake never waits for it. A backend that fails is retried with exponential backoff (capped) and catches up
-with one anchor of the newest checkpoint, since consistency proofs span any gap.
+Per backend, one round (``ledger.anchors.base`` has the stages):
+
+1. On the first round, reconcile: receipts the backend holds for trees the anchors table has not recorded
+   as anchored (a crash between the backend's commit and the table's update) are checked against the
+   log's roots and recorded. A receipt whose root differs from the log's stops this backend: the log was
+   rewritten, or the backend belongs to another log.
+2. If a transaction of this backend is pending in the table, it is sent again if this process has not
+   sent it (idempotent per tx id), then its status is read: anchored, still in flight, or failed.
+3. Otherwise, if the newest checkpoint is larger than the last anchored tree, a transaction is prepared
+   with the consistency proof from that tree, recorded as pending (tx id first), sent, and checked.
+
+A backend that fails backs off exponentially (capped) on its own, so a slow or failing chain never delays
+another backend, and catches up with one anchor of the newest checkpoint, since consistency proofs span any
+gap. Intake never waits for anchoring.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-import time
 from collections.abc import Sequence
 
-from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
-
-from ledger import storage as db
-from ledger.anchors.base import Anchor, AnchorReceipt, AnchorRequest
-from ledger.errors import AnchorError, LedgerError
-from ledger.log import TransparencyLog, utc_now
+from ledger.anchors.base import Anchor, AnchorReceipt, AnchorRequest, PendingAnchor
+from ledger.anchors.book import ANCHORED, AnchorBook
+from ledger.clock import Clock
+from ledger.errors import AnchorCommitError, AnchorError, LedgerError, ProofError
+from ledger.log import TransparencyLog
 
 __all__ = ["Anchorer"]
 
@@ -27,85 +34,154 @@ _log = logging.getLogger(__name__)
 
 
 class Anchorer:
-    """Anchors ``log``'s newest checkpoint to ``backends`` every ``interval`` seconds."""
+    """Anchors ``log``'s newest checkpoint to ``backends``, each on its own thread, every ``interval``
+    seconds; a failing backend waits up to ``max_backoff`` seconds between tries. ``clock`` stamps the
+    anchors table; ``shutdown_timeout`` bounds how long ``close`` waits for a stuck backend."""
 
     def __init__(self, log: TransparencyLog, backends: Sequence[Anchor], *, interval: float = 1.0,
-                 max_backoff: float = 30.0) -> None:
+                 max_backoff: float = 30.0, clock: Clock | None = None, shutdown_timeout: float = 10.0) -> None:
         self.log, self.backends = log, list(backends)
-        self._interval, self._max_backoff = interval, max_backoff
-        self._retry_at = {b.name: 0.0 for b in self.backends}
-        self._failures = {b.name: 0 for b in self.backends}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.book = AnchorBook(log.engine, clock=clock or Clock())
+        self._workers = [_Worker(log, self.book, b, interval=interval, max_backoff=max_backoff) for b in backends]
+        self._shutdown_timeout = shutdown_timeout
+        self._started = False
 
     def start(self) -> None:
-        """Start anchoring in the background."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="tiezheng-anchorer", daemon=True)
-            self._thread.start()
+        """Start one worker thread per backend (idempotent)."""
+        if not self._started:
+            self._started = True
+            for worker in self._workers:
+                worker.start()
 
     def close(self) -> None:
-        """Stop after one last round."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        self.run_once()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        """Stop the workers after one last round each (which anchors the log's final checkpoint)."""
+        if not self._started:
             self.run_once()
+            return
+        for worker in self._workers:
+            worker.stop()
+        for worker in self._workers:
+            worker.join(self._shutdown_timeout)
+        self._started = False
 
     def run_once(self) -> list[AnchorReceipt]:
-        """One round over every backend that is due; returns the receipts made."""
-        checkpoint = self.log.latest_checkpoint()
-        if checkpoint is None:
-            return []
-        receipts = []
-        for backend in self.backends:
-            if time.monotonic() < self._retry_at[backend.name]:
-                continue
-            try:
-                receipt = self._anchor_one(backend)
-            except LedgerError as exc:
-                self._back_off(backend.name, exc)
-                continue
-            except Exception as exc:  # noqa: BLE001 - a backend bug must not stop anchoring for good
-                _log.exception("anchoring to %s failed unexpectedly", backend.name)
-                self._back_off(backend.name, AnchorError(f"unexpected failure: {exc}"))
-                continue
-            self._failures[backend.name] = 0
-            if receipt is not None:
-                receipts.append(receipt)
-        return receipts
+        """One round of every backend in the calling thread, failures logged; the receipts made."""
+        receipts = [worker.round() for worker in self._workers]
+        return [r for r in receipts if r is not None]
 
-    def _anchor_one(self, backend: Anchor) -> AnchorReceipt | None:
-        checkpoint = self.log.latest_checkpoint()
-        assert checkpoint is not None
-        size = checkpoint.checkpoint.tree_size
-        last = backend.latest()
-        if last is not None and last.tree_size >= size:
+
+class _Worker:
+    """One backend's rounds, on its own thread, with its own backoff."""
+
+    def __init__(self, log: TransparencyLog, book: AnchorBook, backend: Anchor, *, interval: float,
+                 max_backoff: float) -> None:
+        self.log, self.book, self.backend = log, book, backend
+        self._interval, self._max_backoff = interval, max_backoff
+        self._lock = threading.Lock()  # run_once and the thread never run a round of one backend at once
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._reconciled, self._failures = False, 0
+        self._sent: set[str] = set()  # tx ids submitted by this process
+
+    def start(self) -> None:
+        """Run rounds on a thread of its own until ``stop``."""
+        self._thread = threading.Thread(target=self._run, name=f"tiezheng-anchor-{self.backend.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to finish after one last round."""
+        self._stop.set()
+
+    def join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the thread; a backend stuck in a call is left behind (daemon)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                _log.warning("anchor backend %s did not finish its last round within %.0f s; leaving it",
+                             self.backend.name, timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        delay = 0.0
+        while not self._stop.wait(delay):
+            self.round()
+            delay = self._delay()
+        self.round()
+
+    def _delay(self) -> float:
+        return min(self._max_backoff, self._interval * 2 ** self._failures) if self._failures else self._interval
+
+    def round(self) -> AnchorReceipt | None:
+        """One round; a failure is logged and counted for the backoff, never raised."""
+        try:
+            with self._lock:
+                receipt = self._step()
+        except LedgerError as exc:
+            self._failed(exc)
             return None
-        if last is not None and self.log.root_at(last.tree_size) != last.root_hash:
-            raise AnchorError(f"{backend.name}: anchored root at size {last.tree_size} differs from the log's: "
-                              "the log was rewritten; refusing to anchor")
-        previous = last.tree_size if last is not None else None
-        proof = self.log.consistency_proof(previous or 0, size)
-        receipt = backend.anchor(AnchorRequest(checkpoint, previous, proof))
-        self._record(receipt)
+        except Exception as exc:  # noqa: BLE001 - a backend bug must not stop anchoring for good
+            _log.exception("anchoring to %s failed unexpectedly", self.backend.name)
+            self._failed(AnchorError(f"{self.backend.name}: unexpected failure: {exc}"))
+            return None
+        self._failures = 0
         return receipt
 
-    def _record(self, receipt: AnchorReceipt) -> None:
-        row = {"backend": receipt.backend, "tree_size": receipt.tree_size,
-               "receipt": json.dumps(receipt.to_json(), ensure_ascii=False), "created_at": utc_now()}
-        try:
-            with self.log.engine.begin() as conn:
-                conn.execute(insert(db.anchors).values(**row))
-        except IntegrityError:
-            _log.info("anchor of size %d on %s already recorded", receipt.tree_size, receipt.backend)
+    def _failed(self, exc: LedgerError) -> None:
+        self._failures += 1
+        _log.warning("anchoring to %s failed (%s); retrying in %.1f s", self.backend.name, exc, self._delay())
 
-    def _back_off(self, name: str, exc: LedgerError) -> None:
-        self._failures[name] += 1
-        delay = min(self._max_backoff, self._interval * 2 ** self._failures[name])
-        self._retry_at[name] = time.monotonic() + delay
-        _log.warning("anchoring to %s failed (%s); retrying in %.1f s", name, exc, delay)
+    def _step(self) -> AnchorReceipt | None:
+        if not self._reconciled:
+            self._reconcile()
+            self._reconciled = True
+        pending = self.book.open_pending(self.backend.name) or self._prepare()
+        return self._complete(pending) if pending is not None else None
+
+    def _reconcile(self) -> None:
+        last = self.book.last_anchored(self.backend.name)
+        held = self.backend.recover(last.tree_size if last is not None else None)
+        known = self.book.known_tx_ids(self.backend.name, [r.tx_id for r in held])
+        for receipt in held:
+            if known.get(receipt.tx_id) != ANCHORED:
+                self._check_root(receipt.tree_size, receipt.root_hash)
+                _log.warning("%s holds transaction %s (tree size %d) that the anchors table had not recorded as "
+                             "anchored; recording it", self.backend.name, receipt.tx_id, receipt.tree_size)
+                self.book.anchored(receipt)
+
+    def _prepare(self) -> PendingAnchor | None:
+        checkpoint = self.log.latest_checkpoint()
+        last = self.book.last_anchored(self.backend.name)
+        if checkpoint is None or (last is not None and last.tree_size >= checkpoint.checkpoint.tree_size):
+            return None
+        previous = None
+        if last is not None:
+            self._check_root(last.tree_size, last.root_hash)
+            previous = last.tree_size
+        proof = self.log.consistency_proof(previous or 0, checkpoint.checkpoint.tree_size)
+        pending = self.backend.prepare(AnchorRequest(checkpoint, previous, proof))
+        self.book.add_pending(pending)
+        return pending
+
+    def _complete(self, pending: PendingAnchor) -> AnchorReceipt | None:
+        try:
+            if pending.tx_id not in self._sent:
+                self.backend.submit(pending)
+                self._sent.add(pending.tx_id)
+            receipt = self.backend.status(pending)
+        except AnchorCommitError as exc:
+            self.book.failed(pending, str(exc))
+            raise
+        if receipt is not None:
+            self.book.anchored(receipt)
+        return receipt
+
+    def _check_root(self, tree_size: int, root_hash: bytes) -> None:
+        """Refuse to go on if the backend's anchored tree is not this log's tree of that size."""
+        try:
+            ours = self.log.root_at(tree_size)
+        except ProofError as exc:
+            raise AnchorError(f"{self.backend.name}: holds an anchor of tree size {tree_size}, beyond the log; "
+                              "it belongs to another log or the log lost data; refusing to anchor") from exc
+        if ours != root_hash:
+            raise AnchorError(f"{self.backend.name}: anchored root at size {tree_size} differs from the log's: "
+                              "the log was rewritten; refusing to anchor")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 from ingest.client import ApiClient
 from ingest.seed import open_tenant
 from ingest.signing import Actor
+from ledger.clock import ManualClock
 from tests.helpers import TENANT, make_actor, wait_until
 from verifier.trust import TrustRoot
 
@@ -73,6 +75,11 @@ class Api:
 
         found: dict[str, Any] = wait_until(probe)
         return found
+
+    def set_plant_day(self, day: str) -> None:
+        """Make ``day`` (ISO) today for the service: its clock stops at noon of that day, plant time."""
+        services = self.client.app.state.services  # type: ignore[attr-defined]
+        services.clock = ManualClock(datetime.fromisoformat(f"{day}T12:00:00+08:00"))
 
     def log_key_pem(self) -> str:
         """The log's public key (PEM)."""

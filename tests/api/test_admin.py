@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from sqlalchemy import func, select
 
+from evidence_api import db
 from evidence_api.config import Settings
+from ledger.sm import SM2PublicKey
 from tests.api.support import ADMIN_TOKEN, BOTH_DATABASES, OTHER_TENANT, Api, assert_problem, bearer, key_body
 from tests.helpers import TENANT, make_actor, signed_item
 from verifier.sm import PublicKey
@@ -150,6 +153,50 @@ def test_register_key_on_another_curve_returns_422(api: Api) -> None:
     resp = api.client.post("/v1/keys", json=body, headers=bearer(api.admin))
 
     assert_problem(resp, 422, "bad-key", "public key is not an uncompressed SM2 point")
+
+
+def _off_curve_pem() -> str:
+    """An SM2 SubjectPublicKeyInfo whose point (X, Y + 1) is not on the curve."""
+    point = bytearray(make_actor("x").signer.public.point)
+    point[-1] ^= 1
+    return SM2PublicKey(bytes(point)).to_pem()
+
+
+def _key_rows(api: Api) -> int:
+    engine = api.client.app.state.services.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        counted: int = conn.execute(select(func.count()).select_from(db.actor_keys)).scalar_one()
+    return counted
+
+
+@pytest.mark.parametrize(("pem", "detail"), [
+    (_off_curve_pem(), "public key point is not on the SM2 curve"),
+    (rsa.generate_private_key(65537, 1024).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
+     "public key is 'rsa', not an SM2 \\(elliptic-curve\\) key"),
+])
+def test_register_key_not_an_sm2_point_returns_422_nothing_stored(api: Api, pem: str, detail: str) -> None:
+    keys = _key_rows(api)
+    ghost = make_actor("ghost")
+    resp = api.client.post("/v1/keys", json={**key_body(ghost), "public_key_pem": pem}, headers=bearer(api.admin))
+    assert_problem(resp, 422, "bad-key", detail)
+    user = {"id": "ghost", "name": "鬼", "roles": ["guardian"], "key_id": "ghost#1", "public_key_pem": pem}
+    assert_problem(api.client.post("/v1/users", json=user, headers=bearer(api.admin)), 422, "bad-key", detail)
+    device = {"id": "gas-9", "kind": "detector", "key_id": "gas-9#1", "public_key_pem": pem}
+    assert_problem(api.client.post("/v1/devices", json=device, headers=bearer(api.admin)), 422, "bad-key", detail)
+    assert _key_rows(api) == keys
+    assert api.client.get("/v1/users", headers=bearer(api.admin)).json() == []
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("key_id", "k/1"), ("key_id", "k\u200b1"), ("actor_id", "guardian\u20121"), ("actor_id", "ghost\n"),
+    ("actor_id", "ＧＨＯＳＴ"), ("key_id", "x" * 65), ("tenant", "acme-chem\u202e"),
+])
+def test_register_key_with_non_id_returns_422_nothing_stored(api: Api, field: str, value: str) -> None:
+    keys = _key_rows(api)
+    resp = api.client.post("/v1/keys", json={**key_body(make_actor("ghost")), field: value}, headers=bearer(api.admin))
+    assert_problem(resp, 422, "malformed-input", f"body.{field}: String should match pattern")
+    assert _key_rows(api) == keys
 
 
 def test_register_key_for_other_tenant_returns_403(api: Api) -> None:

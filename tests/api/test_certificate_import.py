@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 import openpyxl
+import pytest
 
-from evidence_api.services.cert_import import XLSX
+from evidence_api.services.cert_import import XLSX, read_table
+from ledger.errors import MalformedInput
 from tests.api.support import Api, assert_problem, bearer
 
 ZH = "证书编号,姓名,工号,类别,操作项目,初领日期,有效期至,复审日期,发证机关,序号\n"
@@ -102,8 +104,8 @@ def test_import_refused_whole_file_changes_nothing(api: Api) -> None:
     assert_problem(_import(api, b"number,holder_name\nT-1,x\n"), 422, "malformed-input",
                    r"the header lacks columns \['worker', 'category', 'sub_type', 'issued_on', 'authority'\]")
     assert_problem(_import(api, b"not a zip", XLSX), 422, "malformed-input", "not a readable .xlsx workbook")
-    assert_problem(_import(api, b"{}", "application/json"), 422, "malformed-input",
-                   "Content-Type must be 'text/csv' or")
+    assert_problem(_import(api, b"{}", "application/json"), 415, "unsupported-media-type",
+                   r"Content-Type must be one of \['text/csv', 'application/vnd.openxmlformats")
     assert_problem(_import(api, b""), 422, "malformed-input", "the file is empty")
     resp = api.client.post("/v1/certificates/import", content=ZH.encode(),
                            headers=bearer(api.reader) | {"Content-Type": "text/csv"})
@@ -117,3 +119,13 @@ def test_import_more_rows_than_a_batch_in_one_append(api: Api) -> None:
     size = api.tree_size
     report = _report(_import(api, (EN + "\n".join(rows)).encode()))
     assert report["imported"] == 20 and api.tree_size == size + 20
+
+
+def test_import_csv_with_bare_carriage_returns(api: Api) -> None:
+    """A bare CR ends a record (old Excel exports) instead of a 500; a field over the csv limit is a 422."""
+    _workers(api)
+    row = "T-9,王五,w1,1,1.1,2024-03-01,,,杭州市应急管理局"
+    report = _report(_import(api, EN.replace("\n", "\r").encode() + row.encode() + b"\r"))
+    assert (report["imported"], report["failed"]) == (1, 0)
+    with pytest.raises(MalformedInput, match="not a readable CSV file: field larger than field limit"):
+        read_table(EN.encode() + b"x" * 200_000 + b"\n", "text/csv")  # beyond this test's body limit

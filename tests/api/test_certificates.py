@@ -137,6 +137,8 @@ def test_filters_team_category_work_type_and_summary(api: Api) -> None:
 
 
 def _warnings(api: Api, on: str, token: str | None = None) -> dict[str, Any]:
+    """The warning job run on the day ``on``, which is today for the service."""
+    api.set_plant_day(on)
     resp = api.client.post(f"/v1/jobs/certificate-warnings?on={on}", headers=bearer(token or api.admin))
     assert resp.status_code == 200, resp.text
     body: dict[str, Any] = resp.json()
@@ -176,6 +178,29 @@ def test_warnings_review_and_expiry_separately_only_nearest_threshold(api: Api) 
     assert api.tree_size == size + 2 and _count(api, db.certificate_warnings) == 2
     resp = api.client.post("/v1/jobs/certificate-warnings", headers=bearer(api.reader))
     assert_problem(resp, 403, "forbidden", "role 'reader'")
+
+
+def test_warnings_for_a_future_day_refused_real_warnings_still_go_out(api: Api) -> None:
+    _worker(api)
+    _register(api, id="c1", issued_on="2021-03-01", review_due_on="2027-03-01")  # expires 2027-03-01
+    api.set_plant_day("2026-11-20")  # 101 days before
+    size = api.tree_size
+    for on in ("2027-01-30", "2027-02-26", "2026-11-21"):  # would use up the 30-day, the 7-day, then nothing
+        resp = api.client.post(f"/v1/jobs/certificate-warnings?on={on}", headers=bearer(api.admin))
+        assert_problem(resp, 422, "malformed-input", f"on={on} is after today \\(2026-11-20, plant time\\)")
+    assert api.tree_size == size and _count(api, db.certificate_warnings) == 0
+    for on, days in (("2026-12-01", 90), ("2027-01-30", 30), ("2027-02-26", 7)):  # the real days
+        assert [w["days_before"] for w in _warnings(api, on)["warnings"]] == [days]
+    assert _count(api, db.certificate_warnings) == 3
+
+
+def test_warnings_rerun_for_a_missed_past_day(api: Api) -> None:
+    _worker(api)
+    _register(api, id="c1", issued_on="2021-03-01", review_due_on="2027-03-01")
+    api.set_plant_day("2027-02-05")  # the server was down on 2027-01-30
+    resp = api.client.post("/v1/jobs/certificate-warnings?on=2027-01-30", headers=bearer(api.admin))
+    assert resp.status_code == 200 and [w["days_before"] for w in resp.json()["warnings"]] == [30]
+    assert resp.json()["on"] == "2027-01-30"
 
 
 class _Registry(BaseHTTPRequestHandler):

@@ -4,6 +4,7 @@ refusal with its problem details, checking that a refused request leaves the log
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,6 +30,8 @@ from tests.api.support import (
 )
 from tests.helpers import TENANT, make_actor, signed_item, unsigned_item, wait_until
 from verifier.bundle import Bundle, verify_bundle
+
+_JSON = {"Content-Type": "application/json"}
 
 
 def _body(*items: dict[str, Any], attestation: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -129,9 +132,9 @@ def test_post_events_with_implausible_clock_is_logged_and_flagged(api: Api, occu
 
 # -- refused: request shape --------------------------------------------------------------------------
 def test_post_events_malformed_json_returns_422(seeded: Api) -> None:
-    resp = seeded.client.post("/v1/events", content=b'{"events": [', headers=bearer(seeded.ingest))
+    resp = seeded.client.post("/v1/events", content=b'{"events": [', headers=bearer(seeded.ingest) | _JSON)
 
-    assert_problem(resp, 422, "malformed-input", "body is not valid JSON")
+    assert_problem(resp, 422, "malformed-input", "body is not strict JSON: Expecting value")
     assert seeded.tree_size == 1
 
 
@@ -161,7 +164,7 @@ def test_post_events_body_over_max_body_bytes_returns_413(seeded: Api) -> None:
 
     resp = seeded.post_events(_body(item))
 
-    assert_problem(resp, 413, "too-large", rf"request body of \d+ bytes exceeds {MAX_BODY_BYTES}; send smaller batches")
+    assert_problem(resp, 413, "too-large", rf"request body of \d+ bytes exceeds the limit of {MAX_BODY_BYTES} bytes")
     assert seeded.tree_size == 1
 
 
@@ -555,3 +558,108 @@ def test_post_events_in_worker_process_refusal_keeps_problem_type(pooled: Api) -
     assert_problem(pooled.post_events(_body(signed_item(pooled.deputy, tenant=OTHER_TENANT))), 422, "malformed-input",
                    f"event tenant '{OTHER_TENANT}' is not the caller's tenant '{TENANT}'")
     assert pooled.tree_size == 0
+
+
+# -- refused: strict JSON, media type, ids (issue 8, defect 5) ---------------------------------------
+_LOOK_ALIKES = [
+    "P-1/../P-2",        # a path
+    "..",                # a path step
+    "P-1\n",             # a trailing newline
+    "P\u200b-1",         # zero-width space
+    "P-1\u202e",         # bidi override
+    "P\u20111",          # non-breaking hyphen, not "-"
+    "Р-1",               # Cyrillic Р
+    "Ｐ-1",              # full-width Ｐ
+    "Pe\u0301-1",        # e + combining acute: NFD of "Pé-1"
+    "Pé-1",              # NFC: still not ASCII
+    "P" * 65,            # too long
+]
+
+
+@pytest.mark.parametrize("permit", _LOOK_ALIKES)
+def test_post_events_subject_permit_not_an_id_returns_422(seeded: Api, permit: str) -> None:
+    resp = seeded.post_events(_body(signed_item(seeded.guardian, permit=permit)))
+
+    assert_problem(resp, 422, "malformed-input", r"events\[0\]: subject.permit must be an id \(an ASCII letter or digit")
+    assert seeded.tree_size == 1
+
+
+@pytest.mark.parametrize("subject", ["certificate", "worker", "media"])
+def test_post_events_other_subject_ids_not_ids_return_422(seeded: Api, subject: str) -> None:
+    item = signed_item(seeded.guardian, permit=None)
+    item["event"]["subject"] = {subject: "w\u200b1"}
+    item = sign_item(seeded.guardian, {**item, "event": {k: v for k, v in item["event"].items() if k != "signature"}})
+
+    assert_problem(seeded.post_events(_body(item)), 422, "malformed-input", f"subject.{subject} must be an id")
+    assert seeded.tree_size == 1
+
+
+@pytest.mark.parametrize("field", ["id", "key_id"])
+def test_post_events_actor_look_alike_returns_422(seeded: Api, field: str) -> None:
+    item = signed_item(seeded.guardian)
+    item["event"]["actor"][field] += "\u200b"
+
+    assert_problem(seeded.post_events(_body(item)), 422, "malformed-input", f"actor.{field} must be an id")
+    assert seeded.tree_size == 1
+
+
+def _raw(api: Api, body: bytes, content_type: str | None = "application/json") -> Any:
+    headers = bearer(api.ingest) | ({"Content-Type": content_type} if content_type else {})
+    return api.client.post("/v1/events", content=body, headers=headers)
+
+
+def test_post_events_duplicate_key_returns_422_naming_it(seeded: Api) -> None:
+    text = canonical(_body(signed_item(seeded.guardian, payload={"ok": True})))
+    doubled = text.replace(b'"payload":{"ok":true}', b'"payload":{"ok":true,"ok":false}')
+    assert doubled != text
+
+    assert_problem(_raw(seeded, doubled), 422, "malformed-input", "body is not strict JSON: duplicate key 'ok'")
+    assert_problem(_raw(seeded, b'{"events":[],"events":[]}'), 422, "malformed-input", "duplicate key 'events'")
+    assert seeded.tree_size == 1
+
+
+@pytest.mark.parametrize(("number", "detail"), [
+    (b"1e400", "number 1e400 is not finite"), (b"-1e400", "number -1e400 is not finite"),
+    (b"NaN", "NaN is not a JSON number"), (b"Infinity", "Infinity is not a JSON number"),
+    (b"9007199254740993", r"integer 9007199254740993 is beyond \+-\(2\*\*53 - 1\)"),
+])
+def test_post_events_non_finite_or_unsafe_number_returns_422(seeded: Api, number: bytes, detail: str) -> None:
+    text = canonical(_body(signed_item(seeded.guardian, payload={"ppm": 1})))
+
+    resp = _raw(seeded, text.replace(b'"ppm":1', b'"ppm":' + number))
+
+    assert_problem(resp, 422, "malformed-input", detail)
+    assert seeded.tree_size == 1
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "application/json; charset=latin-1", "application/jsonx"])
+def test_post_events_not_application_json_returns_415(seeded: Api, content_type: str | None) -> None:
+    resp = _raw(seeded, canonical(_body(signed_item(seeded.guardian, payload={"n": 2}))), content_type)
+
+    assert_problem(resp, 415, "unsupported-media-type", r"Content-Type must be|JSON bodies are UTF-8")
+    assert seeded.tree_size == 1
+
+
+def test_post_events_application_json_with_utf8_charset_returns_201(seeded: Api) -> None:
+    body = canonical(_body(signed_item(seeded.guardian, payload={"n": 3})))
+
+    assert _raw(seeded, body, "Application/JSON; charset=UTF-8").status_code == 201
+    assert seeded.tree_size == 2
+
+
+@pytest.mark.parametrize(("depth", "detail"), [
+    (254, "payload cannot be stored: .*nest it less deeply"),
+    (300, "value nests too deeply to be canonicalized"),
+    (900, "value nests too deeply to be canonicalized"),
+    (5000, "body nests too deeply"),
+])
+def test_post_events_deeply_nested_payload_returns_422(seeded: Api, depth: int, detail: str) -> None:
+    item = signed_item(seeded.guardian, payload={"ok": True})
+    text = canonical(_body(item)).replace(b'"payload":{"ok":true}', b'"payload":' + b'{"a":' * depth + b"1" + b"}" * depth)
+    if depth == 254:  # one that canonicalizes, with its real commitment
+        deep = json.loads(b'{"a":' * depth + b"1" + b"}" * depth)
+        text = json.dumps(_body(signed_item(seeded.guardian, payload=deep))).encode()
+
+    assert_problem(_raw(seeded, text), 422, "malformed-input", detail)
+    assert seeded.tree_size == 1

@@ -66,7 +66,8 @@ def _setup(api: Api, url: str, notify: str = "webhook") -> None:
     cert = {"id": "c1", "worker": "w1", "category": "1", "sub_type": "1.1", "number": "T-1", "holder_name": "王五",
             "issued_on": "2021-03-01", "review_due_on": "2027-03-01", "authority": "杭州市应急管理局"}
     assert api.client.post("/v1/certificates", json=cert, headers=bearer(api.admin)).status_code == 201
-    resp = api.client.post("/v1/jobs/certificate-warnings?on=2027-02-22", headers=bearer(api.admin))
+    api.set_plant_day("2027-02-22")
+    resp = api.client.post("/v1/jobs/certificate-warnings", headers=bearer(api.admin))
     assert resp.json()["made"] == 1
 
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
-from tests.api.support import Api, assert_problem, bearer
-from tests.helpers import make_actor
+from evidence_api import db
+from evidence_api.config import Settings
+from evidence_api.main import create_app
+from tests.api.permit_support import seed_plant, to_active
+from tests.api.support import Api, assert_problem, bearer, seed
+from tests.helpers import TENANT, make_actor
 
 FENCE = {"circle": {"lat": 31.2, "lon": 121.5, "radius_m": 150}}
 
@@ -98,3 +108,47 @@ def test_rules_override_validated_and_applied(api: Api) -> None:
     assert rules["rules"]["work_types"]["hot_work"]["levels"]["1"]["max_hours"] == 8
     resp = api.client.put("/v1/settings/rules", json={"overrides": {}}, headers=bearer(api.reader))
     assert_problem(resp, 403, "forbidden", "role 'reader'")
+
+
+# -- rule overrides: non-finite numbers, and a stored override that no longer validates (issue 8, defect 1) --
+def _stored_rules(api: Api) -> Any:
+    with api.client.app.state.services.engine.connect() as conn:  # type: ignore[attr-defined]
+        return conn.execute(select(db.tenant_settings.c.rules)).scalars().all()
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"Infinity", b"NaN", b"1" + b"0" * 400])
+def test_rules_override_non_finite_refused_nothing_changed(api: Api, number: bytes) -> None:
+    resp = api.client.put("/v1/settings/rules", json={"overrides": {"approver_max_distance_m": 8}},
+                          headers=bearer(api.admin))
+    assert resp.status_code == 200, resp.text
+    stored = _stored_rules(api)
+
+    resp = api.client.put("/v1/settings/rules", content=b'{"overrides": {"approver_max_distance_m": ' + number + b"}}",
+                          headers=bearer(api.admin) | {"Content-Type": "application/json"})
+
+    assert_problem(resp, 422, "malformed-input", "body is not strict JSON: (number|integer|Infinity|NaN)")
+    assert _stored_rules(api) == stored == ['{"approver_max_distance_m":8}']
+    rules = api.client.get("/v1/settings/rules", headers=bearer(api.reader)).json()
+    assert rules["overrides"] == {"approver_max_distance_m": 8} and rules["rules"]["approver_max_distance_m"] == 8
+
+
+def test_rules_stored_invalid_override_falls_back_and_watchdog_still_suspends(
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    with TestClient(create_app(settings)) as client:
+        plant = seed_plant(seed(client))
+        to_active(plant)
+        # what an older version stored for 1e400, beside a valid override that must survive the fallback
+        bad = {**plant.services.org.overrides(TENANT), "approver_max_distance_m": None, "guardian_heartbeat_timeout_s": 60}
+        with plant.services.engine.begin() as conn:
+            conn.execute(update(db.tenant_settings).values(rules=json.dumps(bad)))
+        reader = plant.api.reader
+    with caplog.at_level(logging.ERROR), TestClient(create_app(settings)) as client:  # a restart
+        resp = client.get("/v1/settings/rules", headers=bearer(reader))
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["rules"]["approver_max_distance_m"] == 5.0  # the standard's default
+        assert resp.json()["rules"]["guardian_heartbeat_timeout_s"] == 60  # the valid override kept
+        assert "stored rule overrides ['approver_max_distance_m'] are invalid" in caplog.text
+        services = client.app.state.services  # type: ignore[attr-defined]
+        assert services.workflow.watch_once(datetime.now(UTC) + timedelta(minutes=3)) == 1
+        permit = client.get("/v1/permits/HW-1", headers=bearer(reader)).json()
+        assert permit["state"] == "suspended"

@@ -47,7 +47,7 @@ MUTATIONS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "event a string": (_set(("event",), "x"), "exactly event, payload and salt"),
     "subject missing": (_drop(("event", "subject")), "event fields: missing \\['subject'\\]"),
     "subject a list": (_set(("event", "subject"), ["HW-1"]), "subject must be an object"),
-    "subject.permit a number": (_set(("event", "subject"), {"permit": 7}), "subject ids must be non-empty strings"),
+    "subject.permit a number": (_set(("event", "subject"), {"permit": 7}), "subject.permit must be an id"),
     "kind a number": (_set(("event", "kind"), 3), "kind must look like"),
     "actor missing": (_drop(("event", "actor")), "event fields: missing \\['actor'\\]"),
     "tenant a number": (_set(("event", "tenant"), 1), "event tenant 1 is not the caller's tenant"),

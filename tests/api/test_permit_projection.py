@@ -62,8 +62,8 @@ def test_rebuild_from_leaf_0_equals_the_live_projection_after_the_permit_walk(ap
     plant = seed_plant(api)
     _walk(plant)
     plant.ok("applicant", "permit.drafted", hot_work(area="unit-4"), permit="HW-2")
-    warned = api.client.post("/v1/jobs/certificate-warnings", headers=bearer(api.admin),
-                             params={"on": (datetime.now(UTC) + timedelta(days=870)).date().isoformat()})
+    api.set_plant_day((datetime.now(UTC) + timedelta(days=870)).date().isoformat())  # the job refuses a future on=
+    warned = api.client.post("/v1/jobs/certificate-warnings", headers=bearer(api.admin))
     assert warned.status_code == 200, warned.text
     live = _snapshot(plant)
     assert live["certificate_warnings"], "the walk's certificates came due for a warning"

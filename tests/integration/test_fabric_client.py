@@ -1,11 +1,12 @@
 """``ledger.fabric.FabricClient`` against the real Fabric 2.1.1 network: submit with both orgs' endorsements
 and read back, one org's endorsement only (committed ENDORSEMENT_POLICY_FAILURE), a chaincode refusal at
-endorsement, orderer fail-over, and no orderer at all. The network is found as in test_fabric_network.py.
+endorsement, orderer fail-over, no orderer at all, and one of the three orderers stopped. The network is found as in test_fabric_network.py.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,8 @@ from ledger.fabric import (
     Identity,
 )
 from ledger.sm import SM2PrivateKey
-from tests.integration.fabric_cli import PeerCLI, SignedLog, leaves, network_cli
+from tests.helpers import wait_until
+from tests.integration.fabric_cli import REPO_ROOT, PeerCLI, SignedLog, leaves, network_cli
 
 pytestmark = pytest.mark.fabric
 
@@ -45,6 +47,13 @@ def _client(cli: PeerCLI, *, orderers: list[Endpoint] | None = None) -> FabricCl
                         orderers=real if orderers is None else orderers, clock=Clock(), submit_timeout=3.0)
 
 
+def _caught_up(cli: PeerCLI, block_number: int) -> None:
+    """Wait until both peers hold block ``block_number``: ``submit`` learns the validation code from the first
+    endorser's block stream, and the other peer may commit the block a moment later (after an orderer
+    outage, once its block delivery has reconnected)."""
+    wait_until(lambda: min(cli.height(1), cli.height(2)) > block_number, timeout=60, interval=0.2)
+
+
 @pytest.fixture
 def client(cli: PeerCLI) -> Iterator[FabricClient]:
     """A client as User1 of Org1MSP, endorsing at both orgs' peers."""
@@ -54,11 +63,11 @@ def client(cli: PeerCLI) -> Iterator[FabricClient]:
 
 
 @pytest.fixture
-def log(client: FabricClient) -> SignedLog:
-    """A log under a fresh origin, its key registered through the client."""
+def log(cli: PeerCLI, client: FabricClient) -> SignedLog:
+    """A log under a fresh origin, its key registered through the client (on both peers)."""
     key = SM2PrivateKey.generate()
     origin = f"tiezheng.client/{uuid.uuid4().hex[:12]}"
-    client.submit("RegisterLogKey", origin, key.public.to_pem())
+    _caught_up(cli, client.submit("RegisterLogKey", origin, key.public.to_pem()).block_number)
     return SignedLog(origin, key, leaves(8))
 
 
@@ -66,7 +75,8 @@ def _latest_size(client: FabricClient, origin: str, peer: int) -> int:
     return int(json.loads(client.evaluate("GetLatest", origin, peer=peer))["tree_size"])
 
 
-def test_submit_endorsed_by_both_orgs_commits_and_evaluate_reads_it(client: FabricClient, log: SignedLog) -> None:
+def test_submit_endorsed_by_both_orgs_commits_and_evaluate_reads_it(cli: PeerCLI, client: FabricClient,
+                                                                     log: SignedLog) -> None:
     text, root = log.checkpoint(5)
 
     committed = client.submit("AnchorCheckpoint", text, "[]")
@@ -74,12 +84,13 @@ def test_submit_endorsed_by_both_orgs_commits_and_evaluate_reads_it(client: Fabr
     stored = json.loads(committed.result)
     assert (stored["tx_id"], stored["tree_size"], stored["root_hash"]) == (committed.tx_id, 5, root.hex())
     assert committed.block_number > 0
+    _caught_up(cli, committed.block_number)
     for peer in (0, 1):
         latest = json.loads(client.evaluate("GetLatest", log.origin, peer=peer))
         assert (latest["tx_id"], latest["checkpoint"]) == (committed.tx_id, text)
 
 
-def test_submit_endorsed_by_one_org_is_committed_invalid(client: FabricClient, log: SignedLog) -> None:
+def test_submit_endorsed_by_one_org_is_committed_invalid(cli: PeerCLI, client: FabricClient, log: SignedLog) -> None:
     text, _ = log.checkpoint(3)
     client.submit("AnchorCheckpoint", text, "[]")
     later, _ = log.checkpoint(6)
@@ -89,19 +100,21 @@ def test_submit_endorsed_by_one_org_is_committed_invalid(client: FabricClient, l
 
     assert failed.value.code == "ENDORSEMENT_POLICY_FAILURE" and failed.value.tx_id in str(failed.value)
     assert failed.value.block_number > 0
+    _caught_up(cli, failed.value.block_number)
     assert (_latest_size(client, log.origin, 0), _latest_size(client, log.origin, 1)) == (3, 3)
 
 
-def test_chaincode_refusal_raises_endorse_error_with_reason(client: FabricClient, log: SignedLog) -> None:
+def test_chaincode_refusal_raises_endorse_error_with_reason(cli: PeerCLI, client: FabricClient,
+                                                            log: SignedLog) -> None:
     text, _ = log.checkpoint(4)
-    client.submit("AnchorCheckpoint", text, "[]")
+    _caught_up(cli, client.submit("AnchorCheckpoint", text, "[]").block_number)
     fork = SignedLog(log.origin, log.key, leaves(4, tag="other"))
 
     with pytest.raises(FabricEndorseError, match=r"^endorse: 2 of 2 peers refused.*fork") as refused:
         client.submit("AnchorCheckpoint", fork.checkpoint(4)[0], "[]")
 
     assert len(refused.value.details) == 2 and refused.value.tx_id in str(refused.value)
-    assert _latest_size(client, log.origin, 1) == 4
+    assert _latest_size(client, log.origin, 0) == 4
 
 
 def test_submit_fails_over_to_the_next_orderer(cli: PeerCLI, log: SignedLog) -> None:
@@ -112,6 +125,7 @@ def test_submit_fails_over_to_the_next_orderer(cli: PeerCLI, log: SignedLog) -> 
     try:
         committed = client.submit("AnchorCheckpoint", log.checkpoint(2)[0], "[]")
         assert json.loads(committed.result)["tree_size"] == 2
+        _caught_up(cli, committed.block_number)
 
         only_dead = _client(cli, orderers=[dead])
         with pytest.raises(FabricSubmitError, match=r"^submit: no orderer accepted the transaction: 127.0.0.1:1"):
@@ -120,3 +134,28 @@ def test_submit_fails_over_to_the_next_orderer(cli: PeerCLI, log: SignedLog) -> 
         assert _latest_size(client, log.origin, 0) == 2
     finally:
         client.close()
+
+
+def _raft_leader() -> str:
+    status = subprocess.run(["bash", str(REPO_ROOT / "network/fabric/status.sh"), "--json"], capture_output=True,
+                            text=True, check=False)
+    return str(json.loads(status.stdout)["raft_leader"])
+
+
+def test_submit_commits_with_one_orderer_stopped(cli: PeerCLI, log: SignedLog) -> None:
+    fabric = REPO_ROOT / "network/fabric"
+    subprocess.run(["bash", str(fabric / "down.sh"), "orderer0"], capture_output=True, check=True)
+    try:
+        # The two orderers left elect a leader among themselves (if orderer0 led) before they order again.
+        leader = wait_until(lambda: (now := _raft_leader()) in ("orderer1", "orderer2") and now, timeout=60,
+                            interval=0.5)
+        client = _client(cli)
+        committed = client.submit("AnchorCheckpoint", log.checkpoint(3)[0], "[]")
+        client.close()
+
+        assert leader in ("orderer1", "orderer2")
+        assert json.loads(committed.result)["tree_size"] == 3
+    finally:
+        subprocess.run(["bash", str(fabric / "up.sh")], capture_output=True, check=True)
+        # orderer0's return starts another election: leave the network with a leader for the next test.
+        wait_until(lambda: _raft_leader() != "none", timeout=60, interval=0.5)

@@ -1,5 +1,5 @@
 """``TransparencyLog`` on a real database: receipts, idempotency, conflicts, the permit chain, restarts,
-checkpoints and proofs; the Alembic head against the metadata; the local anchor journal and the anchorer.
+checkpoints and proofs; the Alembic head against the metadata (anchoring: test_anchors.py).
 
 Every test that takes ``log`` or ``engine`` runs on SQLite and on a real PostgreSQL server (``postgres``).
 Proofs and checkpoints are checked with the independent ``verifier`` package, never with ``ledger`` itself.
@@ -8,10 +8,8 @@ Proofs and checkpoints are checked with the independent ``verifier`` package, ne
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,17 +19,13 @@ from sqlalchemy import Engine, func, select
 
 from evidence_api.db import all_metadata
 from ledger import storage as db
-from ledger.anchors.anchorer import Anchorer
-from ledger.anchors.base import AnchorRequest
-from ledger.anchors.local import LocalJournal
 from ledger.canonical import canonical
-from ledger.checkpoint import Checkpoint, SignedCheckpoint
-from ledger.errors import AnchorError, DuplicateConflict, InvalidSignature, ProofError, StorageError
+from ledger.checkpoint import SignedCheckpoint
+from ledger.errors import DuplicateConflict, InvalidSignature, ProofError, StorageError
 from ledger.log import Receipt, TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey, sm3
 from ledger.writer import GroupCommit
 from tests.helpers import make_actor, signed_item, submission, wait_until
-from verifier.anchors import read_journal, verify_journal
 from verifier.merkle import verify_consistency, verify_inclusion
 
 ORIGIN = "test.tiezheng/log"
@@ -351,106 +345,6 @@ def test_migration_head_matches_table_metadata(engine: Engine) -> None:
     assert diffs == []
 
 
-# -- local anchor journal and anchorer ---------------------------------------------------------------
-@pytest.fixture
-def journal_path(tmp_path: Path) -> Path:
-    return tmp_path / "anchors" / "local-journal.jsonl"
-
-
-@pytest.fixture
-def journal(journal_path: Path, log_key: SM2PrivateKey) -> LocalJournal:
-    return LocalJournal(journal_path, signer=Signer.from_private_key(log_key))
-
-
-def _entries(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_bytes().splitlines()]
-
-
-def test_anchorer_run_once_without_checkpoint_anchors_nothing(log: TransparencyLog, journal: LocalJournal) -> None:
-    assert Anchorer(log, [journal]).run_once() == []
-    assert journal.latest() is None
-
-
-def test_anchorer_run_once_anchors_latest_checkpoint(
-        log: TransparencyLog, journal: LocalJournal, journal_path: Path, log_key: SM2PrivateKey) -> None:
-    log.submit(submission(*_items(3)))
-    checkpoint = _checkpoint_of_size(log, 3)
-    anchorer = Anchorer(log, [journal])
-
-    (receipt,) = anchorer.run_once()
-
-    assert (receipt.backend, receipt.tree_size, receipt.root_hash) == ("local", 3, checkpoint.checkpoint.root_hash)
-    (entry,) = _entries(journal_path)
-    assert entry["checkpoint"] == checkpoint.text
-    assert (entry["seq"], entry["prev_entry"], entry["previous_tree_size"]) == (0, None, None)
-    assert [r["tree_size"] for r in log.anchor_receipts_covering(3)] == [3]
-    verify_journal(read_journal(journal_path.read_bytes()), public_key_pem=log_key.public.to_pem())
-    assert anchorer.run_once() == []  # nothing new to anchor
-    assert len(_entries(journal_path)) == 1
-
-
-def test_local_journal_entries_chain_by_sm3_of_previous_entry(
-        log: TransparencyLog, journal: LocalJournal, journal_path: Path, log_key: SM2PrivateKey) -> None:
-    anchorer = Anchorer(log, [journal])
-    log.submit(submission(*_items(2)))
-    _checkpoint_of_size(log, 2)
-    anchorer.run_once()
-    log.submit(submission(*_items(3)))
-    _checkpoint_of_size(log, 5)
-
-    anchorer.run_once()
-
-    first, second = _entries(journal_path)
-    assert second["seq"] == 1
-    assert second["prev_entry"] == sm3(canonical(first)).hex()
-    assert second["previous_tree_size"] == 2
-    verify_consistency(2, 5, bytes.fromhex(first["root_hash"]), bytes.fromhex(second["root_hash"]),
-                       [bytes.fromhex(h) for h in second["consistency_proof"]])
-    verify_journal(read_journal(journal_path.read_bytes()), public_key_pem=log_key.public.to_pem())
-
-
-def test_local_journal_reopen_drops_torn_final_line(
-        log: TransparencyLog, journal: LocalJournal, journal_path: Path, log_key: SM2PrivateKey) -> None:
-    log.submit(submission(*_items(2)))
-    _checkpoint_of_size(log, 2)
-    Anchorer(log, [journal]).run_once()
-    intact = journal_path.read_bytes()
-    with journal_path.open("ab") as handle:
-        handle.write(b'{"v":1,"seq":1,"prev_entry":"ab')
-
-    reopened = LocalJournal(journal_path, signer=Signer.from_private_key(log_key))
-
-    assert journal_path.read_bytes() == intact
-    latest = reopened.latest()
-    assert latest is not None and latest.tree_size == 2
-    log.submit(submission(*_items(1)))
-    _checkpoint_of_size(log, 3)
-    Anchorer(log, [reopened]).run_once()
-    assert [e["seq"] for e in _entries(journal_path)] == [0, 1]
-    verify_journal(read_journal(journal_path.read_bytes()), public_key_pem=log_key.public.to_pem())
-
-
-def test_anchorer_refuses_when_journal_root_differs_from_log(
-        log: TransparencyLog, journal: LocalJournal, journal_path: Path, log_key: SM2PrivateKey,
-        caplog: pytest.LogCaptureFixture) -> None:
-    log.submit(submission(*_items(2)))
-    forged = Checkpoint(ORIGIN, 2, b"\x11" * 32).sign(Signer.from_private_key(log_key))
-    journal.anchor(AnchorRequest(forged, None, []))
-    log.submit(submission(*_items(2)))
-    _checkpoint_of_size(log, 4)
-
-    with caplog.at_level(logging.WARNING, logger="ledger.anchors.anchorer"):
-        receipts = Anchorer(log, [journal]).run_once()
-
-    assert receipts == []
-    (record,) = [r for r in caplog.records if r.name == "ledger.anchors.anchorer"]
-    assert isinstance(record.args, tuple) and isinstance(record.args[1], AnchorError)
-    assert "local: anchored root at size 2 differs from the log's: the log was rewritten; refusing to anchor" \
-        in record.getMessage()
-    assert len(_entries(journal_path)) == 1
-    assert log.anchor_receipts_covering(0) == []
-
-
 def test_writer_survives_an_unexpected_failure(log: TransparencyLog, monkeypatch: pytest.MonkeyPatch) -> None:
     actor = make_actor()
 
@@ -463,19 +357,3 @@ def test_writer_survives_an_unexpected_failure(log: TransparencyLog, monkeypatch
             log.submit(submission(signed_item(actor)), timeout=10)
     assert log.tree_size == 0
     assert log.submit(submission(signed_item(actor)), timeout=10)[0].leaf_index == 0
-
-
-def test_local_journal_resumes_from_a_long_journal(tmp_path: Path, log_key: SM2PrivateKey,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ledger.anchors.local._TAIL", 100)  # smaller than one entry: the window must widen
-    signer = Signer.from_private_key(log_key)
-    journal = LocalJournal(tmp_path / "journal.jsonl", signer=signer)
-    for size in range(1, 60):
-        checkpoint = Checkpoint("test.tiezheng/log", size, sm3(str(size).encode())).sign(signer)
-        journal.anchor(AnchorRequest(checkpoint, size - 1 if size > 1 else None, []))
-    with (tmp_path / "journal.jsonl").open("ab") as handle:
-        handle.write(b'{"v": 1, "seq": 59, "torn')
-    reopened = LocalJournal(tmp_path / "journal.jsonl", signer=signer)
-    latest = reopened.latest()
-    assert latest is not None and latest.tree_size == 59
-    assert (tmp_path / "journal.jsonl").read_bytes().endswith(b"\n")

@@ -1,8 +1,9 @@
-"""Alembic migration 0003 (event ids unique per tenant) on a log that already holds events, on SQLite and
-PostgreSQL: the events, the tree and the chains keep working, and the new key takes effect."""
+"""Alembic migrations 0003 (event ids unique per tenant) and 0005 (staged anchors) on a log that already
+holds events and anchors, on SQLite and PostgreSQL: what was stored keeps working, the new rules take effect."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,11 +13,15 @@ from alembic.config import Config
 from sqlalchemy import Engine, text
 
 import evidence_api
+from ledger.anchors.anchorer import Anchorer
+from ledger.anchors.base import AnchorRequest
+from ledger.anchors.local import LocalJournal, entry_id
 from ledger.database import make_engine
 from ledger.errors import DuplicateConflict
 from ledger.log import TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey
-from tests.helpers import TENANT, make_actor, signed_item, submission
+from tests.helpers import TENANT, make_actor, signed_item, submission, wait_until
+from verifier.anchors import read_journal, verify_journal
 
 OTHER = "other-co"
 
@@ -88,3 +93,39 @@ def test_downgrade_from_0003_restores_global_ids_when_no_tenants_share_one(
     with old_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM events")).scalar() == 1
     command.upgrade(_alembic(database_url), "head")
+
+
+def test_upgrade_to_0005_keeps_anchor_receipts_and_anchoring_continues(
+        old_engine: Engine, database_url: str, log_key: SM2PrivateKey, tmp_path: Path) -> None:
+    command.upgrade(_alembic(database_url), "0004")
+    signer = Signer.from_private_key(log_key)
+    log = _open(old_engine, log_key)
+    log.submit(submission(*(signed_item(make_actor()) for _ in range(2))))
+    log.close()  # cuts the checkpoint of size 2
+    checkpoint = log.latest_checkpoint()
+    assert checkpoint is not None
+    journal = LocalJournal(tmp_path / "journal.jsonl", signer=signer)
+    pending = journal.prepare(AnchorRequest(checkpoint, None, []))
+    journal.submit(pending)
+    receipt = journal.status(pending)
+    assert receipt is not None
+    with old_engine.begin() as conn:  # the row the anchorer before 0005 wrote
+        conn.execute(text("INSERT INTO anchors (backend, tree_size, receipt, created_at) VALUES "
+                          "('local', 2, :receipt, '2026-11-30T00:00:00.000Z')"),
+                     {"receipt": json.dumps(receipt.to_json())})
+
+    command.upgrade(_alembic(database_url), "head")
+
+    log = _open(old_engine, log_key)
+    try:
+        anchorer = Anchorer(log, [LocalJournal(tmp_path / "journal.jsonl", signer=signer)])
+        assert anchorer.book.rows("local") == [{"tx_id": entry_id(pending.body["entry"]), "tree_size": 2,
+                                                "status": "anchored", "error": None}]
+        assert log.anchor_receipts_covering(1) == [receipt.to_json()]
+        log.submit(submission(signed_item(make_actor())))
+        wait_until(lambda: (cp := log.latest_checkpoint()) is not None and cp.checkpoint.tree_size == 3)
+        (new,) = anchorer.run_once()
+        assert (new.tree_size, new.body["entry"]["seq"], new.body["entry"]["previous_tree_size"]) == (3, 1, 2)
+        verify_journal(read_journal((tmp_path / "journal.jsonl").read_bytes()), public_key_pem=log_key.public.to_pem())
+    finally:
+        log.close()

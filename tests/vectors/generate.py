@@ -1,4 +1,6 @@
-"""Write the golden proof vectors under tests/vectors/ from ledger's Merkle code (run: python -m tests.vectors.generate).
+"""Write the golden vectors under tests/vectors/ (run: python -m tests.vectors.generate).
+
+Proofs come from ledger's Merkle code, media objects from ingest's segments (``generate_segments``).
 
 Each file is one case with ``desc`` and ``want_error``; mutations are named like transparency-dev/merkle's
 (``modified-proof@1-bit-@2``). The independent verifier (Python) and the chaincode (Go) must pass them all;
@@ -14,6 +16,7 @@ from typing import Any
 
 from ledger.hashing import leaf_hash
 from ledger.merkle import Frontier, consistency_proof, inclusion_proof, root_at
+from tests.vectors.generate_segments import segment_cases
 
 HERE = Path(__file__).parent
 _SIZES = (1, 2, 3, 5, 7, 8, 9, 16, 17, 100)
@@ -73,7 +76,7 @@ def consistency_cases() -> Iterator[tuple[str, dict[str, Any]]]:
 def generate(out: Path = HERE) -> list[Path]:
     """Write every case as ``<out>/<kind>/<size>/<case>.json``; returns the paths written."""
     written = []
-    for name, case in [*inclusion_cases(), *consistency_cases()]:
+    for name, case in [*inclusion_cases(), *consistency_cases(), *segment_cases()]:
         want_error = not name.split("/")[-1].startswith("happy-path")
         body = {"desc": name.split("/")[-1], **case, "want_error": want_error}
         path = out / f"{name}.json"

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from ledger.canonical import canonical
 from ledger.errors import MalformedInput
 from ledger.events import check_claim, leaf_template
+from ledger.ids import ID_PATTERN
 from tests.helpers import TENANT, make_actor, signed_item
 
-_text = st.text(max_size=30) | st.sampled_from(['"prev":null', ',"prev":null,', "prev", "\u2028", "😀"])
+_id = st.from_regex(ID_PATTERN, fullmatch=True)
 
 
 def _event(kind_suffix: str, permit: str, actor_id: str, location: dict[str, float] | None) -> dict[str, Any]:
@@ -25,8 +26,8 @@ def _event(kind_suffix: str, permit: str, actor_id: str, location: dict[str, flo
 @settings(max_examples=150, deadline=None)
 @given(
     kind_suffix=st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True),
-    permit=_text.filter(lambda s: len(s) <= 128),
-    actor_id=_text.filter(lambda s: 0 < len(s) <= 128),
+    permit=_id,
+    actor_id=_id,
     location=st.none() | st.fixed_dictionaries({"lat": st.floats(-90, 90), "lon": st.floats(-180, 180)}),
     prev=st.none() | st.binary(min_size=32, max_size=32),
 )

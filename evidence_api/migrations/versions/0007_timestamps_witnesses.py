@@ -1,0 +1,22 @@
+"""trusted timestamps and witness cosignatures of checkpoints (issue 11)
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-01
+
+Reserved in the revision chain so that parallel work lands in a fixed order; the change that owns it fills
+in its tables. Until then it changes nothing.
+"""
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Nothing yet."""
+
+
+def downgrade() -> None:
+    """Nothing yet."""

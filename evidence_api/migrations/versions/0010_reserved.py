@@ -1,0 +1,22 @@
+"""reserved for the next change
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-01
+
+Reserved in the revision chain so that parallel work lands in a fixed order; the change that owns it fills
+in its tables. Until then it changes nothing.
+"""
+
+revision = '0010'
+down_revision = '0009'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Nothing yet."""
+
+
+def downgrade() -> None:
+    """Nothing yet."""

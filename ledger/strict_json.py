@@ -1,0 +1,86 @@
+"""Strict JSON text (RFC 8259 as restricted by I-JSON, RFC 7493): what every request body must be.
+
+A body is parsed once, by ``loads``, and refused with ``MalformedInput`` when it is not UTF-8, has a
+duplicate object key (parsers disagree on which one wins, so a signed value could be read two ways), a
+non-finite number (``NaN``, ``Infinity``, or ``1e400``, which overflows to infinity and would be stored as
+``null``), an integer beyond +-(2**53 - 1) (RFC 8785 and every JavaScript client lose its digits) or a lone
+UTF-16 surrogate (no UTF-8 text can carry it). These are the checks the verifier makes on evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+import orjson
+
+from ledger.errors import MalformedInput
+
+__all__ = ["MAX_SAFE_INTEGER", "loads"]
+
+MAX_SAFE_INTEGER = 2**53 - 1
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def loads(data: bytes, what: str = "body") -> Any:
+    """The JSON value of ``data``; raises ``MalformedInput`` naming ``what`` and the fault.
+
+    >>> loads(b'{"a": [1, 2.5, "x"]}')
+    {'a': [1, 2.5, 'x']}
+    >>> loads(b'{"a": 1, "a": 2}')
+    Traceback (most recent call last):
+    ...
+    ledger.errors.MalformedInput: body is not strict JSON: duplicate key 'a' in an object
+    >>> loads(b'{"limit": 1e400}')
+    Traceback (most recent call last):
+    ...
+    ledger.errors.MalformedInput: body is not strict JSON: number 1e400 is not finite
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedInput(f"{what} is not UTF-8: {exc}") from exc
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_float=_finite, parse_int=_safe_int,
+                           parse_constant=_refuse_constant)
+    except RecursionError as exc:
+        raise MalformedInput(f"{what} nests too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, and the hooks' refusals
+        raise MalformedInput(f"{what} is not strict JSON: {exc}") from exc
+    if _SURROGATE_ESCAPE.search(text):  # rare: let orjson judge whether each \\uD8xx escape has its pair
+        try:
+            orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedInput(f"{what} is not strict JSON: {exc}") from exc
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):  # rare: find the first key given twice, to name it
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r} in an object")
+            seen.add(key)
+    return result
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {text} is not finite")
+    return number
+
+
+def _safe_int(text: str) -> int:
+    number = int(text)
+    if len(text) > 15 and abs(number) > MAX_SAFE_INTEGER:  # 15 digits are always safe
+        raise ValueError(f"integer {text} is beyond +-(2**53 - 1); send it as a string")
+    return number
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# MinIO, natively: one `minio server` on 127.0.0.1, data under ${TIEZHENG_STATE}/minio (.tiezheng/services).
+# Usage: minio.sh up|down|status|url|build
+#   up      builds MinIO if it is not in .tools/ yet (≈ 9 min cold), starts it, waits until it is ready
+#   url     http://ACCESS_KEY:SECRET@127.0.0.1:PORT, what ingest.objectstore.S3ObjectStore.connect takes
+# Defaults (MINIO_VERSION, MINIO_PORT, MINIO_CONSOLE_PORT, MINIO_ROOT_USER, MINIO_ROOT_PASSWORD) are in
+# network/config/objectstore.config. MinIO is AGPL-3.0 and its community repository was archived in April 2026:
+# Tiezheng only runs it unmodified, as a separate server; new deployments should prefer SeaweedFS.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../config/objectstore.config
+. "$here/../config/objectstore.config"
+# shellcheck source=native.sh
+. "$here/native.sh"
+
+HOME_DIR=$TIEZHENG_S3_TOOLS/minio/$MINIO_VERSION
+BIN=$HOME_DIR/bin/minio
+
+build() {
+  [ -x "$BIN" ] && return 0
+  command -v go >/dev/null || die "go is not installed; MinIO is built from source with the Go toolchain"
+  go_build_logged "$HOME_DIR" env GOBIN="$HOME_DIR/bin" go install -trimpath "github.com/minio/minio@$MINIO_VERSION"
+}
+
+ready() { curl -fsS -o /dev/null "http://127.0.0.1:$MINIO_PORT/minio/health/ready"; }
+
+up() {
+  if native_pid minio >/dev/null; then echo "minio: already running on 127.0.0.1:$MINIO_PORT"; return; fi
+  build
+  mkdir -p "$STATE/minio/data"
+  native_start minio env MINIO_ROOT_USER="$MINIO_ROOT_USER" MINIO_ROOT_PASSWORD="$MINIO_ROOT_PASSWORD" \
+    MINIO_BROWSER=off MINIO_UPDATE=off "$BIN" server "$STATE/minio/data" \
+    --address "127.0.0.1:$MINIO_PORT" --console-address "127.0.0.1:$MINIO_CONSOLE_PORT" --quiet
+  native_wait minio "$S3_START_TIMEOUT" ready
+  echo "minio: running on 127.0.0.1:$MINIO_PORT, data in $STATE/minio/data"
+}
+
+down() { native_stop minio; }
+
+status() {
+  if native_pid minio >/dev/null && ready; then echo "minio: running on 127.0.0.1:$MINIO_PORT ($STATE/minio)"
+  else echo "minio: stopped"; fi
+}
+
+url() { echo "http://$MINIO_ROOT_USER:$MINIO_ROOT_PASSWORD@127.0.0.1:$MINIO_PORT"; }
+
+case "${1:-}" in
+  up|down|status|url|build) "$1" ;;
+  *) echo "usage: $0 up|down|status|url|build" >&2; exit 2 ;;
+esac

@@ -1,0 +1,252 @@
+"""Who may do what: every operation of the OpenAPI document × every caller (no token, a garbage token, the
+platform admin, a tenant's admin, ingest and reader tokens, and the same three roles of another tenant),
+each asserting the exact status. The operations come from the document, so a new route without an entry
+in ``ROUTES`` fails here."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from evidence_api.config import Settings
+from evidence_api.main import create_app
+from tests.api.permit_support import Plant, hot_work, seed_plant
+from tests.api.support import (
+    ADMIN_TOKEN,
+    MAX_BATCH,
+    MAX_BODY_BYTES,
+    OTHER_TENANT,
+    Api,
+    bearer,
+    key_body,
+    seed,
+)
+from tests.helpers import TENANT, make_actor, signed_item
+
+CALLERS = ("none", "garbage", "platform", "admin", "ingest", "reader", "other-admin", "other-ingest", "other-reader")
+READ = frozenset({"admin", "ingest", "reader"})
+WRITE = frozenset({"admin", "ingest"})
+ADMIN = frozenset({"admin"})
+PLATFORM_ONLY: frozenset[str] = frozenset()
+
+
+@dataclass
+class World:
+    """The running service: tenant TENANT with a plant, a logged event and a drafted permit; OTHER_TENANT bare."""
+
+    api: Api
+    plant: Plant
+    event_id: str
+    other_admin: str
+    counter: Iterator[int] = field(default_factory=itertools.count)
+
+    def fresh(self, prefix: str) -> str:
+        """A new id, so that every create in the matrix stands alone."""
+        return f"{prefix}-{next(self.counter)}"
+
+    def token(self, caller: str) -> str | None:
+        tokens = {"none": None, "garbage": "garbage-token-that-nobody-issued", "platform": ADMIN_TOKEN,
+                  "admin": self.api.admin, "ingest": self.api.ingest, "reader": self.api.reader,
+                  "other-admin": self.other_admin, "other-ingest": self.api.other_ingest,
+                  "other-reader": self.api.other_reader}
+        return tokens[caller]
+
+    def drafted(self) -> str:
+        """A new permit in state draft (drafted by TENANT's ingest token)."""
+        permit = self.fresh("AZ")
+        resp = self.plant.send(self.plant.item("applicant", "permit.drafted", hot_work(), permit=permit))
+        assert resp.status_code == 201, resp.text
+        return permit
+
+
+Request = tuple[str, dict[str, Any]]  # url, keyword arguments of the client call
+Build = Callable[[World], Request]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Who may call an operation and what each caller gets.
+
+    ``roles``: tenant roles allowed (others get 403); ``ok``: the status an allowed caller of the owning
+    tenant gets; ``other``: what an allowed role of the other tenant gets (its own data, or 404/403/422 for
+    TENANT's); ``platform``: what the platform admin gets (403 where the operation needs a tenant)."""
+
+    build: Build
+    roles: frozenset[str]
+    ok: int
+    other: int
+    platform: int = 403
+    public: bool = False
+
+
+def _get(url: str, **params: Any) -> Build:
+    return lambda w: (url, {"params": params} if params else {})
+
+
+def _json(url: str, body: Callable[[World], Any]) -> Build:
+    return lambda w: (url, {"json": body(w)})
+
+
+def _key(w: World) -> dict[str, str]:
+    return key_body(make_actor(w.fresh("dev"), kind="device"))
+
+
+def _user(w: World) -> dict[str, Any]:
+    actor = make_actor(w.fresh("u"))
+    return {"id": actor.id, "name": "张三", "roles": ["guardian"], "key_id": actor.key_id,
+            "public_key_pem": actor.signer.public.to_pem()}
+
+
+def _device(w: World) -> dict[str, Any]:
+    actor = make_actor(w.fresh("d"), kind="device")
+    return {"id": actor.id, "kind": "detector", "key_id": actor.key_id, "public_key_pem": actor.signer.public.to_pem()}
+
+
+def _certificate(w: World) -> dict[str, Any]:
+    n = w.fresh("C")
+    return {"id": n, "worker": "welder", "category": "2", "sub_type": "2.1", "number": f"T{n}", "holder_name": "welder",
+            "issued_on": "2024-03-01", "authority": "上海市应急管理局"}
+
+
+def _import(w: World) -> Request:
+    csv = f"number,holder_name,worker,category,sub_type,issued_on,authority\nT{w.fresh('I')},welder,welder,2,2.1,2024-03-01,局\n"
+    return "/v1/certificates/import", {"content": csv.encode(), "headers": {"Content-Type": "text/csv"}}
+
+
+def _event(w: World) -> dict[str, Any]:
+    return {"events": [signed_item(w.api.guardian, permit=None, kind="guardian.checkin")]}
+
+
+def _cancel(w: World) -> Request:
+    permit = w.drafted()
+    item = w.plant.item("applicant", "permit.cancelled", {"note": "matrix"}, permit=permit)
+    return f"/v1/permits/{permit}/actions", {"json": item}
+
+
+_RULES: dict[str, Any] = {"overrides": {"hot_work_upgrade": {"night_from_hour": None, "rest_days": []}}}
+_FENCE = {"circle": {"lat": 31.2, "lon": 121.5, "radius_m": 100}}
+
+ROUTES: dict[tuple[str, str], Entry] = {
+    ("POST", "/v1/tenants"): Entry(_json("/v1/tenants", lambda w: {"id": w.fresh("t"), "name": "T"}),
+                                   PLATFORM_ONLY, 201, 403, platform=201),
+    ("POST", "/v1/tokens"): Entry(_json("/v1/tokens", lambda w: {"tenant": TENANT, "role": "reader", "label": "m"}),
+                                  ADMIN, 201, 403, platform=201),
+    ("POST", "/v1/keys"): Entry(_json("/v1/keys", _key), ADMIN, 201, 403, platform=201),
+    ("GET", "/v1/certificates/catalog"): Entry(_get("/v1/certificates/catalog"), READ, 200, 200, platform=200),
+    ("POST", "/v1/certificates"): Entry(_json("/v1/certificates", _certificate), ADMIN, 201, 404),
+    ("GET", "/v1/certificates"): Entry(_get("/v1/certificates"), READ, 200, 200),
+    ("GET", "/v1/certificates/summary"): Entry(_get("/v1/certificates/summary"), READ, 200, 200),
+    ("POST", "/v1/certificates/import"): Entry(_import, ADMIN, 200, 200),
+    ("GET", "/v1/certificates/{certificate_id}"): Entry(_get("/v1/certificates/welder-c0"), READ, 200, 404),
+    ("POST", "/v1/certificates/{certificate_id}/verify"): Entry(_get("/v1/certificates/welder-c0/verify"), ADMIN, 200,
+                                                                404),
+    ("POST", "/v1/jobs/certificate-warnings"): Entry(_get("/v1/jobs/certificate-warnings"), ADMIN, 200, 200,
+                                                     platform=200),
+    ("POST", "/v1/events"): Entry(_json("/v1/events", _event), WRITE, 201, 422),
+    ("GET", "/v1/events/{event_id}/bundle"): Entry(lambda w: (f"/v1/events/{w.event_id}/bundle", {}), READ, 200, 404),
+    ("GET", "/v1/log/checkpoint"): Entry(_get("/v1/log/checkpoint"), READ, 200, 200, 200, public=True),
+    ("GET", "/v1/log/public-key"): Entry(_get("/v1/log/public-key"), READ, 200, 200, 200, public=True),
+    ("GET", "/v1/log/proofs/inclusion"): Entry(_get("/v1/log/proofs/inclusion", leaf_index=0, tree_size=1), READ, 200,
+                                               200, 200, public=True),
+    ("GET", "/v1/log/proofs/consistency"): Entry(_get("/v1/log/proofs/consistency", first=1, second=1), READ, 200,
+                                                 200, 200, public=True),
+    ("GET", "/v1/log/anchors"): Entry(_get("/v1/log/anchors", tree_size=1), READ, 200, 200, 200, public=True),
+    ("GET", "/v1/settings/rules"): Entry(_get("/v1/settings/rules"), READ, 200, 200),
+    ("PUT", "/v1/settings/rules"): Entry(_json("/v1/settings/rules", lambda w: _RULES), ADMIN, 200, 200),
+    ("GET", "/v1/sites"): Entry(_get("/v1/sites"), READ, 200, 200),
+    ("POST", "/v1/sites"): Entry(_json("/v1/sites", lambda w: {"id": w.fresh("s"), "name": "S"}), ADMIN, 201, 201),
+    ("POST", "/v1/areas"): Entry(_json("/v1/areas", lambda w: {"id": w.fresh("a"), "site": "plant-1", "name": "A",
+                                                               "geofence": _FENCE}), ADMIN, 201, 404),
+    ("GET", "/v1/areas"): Entry(_get("/v1/areas"), READ, 200, 200),
+    ("POST", "/v1/contractors"): Entry(_json("/v1/contractors", lambda w: {"id": w.fresh("c"), "name": "C"}), ADMIN,
+                                       201, 201),
+    ("GET", "/v1/users"): Entry(_get("/v1/users"), READ, 200, 200),
+    ("POST", "/v1/users"): Entry(_json("/v1/users", _user), ADMIN, 201, 201),
+    ("POST", "/v1/devices"): Entry(_json("/v1/devices", _device), ADMIN, 201, 201),
+    ("POST", "/v1/workers"): Entry(_json("/v1/workers", lambda w: {"id": w.fresh("w"), "name": "W", "team": "T"}),
+                                   ADMIN, 201, 201),
+    ("GET", "/v1/workers"): Entry(_get("/v1/workers"), READ, 200, 200),
+    ("GET", "/v1/workers/{worker_id}"): Entry(_get("/v1/workers/welder"), READ, 200, 404),
+    ("POST", "/v1/workers/{worker_id}/violations"): Entry(
+        _json("/v1/workers/welder/violations", lambda w: {"id": w.fresh("v"), "occurred_on": "2020-01-01",
+                                                          "description": "old"}), ADMIN, 201, 404),
+    ("POST", "/v1/permits"): Entry(lambda w: ("/v1/permits", {"json": w.plant.item(
+        "applicant", "permit.drafted", hot_work(), permit=w.fresh("PD"))}), WRITE, 201, 422),
+    ("GET", "/v1/permits"): Entry(_get("/v1/permits"), READ, 200, 200),
+    ("POST", "/v1/permits/{permit_id}/actions"): Entry(_cancel, WRITE, 200, 422),
+    ("GET", "/v1/permits/by-area"): Entry(_get("/v1/permits/by-area"), READ, 200, 200),
+    ("GET", "/v1/permits/{permit_id}"): Entry(_get("/v1/permits/HW-1"), READ, 200, 404),
+    ("GET", "/v1/permits/{permit_id}/timeline"): Entry(_get("/v1/permits/HW-1/timeline"), READ, 200, 404),
+    ("GET", "/v1/projection"): Entry(_get("/v1/projection"), PLATFORM_ONLY, 200, 403, platform=200),
+}
+
+
+def _document() -> dict[str, Any]:
+    """The OpenAPI document, built without opening any service."""
+    with tempfile.TemporaryDirectory() as tmp:
+        spec: dict[str, Any] = create_app(Settings(environment="dev", data_dir=Path(tmp))).openapi()
+    return spec
+
+
+DOCUMENT = _document()
+OPERATIONS = [(method.upper(), path) for path, ops in DOCUMENT["paths"].items() for method in ops]
+
+
+def expected(entry: Entry, caller: str) -> int:
+    """The exact status ``caller`` gets from an operation described by ``entry``."""
+    if entry.public:
+        return entry.ok
+    if caller in ("none", "garbage"):
+        return 401
+    if caller == "platform":
+        return entry.platform
+    role = caller.removeprefix("other-")
+    if role not in entry.roles:
+        return 403
+    return entry.other if caller.startswith("other-") else entry.ok
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("matrix")
+    settings = Settings(environment="dev", data_dir=tmp / "data", admin_token=ADMIN_TOKEN, intake_workers=0,
+                        checkpoint_interval=0.05, anchor_interval=0.1, max_batch=MAX_BATCH,
+                        max_body_bytes=MAX_BODY_BYTES, watchdog_interval=3600)
+    with TestClient(create_app(settings)) as client:
+        api = seed(client)
+        plant = seed_plant(api)
+        resp = plant.send(plant.item("applicant", "permit.drafted", hot_work()))
+        assert resp.status_code == 201, resp.text
+        event_id = resp.json()["receipts"][0]["event_id"]
+        api.checkpoint(api.tree_size)
+        other_admin = client.post("/v1/tokens", json={"tenant": OTHER_TENANT, "role": "admin", "label": "admin"},
+                                  headers=bearer(ADMIN_TOKEN)).json()["token"]
+        yield World(api, plant, event_id, other_admin)
+
+
+def test_matrix_has_an_entry_for_every_documented_operation() -> None:
+    assert sorted(set(OPERATIONS) - set(ROUTES)) == [], "add these operations to ROUTES"
+    assert sorted(set(ROUTES) - set(OPERATIONS)) == [], "these ROUTES entries name no documented operation"
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize(("method", "path"), OPERATIONS)
+def test_authz(world: World, method: str, path: str, caller: str) -> None:
+    entry = ROUTES[(method, path)]
+    url, kwargs = entry.build(world)
+    token = world.token(caller)
+    headers = kwargs.pop("headers", {}) | (bearer(token) if token else {})
+    resp = world.api.client.request(method, url, headers=headers, **kwargs)
+    assert resp.status_code == expected(entry, caller), resp.text
+    assert str(resp.status_code) in DOCUMENT["paths"][path][method.lower()]["responses"], "undocumented status"
+    if resp.status_code >= 400:
+        assert resp.headers["content-type"] == "application/problem+json"
+    if resp.status_code == 401:
+        assert resp.headers["www-authenticate"] == "Bearer"
