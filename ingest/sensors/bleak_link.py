@@ -47,8 +47,12 @@ class BleakConnection:
         if characteristic is None:
             raise DetectorError(f"detector {self.address} has no characteristic {characteristic_uuid} in service "
                                 f"{service_uuid}; is it the model it was bound as?")
+        def relay(_: object, value: bytearray) -> None:
+            """Hand bleak's value on as bytes."""
+            on_value(bytes(value))
+
         try:
-            await self._client.start_notify(characteristic, lambda _, value: on_value(bytes(value)))
+            await self._client.start_notify(characteristic, relay)
         except (BleakError, OSError) as exc:
             raise _translate("subscribe to", self.address, exc) from exc
 

@@ -79,6 +79,7 @@ class BumbleLink:
     def __init__(self, device: Device) -> None:
         self._device = device
         self._seen: dict[str, Address] = {}
+        self._connecting = asyncio.Lock()  # a controller creates one LE connection at a time
 
     async def scan(self, timeout: float, *, service_uuids: Sequence[str] = (),
                    want: int | None = None) -> list[Advertisement]:
@@ -88,6 +89,7 @@ class BumbleLink:
         enough = asyncio.Event()
 
         def seen(advert: BumbleAdvertisement) -> None:
+            """Keep a matching advertisement; note when enough were seen."""
             ours = advertisement_of(advert)
             if wanted and not wanted & set(ours.service_uuids):
                 return
@@ -108,10 +110,11 @@ class BumbleLink:
         return list(found.values())
 
     async def connect(self, address: str, *, timeout: float = 20.0) -> DetectorConnection:
-        """Connect to ``address`` (as seen by the last scan, or a public address)."""
-        peer = self._seen.get(address) or Address(address, Address.PUBLIC_DEVICE_ADDRESS)
+        """Connect to ``address`` (as seen by the last scan, or else a random static address, as bumble's are)."""
+        peer = self._seen.get(address) or Address(address)
         try:
-            connection = await self._device.connect(peer, timeout=timeout)
+            async with self._connecting:
+                connection = await self._device.connect(peer, timeout=timeout)
         except (TimeoutError, BaseBumbleError) as exc:
             raise DetectorError(f"connect to {address} failed: {type(exc).__name__}: {exc}") from exc
         return BumbleConnection(connection, address)

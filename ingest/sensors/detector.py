@@ -14,7 +14,7 @@ from typing import Protocol
 
 __all__ = ["Advertisement", "DetectorConnection", "DetectorLink", "Notification", "normalise_uuid"]
 
-Notification = Callable[[bytes], None]
+Notification = Callable[[bytes], object]
 """Called with each value the detector notifies, in the order they arrive."""
 
 

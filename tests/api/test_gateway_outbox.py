@@ -120,8 +120,8 @@ def _tamper(box: Outbox, sql: str, *args: object) -> None:
 TAMPERING = {
     "payload": ("UPDATE items SET body = replace(body, '\"o2_pct_vol\":20.9', '\"o2_pct_vol\":20.8') WHERE seq = 2",
                 r"^batch 1: 422: payload does not match payload_commitment of event [0-9a-f-]{36}$"),
-    "signature": ("UPDATE batches SET attestation = json_set(attestation, '$.signature', "
-                  "'MEUCIQDnotasignatureAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAIgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')",
+    "signature": (("UPDATE batches SET attestation = json_set(attestation, '$.signature', "
+                  "'MEUCIQDnotasignatureAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAIgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')"),
                   r"^batch 1: 422: batch attestation: sm2 signature does not verify with key [0-9a-f]{16}$"),
     "reordered": ("UPDATE items SET seq = -seq WHERE seq IN (1, 2)",
                   r"^batch 1: 422: attestation event_hashes do not match the SM3 claim hashes of the batch, in order$"),

@@ -19,7 +19,7 @@ M4, S1 = MODELS["tz-m4"], MODELS["tz-s1-h2s"]
 
 def _values(model: DetectorModel) -> st.SearchStrategy[dict[str, float]]:
     """Values inside each field's range, on the field's resolution (what the detector can send)."""
-    fields = {f.name: st.integers(int(round(f.range[0] / f.scale)), int(round(f.range[1] / f.scale)))
+    fields = {f.name: st.integers(round(f.range[0] / f.scale), round(f.range[1] / f.scale))
               .map(lambda n, s=f.scale: round(n * s, 6)) for f in model.measurements() if f.range}
     return st.fixed_dictionaries(fields)
 
