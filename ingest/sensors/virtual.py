@@ -62,6 +62,11 @@ class VirtualDetector:
         await self.device.power_on()
         self.device.advertising_data = bytes(AdvertisingData([
             (AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode()), _uuid_list(self.model.service_uuid)]))
+        await self.advertise()
+
+    async def advertise(self) -> None:
+        """Advertise (again, after ``stop``: the detector is switched back on); a new subscription is awaited."""
+        self.subscribed.clear()
         await self.device.start_advertising(auto_restart=False)
 
     async def send(self, values: Mapping[str, float], *, detector_time: datetime | None = None) -> bytes:

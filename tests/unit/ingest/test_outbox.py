@@ -88,8 +88,12 @@ def test_sync_backoff_waits_by_the_clock(tmp_path: Path) -> None:
         assert sync.sync_once().error == "waiting to retry"  # not yet due: nothing sent, no attempt counted
         delays = []
         for _ in range(4):
-            clock.set(box.next_batch().next_attempt_at and datetime.fromisoformat(box.next_batch().next_attempt_at))  # type: ignore[union-attr,arg-type]
-            delays.append(sync.sync_once().next_attempt_at - clock.now())  # type: ignore[operator]
+            due = box.next_batch()
+            assert due is not None and due.next_attempt_at is not None
+            clock.set(datetime.fromisoformat(due.next_attempt_at))
+            report = sync.sync_once()
+            assert report.next_attempt_at is not None
+            delays.append(report.next_attempt_at - clock.now())
     assert delays == [timedelta(seconds=s) for s in (2.2, 4.4, 4.4, 4.4)]  # doubling up to the ceiling, +50 % × 0.2
     status = box.status()
     assert status.pending == 1 and status.last_error and "no answer from" in status.last_error

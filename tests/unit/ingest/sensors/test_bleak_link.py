@@ -59,3 +59,10 @@ def test_advertisement_of_bleak_result() -> None:
     assert advertisement_of(device, data) == Advertisement(
         "AA:BB:CC:DD:EE:FF", "M4-0001", ("7a3c0001-5d1f-4a52-9c1e-2b8e6f0d4a10",), -61)
     assert advertisement_of(device, data._replace(local_name=None)).name == "fallback"
+
+
+def test_gateway_scan_without_stack_exits_2_saying_why(capsys: pytest.CaptureFixture[str]) -> None:
+    from ingest.sensors.cli import scan_command
+
+    assert scan_command(adapter="bleak", timeout=1.0) == 2
+    assert "no usable Bluetooth stack on this host" in capsys.readouterr().err.replace("\n", " ")
