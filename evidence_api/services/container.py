@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -23,14 +24,15 @@ from evidence_api.services.registry import HttpRegistry
 from evidence_api.services.workflow import Workflow
 from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.base import Anchor
-from ledger.anchors.evm import EvmAnchor
 from ledger.anchors.local import LocalJournal
 from ledger.clock import Clock
 from ledger.database import make_engine
-from ledger.evm import DigestRecorder, OperatorKey, Registry, Transactor
 from ledger.keystore import LocalKeyWrapper, load_or_create_log_key, load_or_create_master_key
 from ledger.log import TransparencyLog
 from ledger.sm import Signer
+
+if TYPE_CHECKING:  # web3 and eth-account take ~1.5 s to import: only a service with the evm backend pays it
+    from ledger.evm import DigestRecorder
 
 __all__ = ["Services"]
 
@@ -45,6 +47,9 @@ def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> tuple[
             backends.append(LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer,
                                          clock=clock))
         elif name == "evm":
+            from ledger.anchors.evm import EvmAnchor
+            from ledger.evm import DigestRecorder, OperatorKey, Registry, Transactor
+
             assert settings.evm_rpc_url and settings.evm_contract and settings.evm_operator_key  # Settings checks
             transactor = Transactor(Registry(settings.evm_rpc_url, settings.evm_contract),
                                     OperatorKey.from_file(settings.evm_operator_key),
