@@ -1,7 +1,8 @@
 """``verify.html`` on real evidence packs in a real headless Chromium (marker ``browser``).
 
 - The clerk's flow: a pack built by the service's pack builder carries verify.html; opened from the unzipped
-  pack (``file://``), with the trust root and the pack's zip chosen, it says VALID; so it does for the folder.
+  pack (``file://``), with the trust root and the pack's zip chosen, it says VALID; so it does for the folder
+  and for the two files dropped on the page.
 - Tampered packs (the golden vectors, one per reason class): the page shows the reason class, file and exit
   family of ``tiezheng verify PACK --json`` (the real command, run as a subprocess).
 """
@@ -74,6 +75,9 @@ def test_verify_html_inside_a_built_pack_verifies_it(chromium: None, real: RealP
         assert page.requests == [html.as_uri()]
     with open_verifier(html) as page:
         verdict = page.verify(folder, trust)
+        assert (verdict.state, verdict.reason) == ("valid", ""), verdict.text
+    with open_verifier(html) as page:
+        verdict = page.drop(pack, trust)
         assert (verdict.state, verdict.reason) == ("valid", ""), verdict.text
 
 

@@ -121,7 +121,20 @@ function showNotChecked(report) {
   box.append(el("p", "浏览器未校验（不计入保障级别）· Not checked in the browser (no assurance claimed for it):"), list);
 }
 
+// A file dropped on the page: a .json is the trust root, anything else the pack's zip.
+async function dropped(event) {
+  event.preventDefault();
+  const files = [...(event.dataTransfer ? event.dataTransfer.files : [])];
+  const root = files.find((f) => f.name.toLowerCase().endsWith(".json"));
+  const zip = files.find((f) => f !== root);
+  if (root) trustRoot = new Uint8Array(await root.arrayBuffer());
+  if (zip) await readZip(zip);
+  else if (root && pack) run();
+}
+
 window.addEventListener("DOMContentLoaded", () => {
+  document.addEventListener("dragover", (e) => e.preventDefault());
+  document.addEventListener("drop", dropped);
   $("licences").textContent = $("licence-text").textContent;
   $("trust-root").addEventListener("change", (e) => readTrustRoot(e.target.files[0]));
   $("pack").addEventListener("change", (e) => readZip(e.target.files[0]));
