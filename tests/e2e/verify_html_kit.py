@@ -63,12 +63,27 @@ class VerifyPage:
         self.page.dispatch_event("body", "drop", {"dataTransfer": transfer})
         return self._verdict()
 
+    def verify_in_page(self, packs: list[bytes], trust_root: bytes) -> list[dict[str, Any]]:
+        """The bundled core's verdicts on ``packs``, run by the page's own script in the browser engine."""
+        arg = [base64.b64encode(trust_root).decode(), [base64.b64encode(p).decode() for p in packs]]
+        result: list[dict[str, Any]] = self.page.evaluate(_VERIFY_MANY, arg)
+        return result
+
     def _verdict(self) -> Verdict:
         self.page.wait_for_selector(_DONE, timeout=120_000)
         result = self.page.locator("#result")
         return Verdict(result.get_attribute("data-state") or "", result.get_attribute("data-reason") or "",
                        result.get_attribute("data-path") or "", result.inner_text())
 
+
+_VERIFY_MANY = """([root, packs]) => {
+  const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const trust = bytes(root);
+  return packs.map((p) => {
+    const r = window.tiezhengVerify({ zip: bytes(p) }, trust);
+    return { reason: r.reason, path: r.path, exit_code: r.exit_code };
+  });
+}"""
 
 _DATA_TRANSFER = """(files) => {
   const transfer = new DataTransfer();

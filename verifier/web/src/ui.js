@@ -27,15 +27,27 @@ async function readTrustRoot(file) {
 }
 
 async function readZip(file) {
-  pack = file ? { zip: new Uint8Array(await file.arrayBuffer()), name: file.name } : null;
-  if (pack) run();
+  if (!file) return;
+  try {
+    pack = { zip: new Uint8Array(await file.arrayBuffer()), name: file.name };
+  } catch (exc) {
+    pack = null;
+    show({ valid: false, reason: "unreadable", path: null, detail: `cannot read ${file.name}: ${exc}`, exit_code: 2, steps: [] });
+    return;
+  }
+  run();
 }
 
 async function readFolder(files) {
   const folder = new Map();
-  for (const file of files) {
-    const parts = (file.webkitRelativePath || file.name).split("/");
-    folder.set(parts.length > 1 ? parts.slice(1).join("/") : parts[0], new Uint8Array(await file.arrayBuffer()));
+  try {
+    for (const file of files) {
+      const parts = (file.webkitRelativePath || file.name).split("/");
+      folder.set(parts.length > 1 ? parts.slice(1).join("/") : parts[0], new Uint8Array(await file.arrayBuffer()));
+    }
+  } catch (exc) {
+    show({ valid: false, reason: "unreadable", path: null, detail: `cannot read the folder: ${exc}`, exit_code: 2, steps: [] });
+    return;
   }
   pack = folder.size ? { folder, name: (files[0].webkitRelativePath || "").split("/")[0] } : null;
   if (pack) run();
@@ -131,6 +143,9 @@ async function dropped(event) {
   if (zip) await readZip(zip);
   else if (root && pack) run();
 }
+
+// The same core, for anyone who wants to script the page (and for the tests that run it in a browser engine).
+window.tiezhengVerify = verifyPack;
 
 window.addEventListener("DOMContentLoaded", () => {
   document.addEventListener("dragover", (e) => e.preventDefault());
