@@ -144,6 +144,11 @@ class PeerCLI:
         return rule["n"], signers
 
 
+def network_json_path() -> Path:
+    """The network.json the fixtures use: ``TIEZHENG_TEST_FABRIC_NETWORK``, else this checkout's."""
+    return Path(os.environ.get(NETWORK_ENV) or DEFAULT_NETWORK_JSON)
+
+
 def _running() -> bool:
     status = subprocess.run(["bash", str(REPO_ROOT / "network/fabric/status.sh")], capture_output=True, check=False)
     return status.returncode == 0 and DEFAULT_NETWORK_JSON.exists()
