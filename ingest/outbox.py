@@ -108,14 +108,19 @@ class Outbox:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; SQLite's errors (disk full, I/O error, a locked file) become ``OutboxError``."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise OutboxError(f"{self.path}: cannot write the outbox ({exc}); nothing of this change was "
+                                  "stored: check the disk (space, permissions)") from exc
 
     def _claim(self, path: Path) -> None:
         mine = dict(zip(_IDENTITY, (self.tenant, self.gateway.type, self.gateway.id, self.gateway.key_id), strict=True))
