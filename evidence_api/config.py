@@ -11,7 +11,7 @@ from ledger.clock import DEFAULT_PLANT_TZ, zone
 
 __all__ = ["ANCHOR_BACKENDS", "Settings"]
 
-ANCHOR_BACKENDS = ("local", "evm")
+ANCHOR_BACKENDS = ("local", "fabric", "evm")
 """The anchor backends ``TIEZHENG_ANCHOR_BACKENDS`` may name."""
 
 _PLACEHOLDERS = {"changethis", "admin", "secret", "dev-admin-token"}
@@ -30,18 +30,24 @@ class Settings(BaseSettings):
     log_origin: str = "tiezheng.local/log"
     checkpoint_interval: float = 0.5
     anchor_interval: float = 5.0  # seconds between anchoring rounds (only when the tree grew)
+    anchor_backends: str = "local"  # comma-separated, one worker each: local, fabric (business chain), evm (regulator)
+    fabric_profile: Path | None = None  # the Fabric network's client profile (network.json), for "fabric"
+    fabric_client_org: str | None = None  # MSP id whose user_msp identity the service uses; default: the first
     max_batch: int = 1000
     max_body_bytes: int = 16 * 1024 * 1024
     watchdog_interval: float = 10.0  # seconds between permit checks (expiry, guardian silence, overdue gas tests)
     certificate_registry_url: str | None = None  # e.g. https://registry.example/api/certs/{number}?name={holder_name}
     intake_workers: int | None = None  # processes that check and seal batches; None: one per core, 0: in-process
     plant_timezone: str = DEFAULT_PLANT_TZ  # IANA zone of the plant: calendar days, night hours, daily jobs
-    anchor_backends: str = "local"  # comma-separated, each on its own worker: local (journal), evm (regulator chain)
     evm_rpc_url: str | None = None  # the regulator chain's JSON-RPC URL (evm backend)
     evm_contract: str | None = None  # the registry's address, as `tiezheng evm deploy` printed it
     evm_operator_key: Path | None = None  # file with an operator account's private key (mode 0600)
     evm_from_block: int = 0  # the registry's deployment block: where recovery starts reading its logs
     evm_confirmations: int = 1  # blocks that must hold a transaction before its receipt counts
+
+    def backends(self) -> list[str]:
+        """The anchor backends named by ``anchor_backends``, in order, without repeats."""
+        return list(dict.fromkeys(b.strip() for b in self.anchor_backends.split(",") if b.strip()))
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Settings:
@@ -55,11 +61,10 @@ class Settings(BaseSettings):
             raise ValueError("TIEZHENG_ADMIN_TOKEN must be at least 12 characters")
         zone(self.plant_timezone)  # refuses an unknown zone with its name
         self._check_anchor_backends()
+        if "fabric" in self.backends() and self.fabric_profile is None:
+            raise ValueError("TIEZHENG_ANCHOR_BACKENDS names fabric: set TIEZHENG_FABRIC_PROFILE to the network's "
+                             "client profile (network.json; network/fabric/up.sh writes one)")
         return self
-
-    def backends(self) -> list[str]:
-        """The anchor backends named by ``anchor_backends``, in order, without repeats."""
-        return list(dict.fromkeys(b.strip() for b in self.anchor_backends.split(",") if b.strip()))
 
     def _check_anchor_backends(self) -> None:
         names = self.backends()

@@ -39,8 +39,9 @@ from verifier.events import (
     verify_payload_commitment,
 )
 from verifier.evm import NOT_CHECKED_OFFLINE, EvmAnchor, verify_evm_anchor
+from verifier.fabric import FabricReceipt, verify_fabric_anchor
 from verifier.merkle import MAX_INCLUSION_HASHES, verify_inclusion
-from verifier.report import Report, StepResult, chain_assurance, notes_for
+from verifier.report import FABRIC_NOTE, Report, StepResult, chain_assurance, notes_for
 from verifier.sm import PublicKey
 from verifier.trust import LogKey, TrustRoot
 
@@ -64,7 +65,7 @@ class Bundle:
     payload: Payload | None
     checkpoint: Checkpoint
     inclusion_proof: tuple[bytes, ...]
-    anchors: tuple[LocalAnchor | EvmAnchor, ...]
+    anchors: tuple[LocalAnchor | FabricReceipt | EvmAnchor, ...]
     log_key_pem: str
     actor_key_pem: str
 
@@ -124,9 +125,13 @@ def verify_bundle(bundle: Bundle, *, trust_root: TrustRoot, evm_url: str | None 
        When ``key_id`` names a fingerprint, the key must have it.
     6. Payload commitment, if the payload is included.
     7. Each anchor: local: entry signed by a trusted key of the origin, its checkpoint by that key,
-       consistency from the bundle checkpoint; evm: ``verify_evm_anchor`` (registry named by the trust
-       root, block header and receipts, the log's origin, size and root, consistency), and with
-       ``evm_url`` also ``confirm_on_chain`` against that node (``CheckUnavailable`` if it cannot).
+       consistency from the bundle checkpoint; fabric: the receipt's block checked against the trust root's
+       Fabric orgs (``verifier.fabric``), the stored checkpoint signed by a trusted key and consistent with
+       the bundle checkpoint; evm: ``verify_evm_anchor`` (registry named by the trust root, block header,
+       receipts and transactions, the log's origin, size and root, consistency), and with ``evm_url`` also
+       ``confirm_on_chain`` against that node (``CheckUnavailable`` if it cannot).
+       Assurance (``chain_assurance``): ``fabric`` with a verified fabric anchor, ``dual-chain`` only when a
+       verified fabric anchor and a verified evm anchor are of the same tree size and root.
     """
     run = _Run(bundle, trust_root=trust_root, evm_url=evm_url)
     with run.step(2, "log key"):
@@ -196,6 +201,8 @@ class _Run:
     fabric_anchored: set[tuple[int, bytes]] = field(default_factory=set)  # (size, root) of verified receipts
     evm_anchored: set[tuple[int, bytes]] = field(default_factory=set)
     extra_notes: list[str] = field(default_factory=list)
+    fabric_note: str | None = None
+    fabric_endorsed_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.results.append(StepResult(1, "structure", "ok", f"{BUNDLE_FORMAT} parsed"))
@@ -224,6 +231,7 @@ class _Run:
         """The report of the steps recorded so far."""
         assurance = chain_assurance(fabric=self.fabric_anchored, evm=self.evm_anchored) if valid else None
         event = self.bundle.event
+        fabric_notes = (self.fabric_note,) if valid and self.fabric_note else ()
         actor_fingerprint = PublicKey.from_pem(self.bundle.actor_key_pem).fingerprint()
         return Report(
             valid=valid,
@@ -239,12 +247,13 @@ class _Run:
             leaf_index=self.bundle.leaf_index,
             assurance=assurance,
             failure=failure,
-            notes=notes_for(
+            notes=fabric_notes + notes_for(
                 assurance=assurance,
                 actor_key_binding=self.actor_key_binding,
                 actor_key_id=str(event.actor["key_id"]),
                 actor_key_fingerprint=actor_fingerprint,
             ) + tuple(self.extra_notes),
+            fabric_endorsed_by=self.fabric_endorsed_by if valid else (),
         )
 
 
@@ -279,6 +288,9 @@ def _check_anchors(bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> No
         if isinstance(anchor, EvmAnchor):
             _check_evm_anchor(i, anchor, run)
             continue
+        if isinstance(anchor, FabricReceipt):
+            _check_fabric_anchor(i, anchor, run, trusted)
+            continue
         with run.step(7, f"anchor {i} (local journal seq {anchor.entry.seq})"):
             key = by_fingerprint.get(anchor.entry.key_id)
             if key is None:
@@ -309,6 +321,24 @@ def _check_evm_anchor(i: int, anchor: EvmAnchor, run: _Run) -> None:
         run.ok(detail)
 
 
+def _check_fabric_anchor(i: int, anchor: FabricReceipt, run: _Run, trusted: tuple[LogKey, ...]) -> None:
+    with run.step(7, f"anchor {i} (fabric block {anchor.block_number})"):
+        network = run.trust_root.fabric
+        if network is None:
+            run.skip("the trust root has no fabric section (the orgs' CA certificates): not checked; add it with "
+                     "tiezheng trust-root init --fabric-network network.json")
+            return
+        found = verify_fabric_anchor(anchor, checkpoint=run.bundle.checkpoint, network=network, log_keys=trusted)
+        endorsers = ", ".join(found.endorsed_by)
+        run.fabric_endorsed_by = found.endorsed_by
+        run.fabric_anchored.add((found.tree_size, found.root_hash))
+        run.fabric_note = FABRIC_NOTE.format(orderer=f"{found.orderer.msp_id} ({found.orderer.subject})",
+                                             endorsers=endorsers)
+        run.ok(f"tree size {found.tree_size} stored by chaincode {network.chaincode} on channel {network.channel} "
+               f"in block {found.block_number} (tx {anchor.tx_id}), endorsed by {endorsers}, block signed by "
+               f"{found.orderer.msp_id}; consistent with the checkpoint")
+
+
 def _leaf_index(obj: JSONObject, checkpoint: Checkpoint) -> int:
     index = int_field(obj, "leaf_index", "bundle")
     if index >= checkpoint.tree_size:
@@ -318,9 +348,14 @@ def _leaf_index(obj: JSONObject, checkpoint: Checkpoint) -> int:
     return index
 
 
-def _anchor(value: Any) -> LocalAnchor | EvmAnchor:
-    if isinstance(value, dict) and value.get("backend") == "evm":
+def _anchor(value: Any) -> LocalAnchor | FabricReceipt | EvmAnchor:
+    backend = value.get("backend") if isinstance(value, dict) else None
+    if backend == "fabric":
+        return FabricReceipt.from_json(value, in_bundle=True)
+    if backend == "evm":
         return EvmAnchor.from_json(value)
+    if isinstance(backend, str) and backend != "local":
+        raise MalformedInput(f"unsupported anchor backend {backend[:40]!r}, want 'local', 'fabric' or 'evm'")
     anchor = LocalAnchor.from_json(value)  # the backend first: its message is the clearer one
     require_fields(value, "bundle.anchor", required=("backend", "entry", "consistency_proof"))
     return anchor

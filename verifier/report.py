@@ -19,6 +19,7 @@ __all__ = [
     "ASSURANCE_DUAL_CHAIN",
     "ASSURANCE_FABRIC",
     "ASSURANCE_SIGNED",
+    "FABRIC_NOTE",
     "SIGNED_NOTE",
     "Report",
     "StepResult",
@@ -29,6 +30,12 @@ __all__ = [
 ASSURANCE_SIGNED = "signed"
 ASSURANCE_FABRIC = "fabric"
 ASSURANCE_DUAL_CHAIN = "dual-chain"
+FABRIC_NOTE = (
+    "fabric: the checkpoint is extended by one stored on the business chain, in a block signed by {orderer} "
+    "and endorsed by {endorsers}, whose certificates chain to the CAs your trust root names. the block's "
+    "validation code (VALID) is written by the peer that served the block, not signed by the orderer: "
+    "pass --fabric ADDRESS to compare the block with a live peer."
+)
 SIGNED_NOTE = (
     "signed: the checkpoint and any local anchor journal are signed only with the log operator's own key. "
     "a local journal proves nothing against the operator, who holds that key and could rewrite and re-sign "
@@ -60,7 +67,8 @@ class Report:
     ``assurance`` is the level reached (``None`` when invalid). ``trust_root`` is the hex SM3 of the trust
     root file used; ``log_key_fingerprint`` the trusted key that signed the checkpoint. ``actor_key_binding``
     says how the actor key is tied to the logged event (``fingerprint``: its key_id names it;
-    ``signature``: only the logged signature does; ``None``: not reached).
+    ``signature``: only the logged signature does; ``None``: not reached). ``fabric_endorsed_by`` lists the
+    orgs (MSP ids) that endorsed the verified Fabric anchor, empty without one.
     """
 
     valid: bool
@@ -77,6 +85,7 @@ class Report:
     assurance: str | None = None
     failure: str | None = None
     notes: tuple[str, ...] = field(default=())
+    fabric_endorsed_by: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready values."""

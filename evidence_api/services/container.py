@@ -38,14 +38,21 @@ __all__ = ["Services"]
 
 
 def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> tuple[list[Anchor], DigestRecorder | None]:
-    """The anchor backends ``settings.anchor_backends`` names, and the digest writer sharing the evm
-    backend's operator account (None without the evm backend)."""
+    """The anchor backends ``TIEZHENG_ANCHOR_BACKENDS`` names (the local journal, the Fabric chaincode, the
+    EVM registry), and the digest writer sharing the evm backend's operator account (None without it)."""
     backends: list[Anchor] = []
     recorder: DigestRecorder | None = None
     for name in settings.backends():
         if name == "local":
             backends.append(LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer,
                                          clock=clock))
+        elif name == "fabric" and settings.fabric_profile is not None:
+            from ledger.anchors.fabric import FabricAnchor  # grpc and the Fabric protos, only when configured
+            from ledger.fabric.profile import FabricProfile
+
+            profile = FabricProfile.from_file(settings.fabric_profile, client_org=settings.fabric_client_org)
+            backends.append(FabricAnchor(profile.client(clock=clock), origin=settings.log_origin,
+                                         log_key_pem=signer.public.to_pem()))
         elif name == "evm":
             from ledger.anchors.evm import EvmAnchor
             from ledger.evm import DigestRecorder, OperatorKey, Registry, Transactor
@@ -57,6 +64,7 @@ def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> tuple[
             backends.append(EvmAnchor(transactor, origin=settings.log_origin, from_block=settings.evm_from_block))
             recorder = DigestRecorder(transactor)
     return backends, recorder
+
 
 _log = logging.getLogger(__name__)
 
@@ -140,5 +148,9 @@ class Services:
         self.notifier.close()
         self.log.close()
         self.anchorer.close()
+        for backend in self.anchorer.backends:
+            close = getattr(backend, "close", None)
+            if callable(close):
+                close()
         self.intake.close()
         self.engine.dispose()

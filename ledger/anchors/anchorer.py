@@ -10,8 +10,10 @@ Per backend, one round (``ledger.anchors.base`` has the stages):
    sent it (idempotent per tx id), then its status is read: anchored, still in flight, or failed.
 3. Otherwise, if the newest checkpoint is larger than the last anchored tree, a transaction is prepared
    with the consistency proof from that tree, recorded as pending (tx id first), sent, and checked.
-4. A transaction that will never commit is recorded as failed, and the next round reconciles again
-   before it prepares anew (the backend may hold an anchor the table does not know of).
+
+A status that cannot be read (``AnchorStatusError``) makes the next round send the transaction again
+(backends take a resubmission of one tx id as a no-op); a transaction that can never commit
+(``AnchorCommitError``) is recorded as failed and the backend is reconciled again before anchoring anew.
 
 A backend that fails backs off exponentially (capped) on its own, so a slow or failing chain never delays
 another backend, and catches up with one anchor of the newest checkpoint, since consistency proofs span any
@@ -27,7 +29,7 @@ from collections.abc import Sequence
 from ledger.anchors.base import Anchor, AnchorReceipt, AnchorRequest, PendingAnchor
 from ledger.anchors.book import ANCHORED, AnchorBook
 from ledger.clock import Clock
-from ledger.errors import AnchorCommitError, AnchorError, LedgerError, ProofError
+from ledger.errors import AnchorCommitError, AnchorError, AnchorStatusError, LedgerError, ProofError
 from ledger.log import TransparencyLog
 
 __all__ = ["Anchorer"]
@@ -172,7 +174,10 @@ class _Worker:
             receipt = self.backend.status(pending)
         except AnchorCommitError as exc:
             self.book.failed(pending, str(exc))
-            self._reconciled = False  # the backend may hold what the table does not (e.g. a rival write won)
+            self._reconciled = False  # the backend may hold more than the table knows: read it before anew
+            raise
+        except AnchorStatusError:
+            self._sent.discard(pending.tx_id)  # it may never have arrived: send it again (idempotent per tx id)
             raise
         if receipt is not None:
             self.book.anchored(receipt)
