@@ -23,8 +23,8 @@ def test_anchor_backends_local_and_evm(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(("backends", "extra", "match"), [
-    ("local,chain", EVM, "lists one or more of local, evm"),
-    (",", EVM, "lists one or more of local, evm"),
+    ("local,chain", EVM, "lists one or more of local, fabric, evm"),
+    (",", EVM, "lists one or more of local, fabric, evm"),
     ("evm", {}, "needs TIEZHENG_EVM_RPC_URL, TIEZHENG_EVM_CONTRACT, TIEZHENG_EVM_OPERATOR_KEY"),
     ("evm", {**EVM, "evm_confirmations": 0}, "TIEZHENG_EVM_CONFIRMATIONS must be at least 1"),
 ])

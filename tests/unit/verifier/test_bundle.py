@@ -484,7 +484,7 @@ def test_from_bytes_anchors_not_list(parts: BundleParts) -> None:
 
 def test_from_bytes_unknown_anchor_backend(parts: BundleParts) -> None:
     anchors = [{**parts.bundle["anchors"][0], "backend": "chain"}]
-    with pytest.raises(MalformedInput, match="unsupported anchor backend 'chain', want 'local' or 'evm'"):
+    with pytest.raises(MalformedInput, match="unsupported anchor backend 'chain', want 'local', 'fabric' or 'evm'"):
         Bundle.from_bytes(_data(parts.with_changes(anchors=anchors)))
 
 
