@@ -106,7 +106,8 @@ class PackJobs:
         return self._path(tenant, pack_id)
 
     def close(self) -> None:
-        """Finish the pack being built and stop the worker (queued packs stay ``building`` and fail on restart)."""
+        """Build the packs already queued, then stop the worker (a crash instead leaves them ``building``: they are
+        failed on the next start)."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
