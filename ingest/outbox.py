@@ -62,6 +62,7 @@ class Batch:
     body: bytes
     attempts: int
     next_attempt_at: str | None
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,14 +157,15 @@ class Outbox:
                 queued.append(QueuedEvent(row[0], int(cursor.lastrowid or 0)))
         return queued
 
-    def seal(self) -> int:
-        """Sign every unsealed item into batches of at most ``max_batch``, in queue order; the number sealed."""
+    def seal(self, *, full_only: bool = False) -> int:
+        """Sign unsealed items into batches of at most ``max_batch``, in queue order; the number sealed.
+        ``full_only``: only full batches (while offline, so a long outage gives few large batches)."""
         sealed = 0
         while True:
             with self._write() as db:
                 rows = db.execute("SELECT seq, body FROM items WHERE batch IS NULL ORDER BY seq LIMIT ?",
                                   (self.max_batch,)).fetchall()
-                if not rows:
+                if not rows or (full_only and len(rows) < self.max_batch):
                     return sealed
                 attestation = attest_batch(self.gateway, self.tenant, [orjson.loads(body) for _, body in rows])
                 cursor = db.execute("INSERT INTO batches (attestation, count, sealed_at) VALUES (?, ?, ?)",
@@ -175,13 +177,13 @@ class Outbox:
     def next_batch(self) -> Batch | None:
         """The oldest sealed batch the server has not acknowledged (nor refused), with its body."""
         with self._lock:
-            row = self._db.execute("SELECT id, attestation, attempts, next_attempt_at FROM batches "
+            row = self._db.execute("SELECT id, attestation, attempts, next_attempt_at, last_error FROM batches "
                                    "WHERE state = 'pending' ORDER BY id LIMIT 1").fetchone()
             if row is None:
                 return None
             items = self._db.execute("SELECT event_id, body FROM items WHERE batch = ? ORDER BY seq", (row[0],)).fetchall()
         body = b'{"events":[' + b",".join(_blob(b) for _, b in items) + b'],"attestation":' + _blob(row[1]) + b"}"
-        return Batch(row[0], tuple(e for e, _ in items), body, row[2], row[3])
+        return Batch(row[0], tuple(e for e, _ in items), body, row[2], row[3], row[4])
 
     def mark_sent(self, batch: Batch, leaf_indexes: Sequence[int]) -> None:
         """Record the server's receipts for ``batch`` (leaf index per event, in order)."""

@@ -26,6 +26,7 @@ from evidence_api.services.recorder import Recorder
 from evidence_api.services.registry import HttpRegistry
 from evidence_api.services.workflow import Workflow
 from ledger.anchors.anchorer import Anchorer
+from ledger.anchors.base import Anchor
 from ledger.anchors.local import LocalJournal
 from ledger.clock import Clock
 from ledger.database import make_engine
@@ -76,8 +77,8 @@ class Services:
         clock = Clock(settings.plant_timezone)
         log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
                               checkpoint_interval=settings.checkpoint_interval, clock=clock)
-        journal = LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer, clock=clock)
-        anchorer = Anchorer(log, [journal], interval=settings.anchor_interval, clock=clock)
+        anchorer = Anchorer(log, _anchor_backends(settings, signer, clock), interval=settings.anchor_interval,
+                            clock=clock)
         keys = KeyRegistry(engine, clock=clock)
         workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
         intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch, clock=clock), workers=workers,
@@ -119,6 +120,10 @@ class Services:
         self.notifier.close()
         self.log.close()
         self.anchorer.close()
+        for backend in self.anchorer.backends:
+            close = getattr(backend, "close", None)
+            if callable(close):
+                close()
         self.intake.close()
         self.engine.dispose()
 
@@ -132,3 +137,20 @@ def _packs(settings: Settings, engine: Engine, log: TransparencyLog, keys: KeyRe
                           scope_events=LogScopes(log, engine).events, clock=clock)
     trust = TrustRoot.for_log(log.origin, log.signer.public.to_pem())
     return PackJobs(engine, builder, trust, settings.data_dir / "packs", clock=clock)
+
+
+def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> list[Anchor]:
+    """The backends ``TIEZHENG_ANCHOR_BACKENDS`` names: the local journal, the Fabric chaincode."""
+    backends: list[Anchor] = []
+    for name in settings.backends():
+        if name == "local":
+            backends.append(LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer,
+                                         clock=clock))
+        elif name == "fabric" and settings.fabric_profile is not None:
+            from ledger.anchors.fabric import FabricAnchor  # grpc and the Fabric protos, only when configured
+            from ledger.fabric.profile import FabricProfile
+
+            profile = FabricProfile.from_file(settings.fabric_profile, client_org=settings.fabric_client_org)
+            backends.append(FabricAnchor(profile.client(clock=clock), origin=settings.log_origin,
+                                         log_key_pem=signer.public.to_pem()))
+    return backends

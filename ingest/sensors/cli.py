@@ -229,10 +229,7 @@ async def _sync_loop(sync: OutboxSync, stop: asyncio.Event, duration: float | No
     end = None if duration is None else time.monotonic() + duration
     report: SyncReport | None = None
     while end is None or time.monotonic() < end:
-        due = report is None or report.done or report.next_attempt_at is None or \
-            report.next_attempt_at <= sync.clock.now()
-        if due:
-            report = await asyncio.to_thread(sync.sync_once)
+        report = await asyncio.to_thread(sync.sync_once)  # waits out its backoff itself (sealing meanwhile)
         show(report)
         wait = every if end is None else max(0.0, min(every, end - time.monotonic()))
         try:
