@@ -64,11 +64,17 @@ def verify(
         envvar="TIEZHENG_TRUST_ROOT")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show tracebacks.")] = False,
+    fabric: Annotated[str | None, typer.Option(
+        help="Also compare each Fabric anchor's block with the one this live peer (host:port) serves.")] = None,
+    fabric_profile: Annotated[str | None, typer.Option(
+        help="The Fabric client profile (network.json) naming that peer and an identity to ask it as.",
+        envvar="TIEZHENG_FABRIC_PROFILE")] = None,
 ) -> None:
     """Verify an evidence pack or bundle offline against a trust root. Exit 0 valid, 1 invalid, 2 unusable or no trust."""
     from verifier.cli import verify_command
 
-    raise typer.Exit(verify_command(str(bundle), trust_root=trust_root, json_output=json_output, verbose=verbose))
+    raise typer.Exit(verify_command(str(bundle), trust_root=trust_root, json_output=json_output, verbose=verbose,
+                                    fabric=fabric, fabric_profile=fabric_profile))
 
 
 @trust_root_app.command("init")

@@ -16,6 +16,7 @@ import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -23,10 +24,12 @@ from rich.text import Text
 
 from verifier.bundle import MAX_BUNDLE_BYTES, Bundle, verify_bundle
 from verifier.errors import MalformedInput, UntrustedLog, VerifierError
+from verifier.fabric import FabricReceipt
+from verifier.fabric_live import compare_with_peer
 from verifier.fabric_profile import fabric_section
 from verifier.pack import MAX_PACK_BYTES, is_pack, verify_pack
 from verifier.pack_errors import PackInvalid, PackUnusable
-from verifier.report import Report
+from verifier.report import Report, StepResult
 from verifier.trust import TrustRoot
 
 __all__ = ["EXIT_INVALID", "EXIT_UNUSABLE", "EXIT_VALID", "trust_root_init_command", "verify_command"]
@@ -39,7 +42,8 @@ EXIT_UNUSABLE = 2
 _UNPRINTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def verify_command(path: str, *, trust_root: str | None, json_output: bool, verbose: bool) -> int:
+def verify_command(path: str, *, trust_root: str | None, json_output: bool, verbose: bool,
+                   fabric: str | None = None, fabric_profile: str | None = None) -> int:
     """Verify the bundle or evidence pack at ``path`` against the trust root file ``trust_root``; print the outcome.
 
     A pack (a zip) is told from a bundle (JSON) by its first bytes; a pack's refusal names its reason class
@@ -50,7 +54,9 @@ def verify_command(path: str, *, trust_root: str | None, json_output: bool, verb
     ``json_output`` prints the report as JSON instead of text; ``verbose`` lists every step and, on
     failure, prints the error's traceback to stderr. Returns ``EXIT_VALID`` (0), ``EXIT_INVALID`` (1) or
     ``EXIT_UNUSABLE`` (2: unreadable file, not JSON, wrong format, malformed or out-of-range field, no or
-    unusable trust root, or one that does not name the bundle's log).
+    unusable trust root, or one that does not name the bundle's log). With ``fabric`` (a peer's host:port)
+    and ``fabric_profile`` (a Fabric client profile naming it), a valid bundle's Fabric anchors are also
+    compared with the block that live peer serves (an extra step; a difference exits 1).
     """
     out = Console(highlight=False, soft_wrap=True)
     try:
@@ -66,6 +72,8 @@ def verify_command(path: str, *, trust_root: str | None, json_output: bool, verb
         root = _trust_root(trust_root, bundle.checkpoint.origin)
         with _native_stderr_silenced(enabled=not verbose):
             report = verify_bundle(bundle, trust_root=root)
+        if fabric:
+            report = _ask_live_peer(bundle, report, fabric, fabric_profile)
     except VerifierError as exc:
         return _print_failure(out, exc, json_output=json_output, verbose=verbose)
     _print_report(out, report, json_output=json_output, verbose=verbose)
@@ -89,6 +97,27 @@ def _verify_pack(out: Console, data: bytes, *, trust_root: str | None, json_outp
     else:
         out.print(Text(_printable(report.to_text()), style="green"))
     return EXIT_VALID
+
+
+def _ask_live_peer(bundle: Bundle, report: Report, address: str, profile: str | None) -> Report:
+    """The report with one more step: each Fabric anchor's block compared with the live peer's."""
+    receipts = [a for a in bundle.anchors if isinstance(a, FabricReceipt)]
+    if not receipts:
+        raise MalformedInput("--fabric was given but the bundle carries no fabric anchor")
+    if not profile:
+        raise MalformedInput("--fabric needs --fabric-profile (or TIEZHENG_FABRIC_PROFILE): the client profile "
+                             "that names the peer's tls root and an identity the peer serves blocks to")
+    steps = list(report.steps)
+    for receipt in receipts:
+        try:
+            steps.append(StepResult(8, "live fabric peer", "ok", compare_with_peer(receipt, address=address,
+                                                                                    profile=profile)))
+        except VerifierError as exc:
+            exc.step, exc.step_name = 8, "live fabric peer"
+            exc.report = replace(report, valid=False, assurance=None, failure=exc.diagnostics(),
+                                 steps=(*steps, StepResult(8, "live fabric peer", "failed", exc.message)))
+            raise
+    return replace(report, steps=tuple(steps))
 
 
 def trust_root_init_command(*, origin: str, log_key: str, out: str, force: bool,
