@@ -15,6 +15,8 @@ network_app = typer.Typer(help="Start, stop and inspect the real services this p
 app.add_typer(network_app, name="network")
 trust_root_app = typer.Typer(help="Write the trust root that `tiezheng verify` checks evidence against.")
 app.add_typer(trust_root_app, name="trust-root")
+witness_app = typer.Typer(help="Run a C2SP tlog-witness that cosigns a log's checkpoints (for a third party).")
+app.add_typer(witness_app, name="witness")
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,6 +73,24 @@ def trust_root_init(
     from verifier.cli import trust_root_init_command
 
     raise typer.Exit(trust_root_init_command(origin=origin, log_key=str(log_key), out=str(out), force=force))
+
+
+@witness_app.command("serve")
+def witness_serve(
+    key: Annotated[Path, typer.Option(help="The witness's Ed25519 private key (PKCS#8 PEM); created with KEY.pub "
+                                           "if missing.")],
+    name: Annotated[str, typer.Option(help="The witness's key name in cosignatures, e.g. witness.example.org/w1.")],
+    log_origin: Annotated[str, typer.Option(help="The origin line of the log this witness follows.")],
+    log_key: Annotated[Path, typer.Option(help="The log's SM2 public key (PEM), obtained out of band.")],
+    state: Annotated[Path, typer.Option(help="Folder for the latest cosigned checkpoint and refused requests.")],
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8320,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """Serve POST /add-checkpoint (C2SP tlog-witness); refuses any checkpoint inconsistent with what it cosigned."""
+    from evidence_api.witness.cli import serve_command
+
+    raise typer.Exit(serve_command(key=key, name=name, origin=log_origin, log_key=log_key, state=state,
+                                   host=host, port=port))
 
 
 def _network(action: str) -> None:

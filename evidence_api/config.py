@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import BaseModel, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.clock import DEFAULT_PLANT_TZ, zone
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "WitnessSetting"]
 
 _PLACEHOLDERS = {"changethis", "admin", "secret", "dev-admin-token"}
+
+
+class WitnessSetting(BaseModel):
+    """A tlog-witness the log asks for cosignatures: its key ``name``, submission prefix ``url`` and
+    Ed25519 ``public_key`` (PEM text, or the path of a PEM file)."""
+
+    name: str
+    url: str
+    public_key: str
 
 
 class Settings(BaseSettings):
@@ -33,6 +42,10 @@ class Settings(BaseSettings):
     certificate_registry_url: str | None = None  # e.g. https://registry.example/api/certs/{number}?name={holder_name}
     intake_workers: int | None = None  # processes that check and seal batches; None: one per core, 0: in-process
     plant_timezone: str = DEFAULT_PLANT_TZ  # IANA zone of the plant: calendar days, night hours, daily jobs
+    tsa_url: str | None = None  # RFC 3161 TSA that timestamps checkpoints (None: no timestamps)
+    tsa_name: str = "tsa"  # the TSA's name in receipts; the trust root names its roots under the same name
+    tsa_roots: Path | None = None  # PEM file of the TSA's root certificates: replies are checked before storing
+    witnesses: list[WitnessSetting] = []  # JSON list of {"name", "url", "public_key"}; cosign each checkpoint
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Settings:

@@ -1,7 +1,9 @@
 """The verification report of a bundle: which steps of docs/formats.md passed, and what assurance that gives.
 
-Assurance levels (docs/formats.md, "Bundle"; ARCHITECTURE.md "Anchoring"): v1 knows only ``signed``, the
-level of a checkpoint signature and a local anchor journal, both signed with the operator's own key.
+Assurance levels (docs/formats.md, "Bundle"; ARCHITECTURE.md "Anchoring"): ``signed``, the level of a
+checkpoint signature and a local anchor journal, both signed with the operator's own key; plus ``+tsa``
+when an RFC 3161 token of a trusted TSA covers the checkpoint, and ``+witnessed`` when the trust root's
+witness quorum cosigned a tree containing it (``signed+tsa+witnessed``).
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ASSURANCE_SIGNED", "SIGNED_NOTE", "Report", "StepResult", "notes_for"]
+__all__ = ["ASSURANCE_SIGNED", "SIGNED_NOTE", "Report", "StepResult", "assurance_level", "notes_for"]
 
 ASSURANCE_SIGNED = "signed"
+TSA_SUFFIX, WITNESSED_SUFFIX = "+tsa", "+witnessed"
 SIGNED_NOTE = (
     "signed: the checkpoint and any local anchor journal are signed only with the log operator's own key. "
     "a local journal proves nothing against the operator, who holds that key and could rewrite and re-sign "
@@ -44,7 +47,8 @@ class Report:
     ``assurance`` is the level reached (``None`` when invalid). ``trust_root`` is the hex SM3 of the trust
     root file used; ``log_key_fingerprint`` the trusted key that signed the checkpoint. ``actor_key_binding``
     says how the actor key is tied to the logged event (``fingerprint``: its key_id names it;
-    ``signature``: only the logged signature does; ``None``: not reached).
+    ``signature``: only the logged signature does; ``None``: not reached). ``timestamps`` lists each
+    verified RFC 3161 token as "<tsa> <genTime>"; ``cosigners`` the trusted witnesses that cosigned.
     """
 
     valid: bool
@@ -61,6 +65,8 @@ class Report:
     assurance: str | None = None
     failure: str | None = None
     notes: tuple[str, ...] = field(default=())
+    timestamps: tuple[str, ...] = field(default=())
+    cosigners: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready values."""
@@ -85,11 +91,20 @@ class Report:
         return "\n".join(lines)
 
 
+def assurance_level(*, tsa: bool, witnessed: bool) -> str:
+    """The level a valid bundle reaches: ``signed``, then ``+tsa`` and ``+witnessed`` as earned.
+
+    >>> assurance_level(tsa=True, witnessed=True)
+    'signed+tsa+witnessed'
+    """
+    return ASSURANCE_SIGNED + (TSA_SUFFIX if tsa else "") + (WITNESSED_SUFFIX if witnessed else "")
+
+
 def notes_for(
     *, assurance: str | None, actor_key_binding: str | None, actor_key_id: str, actor_key_fingerprint: str | None
 ) -> tuple[str, ...]:
     """The caveats a report must carry: the meaning of ``signed``, and an actor key tied only by its signature."""
-    notes = [SIGNED_NOTE] if assurance == ASSURANCE_SIGNED else []
+    notes = [SIGNED_NOTE] if assurance is not None and assurance.startswith(ASSURANCE_SIGNED) else []
     if actor_key_binding == "signature":
         notes.append(_NAME_ONLY_NOTE.format(fingerprint=actor_key_fingerprint, key_id=actor_key_id))
     return tuple(notes)

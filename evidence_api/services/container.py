@@ -20,14 +20,17 @@ from evidence_api.services.periodic import Periodic
 from evidence_api.services.projector import Projector
 from evidence_api.services.recorder import Recorder
 from evidence_api.services.registry import HttpRegistry
+from evidence_api.services.trusted_time import tsa_backend, witness_collector
 from evidence_api.services.workflow import Workflow
 from ledger.anchors.anchorer import Anchorer
+from ledger.anchors.base import Anchor
 from ledger.anchors.local import LocalJournal
 from ledger.clock import Clock
 from ledger.database import make_engine
 from ledger.keystore import LocalKeyWrapper, load_or_create_log_key, load_or_create_master_key
 from ledger.log import TransparencyLog
 from ledger.sm import Signer
+from ledger.witnesses import WitnessCollector
 
 __all__ = ["Services"]
 
@@ -57,6 +60,7 @@ class Services:
     sender: Periodic
     projector: Projector
     projection_job: Periodic
+    witness_collector: WitnessCollector | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -72,7 +76,9 @@ class Services:
         log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
                               checkpoint_interval=settings.checkpoint_interval, clock=clock)
         journal = LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer, clock=clock)
-        anchorer = Anchorer(log, [journal], interval=settings.anchor_interval, clock=clock)
+        backends: list[Anchor] = [journal, *tsa_backend(settings)]
+        anchorer = Anchorer(log, backends, interval=settings.anchor_interval, clock=clock)
+        collector = witness_collector(settings, log, clock)
         keys = KeyRegistry(engine, clock=clock)
         workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
         intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch, clock=clock), workers=workers,
@@ -98,9 +104,12 @@ class Services:
         watchdog.start()
         certificate_job.start()
         sender.start()
+        if collector is not None:
+            collector.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
-                   org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job)
+                   org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job,
+                   collector)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""
@@ -111,5 +120,7 @@ class Services:
         self.notifier.close()
         self.log.close()
         self.anchorer.close()
+        if self.witness_collector is not None:
+            self.witness_collector.close()
         self.intake.close()
         self.engine.dispose()
