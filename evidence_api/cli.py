@@ -68,11 +68,19 @@ def trust_root_init(
     log_key: Annotated[Path, typer.Option(help="The log's SM2 public key (PEM), obtained out of band.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Where to write the trust root.")] = Path("trust-root.json"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    tsa_root: Annotated[list[str] | None, typer.Option(
+        help="NAME=FILE: a trusted RFC 3161 TSA and its root certificates (PEM); repeat for more.")] = None,
+    witness: Annotated[list[str] | None, typer.Option(
+        help="NAME=FILE: a trusted witness's key name and Ed25519 public key (PEM); repeat for more.")] = None,
+    witness_quorum: Annotated[int | None, typer.Option(
+        help="How many of the witnesses must cosign for +witnessed (default: all of them).")] = None,
 ) -> None:
-    """Write a trust root that trusts one log key. Exit 0 written, 2 unusable key or origin."""
+    """Write a trust root that trusts one log key (and TSAs, witnesses). Exit 0 written, 2 unusable input."""
     from verifier.cli import trust_root_init_command
 
-    raise typer.Exit(trust_root_init_command(origin=origin, log_key=str(log_key), out=str(out), force=force))
+    raise typer.Exit(trust_root_init_command(origin=origin, log_key=str(log_key), out=str(out), force=force,
+                                             tsa_roots=tsa_root or (), witnesses=witness or (),
+                                             witness_quorum=witness_quorum))
 
 
 @witness_app.command("serve")
