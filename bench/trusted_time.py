@@ -25,9 +25,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 
 from evidence_api.db import migrate
+from ingest.signing import Actor, new_item, sign_item
 from ledger.anchors.base import AnchorRequest
 from ledger.anchors.tsa import TimestampAuthority
-from ingest.signing import Actor, new_item, sign_item
 from ledger.canonical import canonical
 from ledger.clock import Clock
 from ledger.events import claim_hash, claim_of, leaf_template
