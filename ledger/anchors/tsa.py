@@ -1,4 +1,4 @@
-"""The ``tsa`` anchor backend: RFC 3161 trusted timestamps of signed checkpoints (docs/formats.md, "RFC 3161
+"""The ``rfc3161`` anchor backend: RFC 3161 trusted timestamps of signed checkpoints (docs/formats.md, "RFC 3161
 timestamp receipt"), with ``rfc3161-client``.
 
 What is timestamped: SHA-256 of the exact checkpoint note text (origin, size, SM3 root and the log's SM2
@@ -46,7 +46,7 @@ class TimestampAuthority:
     """
 
     def __init__(self, url: str, *, name: str = "tsa", roots: Sequence[str] = (), timeout: float = 10.0) -> None:
-        self.name, self.url, self._timeout = "tsa", url, timeout
+        self.name, self.url, self._timeout = RECEIPT_KIND, url, timeout  # backend and pack kind: rfc3161
         self.tsa_name = name
         self._roots = [x509.load_pem_x509_certificate(pem.encode()) for pem in roots]
         self._replies: dict[str, bytes] = {}

@@ -118,7 +118,7 @@ def test_tsa_down_then_back(log: TransparencyLog, tmp_path: Path, tsa: TsaServer
     anchorer = Anchorer(log, [backend])
     _grow(log, 2)
     assert anchorer.run_once() == []
-    assert [r["status"] for r in anchorer.book.rows("tsa")] == ["pending"]
+    assert [r["status"] for r in anchorer.book.rows("rfc3161")] == ["pending"]
     server = processes.start([sys.executable, str(ROOT / "network" / "tsa" / "tsa.py"), "--state",
                               str(tmp_path / "tsa"), "--port", str(port)], r"tsa: ready")
     try:
@@ -129,4 +129,4 @@ def test_tsa_down_then_back(log: TransparencyLog, tmp_path: Path, tsa: TsaServer
         assert newest.tree_size == 3
     finally:
         server.stop()
-    assert [r["status"] for r in anchorer.book.rows("tsa")] == ["anchored", "anchored"]
+    assert [r["status"] for r in anchorer.book.rows("rfc3161")] == ["anchored", "anchored"]
