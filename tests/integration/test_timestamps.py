@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rfc3161_client as tsp
+from asn1crypto import cms
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -130,3 +132,32 @@ def test_tsa_down_then_back(log: TransparencyLog, tmp_path: Path, tsa: TsaServer
     finally:
         server.stop()
     assert [r["status"] for r in anchorer.book.rows("rfc3161")] == ["anchored", "anchored"]
+
+
+
+
+def test_verify_token_refuses_tsa_certificate_without_critical_eku(tmp_path: Path) -> None:
+    """RFC 3161 §2.3: the TSA certificate's timeStamping EKU must be critical. OpenSSL will not sign with a
+    certificate that lacks it, so the token's embedded certificate is swapped for one re-issued to the same key
+    and serial by the same root, with the EKU not critical: the signature still verifies, the chain check refuses the purpose."""
+    sys.path.insert(0, str(ROOT / "network" / "tsa"))
+    import tsa as test_tsa  # network/tsa/tsa.py, used here without its HTTP server
+
+    state = tmp_path / "tsa"
+    test_tsa.init_state(state)
+    message = b"a checkpoint note\n"
+    query = tsp.TimestampRequestBuilder().data(message).hash_algorithm(tsp.HashAlgorithm.SHA256).build()
+    token = tsp.decode_timestamp_response(test_tsa.reply(state, query.as_bytes())).time_stamp_token()
+    root = x509.load_pem_x509_certificate((state / "root.pem").read_bytes()).public_bytes(Encoding.DER)
+    trusted = [TrustedTSA(name="test-tsa", certificates=(root,))]
+    verify_token(token, message=message, authorities=trusted)
+    (tmp_path / "lax.cnf").write_text("[tsa]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n"
+                                      "extendedKeyUsage = timeStamping\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", str(state / "tsa.csr"), "-CA", str(state / "root.pem"), "-CAkey",
+                    str(state / "root.key"), "-set_serial", "2", "-days", "30", "-extfile", str(tmp_path / "lax.cnf"),
+                    "-extensions", "tsa", "-outform", "DER", "-out", str(tmp_path / "lax.der")], check=True,
+                   capture_output=True)
+    info = cms.ContentInfo.load(token)
+    info["content"]["certificates"] = [cms.CertificateChoices.load((tmp_path / "lax.der").read_bytes())]
+    with pytest.raises(TimestampInvalid, match="test-tsa: .*unsuitable certificate purpose"):
+        verify_token(info.dump(force=True), message=message, authorities=trusted)
