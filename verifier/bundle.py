@@ -39,8 +39,17 @@ from verifier.events import (
     verify_attestation,
     verify_payload_commitment,
 )
+from verifier.fabric import FabricReceipt, verify_fabric_anchor
 from verifier.merkle import MAX_INCLUSION_HASHES, verify_inclusion
-from verifier.report import Report, StepResult, assurance_level, notes_for
+from verifier.report import (
+    ASSURANCE_FABRIC,
+    ASSURANCE_SIGNED,
+    FABRIC_NOTE,
+    Report,
+    StepResult,
+    assurance_level,
+    notes_for,
+)
 from verifier.sm import PublicKey
 from verifier.timestamps import TIMESTAMP_KIND, TimestampAnchor, TimestampResult, verify_timestamp_anchor
 from verifier.trust import LogKey, TrustRoot
@@ -66,7 +75,7 @@ class Bundle:
     payload: Payload | None
     checkpoint: Checkpoint
     inclusion_proof: tuple[bytes, ...]
-    anchors: tuple[LocalAnchor | TimestampAnchor | CosignedAnchor, ...]
+    anchors: tuple[LocalAnchor | FabricReceipt | TimestampAnchor | CosignedAnchor, ...]
     log_key_pem: str
     actor_key_pem: str
 
@@ -125,12 +134,10 @@ def verify_bundle(bundle: Bundle, *, trust_root: TrustRoot) -> Report:
        the log committed; SM2 hashes the public key into the signed digest (Z_A), so no other key does.
        When ``key_id`` names a fingerprint, the key must have it.
     6. Payload commitment, if the payload is included.
-    7. Each anchor: a local journal entry signed by a trusted key of the origin, its checkpoint by that
-       key, consistency from the bundle checkpoint; an RFC 3161 token over a log-signed checkpoint that
-       extends the bundle's, by a TSA the trust root names (``+tsa``); a witness-cosigned checkpoint that
-       extends it, counting the cosignatures of witnesses the trust root names.
-    8. Witness quorum (when the trust root sets one): enough distinct trusted witnesses cosigned a tree
-       that contains the bundle's (``+witnessed``); fewer is reported, not a failure.
+    7. Each anchor: local: entry signed by a trusted key of the origin, its checkpoint by that key,
+       consistency from the bundle checkpoint; fabric: the receipt's block checked against the trust root's
+       Fabric orgs (``verifier.fabric``), the stored checkpoint signed by a trusted key and consistent with
+       the bundle checkpoint. A verified fabric anchor gives assurance ``fabric``.
     """
     run = _Run(bundle, trust_root=trust_root)
     with run.step(2, "log key"):
@@ -200,6 +207,8 @@ class _Run:
     timestamps: list[TimestampResult] = field(default_factory=list)
     cosigners: list[Cosigner] = field(default_factory=list)
     witnessed: bool = False
+    fabric_note: str | None = None
+    fabric_endorsed_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.results.append(StepResult(1, "structure", "ok", f"{BUNDLE_FORMAT} parsed"))
@@ -226,8 +235,10 @@ class _Run:
 
     def report(self, *, valid: bool, failure: str | None = None) -> Report:
         """The report of the steps recorded so far."""
-        assurance = assurance_level(tsa=bool(self.timestamps), witnessed=self.witnessed) if valid else None
+        base = ASSURANCE_FABRIC if self.fabric_note else ASSURANCE_SIGNED
+        assurance = assurance_level(base, tsa=bool(self.timestamps), witnessed=self.witnessed) if valid else None
         event = self.bundle.event
+        fabric_notes = (self.fabric_note,) if valid and self.fabric_note else ()
         actor_fingerprint = PublicKey.from_pem(self.bundle.actor_key_pem).fingerprint()
         return Report(
             valid=valid,
@@ -245,12 +256,13 @@ class _Run:
             failure=failure,
             timestamps=tuple(f"{t.authority} {_utc(t)}" for t in self.timestamps),
             cosigners=tuple(sorted({c.name for c in self.cosigners})),
-            notes=notes_for(
+            notes=fabric_notes + notes_for(
                 assurance=assurance,
                 actor_key_binding=self.actor_key_binding,
                 actor_key_id=str(event.actor["key_id"]),
                 actor_key_fingerprint=actor_fingerprint,
             ),
+            fabric_endorsed_by=self.fabric_endorsed_by if valid else (),
         )
 
 
@@ -282,6 +294,9 @@ def _check_anchors(bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> No
             run.skip("no anchors in the bundle")
     by_fingerprint = {key.fingerprint: key for key in trusted}
     for i, anchor in enumerate(bundle.anchors, start=1):
+        if isinstance(anchor, FabricReceipt):
+            _check_fabric_anchor(i, anchor, run, trusted)
+            continue
         if isinstance(anchor, TimestampAnchor):
             _check_timestamp(i, anchor, bundle, run, trusted)
             continue
@@ -300,6 +315,23 @@ def _check_anchors(bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> No
                 f"tree size {anchor.entry.tree_size} signed by trusted key {key.fingerprint} "
                 "and consistent with the checkpoint"
             )
+
+
+def _check_fabric_anchor(i: int, anchor: FabricReceipt, run: _Run, trusted: tuple[LogKey, ...]) -> None:
+    with run.step(7, f"anchor {i} (fabric block {anchor.block_number})"):
+        network = run.trust_root.fabric
+        if network is None:
+            run.skip("the trust root has no fabric section (the orgs' CA certificates): not checked; add it with "
+                     "tiezheng trust-root init --fabric-network network.json")
+            return
+        found = verify_fabric_anchor(anchor, checkpoint=run.bundle.checkpoint, network=network, log_keys=trusted)
+        endorsers = ", ".join(found.endorsed_by)
+        run.fabric_endorsed_by = found.endorsed_by
+        run.fabric_note = FABRIC_NOTE.format(orderer=f"{found.orderer.msp_id} ({found.orderer.subject})",
+                                             endorsers=endorsers)
+        run.ok(f"tree size {found.tree_size} stored by chaincode {network.chaincode} on channel {network.channel} "
+               f"in block {found.block_number} (tx {anchor.tx_id}), endorsed by {endorsers}, block signed by "
+               f"{found.orderer.msp_id}; consistent with the checkpoint")
 
 
 def _check_timestamp(i: int, anchor: TimestampAnchor, bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> None:
@@ -360,12 +392,18 @@ def _leaf_index(obj: JSONObject, checkpoint: Checkpoint) -> int:
     return index
 
 
-def _anchor(value: Any) -> LocalAnchor | TimestampAnchor | CosignedAnchor:
+def _anchor(value: Any) -> LocalAnchor | FabricReceipt | TimestampAnchor | CosignedAnchor:
     kind = value.get("kind") if isinstance(value, dict) else None
     if kind == TIMESTAMP_KIND:
         return TimestampAnchor.from_json(value)
     if kind == COSIGNATURE_KIND:
         return CosignedAnchor.from_json(value)
+    backend = value.get("backend") if isinstance(value, dict) else None
+    if backend == "fabric":
+        return FabricReceipt.from_json(value, in_bundle=True)
+    if isinstance(backend, str) and backend != "local":
+        raise MalformedInput(f"unsupported anchor backend {backend[:40]!r}, want 'local' or 'fabric' "
+                             "(or a receipt of kind 'rfc3161' or 'cosignature/v1')")
     anchor = LocalAnchor.from_json(value)  # the backend first: its message is the clearer one
     require_fields(value, "bundle.anchor", required=("backend", "entry", "consistency_proof"))
     return anchor

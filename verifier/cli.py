@@ -23,6 +23,7 @@ from rich.text import Text
 
 from verifier.bundle import MAX_BUNDLE_BYTES, Bundle, verify_bundle
 from verifier.errors import MalformedInput, UntrustedLog, VerifierError
+from verifier.fabric_profile import fabric_section
 from verifier.pack import MAX_PACK_BYTES, is_pack, verify_pack
 from verifier.pack_errors import PackInvalid, PackUnusable
 from verifier.report import Report
@@ -96,6 +97,7 @@ def trust_root_init_command(
     log_key: str,
     out: str,
     force: bool,
+    fabric_network: str | None = None,
     tsa_roots: Sequence[str] = (),
     witnesses: Sequence[str] = (),
     witness_quorum: int | None = None,
@@ -103,25 +105,31 @@ def trust_root_init_command(
     """Write a trust root naming one log key, for ``tiezheng trust-root init``; return the exit code.
 
     ``origin`` is the log's name in its checkpoints, ``log_key`` the path of its public key (PEM) obtained
-    out of band, ``out`` the file to write (refused if it exists, unless ``force``). ``tsa_roots`` are
-    ``NAME=FILE`` (a PEM file of the TSA's root certificates), ``witnesses`` ``NAME=FILE`` (a witness's
-    Ed25519 public key, PEM); ``witness_quorum`` how many must cosign (default: all named). Returns 0, or 2
-    with a message when an input is unusable or the file cannot be written.
+    out of band, ``out`` the file to write (refused if it exists, unless ``force``); ``fabric_network``, a
+    Fabric client profile (network.json) whose orgs' CA certificates go in the ``fabric`` section;
+    ``tsa_roots`` are ``NAME=FILE`` (a PEM file of the TSA's root certificates), ``witnesses`` ``NAME=FILE``
+    (a witness's Ed25519 public key, PEM); ``witness_quorum`` how many must cosign (default: all named).
+    Returns 0, or 2 with a message when an input is unusable or the file cannot be written.
     """
     console = Console(highlight=False, soft_wrap=True)
     try:
         pem = _read(log_key, "log key", 1024 * 1024).decode("utf-8", errors="replace")
+        fabric = fabric_section(fabric_network) if fabric_network else None
         tsas = [(name, _certificates(path)) for name, path in map(_named, tsa_roots)]
         keys = [(name, _read(path, "witness key", 64 * 1024).decode("utf-8", errors="replace"))
                 for name, path in map(_named, witnesses)]
         quorum = len(keys) if witness_quorum is None else witness_quorum
-        root = TrustRoot.for_log(origin, pem, timestamp_authorities=tsas, witnesses=keys, quorum=quorum)
+        root = TrustRoot.for_log(origin, pem, fabric=fabric, timestamp_authorities=tsas, witnesses=keys, quorum=quorum)
         _write_new(Path(out), root.to_json(), force=force)
     except VerifierError as exc:
         console.print(Text(_printable(f"UNUSABLE INPUT: {exc.diagnostics()}"), style="red"))
         return EXIT_UNUSABLE
     key = root.logs[0]
     console.print(Text(_printable(f"wrote {out}: log {key.origin!r} with key {key.fingerprint}")))
+    if root.fabric is not None:
+        orgs = ", ".join(o.msp_id for o in root.fabric.orgs)
+        console.print(Text(_printable(f"fabric channel {root.fabric.channel!r}, chaincode {root.fabric.chaincode!r}, "
+                                      f"orgs {orgs} (endorsers: {', '.join(root.fabric.endorsers)})")))
     for tsa in root.timestamp_authorities:
         console.print(Text(_printable(f"  tsa {tsa.name!r}: {len(tsa.certificates)} root certificate(s)")))
     if root.witnesses.keys:

@@ -75,8 +75,7 @@ class Services:
         clock = Clock(settings.plant_timezone)
         log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
                               checkpoint_interval=settings.checkpoint_interval, clock=clock)
-        journal = LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer, clock=clock)
-        backends: list[Anchor] = [journal, *tsa_backend(settings)]
+        backends = [*_anchor_backends(settings, signer, clock), *tsa_backend(settings)]
         anchorer = Anchorer(log, backends, interval=settings.anchor_interval, clock=clock)
         collector = witness_collector(settings, log, clock)
         keys = KeyRegistry(engine, clock=clock)
@@ -120,7 +119,28 @@ class Services:
         self.notifier.close()
         self.log.close()
         self.anchorer.close()
+        for backend in self.anchorer.backends:
+            close = getattr(backend, "close", None)
+            if callable(close):
+                close()
         if self.witness_collector is not None:
             self.witness_collector.close()
         self.intake.close()
         self.engine.dispose()
+
+
+def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> list[Anchor]:
+    """The backends ``TIEZHENG_ANCHOR_BACKENDS`` names: the local journal, the Fabric chaincode."""
+    backends: list[Anchor] = []
+    for name in settings.backends():
+        if name == "local":
+            backends.append(LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer,
+                                         clock=clock))
+        elif name == "fabric" and settings.fabric_profile is not None:
+            from ledger.anchors.fabric import FabricAnchor  # grpc and the Fabric protos, only when configured
+            from ledger.fabric.profile import FabricProfile
+
+            profile = FabricProfile.from_file(settings.fabric_profile, client_org=settings.fabric_client_org)
+            backends.append(FabricAnchor(profile.client(clock=clock), origin=settings.log_origin,
+                                         log_key_pem=signer.public.to_pem()))
+    return backends
