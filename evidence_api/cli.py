@@ -20,6 +20,8 @@ trust_root_app = typer.Typer(help="Write the trust root that `tiezheng verify` c
 app.add_typer(trust_root_app, name="trust-root")
 witness_app = typer.Typer(help="Run a C2SP tlog-witness that cosigns a log's checkpoints (for a third party).")
 app.add_typer(witness_app, name="witness")
+pack_app = typer.Typer(help="Evidence packs: one zip a court can keep and check offline.")
+app.add_typer(pack_app, name="pack")
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,6 +116,31 @@ def witness_serve(
 
     raise typer.Exit(serve_command(key=key, name=name, origin=log_origin, log_key=log_key, state=state,
                                    host=host, port=port))
+
+
+@pack_app.command("build")
+def pack_build(
+    out: Annotated[Path, typer.Option("-o", "--out", help="Where to save the zip.")] = Path("evidence-pack.zip"),
+    permit: Annotated[str | None, typer.Option(help="Every event of this permit (its prev chain).")] = None,
+    area: Annotated[str | None, typer.Option(help="The permits of this area in [--from, --to).")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="RFC 3339 start of the area's time range.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="RFC 3339 end of the area's time range.")] = None,
+    worker: Annotated[str | None, typer.Option(help="This worker's certificate history.")] = None,
+    url: Annotated[str, typer.Option(help="The service.", envvar="TIEZHENG_URL")] = "http://127.0.0.1:8080",
+    token: Annotated[str | None, typer.Option(help="An admin or reader token of the tenant.",
+                                              envvar="TIEZHENG_TOKEN")] = None,
+) -> None:
+    """Ask the service for an evidence pack (progress shown), save the verified zip. Exit 0, 1 failed, 2 unusable."""
+    from evidence_api.pack_cli import pack_build_command, scope_from_flags
+    from ingest.client import ApiClient
+
+    try:
+        scope = scope_from_flags(permit=permit, area=area, start=start, end=end, worker=worker)
+    except ValueError as exc:
+        typer.echo(f"unusable flags: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    with ApiClient.connect(url, token, timeout=300) as client:
+        raise typer.Exit(pack_build_command(client, scope, out))
 
 
 _GatewayDir = Annotated[Path, typer.Option("--dir", help="The gateway's folder (key, config, bindings, outbox).",

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     watchdog_interval: float = 10.0  # seconds between permit checks (expiry, guardian silence, overdue gas tests)
     certificate_registry_url: str | None = None  # e.g. https://registry.example/api/certs/{number}?name={holder_name}
     intake_workers: int | None = None  # processes that check and seal batches; None: one per core, 0: in-process
+    public_url: str = "http://127.0.0.1:8080"  # where relying parties reach the service: the pack certificate's QR
     plant_timezone: str = DEFAULT_PLANT_TZ  # IANA zone of the plant: calendar days, night hours, daily jobs
     tsa_url: str | None = None  # RFC 3161 TSA that timestamps checkpoints (None: no timestamps)
     tsa_name: str = "tsa"  # the TSA's name in receipts; the trust root names its roots under the same name

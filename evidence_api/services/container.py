@@ -15,6 +15,10 @@ from evidence_api.services.certificates import Certificates
 from evidence_api.services.events import EventIntake, IntakePool
 from evidence_api.services.keys import KeyRegistry
 from evidence_api.services.notify import Notifier, WebhookChannel, WeComChannel
+from evidence_api.services.pack_jobs import PackJobs
+from evidence_api.services.pack_report import ReportRenderer
+from evidence_api.services.pack_scope import LogScopes
+from evidence_api.services.packs import PackBuilder
 from evidence_api.services.people import Organisation
 from evidence_api.services.periodic import Periodic
 from evidence_api.services.projector import Projector
@@ -60,6 +64,7 @@ class Services:
     sender: Periodic
     projector: Projector
     projection_job: Periodic
+    packs: PackJobs
     witness_collector: WitnessCollector | None = None
 
     @classmethod
@@ -97,6 +102,7 @@ class Services:
         notifier = Notifier(engine, org, {"webhook": WebhookChannel(service_signer, key_id=recorder.service_key_id),
                                           "wecom": WeComChannel()}, clock=clock)
         sender = Periodic("tiezheng-notifier", 1.0, notifier.send_pending_once)
+        packs = _packs(settings, engine, log, keys, wrapper, clock)
         log.start()
         projection_job.start()
         anchorer.start()
@@ -108,10 +114,11 @@ class Services:
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job,
-                   collector)
+                   packs, collector)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""
+        self.packs.close()
         self.watchdog.close()
         self.certificate_job.close()
         self.sender.close()
@@ -127,6 +134,17 @@ class Services:
             self.witness_collector.close()
         self.intake.close()
         self.engine.dispose()
+
+
+def _packs(settings: Settings, engine: Engine, log: TransparencyLog, keys: KeyRegistry, wrapper: LocalKeyWrapper,
+           clock: Clock) -> PackJobs:
+    """The pack builder and its jobs; packs are self-checked against the service's own log key."""
+    from verifier.trust import TrustRoot
+
+    builder = PackBuilder(log, keys, wrapper, render=ReportRenderer(confirm_base=settings.public_url),
+                          scope_events=LogScopes(log, engine).events, clock=clock)
+    trust = TrustRoot.for_log(log.origin, log.signer.public.to_pem())
+    return PackJobs(engine, builder, trust, settings.data_dir / "packs", clock=clock)
 
 
 def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> list[Anchor]:

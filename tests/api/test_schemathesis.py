@@ -43,6 +43,7 @@ _SEMANTIC = {
     "/v1/certificates/import": "the file's rows",
     "/v1/settings/rules": "overrides that fit the rules",
     "/v1/jobs/certificate-warnings": "a day not after today",
+    "/v1/evidence-packs": "a time range that stays in the calendar once in UTC",
 }
 """Operations where a schema-valid request can still be malformed (422) for a reason no JSON Schema states."""
 _STATEFUL = {"/v1/log/proofs/inclusion", "/v1/log/proofs/consistency"}
