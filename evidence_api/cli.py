@@ -18,6 +18,8 @@ gateway_app = typer.Typer(help="The field gateway: BLE gas detectors → offline
 app.add_typer(gateway_app, name="gateway")
 trust_root_app = typer.Typer(help="Write the trust root that `tiezheng verify` checks evidence against.")
 app.add_typer(trust_root_app, name="trust-root")
+witness_app = typer.Typer(help="Run a C2SP tlog-witness that cosigns a log's checkpoints (for a third party).")
+app.add_typer(witness_app, name="witness")
 pack_app = typer.Typer(help="Evidence packs: one zip a court can keep and check offline.")
 app.add_typer(pack_app, name="pack")
 
@@ -87,12 +89,39 @@ def trust_root_init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     fabric_network: Annotated[Path | None, typer.Option(
         help="A Fabric client profile (network.json): trust its orgs' CA certificates for fabric anchors.")] = None,
+    tsa_root: Annotated[list[str] | None, typer.Option(
+        help="NAME=FILE: a trusted RFC 3161 TSA and its root certificates (PEM); repeat for more.")] = None,
+    witness: Annotated[list[str] | None, typer.Option(
+        help="NAME=FILE: a trusted witness's key name and Ed25519 public key (PEM); repeat for more.")] = None,
+    witness_quorum: Annotated[int | None, typer.Option(
+        help="How many of the witnesses must cosign for +witnessed (default: all of them).")] = None,
 ) -> None:
-    """Write a trust root that trusts one log key (and a Fabric network's orgs). Exit 0 written, 2 unusable."""
+    """Write a trust root that trusts one log key (and a Fabric network's orgs, TSAs, witnesses). Exit 0
+    written, 2 unusable input."""
     from verifier.cli import trust_root_init_command
 
     raise typer.Exit(trust_root_init_command(origin=origin, log_key=str(log_key), out=str(out), force=force,
-                                             fabric_network=str(fabric_network) if fabric_network else None))
+                                             fabric_network=str(fabric_network) if fabric_network else None,
+                                             tsa_roots=tsa_root or (), witnesses=witness or (),
+                                             witness_quorum=witness_quorum))
+
+
+@witness_app.command("serve")
+def witness_serve(
+    key: Annotated[Path, typer.Option(help="The witness's Ed25519 private key (PKCS#8 PEM); created with KEY.pub "
+                                           "if missing.")],
+    name: Annotated[str, typer.Option(help="The witness's key name in cosignatures, e.g. witness.example.org/w1.")],
+    log_origin: Annotated[str, typer.Option(help="The origin line of the log this witness follows.")],
+    log_key: Annotated[Path, typer.Option(help="The log's SM2 public key (PEM), obtained out of band.")],
+    state: Annotated[Path, typer.Option(help="Folder for the latest cosigned checkpoint and refused requests.")],
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8320,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """Serve POST /add-checkpoint (C2SP tlog-witness); refuses any checkpoint inconsistent with what it cosigned."""
+    from evidence_api.witness.cli import serve_command
+
+    raise typer.Exit(serve_command(key=key, name=name, origin=log_origin, log_key=log_key, state=state,
+                                   host=host, port=port))
 
 
 @pack_app.command("build")

@@ -14,7 +14,7 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -120,20 +120,35 @@ def _ask_live_peer(bundle: Bundle, report: Report, address: str, profile: str | 
     return replace(report, steps=tuple(steps))
 
 
-def trust_root_init_command(*, origin: str, log_key: str, out: str, force: bool,
-                            fabric_network: str | None = None) -> int:
+def trust_root_init_command(
+    *,
+    origin: str,
+    log_key: str,
+    out: str,
+    force: bool,
+    fabric_network: str | None = None,
+    tsa_roots: Sequence[str] = (),
+    witnesses: Sequence[str] = (),
+    witness_quorum: int | None = None,
+) -> int:
     """Write a trust root naming one log key, for ``tiezheng trust-root init``; return the exit code.
 
     ``origin`` is the log's name in its checkpoints, ``log_key`` the path of its public key (PEM) obtained
     out of band, ``out`` the file to write (refused if it exists, unless ``force``); ``fabric_network``, a
-    Fabric client profile (network.json) whose orgs' CA certificates go in the ``fabric`` section. Returns
-    0, or 2 with a message when the key, origin or profile is unusable or the file cannot be written.
+    Fabric client profile (network.json) whose orgs' CA certificates go in the ``fabric`` section;
+    ``tsa_roots`` are ``NAME=FILE`` (a PEM file of the TSA's root certificates), ``witnesses`` ``NAME=FILE``
+    (a witness's Ed25519 public key, PEM); ``witness_quorum`` how many must cosign (default: all named).
+    Returns 0, or 2 with a message when an input is unusable or the file cannot be written.
     """
     console = Console(highlight=False, soft_wrap=True)
     try:
         pem = _read(log_key, "log key", 1024 * 1024).decode("utf-8", errors="replace")
         fabric = fabric_section(fabric_network) if fabric_network else None
-        root = TrustRoot.for_log(origin, pem, fabric=fabric)
+        tsas = [(name, _certificates(path)) for name, path in map(_named, tsa_roots)]
+        keys = [(name, _read(path, "witness key", 64 * 1024).decode("utf-8", errors="replace"))
+                for name, path in map(_named, witnesses)]
+        quorum = len(keys) if witness_quorum is None else witness_quorum
+        root = TrustRoot.for_log(origin, pem, fabric=fabric, timestamp_authorities=tsas, witnesses=keys, quorum=quorum)
         _write_new(Path(out), root.to_json(), force=force)
     except VerifierError as exc:
         console.print(Text(_printable(f"UNUSABLE INPUT: {exc.diagnostics()}"), style="red"))
@@ -144,6 +159,11 @@ def trust_root_init_command(*, origin: str, log_key: str, out: str, force: bool,
         orgs = ", ".join(o.msp_id for o in root.fabric.orgs)
         console.print(Text(_printable(f"fabric channel {root.fabric.channel!r}, chaincode {root.fabric.chaincode!r}, "
                                       f"orgs {orgs} (endorsers: {', '.join(root.fabric.endorsers)})")))
+    for tsa in root.timestamp_authorities:
+        console.print(Text(_printable(f"  tsa {tsa.name!r}: {len(tsa.certificates)} root certificate(s)")))
+    if root.witnesses.keys:
+        names = ", ".join(w.name for w in root.witnesses.keys)
+        console.print(Text(_printable(f"  witnesses {names}; quorum {root.witnesses.quorum}")))
     console.print("compare that fingerprint with the one the log's operator publishes before you rely on it.")
     return EXIT_VALID
 
@@ -157,6 +177,21 @@ def _trust_root(path: str | None, origin: str) -> TrustRoot:
             "--log-key KEY.pem -o trust-root.json"
         )
     return TrustRoot.from_file(path)
+
+
+def _named(value: str) -> tuple[str, str]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path:
+        raise MalformedInput(f"want NAME=FILE, got {value[:80]!r}")
+    return name, path
+
+
+def _certificates(path: str) -> list[str]:
+    text = _read(path, "tsa root", 1024 * 1024).decode("utf-8", errors="replace")
+    blocks = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, re.DOTALL)
+    if not blocks:
+        raise MalformedInput(f"tsa root file {path} holds no PEM certificate")
+    return [block + "\n" for block in blocks]
 
 
 def _read(path: str, what: str, limit: int) -> bytes:
