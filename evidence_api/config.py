@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import BaseModel, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.clock import DEFAULT_PLANT_TZ, zone
 
-__all__ = ["ANCHOR_BACKENDS", "Settings"]
+__all__ = ["ANCHOR_BACKENDS", "Settings", "WitnessSetting"]
 
 ANCHOR_BACKENDS = ("local", "fabric", "evm")
 """The anchor backends ``TIEZHENG_ANCHOR_BACKENDS`` may name."""
-
 _PLACEHOLDERS = {"changethis", "admin", "secret", "dev-admin-token"}
+
+
+class WitnessSetting(BaseModel):
+    """A tlog-witness the log asks for cosignatures: its key ``name``, submission prefix ``url`` and
+    Ed25519 ``public_key`` (PEM text, or the path of a PEM file)."""
+
+    name: str
+    url: str
+    public_key: str
 
 
 class Settings(BaseSettings):
@@ -45,6 +53,10 @@ class Settings(BaseSettings):
     evm_operator_key: Path | None = None  # file with an operator account's private key (mode 0600)
     evm_from_block: int = 0  # the registry's deployment block: where recovery starts reading its logs
     evm_confirmations: int = 1  # blocks that must hold a transaction before its receipt counts
+    tsa_url: str | None = None  # RFC 3161 TSA that timestamps checkpoints (None: no timestamps)
+    tsa_name: str = "tsa"  # the TSA's name in receipts; the trust root names its roots under the same name
+    tsa_roots: Path | None = None  # PEM file of the TSA's root certificates: replies are checked before storing
+    witnesses: list[WitnessSetting] = []  # JSON list of {"name", "url", "public_key"}; cosign each checkpoint
 
     def backends(self) -> list[str]:
         """The anchor backends named by ``anchor_backends``, in order, without repeats."""

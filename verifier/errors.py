@@ -24,10 +24,12 @@ __all__ = [
     "ChainMismatch",
     "CheckUnavailable",
     "CommitmentMismatch",
+    "CosignatureInvalid",
     "InvalidProof",
     "KeyMismatch",
     "MalformedInput",
     "RootMismatch",
+    "TimestampInvalid",
     "UntrustedLog",
     "VerificationFailed",
     "VerifierError",
@@ -112,3 +114,9 @@ class AnchorMismatch(VerificationFailed):
 class ChainMismatch(VerificationFailed):
     """An EVM receipt does not hold together: its block header, receipts, log or registry differ from what
     it claims or from the trust root (or, with ``--evm``, from the chain)."""
+class TimestampInvalid(VerificationFailed):
+    """An RFC 3161 token does not cover the checkpoint, or its signature or certificate chain fails."""
+
+
+class CosignatureInvalid(VerificationFailed):
+    """A witness cosignature does not verify, or it is for another checkpoint."""

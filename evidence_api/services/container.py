@@ -25,6 +25,7 @@ from evidence_api.services.periodic import Periodic
 from evidence_api.services.projector import Projector
 from evidence_api.services.recorder import Recorder
 from evidence_api.services.registry import HttpRegistry
+from evidence_api.services.trusted_time import tsa_backend, witness_collector
 from evidence_api.services.workflow import Workflow
 from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.base import Anchor
@@ -34,6 +35,7 @@ from ledger.database import make_engine
 from ledger.keystore import LocalKeyWrapper, load_or_create_log_key, load_or_create_master_key
 from ledger.log import TransparencyLog
 from ledger.sm import Signer
+from ledger.witnesses import WitnessCollector
 
 if TYPE_CHECKING:  # web3 and eth-account take ~1.5 s to import: only a service with the evm backend pays it
     from ledger.evm import DigestRecorder
@@ -97,6 +99,7 @@ class Services:
     projector: Projector
     projection_job: Periodic
     packs: PackJobs
+    witness_collector: WitnessCollector | None = None
     evm_digests: DigestRecorder | None = None  # the regulator chain's digest writer, when the evm backend is on
 
     @classmethod
@@ -113,7 +116,9 @@ class Services:
         log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
                               checkpoint_interval=settings.checkpoint_interval, clock=clock)
         backends, evm_digests = _anchor_backends(settings, signer, clock)
+        backends = [*backends, *tsa_backend(settings)]
         anchorer = Anchorer(log, backends, interval=settings.anchor_interval, clock=clock)
+        collector = witness_collector(settings, log, clock)
         keys = KeyRegistry(engine, clock=clock)
         workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
         intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch, clock=clock), workers=workers,
@@ -140,10 +145,12 @@ class Services:
         watchdog.start()
         certificate_job.start()
         sender.start()
+        if collector is not None:
+            collector.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job,
-                   packs, evm_digests=evm_digests)
+                   packs, collector, evm_digests=evm_digests)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""
@@ -159,6 +166,8 @@ class Services:
             close = getattr(backend, "close", None)
             if callable(close):
                 close()
+        if self.witness_collector is not None:
+            self.witness_collector.close()
         self.intake.close()
         self.engine.dispose()
 
