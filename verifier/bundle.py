@@ -39,7 +39,7 @@ from verifier.events import (
     verify_attestation,
     verify_payload_commitment,
 )
-from verifier.evm import NOT_CHECKED_OFFLINE, EvmAnchor, verify_evm_anchor
+from verifier.evm import NOT_CHECKED_OFFLINE, NOT_CHECKED_TRANSACTION, EvmAnchor, verify_evm_anchor
 from verifier.fabric import FabricReceipt, verify_fabric_anchor
 from verifier.merkle import MAX_INCLUSION_HASHES, verify_inclusion
 from verifier.report import (
@@ -335,7 +335,8 @@ def _check_evm_anchor(i: int, anchor: EvmAnchor, run: _Run) -> None:
         detail = (f"registry {ev.contract} on chain {ev.chain_id}: block 0x{ev.block_hash.hex()} (number "
                   f"{ev.block_number}) holds the event for tree size {anchor.tree_size}, consistent with the checkpoint")
         if run.evm_url is None:
-            run.extra_notes.append(f"evm anchor {i}: {NOT_CHECKED_OFFLINE}")
+            unchecked = NOT_CHECKED_OFFLINE if ev.transactions is not None else NOT_CHECKED_TRANSACTION
+            run.extra_notes.append(f"evm anchor {i}: {unchecked}")
         else:
             from verifier.evm_online import confirm_on_chain  # network only when asked
 

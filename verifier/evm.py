@@ -1,12 +1,13 @@
 """Offline checks of EVM receipts from the regulator chain's registry (docs/formats.md, "EVM receipt").
 
-A receipt carries the registry's event log, the header of the block holding it and every receipt of that
-block. Offline, the verifier shows that a block whose header hashes to ``block_hash`` commits (through
-its ``receiptsRoot``) to a successful transaction whose log, emitted by the trusted registry contract,
-says exactly this origin, size and root (or tenant, date and digest). What it cannot show offline: that
-the block is on the chain the regulator follows (and final), and the transaction's hash and sender (the
-block's transactions are not carried; the contract itself lets only operators write). ``--evm URL``
-(``verifier.evm_online``) checks those against a node.
+A receipt carries the registry's event log, the header of the block holding it and every receipt and
+raw transaction of that block. Offline, the verifier shows that a block whose header hashes to
+``block_hash`` commits (through its ``receiptsRoot`` and ``transactionsRoot``) to a successful
+transaction, signed by a trusted operator, that calls the trusted registry with exactly this origin,
+size and root (or tenant, date and digest) and whose log says the same. What it cannot show offline: that
+the block is on the chain the regulator follows, and final. ``--evm URL`` (``verifier.evm_online``)
+asks a node. A receipt from a node that could not serve raw transactions has ``transactions`` null:
+then the transaction's hash and signer are not checked offline either, and the report says so.
 """
 
 from __future__ import annotations
@@ -28,8 +29,20 @@ from verifier._json import (
 )
 from verifier.checkpoint import Checkpoint
 from verifier.errors import ChainMismatch, MalformedInput
+from verifier.evm_fields import (
+    MAX_RECEIPTS,
+    BlockReceipt,
+    EvmLog,
+    address_field,
+    hex0x_field,
+    parse_header,
+    parse_log,
+    parse_receipt,
+    parse_transactions,
+)
+from verifier.evm_tx import decode_transaction
 from verifier.merkle import MAX_CONSISTENCY_HASHES, verify_consistency
-from verifier.rlp import encode, encode_int, keccak256, trie_root
+from verifier.rlp import encode, keccak256, trie_root
 from verifier.sm import sm3
 from verifier.trust import RegulatorChain, TrustRoot
 
@@ -37,6 +50,7 @@ __all__ = [
     "CHECKPOINT_EVENT",
     "DIGEST_EVENT",
     "NOT_CHECKED_OFFLINE",
+    "NOT_CHECKED_TRANSACTION",
     "EvmAnchor",
     "EvmDigestReceipt",
     "EvmEvidence",
@@ -50,54 +64,21 @@ CHECKPOINT_EVENT = "CheckpointAnchored(bytes32,uint64,bytes32)"
 """The registry's checkpoint event; its log's topic 0 is keccak-256 of this text."""
 DIGEST_EVENT = "DigestRecorded(bytes32,uint32,bytes32)"
 """The registry's digest event."""
-NOT_CHECKED_OFFLINE = (
-    "not checked offline: that the block is on the regulator chain and final, and the transaction hash and "
-    "sender (pass --evm URL to ask a node)"
-)
+NOT_CHECKED_OFFLINE = "not checked offline: that the block is on the regulator chain and final (pass --evm URL)"
 """What an offline report says it could not check about an EVM receipt."""
+NOT_CHECKED_TRANSACTION = (
+    "not checked offline: that the block is on the regulator chain and final, and, as the receipt carries no "
+    "raw transactions, the transaction's hash and signer (pass --evm URL)"
+)
+"""The same, for a receipt without the block's raw transactions."""
+CHECKPOINT_FUNCTION = "anchorCheckpoint(bytes32,uint64,bytes32)"
+DIGEST_FUNCTION = "recordDigest(bytes32,uint32,bytes32)"
 
-HEADER_FIELDS = (
-    "parentHash", "sha3Uncles", "miner", "stateRoot", "transactionsRoot", "receiptsRoot", "logsBloom",
-    "difficulty", "number", "gasLimit", "gasUsed", "timestamp", "extraData", "mixHash", "nonce",
-    "baseFeePerGas", "withdrawalsRoot", "blobGasUsed", "excessBlobGas", "parentBeaconBlockRoot", "requestsHash",
-)
-_QUANTITIES = frozenset(
-    {"difficulty", "number", "gasLimit", "gasUsed", "timestamp", "baseFeePerGas", "blobGasUsed", "excessBlobGas"}
-)
 _EVIDENCE_FIELDS = ("chain_id", "contract", "tx_hash", "from", "transaction_index", "block_number", "block_hash",
-                    "log_index", "log", "block_header", "receipts")
+                    "log_index", "log", "block_header", "receipts", "transactions")
 _ANCHOR_FIELDS = ("backend", "tree_size", "root_hash", "origin", "origin_hash", *_EVIDENCE_FIELDS,
                   "consistency_proof")
 _DIGEST_FIELDS = ("backend", "tenant_hash", "date", "digest", *_EVIDENCE_FIELDS)
-_MAX_RECEIPTS, _MAX_LOGS, _MAX_TOPICS, _MAX_DATA = 100_000, 10_000, 4, 1 << 20
-_UINT64 = 2**64 - 1
-
-
-@dataclass(frozen=True)
-class EvmLog:
-    """An event log: emitting contract (20 bytes), topics (32 bytes each), data."""
-
-    address: bytes
-    topics: tuple[bytes, ...]
-    data: bytes
-
-    def rlp_item(self) -> list[Any]:
-        """The log as the receipt trie encodes it: [address, [topics], data]."""
-        return [self.address, list(self.topics), self.data]
-
-
-@dataclass(frozen=True)
-class _BlockReceipt:
-    type: int
-    status: int
-    cumulative_gas: int
-    bloom: bytes
-    logs: tuple[EvmLog, ...]
-
-    def trie_value(self) -> bytes:
-        body = encode([encode_int(self.status), encode_int(self.cumulative_gas), self.bloom,
-                       [log.rlp_item() for log in self.logs]])
-        return body if self.type == 0 else bytes([self.type]) + body
 
 
 @dataclass(frozen=True)
@@ -114,24 +95,27 @@ class EvmEvidence:
     log_index: int
     log: EvmLog
     header: tuple[tuple[str, bytes], ...]
-    receipts: tuple[_BlockReceipt, ...]
+    receipts: tuple[BlockReceipt, ...]
+    transactions: tuple[bytes, ...] | None
 
     @classmethod
     def from_object(cls, obj: JSONObject, where: str) -> EvmEvidence:
-        """Parse the evidence fields of an EVM receipt object; raises ``MalformedInput``."""
-        receipts = list_field(obj, "receipts", where, max_items=_MAX_RECEIPTS)
+        """Parse the evidence fields of an EVM receipt object (others are the caller's); ``MalformedInput``."""
+        require_fields(obj, where, required=_EVIDENCE_FIELDS, optional=set(obj) - set(_EVIDENCE_FIELDS))
+        receipts = list_field(obj, "receipts", where, max_items=MAX_RECEIPTS)
         return cls(
             chain_id=int_field(obj, "chain_id", where),
-            contract=_address(obj, "contract", where),
-            tx_hash=_hex0x(obj, "tx_hash", where, size=32),
-            sender=_address(obj, "from", where),
+            contract=address_field(obj, "contract", where),
+            tx_hash=hex0x_field(obj, "tx_hash", where, size=32),
+            sender=address_field(obj, "from", where),
             transaction_index=int_field(obj, "transaction_index", where),
             block_number=int_field(obj, "block_number", where),
-            block_hash=_hex0x(obj, "block_hash", where, size=32),
+            block_hash=hex0x_field(obj, "block_hash", where, size=32),
             log_index=int_field(obj, "log_index", where),
-            log=_log(obj["log"], f"{where}.log"),
-            header=_header(object_field(obj, "block_header", where), f"{where}.block_header"),
-            receipts=tuple(_receipt(r, f"{where}.receipts[{i}]") for i, r in enumerate(receipts)),
+            log=parse_log(obj["log"], f"{where}.log"),
+            header=parse_header(object_field(obj, "block_header", where), f"{where}.block_header"),
+            receipts=tuple(parse_receipt(r, f"{where}.receipts[{i}]") for i, r in enumerate(receipts)),
+            transactions=parse_transactions(obj, where),
         )
 
     def header_field(self, name: str) -> bytes:
@@ -191,18 +175,23 @@ class EvmDigestReceipt:
                    hex_field(obj, "digest", "evm digest receipt"), EvmEvidence.from_object(obj, "evm digest receipt"))
 
 
-def verify_evm_evidence(evidence: EvmEvidence, *, trust_root: TrustRoot, topics: tuple[bytes, ...]) -> RegulatorChain:
+def verify_evm_evidence(evidence: EvmEvidence, *, trust_root: TrustRoot, topics: tuple[bytes, ...],
+                        function: str) -> RegulatorChain:
     """Check, offline, that ``evidence``'s block commits to its log and that the log is the trusted
-    registry's with ``topics``; return the registry's trust-root entry. Raises ``ChainMismatch``.
+    registry's with ``topics``, written by a call of ``function`` (its signature text) with the logged
+    arguments; return the registry's trust-root entry. Raises ``ChainMismatch``.
 
     1. The trust root names the registry (chain id and contract); its sender is one of the operators.
     2. keccak-256(RLP(block_header)) is ``block_hash``, and the header's number is ``block_number``.
     3. The receipts rebuild the header's ``receiptsRoot`` (Merkle-Patricia trie keyed by RLP(index)).
     4. The receipt at ``transaction_index`` succeeded and holds, at the block-wide ``log_index``, the log.
     5. That log was emitted by the registry contract, with exactly ``topics``.
+    6. Unless ``transactions`` is null: they rebuild the header's ``transactionsRoot``; the one at
+       ``transaction_index`` hashes to ``tx_hash``, is signed by ``from`` (recovered from its signature),
+       for this chain, to the registry, with no value, calling ``function`` with the log's topic 1 and data.
     """
     chain = _trusted_chain(evidence, trust_root)
-    _check_header(evidence)
+    _checkparse_header(evidence)
     _check_receipts(evidence)
     log = evidence.log
     if "0x" + log.address.hex() != chain.contract:
@@ -210,6 +199,8 @@ def verify_evm_evidence(evidence: EvmEvidence, *, trust_root: TrustRoot, topics:
     if log.topics != topics:
         got, want = [t.hex() for t in log.topics], [t.hex() for t in topics]
         raise ChainMismatch(f"evm log topics mismatch: got {got}, want {want}")
+    if evidence.transactions is not None:
+        _check_transaction(evidence, chain, function)
     return chain
 
 
@@ -228,7 +219,7 @@ def verify_evm_anchor(anchor: EvmAnchor, *, checkpoint: Checkpoint, trust_root: 
     if anchor.origin_hash != want_hash:
         raise ChainMismatch(f"evm anchor origin_hash mismatch: got {anchor.origin_hash.hex()}, want {want_hash.hex()}")
     chain = verify_evm_evidence(anchor.evidence, trust_root=trust_root,
-                                topics=(keccak256(CHECKPOINT_EVENT.encode()), want_hash))
+                                topics=(keccak256(CHECKPOINT_EVENT.encode()), want_hash), function=CHECKPOINT_FUNCTION)
     _require_data(anchor.evidence.log, anchor.tree_size, anchor.root_hash, "tree size and root", bits=64)
     if anchor.tree_size < checkpoint.tree_size:
         raise ChainMismatch(f"evm anchor tree size {anchor.tree_size} is smaller than the checkpoint tree size "
@@ -247,7 +238,7 @@ def verify_evm_digest(receipt: EvmDigestReceipt, *, trust_root: TrustRoot, tenan
         raise ChainMismatch(f"evm digest receipt is for tenant {receipt.tenant_hash.hex()} on {receipt.day} digest "
                             f"{receipt.digest.hex()}, want {tenant_hash.hex()} on {day} digest {digest.hex()}")
     chain = verify_evm_evidence(receipt.evidence, trust_root=trust_root,
-                                topics=(keccak256(DIGEST_EVENT.encode()), tenant_hash))
+                                topics=(keccak256(DIGEST_EVENT.encode()), tenant_hash), function=DIGEST_FUNCTION)
     number = day.year * 10000 + day.month * 100 + day.day
     _require_data(receipt.evidence.log, number, digest, "date and digest", bits=32)
     return chain
@@ -265,7 +256,7 @@ def _trusted_chain(evidence: EvmEvidence, trust_root: TrustRoot) -> RegulatorCha
     return chain
 
 
-def _check_header(evidence: EvmEvidence) -> None:
+def _checkparse_header(evidence: EvmEvidence) -> None:
     calculated = keccak256(encode([value for _, value in evidence.header]))
     if calculated != evidence.block_hash:
         raise ChainMismatch(f"evm block header hashes to {calculated.hex()}, not the block hash "
@@ -294,6 +285,32 @@ def _check_receipts(evidence: EvmEvidence) -> None:
         raise ChainMismatch(f"evm log differs from log {evidence.log_index} of the block's receipts")
 
 
+def _check_transaction(evidence: EvmEvidence, chain: RegulatorChain, function: str) -> None:
+    transactions, index = evidence.transactions or (), evidence.transaction_index
+    root, want = trie_root(list(transactions)), evidence.header_field("transactionsRoot")
+    if root != want:
+        raise ChainMismatch(f"evm block transactions rebuild transactionsRoot {root.hex()}, the header says {want.hex()}")
+    if len(transactions) != len(evidence.receipts):
+        raise ChainMismatch(f"evm block has {len(transactions)} transactions but {len(evidence.receipts)} receipts")
+    calculated = keccak256(transactions[index])
+    if calculated != evidence.tx_hash:
+        raise ChainMismatch(f"evm tx_hash {evidence.tx_hash.hex()} is not transaction {index} of the block, which "
+                            f"hashes to {calculated.hex()}")
+    try:
+        tx = decode_transaction(transactions[index])
+    except ValueError as exc:
+        raise ChainMismatch(f"evm transaction {index} of the block: {exc}") from exc
+    if tx.sender != evidence.sender:
+        raise ChainMismatch(f"evm transaction {index} is signed by {tx.sender}, not by from {evidence.sender}")
+    target = "0x" + tx.to.hex() if tx.to is not None else None
+    if (tx.chain_id, target, tx.value) != (evidence.chain_id, chain.contract, 0):
+        raise ChainMismatch(f"evm transaction {index} is for chain {tx.chain_id} to {target} with value {tx.value}, "
+                            f"want chain {evidence.chain_id} to {chain.contract} with value 0")
+    calldata = keccak256(function.encode())[:4] + evidence.log.topics[1] + evidence.log.data
+    if tx.data != calldata:
+        raise ChainMismatch(f"evm transaction {index} does not call {function} with the logged arguments")
+
+
 def _require_data(log: EvmLog, number: int, value: bytes, what: str, *, bits: int) -> None:
     if len(log.data) != 64:
         raise ChainMismatch(f"evm log data is {len(log.data)} bytes, want 64 ({what})")
@@ -304,64 +321,3 @@ def _require_data(log: EvmLog, number: int, value: bytes, what: str, *, bits: in
         raise ChainMismatch(f"evm log {what} mismatch: got {got_number} {got_value.hex()}, want {number} {value.hex()}")
 
 
-# -- parsing -------------------------------------------------------------------------------------
-def _hex0x(obj: JSONObject, key: str, where: str, *, size: int | None = None) -> bytes:
-    text = str_field(obj, key, where)
-    return _bytes0x(text, f"{where}.{key}", size)
-
-
-def _bytes0x(text: Any, where: str, size: int | None, *, limit: int = _MAX_DATA) -> bytes:
-    body = text[2:] if isinstance(text, str) and text.startswith("0x") else None
-    if body is None or len(body) % 2 or len(body) > 2 * limit or body != body.lower():
-        raise MalformedInput(f"{where} must be 0x and lower-case hex bytes, got {str(text)[:80]!r}")
-    try:
-        raw = bytes.fromhex(body)
-    except ValueError as exc:
-        raise MalformedInput(f"{where} must be 0x and lower-case hex bytes, got {str(text)[:80]!r}") from exc
-    if size is not None and len(raw) != size:
-        raise MalformedInput(f"{where} must be {size} bytes, got {len(raw)}")
-    return raw
-
-
-def _quantity(text: Any, where: str) -> int:
-    body = text[2:] if isinstance(text, str) and text.startswith("0x") else ""
-    if not body or len(body) > 64 or (body != "0" and body.startswith("0")) or body != body.lower():
-        raise MalformedInput(f"{where} must be a minimal 0x hex quantity, got {str(text)[:80]!r}")
-    try:
-        return int(body, 16)
-    except ValueError as exc:
-        raise MalformedInput(f"{where} must be a minimal 0x hex quantity, got {str(text)[:80]!r}") from exc
-
-
-def _address(obj: JSONObject, key: str, where: str) -> str:
-    return "0x" + _hex0x(obj, key, where, size=20).hex()
-
-
-def _log(value: Any, where: str) -> EvmLog:
-    obj = require_object(value, where)
-    require_fields(obj, where, required=("address", "topics", "data"))
-    topics = list_field(obj, "topics", where, max_items=_MAX_TOPICS)
-    return EvmLog(_hex0x(obj, "address", where, size=20),
-                  tuple(_bytes0x(t, f"{where}.topics[{i}]", 32) for i, t in enumerate(topics)),
-                  _hex0x(obj, "data", where))
-
-
-def _receipt(value: Any, where: str) -> _BlockReceipt:
-    obj = require_object(value, where)
-    require_fields(obj, where, required=("type", "status", "cumulativeGasUsed", "logsBloom", "logs"))
-    kind, status = _quantity(obj["type"], f"{where}.type"), _quantity(obj["status"], f"{where}.status")
-    if kind > 0x7F or status > 1:
-        raise MalformedInput(f"{where}: type must be below 0x80 and status 0 or 1, got {kind:#x} and {status:#x}")
-    logs = list_field(obj, "logs", where, max_items=_MAX_LOGS)
-    return _BlockReceipt(kind, status, _quantity(obj["cumulativeGasUsed"], f"{where}.cumulativeGasUsed"),
-                         _hex0x(obj, "logsBloom", where, size=256),
-                         tuple(_log(lg, f"{where}.logs[{i}]") for i, lg in enumerate(logs)))
-
-
-def _header(obj: JSONObject, where: str) -> tuple[tuple[str, bytes], ...]:
-    names = HEADER_FIELDS[: len(obj)]
-    if len(obj) < 15 or set(obj) != set(names):
-        raise MalformedInput(f"{where} must have the header fields {', '.join(HEADER_FIELDS[:15])} and a prefix of "
-                             f"{', '.join(HEADER_FIELDS[15:])}; got {', '.join(sorted(obj))[:300]}")
-    return tuple((name, encode_int(_quantity(obj[name], f"{where}.{name}")) if name in _QUANTITIES
-                  else _bytes0x(obj[name], f"{where}.{name}", None)) for name in names)

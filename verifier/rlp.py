@@ -1,8 +1,9 @@
 """Keccak-256, RLP and the Merkle-Patricia trie root: what the verifier needs to check EVM blocks offline.
 
 Follows the Ethereum Yellow Paper: appendix B (RLP), appendix C (hex-prefix encoding), appendix D (the
-modified Merkle-Patricia trie), and EIP-2718 for typed receipts. Only encoding is implemented: the
-verifier re-encodes what an EVM receipt claims and compares hashes, it never parses RLP it was sent.
+modified Merkle-Patricia trie), and EIP-2718 for typed receipts. The verifier re-encodes what an EVM
+receipt claims and compares hashes; the one thing it decodes is its own signed transaction, with
+``decode``, which accepts only the canonical encoding (so one item has one byte string).
 Keccak-256 is pycryptodome's (BSD-2-Clause and public domain): the standard library and ``cryptography``
 offer only SHA-3, whose padding differs.
 """
@@ -14,7 +15,9 @@ from typing import Any
 
 from Crypto.Hash import keccak
 
-__all__ = ["EMPTY_TRIE_ROOT", "encode", "encode_int", "keccak256", "trie_root"]
+__all__ = ["EMPTY_TRIE_ROOT", "decode", "decode_int", "encode", "encode_int", "keccak256", "trie_root"]
+
+_MAX_DEPTH = 16
 
 
 def keccak256(data: bytes) -> bytes:
@@ -39,6 +42,60 @@ def encode(item: Any) -> bytes:
     if isinstance(item, list | tuple):
         return _list([encode(x) for x in item])
     raise TypeError(f"rlp encodes bytes and lists only, got {type(item).__name__}")
+
+
+def decode(data: bytes) -> Any:
+    """The item (bytes, or nested lists of them) that ``data`` is the canonical RLP of; ``ValueError``
+    for anything else: trailing bytes, a length beyond the data, a non-minimal length or single byte, or
+    lists nested deeper than 16."""
+    item, end = _decode_at(data, 0, 0)
+    if end != len(data):
+        raise ValueError(f"rlp has {len(data) - end} bytes after its item")
+    return item
+
+
+def decode_int(item: Any, what: str) -> int:
+    """The unsigned integer an RLP byte string holds (minimal big-endian, b"" for 0); ``ValueError``."""
+    if not isinstance(item, bytes) or item[:1] == b"\x00":
+        raise ValueError(f"{what} is not a minimal rlp integer")
+    return int.from_bytes(item, "big")
+
+
+def _decode_at(data: bytes, at: int, depth: int) -> tuple[Any, int]:
+    if at >= len(data):
+        raise ValueError("rlp ends before its item")
+    first = data[at]
+    if first < 0x80:
+        return data[at : at + 1], at + 1
+    start, size = _header(data, at, 0xC0 if first >= 0xC0 else 0x80)
+    if start + size > len(data):
+        raise ValueError("rlp item is longer than the data")
+    if first < 0xC0:
+        if size == 1 and data[start] < 0x80:
+            raise ValueError("rlp single byte below 0x80 must be encoded as itself")
+        return data[start : start + size], start + size
+    if depth >= _MAX_DEPTH:
+        raise ValueError(f"rlp lists nest deeper than {_MAX_DEPTH}")
+    items, cursor = [], start
+    while cursor < start + size:
+        item, cursor = _decode_at(data[: start + size], cursor, depth + 1)
+        items.append(item)
+    return items, cursor
+
+
+def _header(data: bytes, at: int, offset: int) -> tuple[int, int]:
+    """(start of the payload, its size) of the item whose prefix byte is at ``at``."""
+    short = data[at] - offset
+    if short <= 55:
+        return at + 1, short
+    width = short - 55
+    size_bytes = data[at + 1 : at + 1 + width]
+    if len(size_bytes) != width or size_bytes[:1] == b"\x00":
+        raise ValueError("rlp long length is truncated or has leading zeros")
+    size = int.from_bytes(size_bytes, "big")
+    if size < 56:
+        raise ValueError("rlp long length used for fewer than 56 bytes")
+    return at + 1 + width, size
 
 
 def _list(encoded_items: Sequence[bytes]) -> bytes:

@@ -184,13 +184,22 @@ class Registry:
 
     def evidence(self, receipt: dict[str, Any], log_index: int) -> dict[str, Any]:
         """What a verifier needs offline about the log at ``log_index`` (block-wide) of ``receipt``: tx
-        hash, block number and hash, the log, the block header fields and every receipt of the block."""
+        hash, block number and hash, the log, the block header fields, every receipt of the block and every
+        raw transaction of it (None when the node cannot serve them)."""
         block = self._call(lambda: dict(self.w3.eth.get_block(receipt["blockHash"])))
         receipts = self._call(lambda: self._block_receipts(block))
         log = next(lg for lg in receipt["logs"] if int(lg["logIndex"]) == log_index)
         return {"chain_id": self.chain_id, "contract": self.contract.lower(), "tx_hash": _hex(receipt["transactionHash"]),
                 "from": str(receipt["from"]).lower(), "transaction_index": int(receipt["transactionIndex"]),
-                **block_evidence(block, log), "receipts": [receipt_json(r) for r in receipts]}
+                **block_evidence(block, log), "receipts": [receipt_json(r) for r in receipts],
+                "transactions": self._call(lambda: self._raw_transactions(block))}
+
+    def _raw_transactions(self, block: dict[str, Any]) -> list[str] | None:
+        """The block's signed transactions, raw (``eth_getRawTransactionByHash``), or None on a node without it."""
+        try:
+            return [_hex(self.w3.eth.get_raw_transaction(tx)) for tx in block["transactions"]]
+        except Web3RPCError:
+            return None
 
     def _block_receipts(self, block: dict[str, Any]) -> list[dict[str, Any]]:
         """Every receipt of ``block``: ``eth_getBlockReceipts``, or one call per transaction on a node without it."""

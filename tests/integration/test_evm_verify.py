@@ -1,5 +1,5 @@
 """The verifier on real EVM receipts from anvil: a bundle with an ``evm`` anchor verifies offline (block
-header, receipts trie, the log's origin, size and root), each field changed is refused with its exact
+header, receipts and transactions tries, the operator's signed call, the log's origin, size and root), each field changed is refused with its exact
 reason, and ``--evm URL`` confirms the block on the chain (and catches what offline checks cannot)."""
 
 from __future__ import annotations
@@ -84,9 +84,11 @@ def test_evm_anchor_verifies_offline(chain: dict[str, Any]) -> None:
     step = report.steps[-1]
     assert step.name.startswith("anchor 2 (evm chain 31337 block") and step.status == "ok"
     assert f"tree size {ANCHORED}, consistent with the checkpoint" in step.detail
-    assert any("not checked offline: that the block is on the regulator chain" in n for n in report.notes)
+    assert any(n.endswith("not checked offline: that the block is on the regulator chain and final (pass --evm URL)")
+               for n in report.notes)
     anchor = chain["bundle"]["anchors"][-1]
     assert anchor["transaction_index"] == 1 and len(anchor["receipts"]) == 3 and anchor["log_index"] == 1
+    assert len(anchor["transactions"]) == 3
 
 
 def test_evm_anchor_confirmed_online(chain: dict[str, Any]) -> None:
@@ -122,6 +124,9 @@ TAMPERED = [
     (("receipts", 1, "status"), "0x0", ChainMismatch, "evm block receipts rebuild receiptsRoot [0-9a-f]{64}, the header"),
     (("receipts", 1, "logs", 0, "data"), _hex_flip, ChainMismatch, "evm block receipts rebuild receiptsRoot"),
     (("receipts", 0, "cumulativeGasUsed"), "0x1", ChainMismatch, "evm block receipts rebuild receiptsRoot"),
+    (("tx_hash",), "0x" + "11" * 32, ChainMismatch, "evm tx_hash 1111.* is not transaction 1 of the block, which"),
+    (("transactions", 1), lambda v: v[:-2] + "00", ChainMismatch, "evm block transactions rebuild transactionsRoot"),
+    (("transactions",), lambda v: v[:2], ChainMismatch, "evm block transactions rebuild transactionsRoot"),
     (("consistency_proof", 0), lambda v: "00" * 32, RootMismatch, "root mismatch"),
     (("consistency_proof",), [], InvalidProof, "wrong proof length: got 0 hashes, want 5"),
 ]
@@ -148,9 +153,20 @@ def test_evm_anchor_malformed_refused(chain: dict[str, Any], path: tuple[Any, ..
         _verify(_changed(chain["bundle"], path, value), chain["root"])
 
 
-def test_evm_tx_hash_is_checked_online_only(chain: dict[str, Any]) -> None:
-    tampered = _changed(chain["bundle"], ("tx_hash",), lambda v: "0x" + "11" * 32)
-    assert _verify(tampered, chain["root"]).valid  # offline: the block's transactions are not carried
+def test_evm_sender_is_the_signer_of_the_transaction(chain: dict[str, Any]) -> None:
+    other = "0x" + "cd" * 20  # an operator too, but not the one who signed
+    root = json.loads(chain["root"])
+    root["regulator_chains"][0]["operators"].append(other)
+    with pytest.raises(ChainMismatch, match=f"evm transaction 1 is signed by 0x[0-9a-f]{{40}}, not by from {other}"):
+        _verify(_changed(chain["bundle"], ("from",), other), json.dumps(root).encode())
+
+
+def test_evm_without_raw_transactions_the_tx_hash_is_checked_online_only(chain: dict[str, Any]) -> None:
+    bare = _changed(chain["bundle"], ("transactions",), None)  # a node that serves no raw transactions
+    report = _verify(bare, chain["root"])
+    assert report.valid and any("the transaction's hash and signer (pass --evm URL)" in n for n in report.notes)
+    tampered = _changed(bare, ("tx_hash",), "0x" + "11" * 32)
+    assert _verify(tampered, chain["root"]).valid
 
     with pytest.raises(ChainMismatch, match="the node has no receipt for transaction 0x1111"):
         _verify(tampered, chain["root"], evm_url=chain["url"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from verifier.errors import ChainMismatch
-from verifier.evm import CHECKPOINT_EVENT, EvmEvidence, verify_evm_evidence
+from verifier.evm import CHECKPOINT_EVENT, CHECKPOINT_FUNCTION, EvmEvidence, verify_evm_evidence
 from verifier.rlp import EMPTY_TRIE_ROOT, encode, encode_int, keccak256, trie_root
 from verifier.trust import TrustRoot
 
@@ -61,9 +61,11 @@ def _vector() -> tuple[EvmEvidence, TrustRoot, dict[str, object]]:
 def test_anvil_block_header_and_receipts_trie() -> None:
     evidence, root, raw = _vector()
     topics = (keccak256(CHECKPOINT_EVENT.encode()), bytes.fromhex(raw["log"]["topics"][1][2:]))  # type: ignore[index]
-    chain = verify_evm_evidence(evidence, trust_root=root, topics=topics)
+    chain = verify_evm_evidence(evidence, trust_root=root, topics=topics, function=CHECKPOINT_FUNCTION)
     assert chain.chain_id == 31337 and len(evidence.receipts) == 3
     assert trie_root([r.trie_value() for r in evidence.receipts]) == evidence.header_field("receiptsRoot")
+    assert evidence.transactions is not None
+    assert trie_root(list(evidence.transactions)) == evidence.header_field("transactionsRoot")
 
 
 def test_anvil_block_receipts_reordered_refused() -> None:
@@ -71,4 +73,4 @@ def test_anvil_block_receipts_reordered_refused() -> None:
     swapped = EvmEvidence(**{**evidence.__dict__, "receipts": (evidence.receipts[2], evidence.receipts[1],
                                                                evidence.receipts[0])})
     with pytest.raises(ChainMismatch, match="evm block receipts rebuild receiptsRoot"):
-        verify_evm_evidence(swapped, trust_root=root, topics=evidence.log.topics)
+        verify_evm_evidence(swapped, trust_root=root, topics=evidence.log.topics, function=CHECKPOINT_FUNCTION)
