@@ -17,9 +17,12 @@ from typing import Any, Literal
 from verifier._json import b64_field, int_field, require_fields, str_field
 from verifier.anchors import JournalEntry, verify_journal_entry
 from verifier.checkpoint import Checkpoint, key_hash, verify_checkpoint
-from verifier.errors import KeyMismatch, MalformedInput, VerifierError
+from verifier.errors import AnchorMismatch, KeyMismatch, MalformedInput, VerifierError
+from verifier.evm import EvmAnchor, verify_evm_anchor
+from verifier.fabric import FabricReceipt, verify_fabric_receipt
 from verifier.pack_content import PackContent, Receipts
 from verifier.pack_errors import refuse
+from verifier.report import chain_assurance
 from verifier.timestamps import MAX_TOKEN_BYTES, verify_token
 from verifier.trust import LogKey, TrustRoot
 from verifier.witness import Cosigner, count_quorum, verify_cosignatures
@@ -68,6 +71,50 @@ def _check_local(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
                       "anchored_at": entry.fields["anchored_at"]})
     return AnchorOutcome("local", "verified", f"{len(shown)} journal entr{'y' if len(shown) == 1 else 'ies'} signed "
                          "by the log key (proves nothing against the operator)", tuple(shown))
+
+
+def _check_fabric(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
+    """``fabric``: each receipt's block is checked against the trust root's Fabric orgs (``verifier.fabric``),
+    and the checkpoint the chaincode stored is the receipt's tree, signed by a trusted log key."""
+    network = context.trust_root.fabric
+    if network is None:
+        return AnchorOutcome("fabric", "not checked", "the trust root names no Fabric network")
+    shown: list[dict[str, Any]] = []
+    for receipt in receipts.receipts:
+        parsed = FabricReceipt.from_json({**receipt, "backend": "fabric"})
+        found = verify_fabric_receipt(parsed, network=network)
+        if (found.tree_size, found.root_hash) != (parsed.tree_size, parsed.root_hash):
+            raise AnchorMismatch(f"fabric block {found.block_number} stores size {found.tree_size} root "
+                                 f"{found.root_hash.hex()}, not the receipt's size {parsed.tree_size}")
+        stored = Checkpoint.from_text(found.checkpoint_text)
+        if (stored.origin, stored.tree_size, stored.root_hash) != (found.origin, found.tree_size, found.root_hash):
+            raise AnchorMismatch("fabric anchor: the stored checkpoint text does not match the stored record")
+        _trusted(stored, context)
+        shown.append({"tree_size": parsed.tree_size, "root_hash": parsed.root_hash.hex(), "tx_id": parsed.tx_id,
+                      "block_number": parsed.block_number, "endorsed_by": ", ".join(found.endorsed_by)})
+    orgs = sorted({org for r in shown for org in str(r["endorsed_by"]).split(", ")})
+    return AnchorOutcome("fabric", "verified", f"{len(shown)} Fabric transaction(s) on channel {network.channel}, "
+                         f"endorsed by {', '.join(orgs)}", tuple(shown))
+
+
+def _check_evm(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
+    """``evm``: each receipt's block header, receipts and transaction commit to a registry event of the trust
+    root's regulator chain that stores exactly the receipt's tree (``verifier.evm``; offline, so whether the
+    block is on the canonical chain is not checked)."""
+    if not context.trust_root.regulator_chains:
+        return AnchorOutcome("evm", "not checked", "the trust root names no regulator chain")
+    shown: list[dict[str, Any]] = []
+    for receipt in receipts.receipts:
+        # The pack links every receipt's tree to the pack checkpoint itself (step 19), so the receipt is
+        # checked against the pack's checkpoint of its own size, which needs no further proof.
+        parsed = EvmAnchor.from_json({**receipt, "backend": "evm", "consistency_proof": []})
+        chain = verify_evm_anchor(parsed, checkpoint=context.content.checkpoints[parsed.tree_size],
+                                  trust_root=context.trust_root)
+        shown.append({"tree_size": parsed.tree_size, "root_hash": parsed.root_hash.hex(),
+                      "tx_id": parsed.evidence.tx_hash.hex(), "block_number": parsed.evidence.block_number,
+                      "chain_id": chain.chain_id, "contract": chain.contract})
+    return AnchorOutcome("evm", "verified", f"{len(shown)} regulator-chain transaction(s) logging the checkpoint "
+                         "(offline: that the block is on the canonical chain is not checked)", tuple(shown))
 
 
 def _check_rfc3161(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
@@ -119,6 +166,11 @@ def _log_signed(receipt: Any, context: AnchorContext) -> Checkpoint:
     note = Checkpoint.from_text(str_field(receipt, "checkpoint", "receipt"))
     if (note.tree_size, note.root_hash.hex()) != (receipt["tree_size"], receipt["root_hash"]):
         raise MalformedInput(f"receipt checkpoint is for size {note.tree_size}, not the receipt's {receipt['tree_size']}")
+    return _trusted(note, context)
+
+
+def _trusted(note: Checkpoint, context: AnchorContext) -> Checkpoint:
+    """``note`` itself, once a trusted log key's signature on it verifies (``KeyMismatch`` without one)."""
     lines = {(s.name, s.key_hash) for s in note.signatures}
     keys = [k for k in context.log_keys if (note.origin, key_hash(note.origin, k.public_key)) in lines]
     if not keys:
@@ -128,7 +180,8 @@ def _log_signed(receipt: Any, context: AnchorContext) -> Checkpoint:
     return note
 
 
-CHECKERS: dict[tuple[str, int], AnchorChecker] = {("local", 1): _check_local, ("rfc3161", 1): _check_rfc3161,
+CHECKERS: dict[tuple[str, int], AnchorChecker] = {("local", 1): _check_local, ("fabric", 1): _check_fabric,
+                                                  ("evm", 1): _check_evm, ("rfc3161", 1): _check_rfc3161,
                                                   ("witness", 1): _check_witness}
 """Receipt checkers by (kind, kind_version); add a kind here when its verifier module lands."""
 
@@ -164,6 +217,8 @@ def _check_covered(content: PackContent, envelope: Receipts) -> None:
 def assurance_of(outcomes: list[AnchorOutcome]) -> str:
     """The assurance level (ARCHITECTURE.md "Anchoring") from the kinds verified."""
     verified = {o.kind for o in outcomes if o.status == "verified"}
-    level = "dual-chain" if {"fabric", "evm"} <= verified else "fabric" if "fabric" in verified else "signed"
+    pairs = {kind: [(int(r["tree_size"]), bytes.fromhex(str(r["root_hash"]))) for o in outcomes
+                    if o.kind == kind and o.status == "verified" for r in o.receipts] for kind in ("fabric", "evm")}
+    level = chain_assurance(fabric=pairs["fabric"], evm=pairs["evm"])
     level += "+tsa" if "rfc3161" in verified else ""
     return level + ("+witnessed" if "witness" in verified else "")

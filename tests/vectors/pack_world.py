@@ -105,9 +105,10 @@ def _fetch(world_media: dict[tuple[str, str], bytes]) -> Any:
 
 @contextmanager
 def open_world(root: Path, *, log_key: SM2PrivateKey | None = None, pdf: bool = False,
-               small_viewer: bool = False) -> Iterator[World]:
+               small_viewer: bool = False, origin: str = ORIGIN) -> Iterator[World]:
     """A fresh world under ``root`` (a new folder); ``pdf`` renders real certificates (WeasyPrint);
-    ``small_viewer`` puts a placeholder instead of the built verify.html (the golden vectors stay small)."""
+    ``small_viewer`` puts a placeholder instead of the built verify.html (the golden vectors stay small);
+    ``origin`` names the log (a chain that already holds the default origin needs a fresh one)."""
     root.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{root / 'tiezheng.db'}"
     migrate(url)
@@ -115,7 +116,7 @@ def open_world(root: Path, *, log_key: SM2PrivateKey | None = None, pdf: bool = 
     clock = ManualClock(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
     key = log_key or SM2PrivateKey.generate()
     signer = Signer.from_private_key(key)
-    log = TransparencyLog(engine, origin=ORIGIN, signer=signer, checkpoint_interval=0.02, clock=clock)
+    log = TransparencyLog(engine, origin=origin, signer=signer, checkpoint_interval=0.02, clock=clock)
     anchorer = Anchorer(log, [LocalJournal(root / "local-journal.jsonl", signer=signer, clock=clock)], clock=clock)
     keys = KeyRegistry(engine, clock=clock)
     wrapper = LocalKeyWrapper(hashlib.sha256(b"vectors master key " + os.urandom(8)).digest()[:32])
