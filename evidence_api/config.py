@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     certificate_registry_url: str | None = None  # e.g. https://registry.example/api/certs/{number}?name={holder_name}
     intake_workers: int | None = None  # processes that check and seal batches; None: one per core, 0: in-process
     plant_timezone: str = DEFAULT_PLANT_TZ  # IANA zone of the plant: calendar days, night hours, daily jobs
+    media_store_url: str | None = None  # http[s]://KEY:SECRET@host:port of an S3 server; None: files in data_dir/media
+    media_bucket: str = "tiezheng-media"  # created with Object Lock if missing
+    max_media_bytes: int = 16 * 1024**3  # largest upload (tus Upload-Length)
+    max_media_chunk_bytes: int = 64 * 1024**2  # largest tus PATCH body (clients: chunk_size / chunkSize below this)
+    retention_interval: float = 3600.0  # seconds between media-retention runs
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Settings:

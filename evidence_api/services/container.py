@@ -14,13 +14,17 @@ from evidence_api.services.auth import Auth
 from evidence_api.services.certificates import Certificates
 from evidence_api.services.events import EventIntake, IntakePool
 from evidence_api.services.keys import KeyRegistry
+from evidence_api.services.media import MediaService
+from evidence_api.services.media_events import MediaEvents
 from evidence_api.services.notify import Notifier, WebhookChannel, WeComChannel
 from evidence_api.services.people import Organisation
 from evidence_api.services.periodic import Periodic
 from evidence_api.services.projector import Projector
 from evidence_api.services.recorder import Recorder
 from evidence_api.services.registry import HttpRegistry
+from evidence_api.services.retention import Retention
 from evidence_api.services.workflow import Workflow
+from ingest.objectstore import FilesystemObjectStore, ObjectStore, S3ObjectStore
 from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.local import LocalJournal
 from ledger.clock import Clock
@@ -29,9 +33,17 @@ from ledger.keystore import LocalKeyWrapper, load_or_create_log_key, load_or_cre
 from ledger.log import TransparencyLog
 from ledger.sm import Signer
 
-__all__ = ["Services"]
+__all__ = ["Services", "open_media_store"]
 
 _log = logging.getLogger(__name__)
+
+
+def open_media_store(settings: Settings, clock: Clock) -> ObjectStore:
+    """The media object store: an S3 bucket (created with Object Lock if missing) or files under data_dir."""
+    if settings.media_store_url:
+        return S3ObjectStore.connect(settings.media_store_url, settings.media_bucket, clock=clock, create=True,
+                                     object_lock=True)
+    return FilesystemObjectStore(settings.data_dir / "media")
 
 
 @dataclass
@@ -57,6 +69,10 @@ class Services:
     sender: Periodic
     projector: Projector
     projection_job: Periodic
+    media: MediaService
+    media_events: MediaEvents
+    retention: Retention
+    retention_job: Periodic
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -92,19 +108,28 @@ class Services:
         notifier = Notifier(engine, org, {"webhook": WebhookChannel(service_signer, key_id=recorder.service_key_id),
                                           "wecom": WeComChannel()}, clock=clock)
         sender = Periodic("tiezheng-notifier", 1.0, notifier.send_pending_once)
+        store = open_media_store(settings, clock)
+        media = MediaService(engine, wrapper, store, settings.data_dir / "media-staging", rules=org.rules, clock=clock,
+                             max_length=settings.max_media_bytes)
+        media_events = MediaEvents(engine, media, recorder, rules=org.rules)
+        retention = Retention(engine, media, recorder, org, clock=clock)
+        retention_job = Periodic("tiezheng-media-retention", settings.retention_interval, retention.run_once)
         log.start()
         projection_job.start()
+        retention_job.start()
         anchorer.start()
         watchdog.start()
         certificate_job.start()
         sender.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
-                   org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job)
+                   org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job,
+                   media, media_events, retention, retention_job)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""
         self.watchdog.close()
+        self.retention_job.close()
         self.certificate_job.close()
         self.sender.close()
         self.projection_job.close()
