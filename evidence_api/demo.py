@@ -3,13 +3,15 @@
 Starts the service (SQLite, local files, local anchor journal) on a free loopback port, registers a plant
 (site, area with its QR code, people with roles and keys, a certified welder, a gas detector), takes one
 一级 hot-work permit (动火作业) from draft to active through the rules — submission, two on-site approvals,
-the gas analysis, the guardian's QR/GPS check-in and five checks, the start — then logs a batch of detector
+the gas analysis, the guardian's QR/GPS check-in and five checks, the on-site photos (uploaded over tus and
+logged as the phone's signed media.stored), the start — then logs a batch of detector
 readings, prints the permit's timeline and the anchored checkpoint, exports one bundle and verifies it
 offline, then shows a tampered copy failing.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 import socket
@@ -30,6 +32,7 @@ from evidence_api.services.permit_model import PermitContent
 from evidence_api.services.permit_rules import upgrade_reasons
 from evidence_api.services.rules import DEFAULTS, Rules, rules_from_overrides
 from ingest.client import ApiClient, ApiError
+from ingest.media import tus
 from ingest.records import Checkpoint, PermitAnswer, TimelineEntry
 from ingest.seed import AreaPlan, CertificatePlan, Plant, PlantPlan, WorkerPlan, open_tenant, seed_plant
 from ingest.signing import Actor, new_item, sign_item
@@ -87,7 +90,8 @@ def _plan() -> PlantPlan:
     welder = WorkerPlan("W-0012", "孙强", [CertificatePlan("2.1", issued_on=_clock.today() - timedelta(days=400),
                                                             number="T330102199001011234", authority="杭州市应急管理局")])
     return PlantPlan("plant-1", "一厂", areas=[AreaPlan("tank-farm", "罐区 T-101", _SITE["lat"], _SITE["lon"], 150)],
-                     people=_PEOPLE, workers=[welder], devices={"lel-detector-07": ("detector", "tank-farm")},
+                     people=_PEOPLE, workers=[welder], devices={"lel-detector-07": ("detector", "tank-farm"),
+                                                                "phone-zhao": ("phone", "tank-farm")},
                      overrides={"notify": "none"})
 
 
@@ -133,8 +137,41 @@ def _walk(client: ApiClient, plant: Plant, permit: str) -> list[PermitAnswer]:
     for step in answers[-1].permit.document["route"]:
         answers += [act(_APPROVERS[role], "permit.approved", {"role": role, "opinion": "措施落实，同意动火"}) for role in step]
     answers += [act("chen.jie", "gas.analysed", sample), act("liu.yang", "guardian.checkin", {"qr_token": plant.qr["tank-farm"]}),
-                act("liu.yang", "guardian.checks_confirmed", checks), act("zhao.lei", "permit.activated", {"note": "开始动火"})]
+                act("liu.yang", "guardian.checks_confirmed", checks)]
+    _site_photos(client, plant, permit)
+    answers.append(act("zhao.lei", "permit.activated", {"note": "开始动火"}))
     return answers
+
+
+def _site_photos(client: ApiClient, plant: Plant, permit: str) -> None:
+    """The photos the start needs (tenant default): two of protective equipment worn, two of the isolation in
+    place, each uploaded over tus (SM4-GCM segments at rest) and logged as the phone's signed media.stored."""
+    phone = plant.devices["phone-zhao"]
+    for purpose in ("ppe", "isolation"):
+        for n in range(2):
+            data = _jpeg(n)
+            upload = tus.upload(client, io.BytesIO(data), content_type="image/jpeg", permit=permit, purpose=purpose)
+            client.media_event(upload.id, tus.media_stored_item(
+                phone, tenant=plant.tenant, media=upload, content_type="image/jpeg", captured_at=_at(0),
+                location=_SITE, permit=permit, purpose=purpose))
+    _console.print(f"4 on-site photos (ppe, isolation) uploaded resumably (tus), SM3-checked, encrypted and "
+                   f"signed by {phone.id}: the start waits for them")
+
+
+def _jpeg(seed: int) -> bytes:
+    """A stand-in photo with the EXIF a phone writes: capture time (with its offset) and GPS of the site."""
+    from PIL import Image
+
+    image, exif = Image.new("RGB", (320, 240), (200, 60 + 40 * seed, 40)), Image.Exif()
+    now = _clock.local()
+    exif.get_ifd(0x8769).update({36867: now.strftime("%Y:%m:%d %H:%M:%S"), 36881: now.strftime("%z")[:3] + ":00"})
+    gps = exif.get_ifd(0x8825)
+    for ref, tag, value, hemi in ((1, 2, _SITE["lat"], "N"), (3, 4, _SITE["lon"], "E")):
+        minutes = (value % 1) * 60
+        gps[ref], gps[tag] = hemi, (float(int(value)), float(int(minutes)), round((minutes % 1) * 60, 3))
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
 
 
 def _detector_readings(detector: Actor, tenant: str, permit: str) -> list[dict[str, Any]]:

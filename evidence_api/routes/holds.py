@@ -50,6 +50,7 @@ async def release_hold(permit_id: str, hold_id: str, request: Request, services:
 @router.post("/jobs/media-retention", response_model=RetentionOut)
 def run_retention(services: ServicesDep, principal: PrincipalDep) -> RetentionOut:
     """Run media retention now (it also runs every ``TIEZHENG_RETENTION_INTERVAL`` s): process video past its
-    retention is deleted (``media.deleted``, data key destroyed) unless a legal hold keeps it."""
+    retention is deleted (``media.deleted``, data key destroyed) unless a legal hold keeps it. A tenant's admin
+    runs it for the tenant, the platform admin for all."""
     principal.require("admin")
-    return services.retention.run_once()
+    return services.retention.run_once(principal.tenant)

@@ -30,7 +30,9 @@ router = APIRouter(prefix="/v1/media", tags=["media"], route_class=StrictRoute)
 TUS_VERSION = "1.0.0"
 OFFSET_STREAM = "application/offset+octet-stream"
 MediaId = Annotated[str, Path(description="the upload id (a UUID) from POST /v1/media")]
-TusResumable = Annotated[str | None, Header(alias="Tus-Resumable", description="must be 1.0.0")]
+TusResumable = Annotated[str, Header(alias="Tus-Resumable", description="must be 1.0.0 (else 412)",
+                                     json_schema_extra={"enum": [TUS_VERSION]})]
+"""Required; any other version is refused by ``_tus`` with tus's 412, not by the framework."""
 _TUS_HEADERS = {"Tus-Resumable": {"description": "1.0.0", "schema": {"type": "string"}}}
 _OFFSET_HEADERS = _TUS_HEADERS | {"Upload-Offset": {"description": "bytes received", "schema": {"type": "integer"}}}
 _BINARY = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
@@ -63,17 +65,15 @@ def tus_options(services: ServicesDep, principal: PrincipalDep) -> Response:
 @router.post("", status_code=201, response_model=MediaCreatedOut, responses=problems(404, 412, 413) | {201: {
     "description": "Created; PATCH the bytes to Location", "headers": _TUS_HEADERS | {
         "Location": {"description": "the upload URL", "schema": {"type": "string"}}}}})
-def create_upload(request: Request, services: ServicesDep, principal: PrincipalDep, tus_resumable: TusResumable = None,
-                  upload_length: Annotated[int, Header(alias="Upload-Length", ge=0)] = -1,
-                  upload_metadata: Annotated[str | None, Header(alias="Upload-Metadata")] = None) -> Response:
+def create_upload(request: Request, services: ServicesDep, principal: PrincipalDep, tus_resumable: TusResumable,
+                  upload_length: Annotated[int, Header(alias="Upload-Length", ge=0, le=2**53 - 1)],
+                  upload_metadata: Annotated[str, Header(alias="Upload-Metadata")]) -> Response:
     """Create an upload (tus creation). ``Upload-Metadata`` carries ``sm3`` (hex SM3 of the whole file, checked
     at the end: a mismatch stores nothing), ``content_type``, and optionally ``permit``, ``purpose``
     (``ppe``, ``isolation``, ``site_cleared``, ``process_video``, ``keyframe`` ...), ``recording`` and
     ``filename``; every value base64-encoded as tus requires."""
     principal.require("ingest", "admin")
     headers = _tus(tus_resumable)
-    if upload_length < 0:
-        raise PreconditionFailed("Upload-Length is required (uploads of deferred length are not supported)")
     row = services.media.create(principal.own_tenant(), principal.label, upload_length, parse_metadata(upload_metadata))
     url = f"/v1/media/{row.id}"
     body = MediaCreatedOut(id=row.id, upload_url=url).model_dump_json()
@@ -84,7 +84,7 @@ def create_upload(request: Request, services: ServicesDep, principal: PrincipalD
     "description": "How far the upload got", "headers": _OFFSET_HEADERS | {
         "Upload-Length": {"description": "declared size", "schema": {"type": "integer"}}}}})
 def upload_offset(media_id: MediaId, services: ServicesDep, principal: PrincipalDep,
-                  tus_resumable: TusResumable = None) -> Response:
+                  tus_resumable: TusResumable) -> Response:
     """The offset to resume from (tus core): the bytes the server has sealed; everything once stored."""
     principal.require(*READ_ROLES)
     headers = _tus(tus_resumable)
@@ -97,15 +97,13 @@ def upload_offset(media_id: MediaId, services: ServicesDep, principal: Principal
               responses=problems(404, 409, 412) | {204: {"description": "Accepted up to Upload-Offset",
                                                          "headers": _OFFSET_HEADERS}})
 async def upload_bytes(media_id: MediaId, request: Request, services: ServicesDep, principal: PrincipalDep,
-                       tus_resumable: TusResumable = None,
-                       upload_offset: Annotated[int, Header(alias="Upload-Offset", ge=0)] = -1) -> Response:
+                       tus_resumable: TusResumable,
+                       upload_offset: Annotated[int, Header(alias="Upload-Offset", ge=0, le=2**53 - 1)]) -> Response:
     """Send bytes from ``Upload-Offset`` (tus core); the answer's ``Upload-Offset`` is how far the server
     sealed (whole 64 KiB segments, or the end). The last byte checks the declared SM3: a mismatch answers
     422 ``digest-mismatch`` and removes the upload. A body over ``TIEZHENG_MAX_MEDIA_CHUNK_BYTES`` is 413."""
     principal.require("ingest", "admin")
     headers = _tus(tus_resumable)
-    if upload_offset < 0:
-        raise PreconditionFailed("Upload-Offset is required")
     media = services.media
     row = await asyncio.to_thread(media.get, principal.own_tenant(), media_id)
     upload = await asyncio.to_thread(media.open_upload, row, upload_offset)
@@ -125,7 +123,7 @@ async def upload_bytes(media_id: MediaId, request: Request, services: ServicesDe
 @router.delete("/{media_id}", status_code=204, response_class=Response,
                responses=problems(404, 409, 412) | {204: {"description": "Removed", "headers": _TUS_HEADERS}})
 def terminate_upload(media_id: MediaId, services: ServicesDep, principal: PrincipalDep,
-                     tus_resumable: TusResumable = None) -> Response:
+                     tus_resumable: TusResumable) -> Response:
     """Abandon an unfinished upload (tus termination); stored media is refused (409): only retention deletes it."""
     principal.require("ingest", "admin")
     headers = _tus(tus_resumable)

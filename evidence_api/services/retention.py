@@ -57,13 +57,16 @@ class Retention:
         self._engine, self._media, self._recorder, self._org, self.clock = engine, media, recorder, org, clock
 
     # -- retention --------------------------------------------------------------------------------
-    def run_once(self) -> RetentionOut:
-        """Delete every stored media whose retention ended; list those a legal hold keeps."""
+    def run_once(self, tenant: str | None = None) -> RetentionOut:
+        """Delete every stored media (of ``tenant``, or of all) whose retention ended; list those a legal hold
+        keeps."""
         m = media_tables.media.c
+        query = select(m.tenant, m.id).where(
+            m.state == "stored", m.retain_until.is_not(None), m.retain_until <= self.clock.stamp())
+        if tenant is not None:
+            query = query.where(m.tenant == tenant)
         with self._engine.connect() as conn:
-            due = conn.execute(select(m.tenant, m.id).where(
-                m.state == "stored", m.retain_until.is_not(None), m.retain_until <= self.clock.stamp())
-                .order_by(m.retain_until)).all()
+            due = conn.execute(query.order_by(m.retain_until)).all()
         deleted, held = [], []
         for tenant, media_id in due:
             hold = self.active_hold(tenant, self._media.get(tenant, media_id).permit)

@@ -124,7 +124,10 @@ def test_tus_refusals(api: Api) -> None:
     data = os.urandom(100)
     url = create(api, len(data), _meta(data)).headers["Location"]
     no_tus = api.client.patch(url, content=data, headers=bearer(api.ingest) | PATCH | {"Upload-Offset": "0"})
-    assert_problem(no_tus, 412, "precondition-failed", "send 'Tus-Resumable: 1.0.0'")
+    assert_problem(no_tus, 422, "malformed-input", "header.Tus-Resumable: Field required")
+    old = api.client.patch(url, content=data, headers=bearer(api.ingest) | PATCH | {"Upload-Offset": "0",
+                                                                                    "Tus-Resumable": "0.2.2"})
+    assert_problem(old, 412, "precondition-failed", "send 'Tus-Resumable: 1.0.0', got '0.2.2'")
     assert_problem(patch(api, url, 5, data[5:]), 409, "conflict", "Upload-Offset 5 is not the offset of upload .*, 0")
     wrong_type = api.client.patch(url, content=data, headers=tus_headers(api.ingest, Upload_Offset="0"))
     assert_problem(wrong_type, 415, "unsupported-media-type", "application/offset\\+octet-stream")
