@@ -68,12 +68,12 @@ class Retention:
         with self._engine.connect() as conn:
             due = conn.execute(query.order_by(m.retain_until)).all()
         deleted, held = [], []
-        for tenant, media_id in due:
-            hold = self.active_hold(tenant, self._media.get(tenant, media_id).permit)
+        for owner, media_id in due:
+            hold = self.active_hold(owner, self._media.get(owner, media_id).permit)
             if hold is not None:
                 held.append({"media": media_id, "hold": hold["id"], "reason": hold["reason"]})
                 continue
-            self.delete(tenant, media_id, reason="retention")
+            self.delete(owner, media_id, reason="retention")
             deleted.append(media_id)
         if deleted or held:
             _log.info("media retention: %d deleted, %d kept by legal holds", len(deleted), len(held))
