@@ -197,10 +197,30 @@ class MediaService:
         return MediaRow.from_row(row)
 
     def offset(self, row: MediaRow) -> int:
-        """Bytes acknowledged so far (tus HEAD): the whole sealed segments, or everything once stored."""
+        """Bytes acknowledged so far (tus HEAD): the whole sealed segments, or everything once stored.
+
+        An upload whose every byte is staged but that is not stored yet (the object store failed at the end
+        of its last PATCH) is stored now, so a client that sees the full offset may trust it; if the store
+        still fails, the error is raised (503) rather than a full offset answered.
+        """
         if row.state != "uploading":
             return row.length
-        return staged_offset(self._path(row.tenant, row.id), row.header, row.length)
+        staged = staged_offset(self._path(row.tenant, row.id), row.header, row.length)
+        if staged == row.length:
+            self._settle(row.tenant, row.id)
+        return staged
+
+    def _settle(self, tenant: str, media_id: str) -> None:
+        """Store a fully staged upload that is not stored yet (unless its last PATCH did so meanwhile)."""
+        row = self.get(tenant, media_id)
+        if row.state != "uploading":
+            return
+        try:
+            upload = self.open_upload(row, row.length)
+        except FileNotFoundError:  # stored (or refused) by the request that just released it
+            return
+        with upload:
+            self.finish(row, upload)
 
     # -- PATCH --------------------------------------------------------------------------------------
     def open_upload(self, row: MediaRow, offset: int) -> StagedUpload:

@@ -12,7 +12,8 @@ PATCH whose length is not a multiple of the segment size) are not acknowledged a
 again. This is required, not a shortcut: sealing a partial segment and later the full one under the same
 index would reuse a GCM nonce with different plaintext, which leaks both and the authentication key.
 
-The SM3 of the plaintext is hashed as segments are sealed and kept in memory between requests of one
+The SM3 of the plaintext is hashed as segments are sealed — on a helper thread, overlapping the sealing of
+the same segment (hashlib releases the GIL while it hashes), one segment in flight — and kept in memory between requests of one
 process (``HashCache``); after a restart, or in another process, it is rebuilt by decrypting the staged
 segments (authenticating them too: a torn last segment from a crash is cut off and re-sent). One writer at a
 time: the staging file is locked (``flock``) while a request appends to it.
@@ -25,6 +26,7 @@ import hashlib
 import os
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Self
@@ -122,6 +124,8 @@ class StagedUpload:
         self._pending = bytearray()
         self._index = self._sealed_segments()
         self._hasher = cache.take(path, self.offset) or self._rehash()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="sm3")
+        self._hashing: Future[None] | None = None
 
     @classmethod
     def open(cls, path: Path, header: Header, key: bytes, length: int, cache: HashCache) -> Self:
@@ -203,19 +207,32 @@ class StagedUpload:
         if self.offset + len(self._pending) + len(data) > self.length:
             raise SizeMismatch(f"upload {self.header.object_id} is declared as {self.length} bytes; these bytes "
                                f"would end at {self.offset + len(self._pending) + len(data)}")
-        self._pending += data
+        view, pos = memoryview(data), 0
         while not self.complete:
-            want = self._layout.plaintext_length(self._index)
-            if len(self._pending) < want:
+            want = self._layout.plaintext_length(self._index) - len(self._pending)
+            if len(view) - pos < want:
                 break
-            block = bytes(self._pending[:want])
-            del self._pending[:want]
-            self._hasher.update(block)
-            self._file.write(seal_segment(self._key, self.header, self._index, self._is_final(self._index), block))
-            self._index += 1
+            block = bytes(self._pending) + bytes(view[pos:pos + want]) if self._pending else bytes(view[pos:pos + want])
+            self._pending.clear()
+            pos += want
+            self._seal(block)
+        self._pending += view[pos:]
+
+    def _seal(self, block: bytes) -> None:
+        """Hash ``block`` on the helper thread while sealing and writing it as the next segment."""
+        self._wait_hash()
+        self._hashing = self._pool.submit(self._hasher.update, block)
+        self._file.write(seal_segment(self._key, self.header, self._index, self._is_final(self._index), block))
+        self._index += 1
+
+    def _wait_hash(self) -> None:
+        if self._hashing is not None:
+            self._hashing.result()
+            self._hashing = None
 
     def digest(self) -> bytes:
         """SM3 of all plaintext sealed so far (the whole upload's once ``complete``)."""
+        self._wait_hash()
         return _digest(self._hasher)
 
     def sync(self) -> None:
@@ -228,7 +245,9 @@ class StagedUpload:
         if self._file.closed:
             return
         try:
+            self._wait_hash()
             self.sync()
             self._cache.put(self.path, self.offset, self._hasher)
         finally:
+            self._pool.shutdown()
             self._file.close()  # closing releases the flock
