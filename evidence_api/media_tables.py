@@ -23,7 +23,8 @@ media = Table(
     Column("content_type", String(100), nullable=False),
     Column("purpose", String(32)),  # e.g. ppe, isolation, site_cleared, process_video, keyframe
     Column("permit", String(128)),
-    Column("video", String(36)),  # for a keyframe: the video it was taken from
+    Column("recording", String(128)),  # the camera's recording a video or keyframe belongs to
+    Column("seq", Integer),  # a keyframe's index in its recording, once its media.keyframe is logged
     Column("length", BigInteger, nullable=False),  # declared plaintext bytes (Upload-Length)
     Column("declared_sm3", String(64), nullable=False),
     Column("header", String(96), nullable=False),  # hex of the 48-byte segment-format header
@@ -41,6 +42,7 @@ media = Table(
 )
 Index("ix_media_permit", media.c.tenant, media.c.permit)
 Index("ix_media_retention", media.c.state, media.c.retain_until)
+Index("ix_media_recording", media.c.tenant, media.c.recording, media.c.seq)
 
 legal_holds = Table(
     "legal_holds",

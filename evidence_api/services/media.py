@@ -166,7 +166,8 @@ class MediaService:
         with self._engine.begin() as conn:
             conn.execute(insert(media_tables.media).values(
                 tenant=tenant, id=str(media_id), state="uploading", content_type=metadata["content_type"],
-                purpose=metadata.get("purpose"), permit=metadata.get("permit"), length=length,
+                purpose=metadata.get("purpose"), permit=metadata.get("permit"), recording=metadata.get("recording"),
+                length=length,
                 declared_sm3=metadata["sm3"], header=header.to_bytes().hex(),
                 wrapped_key=base64.b64encode(wrapped).decode(), object_key=f"{tenant}/media/{media_id}",
                 metadata=orjson.dumps(metadata).decode(), uploader=uploader, created_at=self.clock.stamp()))

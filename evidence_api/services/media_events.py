@@ -110,7 +110,8 @@ class MediaEvents:
         facts = self._facts(row, event, payload)
         submission = self._recorder.prepare(tenant, [item])
         prepared = [dataclasses.replace(p, flags=(*p.flags, *facts["flags"])) for p in submission.events]
-        hook = _bind_hook(tenant, media_id, event["event_id"], facts)
+        seq = payload.index if isinstance(payload, _Keyframe) else None
+        hook = _bind_hook(tenant, media_id, event["event_id"], facts, seq)
         return self._recorder.append(dataclasses.replace(submission, events=prepared, on_commit=hook))
 
     def _check_binding(self, row: MediaRow, event: dict[str, Any], payload: _Stored) -> None:
@@ -131,9 +132,9 @@ class MediaEvents:
             raise Conflict(f"the event's subject.media is {subject['media']!r}, not {row.id!r}")
         if subject.get("permit") != row.permit:
             raise Conflict(f"the event is for permit {subject.get('permit')!r}, the upload for {row.permit!r}")
-        if isinstance(payload, _Keyframe) and row.metadata.get("recording") not in (None, payload.recording):
-            raise Conflict(f"the keyframe is of recording {payload.recording!r}, the upload of "
-                           f"{row.metadata['recording']!r}")
+        if isinstance(payload, _Keyframe) and row.metadata.get("recording") != payload.recording:
+            raise Conflict(f"the keyframe is of recording {payload.recording!r}, the upload names "
+                           f"{row.metadata.get('recording')!r}: upload a keyframe with its recording in Upload-Metadata")
 
     def _facts(self, row: MediaRow, event: dict[str, Any], payload: _Stored) -> dict[str, Any]:
         rules: Rules = self._rules(row.tenant)
@@ -166,13 +167,9 @@ class MediaEvents:
     def _previous_keyframe(self, tenant: str, recording: str, index: int) -> dict[str, Any] | None:
         m = media_tables.media.c
         with self._engine.connect() as conn:
-            rows = conn.execute(select(m.facts).where(m.tenant == tenant, m.purpose == "keyframe",
-                                                      m.facts.is_not(None))).scalars().all()
-        for text in rows:
-            facts: dict[str, Any] = orjson.loads(text)
-            if facts.get("recording") == recording and facts.get("index") == index - 1:
-                return facts
-        return None
+            text = conn.execute(select(m.facts).where(m.tenant == tenant, m.recording == recording,
+                                                      m.seq == index - 1, m.event_id.is_not(None))).scalars().first()
+        return orjson.loads(text) if text else None
 
 
 def _event_of(item: Any) -> dict[str, Any]:
@@ -204,13 +201,13 @@ def _check_signer(event: dict[str, Any], payload: _Stored) -> None:
                         f"{actor.get('type')!r} {actor.get('id')!r}")
 
 
-def _bind_hook(tenant: str, media_id: str, event_id: str, facts: dict[str, Any]) -> Any:
+def _bind_hook(tenant: str, media_id: str, event_id: str, facts: dict[str, Any], seq: int | None) -> Any:
     """Record the event on the media row in the log's transaction; a second event for it rolls back."""
     def hook(conn: Connection, receipts: list[Receipt]) -> None:
         m = media_tables.media.c
         done = conn.execute(update(media_tables.media).where(
             m.tenant == tenant, m.id == media_id, m.event_id.is_(None)).values(
-            event_id=event_id, facts=orjson.dumps(facts).decode()))
+            event_id=event_id, facts=orjson.dumps(facts).decode(), seq=seq))
         if done.rowcount != 1:
             raise Conflict(f"media {media_id} got another event meanwhile; one event per object")
     return hook

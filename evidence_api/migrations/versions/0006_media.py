@@ -29,7 +29,8 @@ def upgrade() -> None:
         sa.Column('content_type', sa.String(length=100), nullable=False),
         sa.Column('purpose', sa.String(length=32), nullable=True),
         sa.Column('permit', sa.String(length=128), nullable=True),
-        sa.Column('video', sa.String(length=36), nullable=True),
+        sa.Column('recording', sa.String(length=128), nullable=True),
+        sa.Column('seq', sa.Integer(), nullable=True),
         sa.Column('length', sa.BigInteger(), nullable=False),
         sa.Column('declared_sm3', sa.String(length=64), nullable=False),
         sa.Column('header', sa.String(length=96), nullable=False),
@@ -49,6 +50,7 @@ def upgrade() -> None:
     with op.batch_alter_table('media', schema=None) as batch_op:
         batch_op.create_index('ix_media_permit', ['tenant', 'permit'], unique=False)
         batch_op.create_index('ix_media_retention', ['state', 'retain_until'], unique=False)
+        batch_op.create_index('ix_media_recording', ['tenant', 'recording', 'seq'], unique=False)
     op.create_table(
         'legal_holds',
         sa.Column('tenant', sa.String(length=64), nullable=False),
@@ -74,6 +76,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_legal_holds_permit')
     op.drop_table('legal_holds')
     with op.batch_alter_table('media', schema=None) as batch_op:
+        batch_op.drop_index('ix_media_recording')
         batch_op.drop_index('ix_media_retention')
         batch_op.drop_index('ix_media_permit')
     op.drop_table('media')
