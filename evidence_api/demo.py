@@ -4,7 +4,8 @@ Starts the service (SQLite, local files, local anchor journal) on a free loopbac
 (site, area with its QR code, people with roles and keys, a certified welder, a gas detector), takes one
 一级 hot-work permit (动火作业) from draft to active through the rules — submission, two on-site approvals,
 the gas analysis, the guardian's QR/GPS check-in and five checks, the on-site photos (uploaded over tus and
-logged as the phone's signed media.stored), the start — then logs a batch of detector
+logged as the phone's signed media.stored), the start, a short video's keyframes signed by the camera — then
+logs a batch of detector
 readings, prints the permit's timeline and the anchored checkpoint, exports one bundle and verifies it
 offline, then shows a tampered copy failing.
 """
@@ -14,7 +15,9 @@ from __future__ import annotations
 import io
 import json
 import secrets
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from datetime import timedelta
@@ -31,8 +34,10 @@ from evidence_api.main import create_app
 from evidence_api.services.permit_model import PermitContent
 from evidence_api.services.permit_rules import upgrade_reasons
 from evidence_api.services.rules import DEFAULTS, Rules, rules_from_overrides
+from ingest.camera import CameraSession, upload_recording
 from ingest.client import ApiClient, ApiError
 from ingest.media import tus
+from ingest.media.keyframes import FORCE_KEYFRAMES, extract_keyframes
 from ingest.records import Checkpoint, PermitAnswer, TimelineEntry
 from ingest.seed import AreaPlan, CertificatePlan, Plant, PlantPlan, WorkerPlan, open_tenant, seed_plant
 from ingest.signing import Actor, new_item, sign_item
@@ -91,7 +96,8 @@ def _plan() -> PlantPlan:
                                                             number="T330102199001011234", authority="杭州市应急管理局")])
     return PlantPlan("plant-1", "一厂", areas=[AreaPlan("tank-farm", "罐区 T-101", _SITE["lat"], _SITE["lon"], 150)],
                      people=_PEOPLE, workers=[welder], devices={"lel-detector-07": ("detector", "tank-farm"),
-                                                                "phone-zhao": ("phone", "tank-farm")},
+                                                                "phone-zhao": ("phone", "tank-farm"),
+                                                                "camera-t101": ("camera", "tank-farm")},
                      overrides={"notify": "none"})
 
 
@@ -156,6 +162,23 @@ def _site_photos(client: ApiClient, plant: Plant, permit: str) -> None:
                 location=_SITE, permit=permit, purpose=purpose))
     _console.print(f"4 on-site photos (ppe, isolation) uploaded resumably (tus), SM3-checked, encrypted and "
                    f"signed by {phone.id}: the start waits for them")
+
+
+def _video_keyframes(client: ApiClient, plant: Plant, permit: str, data_dir: Path) -> None:
+    """A 16 s clip of the work (ffmpeg's test pattern), its keyframes at most 5 s apart, each signed by the
+    camera as captured and chained; the video and the keyframes uploaded encrypted."""
+    if shutil.which("ffmpeg") is None:
+        _console.print("[yellow]ffmpeg is not installed: no video keyframes in this run[/] (scripts/install-system.sh)")
+        return
+    video = data_dir / "work-clip.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=10",
+                    "-t", "16", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                    "-force_key_frames", FORCE_KEYFRAMES, str(video)], check=True)
+    session = CameraSession(plant.devices["camera-t101"], plant.tenant, f"rec-{permit}", permit=permit)
+    signed = [session.sign(frame, captured_at=_at(0)) for frame in extract_keyframes(video, data_dir / "keyframes")]
+    upload_recording(client, session, video, signed, captured_at=_at(0))
+    _console.print(f"video of the work and its {len(signed)} keyframes (≤ 5 s apart, GB/T 25724), each signed by "
+                   f"{session.camera.id} as captured and chained to the one before; the video is kept 180 days")
 
 
 def _jpeg(seed: int) -> bytes:
@@ -252,6 +275,7 @@ def _run(root: ApiClient, data_dir: Path, out: Path) -> int:
                                 if content["level"] != content["base_level"] else "")
     _console.print(f"Permit {permit} (hot work, level {level}): {' → '.join(path)}; approved on site by "
                    + ", ".join(f"{a['user']} ({a['distance_m']} m away)" for a in approvals))
+    _video_keyframes(api, plant, permit, data_dir)
     detector = plant.devices["lel-detector-07"]
     readings = api.submit_attested(detector, tenant, _detector_readings(detector, tenant, permit))
     _console.print(f"{len(readings)} detector readings under one SM2 attestation, each checked against the gas limits")

@@ -4,8 +4,9 @@ chained to the keyframe before it, then upload the keyframes and the video.
 A court reviews authenticity before upload separately from what the server did later, so the signature is
 made here, on the camera (or the edge box beside it), the moment a keyframe exists: ``CameraSession.sign``
 returns a signed ``media.keyframe`` item naming the keyframe by SM3, its index and time in the recording,
-and its chain link (``ingest.media.keyframe_chain``). Nothing in it depends on the server, so the camera
-may sign offline and upload later. ``upload_recording`` then sends the video (``media.stored``,
+its chain link (``ingest.media.keyframe_chain``) and the upload id the camera chose for it (``subject.media``,
+sent as ``media`` in the upload's metadata). Nothing in it depends on the server, so the camera may sign
+offline and upload later. ``upload_recording`` then sends the video (``media.stored``,
 ``purpose=process_video``) and each keyframe (an ``image/jpeg`` upload of purpose ``keyframe`` plus its
 signed item) through the tus client.
 """
@@ -13,6 +14,7 @@ signed item) through the tus client.
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +32,10 @@ __all__ = ["CameraSession", "SignedKeyframe", "upload_recording"]
 
 @dataclass(frozen=True)
 class SignedKeyframe:
-    """A keyframe and the camera's signed ``media.keyframe`` item for it."""
+    """A keyframe, the upload id the camera chose for it (named in the signed event) and the signed item."""
 
     keyframe: Keyframe
+    media_id: str
     item: dict[str, Any]
 
 
@@ -54,14 +57,16 @@ class CameraSession:
         digest = sm3(keyframe.jpeg)
         link = chain_link(self.recording, keyframe.index, keyframe.t_ms, digest, self._last)
         payload = {"sm3": digest.hex(), "size": len(keyframe.jpeg), "content_type": "image/jpeg",
-                   "captured_at": captured_at, "device": self.camera.id, "purpose": "keyframe",
+                   "captured_at": captured_at, "device": self.camera.id, "purpose": "keyframe", "role": "keyframe",
+                   "file": f"keyframe-{keyframe.index:06d}.jpg",
                    "recording": self.recording, "index": keyframe.index, "t_ms": keyframe.t_ms,
                    "prev": self._last.hex() if self._last else None, "chain": link.hex()}
-        subject = {"permit": self.permit} if self.permit else {}
+        media_id = str(uuid.uuid4())  # the upload id, chosen now so the signed event names the object
+        subject = {"media": media_id} | ({"permit": self.permit} if self.permit else {})
         item = new_item(self.camera, tenant=self.tenant, kind="media.keyframe", payload=payload,
                         occurred_at=captured_at, subject=subject, location=location)
         self._last, self._next = link, self._next + 1
-        return SignedKeyframe(keyframe, sign_item(self.camera, item))
+        return SignedKeyframe(keyframe, media_id, sign_item(self.camera, item))
 
 
 def upload_recording(api: ApiClient, session: CameraSession, video: Path, keyframes: Sequence[SignedKeyframe], *,
@@ -75,7 +80,8 @@ def upload_recording(api: ApiClient, session: CameraSession, video: Path, keyfra
                                                      permit=session.permit, purpose="process_video"))
     frames = []
     for signed in keyframes:
-        upload = tus.upload(api, io.BytesIO(signed.keyframe.jpeg), content_type="image/jpeg", purpose="keyframe", **meta)
+        upload = tus.upload(api, io.BytesIO(signed.keyframe.jpeg), content_type="image/jpeg", purpose="keyframe",
+                            media=signed.media_id, **meta)
         api.media_event(upload.id, signed.item)
         frames.append(upload)
     return stored, frames

@@ -39,8 +39,9 @@ from ledger.keystore import DataKeyWrapper
 
 __all__ = ["KEEP_LOCK_DAYS", "METADATA_KEYS", "MediaRow", "MediaService", "parse_metadata", "parse_range"]
 
-METADATA_KEYS = ("sm3", "content_type", "filename", "permit", "purpose", "recording")
-"""Upload-Metadata keys; ``sm3`` and ``content_type`` are required."""
+METADATA_KEYS = ("sm3", "content_type", "filename", "permit", "purpose", "recording", "media")
+"""Upload-Metadata keys; ``sm3`` and ``content_type`` are required. ``media`` is an upload id the device chose
+(a UUID) when it signed the media's event before the upload (a camera signing keyframes as it captures)."""
 KEEP_LOCK_DAYS = 3650
 """Object Lock period of media kept for good (photos, keyframes): ten years, to be extended before it ends."""
 _MAX_METADATA = 4096
@@ -118,6 +119,9 @@ def _check_metadata(found: dict[str, str]) -> None:
     for key in ("permit", "purpose", "recording"):
         if key in found and not _TOKEN.fullmatch(found[key]):
             raise MalformedInput(f"Upload-Metadata {key} must be an id of letters, digits and ._:-, got {found[key][:80]!r}")
+    if "media" in found and not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+                                             found["media"]):
+        raise MalformedInput(f"Upload-Metadata media must be a random (version 4) UUID in lower case, got {found['media'][:80]!r}")
     if len(found.get("filename", "")) > 255:
         raise MalformedInput("Upload-Metadata filename is longer than 255 characters")
 
@@ -158,7 +162,8 @@ class MediaService:
             raise TooLarge(f"Upload-Length {length} is over the limit of {self.max_length} bytes (Tus-Max-Size)")
         if "permit" in metadata:
             self._check_permit(tenant, metadata["permit"])
-        media_id = uuid.uuid4()
+        media_id = uuid.UUID(metadata["media"]) if "media" in metadata else uuid.uuid4()
+        self._check_unused(tenant, str(media_id))
         header = Header(media_id, uuid.uuid4(), DEFAULT_SEGMENT_SIZE, os.urandom(7))
         key = os.urandom(_DATA_KEY_SIZE)
         wrapped = self._wrapper.wrap(tenant, key, context=header.key_context())
@@ -177,6 +182,12 @@ class MediaService:
                 upload.append(b"")
                 self.finish(row, upload)
         return row
+
+    def _check_unused(self, tenant: str, media_id: str) -> None:
+        m = media_tables.media.c
+        with self._engine.connect() as conn:
+            if conn.execute(select(m.id).where(m.tenant == tenant, m.id == media_id)).first() is not None:
+                raise Conflict(f"media {media_id} already exists; a chosen upload id is used once")
 
     def _check_permit(self, tenant: str, permit: str) -> None:
         p = db.permits.c
@@ -291,6 +302,17 @@ class MediaService:
             self._discard(row, path)
 
     # -- reads --------------------------------------------------------------------------------------
+    def pack_file(self, tenant: str, media_id: str, file_name: str) -> bytes | None:
+        """The plaintext of stored media for an evidence pack (``pack_media.Fetch``; ``file_name`` is the name
+        its event gives it); None once retention deleted it or for an unknown id."""
+        try:
+            row = self.get(tenant, media_id)
+        except NotFound:
+            return None
+        if row.state != "stored":
+            return None
+        return b"".join(self.read(row, 0, row.length))
+
     def read(self, row: MediaRow, start: int, end: int) -> Iterator[bytes]:
         """Plaintext bytes ``[start, end)`` of stored media, decrypting only the segments they touch.
 

@@ -18,7 +18,7 @@ import io
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from PIL import Image, UnidentifiedImageError
@@ -37,7 +37,7 @@ from ledger.errors import MalformedInput
 from ledger.events import parse_rfc3339
 from ledger.records import PreparedEvent, Receipt
 
-__all__ = ["BOUND_KINDS", "EXIF_MAX_PLACE_M", "EXIF_MAX_SKEW", "MediaEvents", "refuse_unbound"]
+__all__ = ["BOUND_KINDS", "EXIF_MAX_PLACE_M", "EXIF_MAX_SKEW", "MediaEvents", "refuse_unbound", "role_of"]
 
 BOUND_KINDS = frozenset({"media.stored", "media.keyframe", "media.deleted", "legal_hold.placed", "legal_hold.released"})
 """Kinds ``POST /v1/events`` refuses: each has its own endpoint, which binds it to what it is about."""
@@ -57,6 +57,8 @@ class _Stored(BaseModel):
     captured_at: str = Field(max_length=40)
     device: str = Field(max_length=64)
     purpose: str | None = Field(None, max_length=32)
+    role: Literal["photo", "video", "keyframe"] | None = None  # what an evidence pack calls the file
+    file: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # its name in the pack
 
 
 class _Keyframe(_Stored):
@@ -67,6 +69,14 @@ class _Keyframe(_Stored):
     t_ms: int = Field(ge=0, le=2**53 - 1)
     prev: str | None = Field(pattern=_HEX64)
     chain: str = Field(pattern=_HEX64)
+
+
+def role_of(kind: str, content_type: str) -> str:
+    """What an evidence pack calls the file (docs/formats.md, "Media entries"): ``keyframe`` for a keyframe
+    event, ``video`` for video, else ``photo``."""
+    if kind == "media.keyframe":
+        return "keyframe"
+    return "video" if content_type.startswith("video/") else "photo"
 
 
 def refuse_unbound(events: Sequence[PreparedEvent]) -> None:
@@ -127,6 +137,9 @@ class MediaEvents:
         if wrong:
             raise Conflict(f"the event does not describe stored media {row.id}: it claims {', '.join(wrong)}; "
                            "nothing was logged")
+        if payload.role is not None and payload.role != role_of(event["kind"], row.content_type):
+            raise Conflict(f"the event's role {payload.role!r} does not fit a {event['kind']} of {row.content_type}; "
+                           f"it is {role_of(event['kind'], row.content_type)!r}")
         subject = event["subject"]
         if subject.get("media", row.id) != row.id:
             raise Conflict(f"the event's subject.media is {subject['media']!r}, not {row.id!r}")

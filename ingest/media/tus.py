@@ -24,6 +24,7 @@ from ingest.signing import Actor, new_item, sign_item
 __all__ = ["DEFAULT_CHUNK", "TUS_HEADERS", "Upload", "file_sm3", "media_stored_item", "tus_metadata", "upload"]
 
 TUS_HEADERS = {"Tus-Resumable": "1.0.0"}
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "video/mp4": ".mp4", "video/quicktime": ".mov"}
 DEFAULT_CHUNK = 4 << 20
 """PATCH size: a multiple of the server's 64 KiB segment (a chunk's tail that ends mid-segment is re-sent)."""
 
@@ -136,8 +137,10 @@ def media_stored_item(device: Actor, *, tenant: str, media: Upload, content_type
                       location: dict[str, float] | None = None, permit: str | None = None,
                       purpose: str | None = None) -> dict[str, Any]:
     """The capturing device's signed ``media.stored`` item for an upload (``POST /v1/media/{id}/event``)."""
+    role = "video" if content_type.startswith("video/") else "photo"
     payload: dict[str, Any] = {"sm3": media.sm3, "size": media.size, "content_type": content_type,
-                               "captured_at": captured_at, "device": device.id}
+                               "captured_at": captured_at, "device": device.id, "role": role,
+                               "file": role + _EXTENSIONS.get(content_type, ".bin")}
     if purpose is not None:
         payload["purpose"] = purpose
     subject = {"media": media.id} | ({"permit": permit} if permit else {})

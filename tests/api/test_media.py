@@ -253,3 +253,15 @@ def test_tuspy_uploads_and_resumes(server: tuple[str, Any]) -> None:
 
 def _open(root: ApiClient) -> dict[str, str]:
     return dict(open_tenant(root, "acme-chem", "Acme").tokens)
+
+
+def test_a_chosen_upload_id_is_used_once(api: Api) -> None:
+    chosen = "3f2b8c1e-9d4a-4e6b-8a1f-0c2d3e4f5a6b"
+    data = os.urandom(10)
+    resp = create(api, len(data), _meta(data, media=chosen))
+    assert resp.status_code == 201 and resp.headers["Location"] == f"/v1/media/{chosen}"
+    assert_problem(create(api, len(data), _meta(data, media=chosen)), 409, "conflict", "a chosen upload id is used once")
+    assert_problem(create(api, 1, _meta(data, media="not-a-uuid")), 422, "malformed-input", "version 4\\) UUID")
+    other = api.client.post("/v1/media", headers=tus_headers(api.other_ingest, Upload_Length="10",
+                                                               Upload_Metadata=tus.tus_metadata(_meta(data, media=chosen))))
+    assert other.status_code == 201  # ids are per tenant
