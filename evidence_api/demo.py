@@ -5,9 +5,8 @@ Starts the service (SQLite, local files, local anchor journal) on a free loopbac
 一级 hot-work permit (动火作业) from draft to active through the rules — submission, two on-site approvals,
 the gas analysis, the guardian's QR/GPS check-in and five checks, the on-site photos (uploaded over tus and
 logged as the phone's signed media.stored), the start, a short video's keyframes signed by the camera — then
-logs a batch of detector
-readings, prints the permit's timeline and the anchored checkpoint, exports one bundle and verifies it
-offline, then shows a tampered copy failing.
+relays a detector's readings through the gateway outbox, prints the permit's timeline and the anchored
+checkpoint, exports one bundle and verifies it offline, then shows a tampered copy failing.
 """
 
 from __future__ import annotations
@@ -38,9 +37,14 @@ from ingest.camera import CameraSession, upload_recording
 from ingest.client import ApiClient, ApiError
 from ingest.media import tus
 from ingest.media.keyframes import FORCE_KEYFRAMES, extract_keyframes
+from ingest.outbox import Outbox
+from ingest.outbox_sync import OutboxSync
 from ingest.records import Checkpoint, PermitAnswer, TimelineEntry
 from ingest.seed import AreaPlan, CertificatePlan, Plant, PlantPlan, WorkerPlan, open_tenant, seed_plant
-from ingest.signing import Actor, new_item, sign_item
+from ingest.sensors.decoder import encode
+from ingest.sensors.gateway import Binding, Relay
+from ingest.sensors.model import load_models
+from ingest.signing import new_item, sign_item
 from ledger.clock import Clock, rfc3339
 
 __all__ = ["run_demo"]
@@ -97,7 +101,8 @@ def _plan() -> PlantPlan:
     return PlantPlan("plant-1", "一厂", areas=[AreaPlan("tank-farm", "罐区 T-101", _SITE["lat"], _SITE["lon"], 150)],
                      people=_PEOPLE, workers=[welder], devices={"lel-detector-07": ("detector", "tank-farm"),
                                                                 "phone-zhao": ("phone", "tank-farm"),
-                                                                "camera-t101": ("camera", "tank-farm")},
+                                                                "camera-t101": ("camera", "tank-farm"),
+                                                                "gw-07": ("gateway", "tank-farm")},
                      overrides={"notify": "none"})
 
 
@@ -197,11 +202,19 @@ def _jpeg(seed: int) -> bytes:
     return out.getvalue()
 
 
-def _detector_readings(detector: Actor, tenant: str, permit: str) -> list[dict[str, Any]]:
-    return [new_item(detector, tenant=tenant, kind="detector.reading", subject={"permit": permit},
-                     payload={"sampled_at": _at(i / 60), "point": "动火点 1 m", "purpose": "periodic",
-                              "readings": {"combustible_pct_vol": round(0.05 + i * 0.005, 3), "o2_pct_vol": 20.9}},
-                     occurred_at=_at(i / 60)) for i in range(20)]
+def _relay_detector(api: ApiClient, plant: Plant, permit: str, data_dir: Path) -> int:
+    """Twenty notifications of the four-gas detector (model file ``tz-m4``: %LEL, %vol, ppm, little-endian),
+    decoded by the gateway into the rules' units, queued in its outbox, then synced under one attestation."""
+    models = load_models()
+    outbox = Outbox(data_dir / f"gateway-{plant.tenant}.db", gateway=plant.devices["gw-07"], tenant=plant.tenant)
+    relay = Relay(outbox, models)
+    binding = Binding("F2:00:00:00:00:01", "lel-detector-07", "tz-m4", permit, "动火点 1 m")
+    for i in range(20):
+        relay.on_notification(binding, encode(models["tz-m4"], {"lel": 1.0 + i / 10, "o2": 20.9, "h2s": 0, "co": 2},
+                                              sequence=i))
+    report = OutboxSync(outbox, api).sync_once()
+    outbox.close()
+    return report.sent
 
 
 def _print_timeline(timeline: list[TimelineEntry]) -> None:
@@ -276,10 +289,11 @@ def _run(root: ApiClient, data_dir: Path, out: Path) -> int:
     _console.print(f"Permit {permit} (hot work, level {level}): {' → '.join(path)}; approved on site by "
                    + ", ".join(f"{a['user']} ({a['distance_m']} m away)" for a in approvals))
     _video_keyframes(api, plant, permit, data_dir)
-    detector = plant.devices["lel-detector-07"]
-    readings = api.submit_attested(detector, tenant, _detector_readings(detector, tenant, permit))
-    _console.print(f"{len(readings)} detector readings under one SM2 attestation, each checked against the gas limits")
-    checkpoint = _wait_for_anchor(api, readings[-1].leaf_index + 1)
+    relayed = _relay_detector(api, plant, permit, data_dir)
+    _console.print(f"{relayed} detector readings decoded by the gateway gw-07 from BLE notifications of detector "
+                   "lel-detector-07 (model tz-m4), queued in its outbox and synced under one SM2 attestation, "
+                   "each checked against the gas limits")
+    checkpoint = _wait_for_anchor(api, api.timeline(permit)[-1].leaf_index + 1)
     timeline = api.timeline(permit)
     _print_timeline(timeline[:-20] + timeline[-2:])
     _console.print("[bold]Checkpoint[/] (C2SP signed note, SM2), anchored in the local journal:")
