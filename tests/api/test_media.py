@@ -265,3 +265,10 @@ def test_a_chosen_upload_id_is_used_once(api: Api) -> None:
     other = api.client.post("/v1/media", headers=tus_headers(api.other_ingest, Upload_Length="10",
                                                                Upload_Metadata=tus.tus_metadata(_meta(data, media=chosen))))
     assert other.status_code == 201  # ids are per tenant
+
+
+def test_a_token_with_non_ascii_characters_is_401_not_500(api: Api) -> None:
+    url = create(api, 10, _meta(b"0123456789")).headers["Location"]
+    resp = api.client.patch(url, content=b"0123456789", headers={
+        "Authorization": "Bearer t\u00e9st".encode("latin-1"), "Tus-Resumable": "1.0.0", "Upload-Offset": "0"} | PATCH)
+    assert_problem(resp, 401, "unauthorized", "unknown bearer token")
