@@ -41,11 +41,18 @@ def demo(
     data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its log (a fresh folder each run is fine).")]
     = Path(".tiezheng/demo"),
     out: Annotated[Path, typer.Option(help="Where to write the exported bundle.")] = Path("demo-bundle.json"),
+    fabric: Annotated[bool, typer.Option(
+        "--fabric", envvar="TIEZHENG_DEMO_FABRIC",
+        help="Also anchor on the running Fabric network (tiezheng network up); the bundle then verifies as fabric.",
+    )] = False,
+    fabric_profile: Annotated[Path, typer.Option(
+        help="The Fabric network's client profile, with --fabric.", envvar="TIEZHENG_FABRIC_PROFILE",
+    )] = Path(".tiezheng/services/fabric/network.json"),
 ) -> None:
     """Start the service on the embedded default, log a hot-work permit's evidence, export and verify a bundle."""
     from evidence_api.demo import run_demo
 
-    raise typer.Exit(run_demo(data_dir=data_dir, out=out))
+    raise typer.Exit(run_demo(data_dir=data_dir, out=out, fabric_profile=fabric_profile if fabric else None))
 
 
 @app.command()
@@ -70,11 +77,14 @@ def trust_root_init(
     log_key: Annotated[Path, typer.Option(help="The log's SM2 public key (PEM), obtained out of band.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Where to write the trust root.")] = Path("trust-root.json"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    fabric_network: Annotated[Path | None, typer.Option(
+        help="A Fabric client profile (network.json): trust its orgs' CA certificates for fabric anchors.")] = None,
 ) -> None:
-    """Write a trust root that trusts one log key. Exit 0 written, 2 unusable key or origin."""
+    """Write a trust root that trusts one log key (and a Fabric network's orgs). Exit 0 written, 2 unusable."""
     from verifier.cli import trust_root_init_command
 
-    raise typer.Exit(trust_root_init_command(origin=origin, log_key=str(log_key), out=str(out), force=force))
+    raise typer.Exit(trust_root_init_command(origin=origin, log_key=str(log_key), out=str(out), force=force,
+                                             fabric_network=str(fabric_network) if fabric_network else None))
 
 
 _GatewayDir = Annotated[Path, typer.Option("--dir", help="The gateway's folder (key, config, bindings, outbox).",

@@ -62,6 +62,7 @@ class Batch:
     body: bytes
     attempts: int
     next_attempt_at: str | None
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,14 +109,19 @@ class Outbox:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; SQLite's errors (disk full, I/O error, a locked file) become ``OutboxError``."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise OutboxError(f"{self.path}: cannot write the outbox ({exc}); nothing of this change was "
+                                  "stored: check the disk (space, permissions)") from exc
 
     def _claim(self, path: Path) -> None:
         mine = dict(zip(_IDENTITY, (self.tenant, self.gateway.type, self.gateway.id, self.gateway.key_id), strict=True))
@@ -151,14 +157,15 @@ class Outbox:
                 queued.append(QueuedEvent(row[0], int(cursor.lastrowid or 0)))
         return queued
 
-    def seal(self) -> int:
-        """Sign every unsealed item into batches of at most ``max_batch``, in queue order; the number sealed."""
+    def seal(self, *, full_only: bool = False) -> int:
+        """Sign unsealed items into batches of at most ``max_batch``, in queue order; the number sealed.
+        ``full_only``: only full batches (while offline, so a long outage gives few large batches)."""
         sealed = 0
         while True:
             with self._write() as db:
                 rows = db.execute("SELECT seq, body FROM items WHERE batch IS NULL ORDER BY seq LIMIT ?",
                                   (self.max_batch,)).fetchall()
-                if not rows:
+                if not rows or (full_only and len(rows) < self.max_batch):
                     return sealed
                 attestation = attest_batch(self.gateway, self.tenant, [orjson.loads(body) for _, body in rows])
                 cursor = db.execute("INSERT INTO batches (attestation, count, sealed_at) VALUES (?, ?, ?)",
@@ -170,13 +177,13 @@ class Outbox:
     def next_batch(self) -> Batch | None:
         """The oldest sealed batch the server has not acknowledged (nor refused), with its body."""
         with self._lock:
-            row = self._db.execute("SELECT id, attestation, attempts, next_attempt_at FROM batches "
+            row = self._db.execute("SELECT id, attestation, attempts, next_attempt_at, last_error FROM batches "
                                    "WHERE state = 'pending' ORDER BY id LIMIT 1").fetchone()
             if row is None:
                 return None
             items = self._db.execute("SELECT event_id, body FROM items WHERE batch = ? ORDER BY seq", (row[0],)).fetchall()
         body = b'{"events":[' + b",".join(_blob(b) for _, b in items) + b'],"attestation":' + _blob(row[1]) + b"}"
-        return Batch(row[0], tuple(e for e, _ in items), body, row[2], row[3])
+        return Batch(row[0], tuple(e for e, _ in items), body, row[2], row[3], row[4])
 
     def mark_sent(self, batch: Batch, leaf_indexes: Sequence[int]) -> None:
         """Record the server's receipts for ``batch`` (leaf index per event, in order)."""

@@ -4,8 +4,8 @@
 the queue is empty or an attempt fails. What a failure means decides what happens next:
 
 - no answer, a 5xx, 429, 401/403 (a token to fix) or 404: the batch stays first in line; the next attempt
-  waits ``Backoff.delay(attempts)`` by the injected clock (no sleeping here: the caller waits until
-  ``next_attempt_at``);
+  waits ``Backoff.delay(attempts)`` by the injected clock (no sleeping here: a call before
+  ``next_attempt_at`` only seals full batches and says when to come back);
 - 413 (larger than the server accepts): the batch is signed again in halves;
 - any other 4xx (400 malformed, 422, 409): the server refused the content (a tampered item, a bad
   signature); the batch is set aside with the server's reason, never deleted, and the queue moves on.
@@ -69,13 +69,22 @@ class OutboxSync:
         self.clock, self.backoff = clock or outbox.clock, backoff or Backoff()
 
     def sync_once(self) -> SyncReport:
-        """Seal, then send batches in order until done or an attempt fails (see the module docstring)."""
+        """Seal, then send batches in order until done or an attempt fails (see the module docstring).
+
+        While a retry is not yet due only full batches are sealed: the readings of an outage go out in few
+        large batches rather than one small batch per call (each costs a request), and none waits unsigned
+        for longer than one backoff delay (``Backoff.ceiling``, 5 min by default)."""
+        head = self.outbox.next_batch()
+        wait = _due(head) if head is not None else None
+        if head is not None and wait is not None and wait > self.clock.now():
+            self.outbox.seal(full_only=True)
+            return SyncReport(0, 0, False, wait, f"waiting to retry after: {head.last_error}")
         self.outbox.seal()
         sent = refused = 0
         while (batch := self.outbox.next_batch()) is not None:
             wait = _due(batch)
-            if wait is not None and wait > self.clock.now():
-                return SyncReport(sent, refused, False, wait, "waiting to retry")
+            if wait is not None and wait > self.clock.now():  # a batch resealed after a 413 keeps no wait
+                return SyncReport(sent, refused, False, wait, f"waiting to retry after: {batch.last_error}")
             outcome = self._send(batch)
             if isinstance(outcome, SyncReport):
                 return SyncReport(sent, refused, False, outcome.next_attempt_at, outcome.error)

@@ -26,6 +26,7 @@ from evidence_api.services.retention import Retention
 from evidence_api.services.workflow import Workflow
 from ingest.objectstore import FilesystemObjectStore, ObjectStore, S3ObjectStore
 from ledger.anchors.anchorer import Anchorer
+from ledger.anchors.base import Anchor
 from ledger.anchors.local import LocalJournal
 from ledger.clock import Clock
 from ledger.database import make_engine
@@ -87,8 +88,8 @@ class Services:
         clock = Clock(settings.plant_timezone)
         log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
                               checkpoint_interval=settings.checkpoint_interval, clock=clock)
-        journal = LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer, clock=clock)
-        anchorer = Anchorer(log, [journal], interval=settings.anchor_interval, clock=clock)
+        anchorer = Anchorer(log, _anchor_backends(settings, signer, clock), interval=settings.anchor_interval,
+                            clock=clock)
         keys = KeyRegistry(engine, clock=clock)
         workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
         intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch, clock=clock), workers=workers,
@@ -136,5 +137,26 @@ class Services:
         self.notifier.close()
         self.log.close()
         self.anchorer.close()
+        for backend in self.anchorer.backends:
+            close = getattr(backend, "close", None)
+            if callable(close):
+                close()
         self.intake.close()
         self.engine.dispose()
+
+
+def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> list[Anchor]:
+    """The backends ``TIEZHENG_ANCHOR_BACKENDS`` names: the local journal, the Fabric chaincode."""
+    backends: list[Anchor] = []
+    for name in settings.backends():
+        if name == "local":
+            backends.append(LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer,
+                                         clock=clock))
+        elif name == "fabric" and settings.fabric_profile is not None:
+            from ledger.anchors.fabric import FabricAnchor  # grpc and the Fabric protos, only when configured
+            from ledger.fabric.profile import FabricProfile
+
+            profile = FabricProfile.from_file(settings.fabric_profile, client_org=settings.fabric_client_org)
+            backends.append(FabricAnchor(profile.client(clock=clock), origin=settings.log_origin,
+                                         log_key_pem=signer.public.to_pem()))
+    return backends

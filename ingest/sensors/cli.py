@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from rich.console import Console
 
@@ -106,9 +106,39 @@ def scan_command(*, adapter: str, timeout: float) -> int:
     return _guarded(lambda: asyncio.run(scan()))
 
 
-def _status_line(config: GatewayConfig, status: OutboxStatus, connected: int, bound: int, sync: str) -> str:
+def _status_line(config: GatewayConfig, status: OutboxStatus, connected: int, bound: int, sync: str,
+                 relay: Relay | None = None) -> str:
+    faults = f" · unreadable notifications {relay.counts.refused}" if relay and relay.counts.refused else ""
+    lost = f" · [red]NOT QUEUED {relay.counts.failed}: {relay.counts.last_failure}[/red]" if relay and relay.counts.failed else ""
     return (f"gateway {config.gateway} · detectors {connected}/{bound} connected · queued {status.queued} · "
-            f"sent {status.sent} · pending {status.pending} · refused {status.refused} · {sync}")
+            f"sent {status.sent} · pending {status.pending} · refused {status.refused}{faults} · {sync}{lost}")
+
+
+class _StatusLine:
+    """One live status line on a terminal; elsewhere (logs, pipes) a line printed whenever it changes."""
+
+    def __init__(self) -> None:
+        self._last = ""
+        self._live = _console.status("starting …") if _console.is_terminal else None
+
+    def __enter__(self) -> Self:
+        if self._live is not None:
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+    def show(self, line: str) -> None:
+        """Show ``line`` (a no-op if it did not change)."""
+        if line == self._last:
+            return
+        self._last = line
+        if self._live is not None:
+            self._live.update(line)
+        else:
+            _console.print(line)
 
 
 def _sync_state(report: SyncReport | None) -> str:
@@ -180,10 +210,12 @@ async def _run(folder: GatewayFolder, adapter: str, duration: float | None, sync
 
     async with _link(adapter, models, interval=interval) as (link, _):
         tasks = [asyncio.create_task(watch(link, b, relay, stop, on_state=on_state)) for b in bindings]
-        with ApiClient.connect(config.server, folder.token(), retries=0, timeout=10) as api:
+        line = _StatusLine()
+        with ApiClient.connect(config.server, folder.token(), retries=0, timeout=10) as api, line:
             report = await _sync_loop(OutboxSync(outbox, api), stop, duration, sync_every,
-                                      lambda r: _console.print(_status_line(
-                                          config, outbox.status(), len(connected), len(bindings), _sync_state(r))))
+                                      lambda r: line.show(_status_line(config, outbox.status(), len(connected),
+                                                                       len(bindings), _sync_state(r), relay)))
+        _console.print(_status_line(config, outbox.status(), len(connected), len(bindings), _sync_state(report), relay))
         stop.set()
         _, stuck = await asyncio.wait(tasks, timeout=10)  # a connect in flight does not hear stop
         for task in stuck:
@@ -197,10 +229,7 @@ async def _sync_loop(sync: OutboxSync, stop: asyncio.Event, duration: float | No
     end = None if duration is None else time.monotonic() + duration
     report: SyncReport | None = None
     while end is None or time.monotonic() < end:
-        due = report is None or report.done or report.next_attempt_at is None or \
-            report.next_attempt_at <= sync.clock.now()
-        if due:
-            report = await asyncio.to_thread(sync.sync_once)
+        report = await asyncio.to_thread(sync.sync_once)  # waits out its backoff itself (sealing meanwhile)
         show(report)
         wait = every if end is None else max(0.0, min(every, end - time.monotonic()))
         try:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ingest.outbox import Outbox
+from ingest.outbox import Outbox, OutboxError
 from ingest.sensors.decoder import Reading, decode
 from ingest.sensors.detector import DetectorLink
 from ingest.sensors.errors import DetectorError, ReadingRefused
@@ -62,11 +62,14 @@ def reading_payload(binding: Binding, reading: Reading, gateway_time: datetime) 
 
 @dataclass
 class RelayCounts:
-    """What the relay did since it started: readings queued, notifications refused, the last refusal."""
+    """What the relay did since it started: readings queued, notifications refused (queued as faults), and
+    notifications that could not be queued at all (the outbox could not write), each with the last reason."""
 
     queued: int = 0
     refused: int = 0
     last_refusal: str | None = None
+    failed: int = 0
+    last_failure: str | None = None
     per_detector: dict[str, int] = field(default_factory=dict)
 
 
@@ -102,6 +105,16 @@ class Relay:
         self.counts.per_detector[binding.detector] = self.counts.per_detector.get(binding.detector, 0) + 1
         return queued.event_id
 
+    def relay(self, binding: Binding, data: bytes) -> None:
+        """``on_notification`` for a radio callback: a failure to queue is logged and counted, never raised
+        into the BLE stack (which would swallow it); the reading was not acknowledged, so nothing claims it."""
+        try:
+            self.on_notification(binding, data)
+        except (OutboxError, DetectorError) as exc:
+            self.counts.failed += 1
+            self.counts.last_failure = f"{binding.detector}: {exc}"
+            _log.error("detector %s: a notification could not be queued and is lost: %s", binding.detector, exc)
+
 
 async def watch(link: DetectorLink, binding: Binding, relay: Relay, stop: asyncio.Event, *,
                 on_state: Callable[[Binding, str], None] = lambda b, s: None,
@@ -113,7 +126,7 @@ async def watch(link: DetectorLink, binding: Binding, relay: Relay, stop: asynci
         try:
             connection = await link.connect(binding.address)
             await connection.subscribe(model.service_uuid, model.reading_characteristic,
-                                       lambda data: relay.on_notification(binding, data))
+                                       lambda data: relay.relay(binding, data))
         except DetectorError as exc:
             on_state(binding, f"lost: {exc}")
             await _wait(stop, delay)

@@ -11,6 +11,10 @@ Per backend, one round (``ledger.anchors.base`` has the stages):
 3. Otherwise, if the newest checkpoint is larger than the last anchored tree, a transaction is prepared
    with the consistency proof from that tree, recorded as pending (tx id first), sent, and checked.
 
+A status that cannot be read (``AnchorStatusError``) makes the next round send the transaction again
+(backends take a resubmission of one tx id as a no-op); a transaction that can never commit
+(``AnchorCommitError``) is recorded as failed and the backend is reconciled again before anchoring anew.
+
 A backend that fails backs off exponentially (capped) on its own, so a slow or failing chain never delays
 another backend, and catches up with one anchor of the newest checkpoint, since consistency proofs span any
 gap. Intake never waits for anchoring.
@@ -25,7 +29,7 @@ from collections.abc import Sequence
 from ledger.anchors.base import Anchor, AnchorReceipt, AnchorRequest, PendingAnchor
 from ledger.anchors.book import ANCHORED, AnchorBook
 from ledger.clock import Clock
-from ledger.errors import AnchorCommitError, AnchorError, LedgerError, ProofError
+from ledger.errors import AnchorCommitError, AnchorError, AnchorStatusError, LedgerError, ProofError
 from ledger.log import TransparencyLog
 
 __all__ = ["Anchorer"]
@@ -170,6 +174,10 @@ class _Worker:
             receipt = self.backend.status(pending)
         except AnchorCommitError as exc:
             self.book.failed(pending, str(exc))
+            self._reconciled = False  # the backend may hold more than the table knows: read it before anew
+            raise
+        except AnchorStatusError:
+            self._sent.discard(pending.tx_id)  # it may never have arrived: send it again (idempotent per tx id)
             raise
         if receipt is not None:
             self.book.anchored(receipt)

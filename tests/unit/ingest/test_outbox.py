@@ -85,7 +85,8 @@ def test_sync_backoff_waits_by_the_clock(tmp_path: Path) -> None:
         first = sync.sync_once()
         assert not first.done and first.error and "server unreachable" in first.error
         assert first.next_attempt_at == START + timedelta(seconds=1.1)
-        assert sync.sync_once().error == "waiting to retry"  # not yet due: nothing sent, no attempt counted
+        waiting = sync.sync_once().error  # not yet due: nothing sent, no attempt counted
+        assert waiting and waiting.startswith("waiting to retry after: server unreachable")
         delays = []
         for _ in range(4):
             due = box.next_batch()
@@ -97,3 +98,21 @@ def test_sync_backoff_waits_by_the_clock(tmp_path: Path) -> None:
     assert delays == [timedelta(seconds=s) for s in (2.2, 4.4, 4.4, 4.4)]  # doubling up to the ceiling, +50 % × 0.2
     status = box.status()
     assert status.pending == 1 and status.last_error and "no answer from" in status.last_error
+
+
+def test_sync_offline_seals_only_full_batches(tmp_path: Path) -> None:
+    """During an outage the queue is sealed in full batches at each call, the rest when a retry is due."""
+    clock = ManualClock(START)
+    box = _outbox(tmp_path, clock, max_batch=4)
+    box.enqueue("detector.reading", {"n": 0})
+    with ApiClient.connect(f"http://127.0.0.1:{_closed_port()}", "token", retries=0, timeout=2) as api:
+        sync = OutboxSync(box, api, clock=clock, backoff=Backoff(base=60, random=lambda: 0.0))
+        assert sync.sync_once().error is not None  # batch 1 (1 event) failed; retry in 60 s
+        for n in range(1, 10):
+            box.enqueue("detector.reading", {"n": n})
+            assert (sync.sync_once().error or "").startswith("waiting to retry after: ")
+        assert box.status().unsealed == 1  # 9 more: two full batches of 4, one left unsealed
+        clock.advance(timedelta(seconds=60))
+        sync.sync_once()
+    counts = [row[0] for row in box._db.execute("SELECT count FROM batches ORDER BY id")]
+    assert counts == [1, 4, 4, 1] and box.status().unsealed == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from ingest.sensors.decoder import decode, encode
 from ingest.sensors.errors import NotificationSizeError, OutOfRange, ReadingRefused, UnknownUnit
-from ingest.sensors.model import DetectorModel, load_models
+from ingest.sensors.model import DetectorModel, load_models, parse_model
 from ingest.sensors.units import MOLAR_MASS_G_MOL, to_rule_unit
 
 MODELS = load_models()
@@ -104,3 +105,53 @@ def test_to_rule_unit_conversions_and_refusals() -> None:
 def test_encode_value_too_large_refused() -> None:
     with pytest.raises(OutOfRange, match=r"does not fit field 'co' \(u16\)"):
         encode(M4, {"lel": 0, "o2": 20.9, "h2s": 0, "co": 70000})
+
+
+_TYPE_MAX = {"u8": 255, "i8": 127, "u16": 65535, "i16": 32767, "u32": 2**32 - 1, "i32": 2**31 - 1}
+_QUANTITIES = [("combustible", None, "%vol"), ("combustible", None, "ppm"), ("oxygen", None, "%vol"),
+               ("toxic", "h2s", "ppm"), ("toxic", "co", "mg/m3"), ("toxic", "cl2", "ppm")]
+
+
+@st.composite
+def _models(draw: st.DrawFn) -> DetectorModel:
+    """A random valid model: 1–4 measurements of distinct quantities, any integer types and byte orders, in
+    any order with gaps, an optional sequence field; ranges that fit the integer type."""
+    chosen = draw(st.lists(st.sampled_from(_QUANTITIES), min_size=1, max_size=4, unique_by=lambda q: (q[0], q[1])))
+    fields, offset = [], draw(st.integers(0, 3))
+    for n, (quantity, gas, unit) in enumerate(chosen):
+        kind = draw(st.sampled_from(sorted(_TYPE_MAX)))
+        scale = draw(st.sampled_from([0.001, 0.01, 0.1, 1.0]))
+        top = min(_TYPE_MAX[kind] * scale, 100.0 if unit == "%vol" else 10_000.0)
+        field = {"name": f"f{n}", "quantity": quantity, "offset": offset, "type": kind,
+                 "endian": draw(st.sampled_from(["little", "big"])), "scale": scale, "unit": unit,
+                 "range": [0.0, max(top, scale)]}
+        fields.append(field | ({"gas": gas} if gas else {}))
+        offset += int(kind[1:]) // 8 + draw(st.integers(0, 2))
+    if draw(st.booleans()):
+        fields.append({"name": "seq", "role": "sequence", "offset": offset, "type": "u16", "endian": "big"})
+        offset += 2
+    text = json.dumps({"format": "tiezheng.detector-model/v1", "model": "random", "name": "random",
+                        "service_uuid": "7a3c0001-5d1f-4a52-9c1e-2b8e6f0d4a10",
+                        "reading_characteristic": "7a3c0002-5d1f-4a52-9c1e-2b8e6f0d4a10",
+                        "length": offset + draw(st.integers(0, 3)), "fields": fields})
+    return parse_model(text.encode(), ".json")
+
+
+@settings(max_examples=150)
+@given(_models(), st.data())
+def test_decode_random_layouts_roundtrip_and_refuse(model: DetectorModel, data: st.DataObject) -> None:
+    """Any valid layout: what encode writes, decode reads back (each type, byte order and offset); any other
+    bytes of the right length decode within range or are refused naming a field; other lengths are refused."""
+    values = data.draw(_values(model))
+    reading = decode(model, encode(model, values, sequence=data.draw(st.integers(0, 65535))))
+    assert {m.field: m.value for m in reading.measurements} == pytest.approx(values)
+    raw = data.draw(st.binary(min_size=model.length, max_size=model.length))
+    try:
+        decoded = decode(model, raw)
+    except OutOfRange as exc:
+        assert "field 'f" in str(exc)
+    else:
+        assert all(s.range and s.range[0] <= m.value <= s.range[1]
+                   for m, s in zip(decoded.measurements, model.measurements(), strict=True))
+    with pytest.raises(NotificationSizeError):
+        decode(model, raw + b"\x00")

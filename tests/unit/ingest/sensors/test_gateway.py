@@ -65,3 +65,18 @@ def test_reading_payload_keeps_detector_clock_unless_ahead() -> None:
     ahead = decode(model, encode(model, {"h2s": 2.5}, detector_time=NOW + timedelta(hours=2)))
     payload = reading_payload(BINDING, ahead, NOW)
     assert payload["sampled_at"] == "2026-12-01T08:00:00.000Z" and payload["detector"]["clock"] == "gateway"
+
+
+def test_relay_outbox_failure_counted_not_raised(tmp_path: Path) -> None:
+    from ingest.outbox import Outbox, OutboxError
+    from ingest.sensors.gateway import Relay
+    from tests.helpers import TENANT, make_actor
+
+    box = Outbox(tmp_path / "outbox.db", gateway=make_actor("gw-1", kind="device"), tenant=TENANT)
+    relay = Relay(box, MODELS)
+    box.close()  # the file can no longer be written (as with a failed disk)
+    with pytest.raises(OutboxError, match=r"cannot write the outbox \(.*\); nothing of this change was stored"):
+        relay.on_notification(BINDING, encode(MODELS["tz-s1-h2s"], {"h2s": 1.0}))
+    relay.relay(BINDING, encode(MODELS["tz-s1-h2s"], {"h2s": 1.0}))  # what the radio callback calls
+    assert relay.counts.failed == 1 and relay.counts.queued == 0
+    assert relay.counts.last_failure and relay.counts.last_failure.startswith("s1-0002: ")
