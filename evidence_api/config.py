@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import BaseModel, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.clock import DEFAULT_PLANT_TZ, zone
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "WitnessSetting"]
 
 _PLACEHOLDERS = {"changethis", "admin", "secret", "dev-admin-token"}
+
+
+class WitnessSetting(BaseModel):
+    """A tlog-witness the log asks for cosignatures: its key ``name``, submission prefix ``url`` and
+    Ed25519 ``public_key`` (PEM text, or the path of a PEM file)."""
+
+    name: str
+    url: str
+    public_key: str
 
 
 class Settings(BaseSettings):
@@ -35,12 +44,17 @@ class Settings(BaseSettings):
     watchdog_interval: float = 10.0  # seconds between permit checks (expiry, guardian silence, overdue gas tests)
     certificate_registry_url: str | None = None  # e.g. https://registry.example/api/certs/{number}?name={holder_name}
     intake_workers: int | None = None  # processes that check and seal batches; None: one per core, 0: in-process
+    public_url: str = "http://127.0.0.1:8080"  # where relying parties reach the service: the pack certificate's QR
     plant_timezone: str = DEFAULT_PLANT_TZ  # IANA zone of the plant: calendar days, night hours, daily jobs
     media_store_url: str | None = None  # http[s]://KEY:SECRET@host:port of an S3 server; None: files in data_dir/media
     media_bucket: str = "tiezheng-media"  # created with Object Lock if missing
     max_media_bytes: int = 16 * 1024**3  # largest upload (tus Upload-Length)
     max_media_chunk_bytes: int = 64 * 1024**2  # largest tus PATCH body (clients: chunk_size / chunkSize below this)
     retention_interval: float = 3600.0  # seconds between media-retention runs
+    tsa_url: str | None = None  # RFC 3161 TSA that timestamps checkpoints (None: no timestamps)
+    tsa_name: str = "tsa"  # the TSA's name in receipts; the trust root names its roots under the same name
+    tsa_roots: Path | None = None  # PEM file of the TSA's root certificates: replies are checked before storing
+    witnesses: list[WitnessSetting] = []  # JSON list of {"name", "url", "public_key"}; cosign each checkpoint
 
     def backends(self) -> list[str]:
         """The anchor backends named by ``anchor_backends``, in order, without repeats."""

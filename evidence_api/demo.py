@@ -327,4 +327,24 @@ def _run(root: ApiClient, data_dir: Path, out: Path, fabric_profile: Path | None
     extra = f" --fabric-network {fabric_profile}" if fabric_profile is not None else ""
     _console.print(f"Try it yourself: [cyan]tiezheng verify {out} --trust-root {root_file}[/] (made with "
                    f"[cyan]tiezheng trust-root init --origin {origin} --log-key {key_file}{extra} -o {root_file}[/])")
-    return 0 if valid == 0 and rejected == 1 else 1
+    legal = root.with_token(root.issue_token(tenant, "reader", "legal team").token)  # packs need admin or reader
+    pack_ok = _export_pack(legal, permit, out.with_name("demo-pack.zip"), root_file, data_dir)
+    return 0 if valid == 0 and rejected == 1 and pack_ok else 1
+
+
+def _export_pack(api: ApiClient, permit: str, path: Path, root_file: Path, data_dir: Path) -> bool:
+    """Export the permit's evidence pack, verify it with the CLI, unpack its certificate and browser verifier."""
+    import zipfile
+
+    from evidence_api.pack_cli import pack_build_command
+
+    _console.print(f"[bold]Evidence pack[/] of permit {permit} (every event of its chain, with proofs and receipts):")
+    if pack_build_command(api, {"kind": "permit", "permit": permit}, path) != 0:
+        return False
+    verified = _verify(path, root_file)
+    folder = data_dir / "pack"
+    with zipfile.ZipFile(path) as archive:
+        archive.extractall(folder, members=["report.pdf", "report.html", "verify.html"])
+    _console.print(f"Certificate (存证证书): {folder / 'report.pdf'}; browser verifier (offline, pick {path}): "
+                   f"{folder / 'verify.html'}")
+    return verified == 0

@@ -14,7 +14,7 @@ from evidence_api.deps import refuse_unknown_query
 from evidence_api.errors import install_error_handlers
 from evidence_api.middleware import BodyGuard
 from evidence_api.openapi import build_openapi
-from evidence_api.routes import admin, certificates, events, holds, log, media, org, permits
+from evidence_api.routes import admin, certificates, events, holds, log, media, org, packs, permits
 from evidence_api.services import Services
 
 __all__ = ["create_app"]
@@ -38,7 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
                        route_limits=[("PATCH", re.compile(r"/v1/media/[^/]+"), settings.max_media_chunk_bytes)])
-    for module in (admin, certificates, events, holds, log, media, org, permits):
+    for module in (admin, certificates, events, holds, log, media, org, packs, permits):
         app.include_router(module.router)
     app.include_router(permits.projection_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -17,12 +17,17 @@ from evidence_api.services.keys import KeyRegistry
 from evidence_api.services.media import MediaService
 from evidence_api.services.media_events import MediaEvents
 from evidence_api.services.notify import Notifier, WebhookChannel, WeComChannel
+from evidence_api.services.pack_jobs import PackJobs
+from evidence_api.services.pack_report import ReportRenderer
+from evidence_api.services.pack_scope import LogScopes
+from evidence_api.services.packs import PackBuilder
 from evidence_api.services.people import Organisation
 from evidence_api.services.periodic import Periodic
 from evidence_api.services.projector import Projector
 from evidence_api.services.recorder import Recorder
 from evidence_api.services.registry import HttpRegistry
 from evidence_api.services.retention import Retention
+from evidence_api.services.trusted_time import tsa_backend, witness_collector
 from evidence_api.services.workflow import Workflow
 from ingest.objectstore import FilesystemObjectStore, ObjectStore, S3ObjectStore
 from ledger.anchors.anchorer import Anchorer
@@ -33,6 +38,7 @@ from ledger.database import make_engine
 from ledger.keystore import LocalKeyWrapper, load_or_create_log_key, load_or_create_master_key
 from ledger.log import TransparencyLog
 from ledger.sm import Signer
+from ledger.witnesses import WitnessCollector
 
 __all__ = ["Services", "open_media_store"]
 
@@ -74,6 +80,8 @@ class Services:
     media_events: MediaEvents
     retention: Retention
     retention_job: Periodic
+    packs: PackJobs
+    witness_collector: WitnessCollector | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -88,8 +96,9 @@ class Services:
         clock = Clock(settings.plant_timezone)
         log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
                               checkpoint_interval=settings.checkpoint_interval, clock=clock)
-        anchorer = Anchorer(log, _anchor_backends(settings, signer, clock), interval=settings.anchor_interval,
-                            clock=clock)
+        backends = [*_anchor_backends(settings, signer, clock), *tsa_backend(settings)]
+        anchorer = Anchorer(log, backends, interval=settings.anchor_interval, clock=clock)
+        collector = witness_collector(settings, log, clock)
         keys = KeyRegistry(engine, clock=clock)
         workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
         intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch, clock=clock), workers=workers,
@@ -115,6 +124,7 @@ class Services:
         media_events = MediaEvents(engine, media, recorder, rules=org.rules)
         retention = Retention(engine, media, recorder, org, clock=clock)
         retention_job = Periodic("tiezheng-media-retention", settings.retention_interval, retention.run_once)
+        packs = _packs(settings, engine, log, keys, wrapper, clock)
         log.start()
         projection_job.start()
         retention_job.start()
@@ -122,13 +132,16 @@ class Services:
         watchdog.start()
         certificate_job.start()
         sender.start()
+        if collector is not None:
+            collector.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job,
-                   media, media_events, retention, retention_job)
+                   media, media_events, retention, retention_job, packs, collector)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""
+        self.packs.close()
         self.watchdog.close()
         self.retention_job.close()
         self.certificate_job.close()
@@ -141,8 +154,21 @@ class Services:
             close = getattr(backend, "close", None)
             if callable(close):
                 close()
+        if self.witness_collector is not None:
+            self.witness_collector.close()
         self.intake.close()
         self.engine.dispose()
+
+
+def _packs(settings: Settings, engine: Engine, log: TransparencyLog, keys: KeyRegistry, wrapper: LocalKeyWrapper,
+           clock: Clock) -> PackJobs:
+    """The pack builder and its jobs; packs are self-checked against the service's own log key."""
+    from verifier.trust import TrustRoot
+
+    builder = PackBuilder(log, keys, wrapper, render=ReportRenderer(confirm_base=settings.public_url),
+                          scope_events=LogScopes(log, engine).events, clock=clock)
+    trust = TrustRoot.for_log(log.origin, log.signer.public.to_pem())
+    return PackJobs(engine, builder, trust, settings.data_dir / "packs", clock=clock)
 
 
 def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> list[Anchor]:

@@ -107,7 +107,7 @@ def test_openapi_success_bodies_have_schemas(spec: dict[str, Any]) -> None:
             if "content" not in response:  # tus: a 204, or HEAD's headers only
                 assert status == "204" or method == "head", (method, path, status)
                 continue
-            if "application/json" not in response["content"]:  # media bytes
+            if "application/json" not in response["content"]:  # media bytes, an evidence pack download
                 assert all(c["schema"] == {"type": "string", "format": "binary"}
                            for c in response["content"].values()), (method, path, status)
                 continue

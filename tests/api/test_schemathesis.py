@@ -48,6 +48,7 @@ _SEMANTIC = {
     "/v1/media/{media_id}/event": "the signed item and the stored object it describes",
     "/v1/permits/{permit_id}/legal-holds": "the signed item of a legal or safety officer",
     "/v1/permits/{permit_id}/legal-holds/{hold_id}/release": "the signed item of a legal or safety officer",
+    "/v1/evidence-packs": "a time range that stays in the calendar once in UTC",
 }
 """Operations where a schema-valid request can still be malformed (422) for a reason no JSON Schema states."""
 _TUS = {
