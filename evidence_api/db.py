@@ -29,6 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from evidence_api import media_tables
 from ledger import storage
 
 __all__ = [
@@ -273,7 +274,7 @@ projection_failures = Table(
 )
 Index("ix_projection_failures_permit", projection_failures.c.tenant, projection_failures.c.permit)
 
-all_metadata = [storage.metadata, metadata]
+all_metadata = [storage.metadata, metadata, media_tables.metadata]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 

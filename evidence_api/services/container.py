@@ -15,6 +15,8 @@ from evidence_api.services.auth import Auth
 from evidence_api.services.certificates import Certificates
 from evidence_api.services.events import EventIntake, IntakePool
 from evidence_api.services.keys import KeyRegistry
+from evidence_api.services.media import MediaService
+from evidence_api.services.media_events import MediaEvents
 from evidence_api.services.notify import Notifier, WebhookChannel, WeComChannel
 from evidence_api.services.pack_jobs import PackJobs
 from evidence_api.services.pack_report import ReportRenderer
@@ -25,8 +27,10 @@ from evidence_api.services.periodic import Periodic
 from evidence_api.services.projector import Projector
 from evidence_api.services.recorder import Recorder
 from evidence_api.services.registry import HttpRegistry
+from evidence_api.services.retention import Retention
 from evidence_api.services.trusted_time import tsa_backend, witness_collector
 from evidence_api.services.workflow import Workflow
+from ingest.objectstore import FilesystemObjectStore, ObjectStore, S3ObjectStore
 from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.base import Anchor
 from ledger.anchors.local import LocalJournal
@@ -40,7 +44,7 @@ from ledger.witnesses import WitnessCollector
 if TYPE_CHECKING:  # web3 and eth-account take ~1.5 s to import: only a service with the evm backend pays it
     from ledger.evm import DigestRecorder
 
-__all__ = ["Services"]
+__all__ = ["Services", "open_media_store"]
 
 
 def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> tuple[list[Anchor], DigestRecorder | None]:
@@ -75,6 +79,14 @@ def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> tuple[
 _log = logging.getLogger(__name__)
 
 
+def open_media_store(settings: Settings, clock: Clock) -> ObjectStore:
+    """The media object store: an S3 bucket (created with Object Lock if missing) or files under data_dir."""
+    if settings.media_store_url:
+        return S3ObjectStore.connect(settings.media_store_url, settings.media_bucket, clock=clock, create=True,
+                                     object_lock=True)
+    return FilesystemObjectStore(settings.data_dir / "media")
+
+
 @dataclass
 class Services:
     """The log, its anchorer, the key registry, auth and intake of one running service."""
@@ -98,6 +110,10 @@ class Services:
     sender: Periodic
     projector: Projector
     projection_job: Periodic
+    media: MediaService
+    media_events: MediaEvents
+    retention: Retention
+    retention_job: Periodic
     packs: PackJobs
     witness_collector: WitnessCollector | None = None
     evm_digests: DigestRecorder | None = None  # the regulator chain's digest writer, when the evm backend is on
@@ -138,9 +154,16 @@ class Services:
         notifier = Notifier(engine, org, {"webhook": WebhookChannel(service_signer, key_id=recorder.service_key_id),
                                           "wecom": WeComChannel()}, clock=clock)
         sender = Periodic("tiezheng-notifier", 1.0, notifier.send_pending_once)
+        store = open_media_store(settings, clock)
+        media = MediaService(engine, wrapper, store, settings.data_dir / "media-staging", rules=org.rules, clock=clock,
+                             max_length=settings.max_media_bytes)
+        media_events = MediaEvents(engine, media, recorder, rules=org.rules)
+        retention = Retention(engine, media, recorder, org, clock=clock)
+        retention_job = Periodic("tiezheng-media-retention", settings.retention_interval, retention.run_once)
         packs = _packs(settings, engine, log, keys, wrapper, clock)
         log.start()
         projection_job.start()
+        retention_job.start()
         anchorer.start()
         watchdog.start()
         certificate_job.start()
@@ -150,12 +173,13 @@ class Services:
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job,
-                   packs, collector, evm_digests=evm_digests)
+                   media, media_events, retention, retention_job, packs, collector, evm_digests=evm_digests)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""
         self.packs.close()
         self.watchdog.close()
+        self.retention_job.close()
         self.certificate_job.close()
         self.sender.close()
         self.projection_job.close()
