@@ -22,6 +22,7 @@ from ledger.evm import (
     tenant_hash,
 )
 from tests.evm_support import funded_operator
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.evm
 
@@ -36,8 +37,8 @@ def _mined(registry: Registry, key: OperatorKey, kind: str, *args: Any) -> dict[
     sign = registry.sign_anchor if kind == "anchor" else registry.sign_digest
     tx = sign(key, *args, nonce=transactor.next_nonce())
     transactor.send(tx)
-    receipt = transactor.outcome(tx)  # anvil mines on arrival
-    assert receipt is not None
+    # anvil mines on arrival, but its receipt may be served a moment after the send returns
+    receipt: dict[str, Any] = wait_until(lambda: transactor.outcome(tx))
     return receipt
 
 
