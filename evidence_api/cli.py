@@ -15,6 +15,8 @@ network_app = typer.Typer(help="Start, stop and inspect the real services this p
 app.add_typer(network_app, name="network")
 trust_root_app = typer.Typer(help="Write the trust root that `tiezheng verify` checks evidence against.")
 app.add_typer(trust_root_app, name="trust-root")
+digest_app = typer.Typer(help="Regulator digests: check one offline.")
+app.add_typer(digest_app, name="digest")
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,6 +73,23 @@ def trust_root_init(
     from verifier.cli import trust_root_init_command
 
     raise typer.Exit(trust_root_init_command(origin=origin, log_key=str(log_key), out=str(out), force=force))
+
+
+@digest_app.command("verify")
+def digest_verify(
+    digest: Annotated[Path, typer.Argument(help="A digest file: one item of GET /v1/regulator/digests.")],
+    trust_root: Annotated[str | None, typer.Option(
+        help="The trust root file naming the log keys (and chains) you trust.", envvar="TIEZHENG_TRUST_ROOT")] = None,
+    previous: Annotated[Path | None, typer.Option(help="The previous day's digest file, to check the link.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show tracebacks.")] = False,
+) -> None:
+    """Verify a regulator digest offline. Exit 0 valid, 1 invalid, 2 unusable input or no trust."""
+    from verifier.digest_cli import digest_verify_command
+
+    raise typer.Exit(digest_verify_command(str(digest), trust_root=trust_root,
+                                           previous=str(previous) if previous else None,
+                                           json_output=json_output, verbose=verbose))
 
 
 def _network(action: str) -> None:

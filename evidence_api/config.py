@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 from pydantic import model_validator
@@ -33,6 +34,7 @@ class Settings(BaseSettings):
     certificate_registry_url: str | None = None  # e.g. https://registry.example/api/certs/{number}?name={holder_name}
     intake_workers: int | None = None  # processes that check and seal batches; None: one per core, 0: in-process
     plant_timezone: str = DEFAULT_PLANT_TZ  # IANA zone of the plant: calendar days, night hours, daily jobs
+    digest_time: time = time(2, 0)  # plant time at which yesterday's regulator digests are built (HH:MM)
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Settings:

@@ -16,6 +16,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -32,8 +33,8 @@ from ledger import storage
 
 __all__ = [
     "actor_keys", "all_metadata", "api_tokens", "areas", "certificate_warnings", "certificates", "contractors",
-    "devices", "metadata", "migrate", "notifications", "permit_workers", "permits", "projection_cursors",
-    "projection_failures", "sites", "tenant_settings",
+    "devices", "digests", "metadata", "migrate", "notifications", "permit_workers", "permits", "projection_cursors",
+    "projection_failures", "risk_grants", "sites", "tenant_settings",
     "tenants", "users", "violations", "workers",
 ]
 
@@ -251,6 +252,25 @@ projection_failures = Table(
     Column("failed_at", String(40), nullable=False),
 )
 Index("ix_projection_failures_permit", projection_failures.c.tenant, projection_failures.c.permit)
+
+digests = Table(
+    "digests",
+    metadata,
+    _tenant(),
+    Column("day", String(10), primary_key=True),  # the plant calendar day the digest covers
+    Column("tree_size", BigInteger, nullable=False),  # the day-end tree (ledger.dayend)
+    Column("digest_hash", String(64), nullable=False),  # hex SM3 of body
+    Column("body", Text, nullable=False),  # the signed digest, canonical JSON (docs/formats.md)
+    _created(),
+)
+
+risk_grants = Table(
+    "risk_grants",
+    metadata,
+    _tenant(),
+    Column("insurer", String(64), ForeignKey("tenants.id"), primary_key=True),  # the insurer's own tenant id
+    _created(),
+)
 
 all_metadata = [storage.metadata, metadata]
 

@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import Engine, Row, func, select
 
 from ledger import storage as db
+from ledger.checkpoint import SignedCheckpoint
 from ledger.errors import MalformedInput
 
-__all__ = ["LogReader", "LoggedEvent"]
+__all__ = ["EventHead", "LogReader", "LoggedEvent"]
 
 _MAX_PAGE = 10_000
 _ANCHORED = "anchored"  # ledger.anchors.book.ANCHORED; rows still pending or failed are not receipts
@@ -61,6 +62,19 @@ class LoggedEvent:
             payload_sealed=bytes(row.payload_sealed), payload_key=bytes(row.payload_key),
             attestation_digest=bytes(row.attestation) if row.attestation is not None else None,
         )
+
+
+@dataclass(frozen=True)
+class EventHead:
+    """What a count needs of a logged event, without its leaf or payload: index, id, kind, permit, leaf hash
+    and the server's ``received_at``."""
+
+    leaf_index: int
+    event_id: str
+    kind: str
+    permit: str | None
+    leaf_hash: bytes
+    received_at: str
 
 
 class LogReader:
@@ -137,3 +151,40 @@ class LogReader:
         proof from ``tree_size`` to the anchored tree, so a verifier links its checkpoint to the anchor."""
         return [{**r, "consistency_proof": [h.hex() for h in self.consistency_proof(tree_size, r["tree_size"])]}
                 for r in self.anchor_receipts_covering(tree_size)]
+
+    def event_heads(self, tenant: str, start: int, end: int) -> list[EventHead]:
+        """``tenant``'s events with ``start <= leaf_index < end``, ascending (no leaf bytes, no payloads).
+
+        Requires ``0 <= start <= end``; ``MalformedInput`` otherwise."""
+        if not 0 <= start <= end:
+            raise MalformedInput(f"event_heads needs 0 <= start <= end; got start={start}, end={end}")
+        e = db.events.c
+        query = (select(e.leaf_index, e.event_id, e.kind, e.permit, e.leaf_hash, e.received_at)
+                 .where(e.tenant == tenant, e.leaf_index >= start, e.leaf_index < end).order_by(e.leaf_index))
+        with self.engine.connect() as conn:
+            return [EventHead(r.leaf_index, r.event_id, r.kind, r.permit, bytes(r.leaf_hash), r.received_at)
+                    for r in conn.execute(query)]
+
+    def checkpoint_before(self, stamp: str) -> SignedCheckpoint | None:
+        """The last checkpoint cut before ``stamp`` (an ``rfc3339`` time), or None if none was."""
+        c = db.checkpoints.c
+        with self.engine.connect() as conn:
+            text = conn.execute(select(c.text).where(c.created_at < stamp).order_by(c.tree_size.desc())
+                                .limit(1)).scalar()
+        return SignedCheckpoint.from_text(text) if text else None
+
+    def checkpoint_created_after_size(self, tree_size: int) -> str | None:
+        """When the first checkpoint larger than ``tree_size`` leaves was cut (``rfc3339``), or None."""
+        c = db.checkpoints.c
+        with self.engine.connect() as conn:
+            stamp: str | None = conn.execute(select(c.created_at).where(c.tree_size > tree_size)
+                                             .order_by(c.tree_size).limit(1)).scalar()
+        return stamp
+
+    def anchor_receipts_at(self, tree_size: int) -> dict[str, dict[str, Any]]:
+        """Per backend, its anchored receipt of exactly ``tree_size`` leaves (backends without one are absent)."""
+        an = db.anchors.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(an.backend, an.receipt).where(an.status == _ANCHORED,
+                                                                     an.tree_size == tree_size))
+            return {row.backend: json.loads(row.receipt) for row in rows}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+from datetime import timedelta
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from evidence_api.config import Settings
 from evidence_api.main import create_app
+from ledger.clock import Clock
 from tests.api.permit_support import Plant, hot_work, seed_plant
 from tests.api.support import (
     ADMIN_TOKEN,
@@ -30,8 +32,11 @@ from tests.api.support import (
 )
 from tests.helpers import TENANT, make_actor, signed_item
 
-CALLERS = ("none", "garbage", "platform", "admin", "ingest", "reader", "other-admin", "other-ingest", "other-reader")
+CALLERS = ("none", "garbage", "platform", "admin", "ingest", "reader", "regulator", "other-admin", "other-ingest",
+           "other-reader", "other-regulator")
 READ = frozenset({"admin", "ingest", "reader"})
+DIGEST = READ | {"regulator"}
+_YESTERDAY = (Clock().today() - timedelta(days=1)).isoformat()
 WRITE = frozenset({"admin", "ingest"})
 ADMIN = frozenset({"admin"})
 PLATFORM_ONLY: frozenset[str] = frozenset()
@@ -45,6 +50,7 @@ class World:
     plant: Plant
     event_id: str
     other_admin: str
+    regulators: tuple[str, str]
     counter: Iterator[int] = field(default_factory=itertools.count)
 
     def fresh(self, prefix: str) -> str:
@@ -55,7 +61,8 @@ class World:
         tokens = {"none": None, "garbage": "garbage-token-that-nobody-issued", "platform": ADMIN_TOKEN,
                   "admin": self.api.admin, "ingest": self.api.ingest, "reader": self.api.reader,
                   "other-admin": self.other_admin, "other-ingest": self.api.other_ingest,
-                  "other-reader": self.api.other_reader}
+                  "other-reader": self.api.other_reader, "regulator": self.regulators[0],
+                  "other-regulator": self.regulators[1]}
         return tokens[caller]
 
     def drafted(self) -> str:
@@ -184,6 +191,8 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/permits/by-area"): Entry(_get("/v1/permits/by-area"), READ, 200, 200),
     ("GET", "/v1/permits/{permit_id}"): Entry(_get("/v1/permits/HW-1"), READ, 200, 404),
     ("GET", "/v1/permits/{permit_id}/timeline"): Entry(_get("/v1/permits/HW-1/timeline"), READ, 200, 404),
+    ("GET", "/v1/regulator/digests"): Entry(_get("/v1/regulator/digests", **{"from": _YESTERDAY, "to": _YESTERDAY}),
+                                            DIGEST, 200, 200),
     ("GET", "/v1/projection"): Entry(_get("/v1/projection"), PLATFORM_ONLY, 200, 403, platform=200),
 }
 
@@ -228,7 +237,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         api.checkpoint(api.tree_size)
         other_admin = client.post("/v1/tokens", json={"tenant": OTHER_TENANT, "role": "admin", "label": "admin"},
                                   headers=bearer(ADMIN_TOKEN)).json()["token"]
-        yield World(api, plant, event_id, other_admin)
+        regulators = tuple(client.post("/v1/tokens", json={"tenant": t, "role": "regulator", "label": "regulator"},
+                                       headers=bearer(ADMIN_TOKEN)).json()["token"] for t in (TENANT, OTHER_TENANT))
+        yield World(api, plant, event_id, other_admin, (regulators[0], regulators[1]))
 
 
 def test_matrix_has_an_entry_for_every_documented_operation() -> None:

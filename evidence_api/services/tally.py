@@ -1,0 +1,103 @@
+"""What a logged event counts as in a regulator digest or an insurer risk record (docs/formats.md, "Figures").
+
+Each event of a permit is given at most one ``Label`` from its kind and from the permit's projection (the
+permit's type and level, which never change after the draft, and the reason of an alarm or a suspension,
+which the projection keeps by event id). Labels carry only enumerations, times and the leaf hash: never a
+name, an id, a certificate number, a coordinate or a payload.
+
+- ``permit.activated`` → ``opened`` (work began under the permit), ``permit.closed`` → ``closed``;
+- ``permit.suspended`` → ``suspension`` (reason class ``gas``, ``guardian``, ``manual`` or ``other``);
+- ``alarm.raised`` with a ``gas.*`` reason → ``gas_alarm``; with ``guardian.absent`` or ``guardian.away``
+  → ``guardian_absence``;
+- ``accident.reported`` → ``accident`` (no part of the service logs it yet: the figure stays 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import Engine, select
+
+from evidence_api import db
+from ledger.reader import EventHead
+
+__all__ = ["ACTION_KINDS", "Label", "PermitFacts", "label", "load_permit_facts", "reason_class"]
+
+ACTION_KINDS = frozenset({"permit.suspended", "permit.resumed", "permit.completed", "permit.cancelled",
+                          "permit.closed", "permit.expired"})
+"""Kinds that answer an alarm: the first of them after a gas alarm ends its time-to-action."""
+
+_CHUNK = 500
+_GUARDIAN_ABSENT = frozenset({"guardian.absent", "guardian.away"})
+
+
+@dataclass(frozen=True)
+class PermitFacts:
+    """What labels need of one permit: its type, level, site, and the reasons of its alarms and suspensions
+    by event id."""
+
+    type: str
+    level: str
+    site: str | None
+    reasons: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Label:
+    """What one event counts as: ``figure`` (``opened``, ``closed``, ``suspension``, ``gas_alarm``,
+    ``guardian_absence``, ``accident``), the permit's ``type`` and ``level``, and a reason ``cls``."""
+
+    figure: str
+    type: str
+    level: str
+    cls: str | None = None
+
+
+def reason_class(reason: str) -> str:
+    """The class of an alarm or suspension reason: ``gas``, ``guardian``, ``manual`` or ``other``."""
+    head = reason.split(":", 1)[0].split(".", 1)[0]
+    return head if head in ("gas", "guardian", "manual") else "other"
+
+
+def label(head: EventHead, facts: PermitFacts | None) -> Label | None:
+    """The label of ``head`` given its permit's ``facts`` (None: the event counts for nothing)."""
+    if facts is None:
+        return None
+    simple = {"permit.activated": "opened", "permit.closed": "closed", "accident.reported": "accident"}
+    if head.kind in simple:
+        return Label(simple[head.kind], facts.type, facts.level)
+    reason = facts.reasons.get(head.event_id, "")
+    if head.kind == "permit.suspended":
+        return Label("suspension", facts.type, facts.level, reason_class(reason))
+    if head.kind == "alarm.raised" and reason.startswith("gas."):
+        return Label("gas_alarm", facts.type, facts.level, "gas")
+    if head.kind == "alarm.raised" and reason in _GUARDIAN_ABSENT:
+        return Label("guardian_absence", facts.type, facts.level, "guardian")
+    return None
+
+
+def load_permit_facts(engine: Engine, tenant: str, heads: Iterable[EventHead]) -> dict[str, PermitFacts]:
+    """``PermitFacts`` of every permit the ``heads`` belong to that the projection knows, by permit id."""
+    wanted = sorted({h.permit for h in heads if h.permit is not None})
+    found: dict[str, PermitFacts] = {}
+    p, a = db.permits.c, db.areas.c
+    with engine.connect() as conn:
+        sites = {row.id: row.site for row in conn.execute(select(a.id, a.site).where(a.tenant == tenant))}
+        for chunk in _chunks(wanted):
+            rows = conn.execute(select(p.id, p.type, p.level, p.area, p.doc).where(p.tenant == tenant, p.id.in_(chunk)))
+            for row in rows:
+                found[row.id] = PermitFacts(row.type, row.level or "-", sites.get(row.area), _reasons(row.doc))
+    return found
+
+
+def _reasons(doc: str) -> dict[str, str]:
+    parsed = orjson.loads(doc)
+    records = [*parsed.get("alarms", ()), *parsed.get("suspensions", ())]
+    return {r["event_id"]: str(r.get("reason", "")) for r in records}
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start:start + _CHUNK]
