@@ -17,6 +17,8 @@ trust_root_app = typer.Typer(help="Write the trust root that `tiezheng verify` c
 app.add_typer(trust_root_app, name="trust-root")
 digest_app = typer.Typer(help="Regulator digests: check one offline.")
 app.add_typer(digest_app, name="digest")
+risk_app = typer.Typer(help="Insurer risk records: check one offline.")
+app.add_typer(risk_app, name="risk")
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,6 +92,21 @@ def digest_verify(
     raise typer.Exit(digest_verify_command(str(digest), trust_root=trust_root,
                                            previous=str(previous) if previous else None,
                                            json_output=json_output, verbose=verbose))
+
+
+@risk_app.command("verify")
+def risk_verify(
+    record: Annotated[Path, typer.Argument(help="A risk record file: the body of GET /v1/risk-records.")],
+    trust_root: Annotated[str | None, typer.Option(
+        help="The trust root file naming the log keys you trust.", envvar="TIEZHENG_TRUST_ROOT")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show tracebacks.")] = False,
+) -> None:
+    """Verify an insurer risk record offline: every counted event in the log, every figure recounted."""
+    from verifier.digest_cli import risk_verify_command
+
+    raise typer.Exit(risk_verify_command(str(record), trust_root=trust_root, json_output=json_output,
+                                         verbose=verbose))
 
 
 def _network(action: str) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["DigestOut", "DigestsOut"]
+__all__ = ["DigestOut", "DigestsOut", "RiskGrantIn", "RiskGrantOut", "RiskRecordOut"]
 
 
 class DigestOut(BaseModel):
@@ -23,3 +23,22 @@ class DigestsOut(BaseModel):
     """The digests of the days asked for, oldest first (days before the tenant existed are left out)."""
 
     digests: list[DigestOut]
+
+
+class RiskRecordOut(BaseModel):
+    """A signed insurer risk record (``tiezheng.risk-record/v1``)."""
+
+    record: dict[str, Any] = Field(description="the signed record: docs/formats.md, \"Insurer risk record\"")
+
+
+class RiskGrantIn(BaseModel):
+    """Let an insurer organisation (a tenant of this service) read the caller's tenant's risk records."""
+
+    insurer: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class RiskGrantOut(BaseModel):
+    """A grant: ``tenant``'s risk records are readable by ``insurer``'s ``insurer`` tokens."""
+
+    tenant: str
+    insurer: str

@@ -21,6 +21,7 @@ from evidence_api.services.periodic import Periodic
 from evidence_api.services.projector import Projector
 from evidence_api.services.recorder import Recorder
 from evidence_api.services.registry import HttpRegistry
+from evidence_api.services.risk import RiskRecords
 from evidence_api.services.workflow import Workflow
 from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.local import LocalJournal
@@ -61,6 +62,7 @@ class Services:
     projection_job: Periodic
     digests: Digests
     digest_job: Periodic
+    risk: RiskRecords
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
@@ -101,6 +103,7 @@ class Services:
         digests = Digests(engine, log, projector, backends=[b.name for b in anchorer.backends], clock=clock,
                           build_at=settings.digest_time)
         digest_job = Periodic("tiezheng-digests", 60.0, digests.daily_once)
+        risk = RiskRecords(engine, log, projector, org, clock=clock)
         log.start()
         projection_job.start()
         anchorer.start()
@@ -111,7 +114,7 @@ class Services:
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job,
-                   digests, digest_job)
+                   digests, digest_job, risk)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""

@@ -14,8 +14,9 @@ name, an id, a certificate number, a coordinate or a payload.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from sqlalchemy import Engine, select
@@ -23,7 +24,7 @@ from sqlalchemy import Engine, select
 from evidence_api import db
 from ledger.reader import EventHead
 
-__all__ = ["ACTION_KINDS", "Label", "PermitFacts", "label", "load_permit_facts", "reason_class"]
+__all__ = ["ACTION_KINDS", "Label", "PermitFacts", "full_evidence", "label", "load_permit_facts", "reason_class"]
 
 ACTION_KINDS = frozenset({"permit.suspended", "permit.resumed", "permit.completed", "permit.cancelled",
                           "permit.closed", "permit.expired"})
@@ -42,6 +43,7 @@ class PermitFacts:
     level: str
     site: str | None
     reasons: dict[str, str]
+    full_evidence: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,14 @@ def label(head: EventHead, facts: PermitFacts | None) -> Label | None:
     return None
 
 
-def load_permit_facts(engine: Engine, tenant: str, heads: Iterable[EventHead]) -> dict[str, PermitFacts]:
-    """``PermitFacts`` of every permit the ``heads`` belong to that the projection knows, by permit id."""
+def _no_gas(permit_type: str, level: str | None) -> bool:
+    return False
+
+
+def load_permit_facts(engine: Engine, tenant: str, heads: Iterable[EventHead],
+                      needs_gas: Callable[[str, str | None], bool] = _no_gas) -> dict[str, PermitFacts]:
+    """``PermitFacts`` of every permit the ``heads`` belong to that the projection knows, by permit id;
+    ``needs_gas(type, level)`` says whether the tenant's rules require a gas test for it."""
     wanted = sorted({h.permit for h in heads if h.permit is not None})
     found: dict[str, PermitFacts] = {}
     p, a = db.permits.c, db.areas.c
@@ -88,13 +96,26 @@ def load_permit_facts(engine: Engine, tenant: str, heads: Iterable[EventHead]) -
         for chunk in _chunks(wanted):
             rows = conn.execute(select(p.id, p.type, p.level, p.area, p.doc).where(p.tenant == tenant, p.id.in_(chunk)))
             for row in rows:
-                found[row.id] = PermitFacts(row.type, row.level or "-", sites.get(row.area), _reasons(row.doc))
+                doc = orjson.loads(row.doc)
+                found[row.id] = PermitFacts(row.type, row.level or "-", sites.get(row.area), _reasons(doc),
+                                            full_evidence(doc, needs_gas(row.type, row.level)))
     return found
 
 
-def _reasons(doc: str) -> dict[str, str]:
-    parsed = orjson.loads(doc)
-    records = [*parsed.get("alarms", ()), *parsed.get("suspensions", ())]
+def full_evidence(doc: dict[str, Any], gas_required: bool) -> bool:
+    """Whether a permit document holds the full electronic evidence of its work (docs/formats.md, "Insurer
+    risk record"): every route step signed, the guardian checked in and confirmed the checks, a gas test
+    where the type and level need one, started, completed and accepted at close-out."""
+    route, approvals = doc.get("route", []), doc.get("approvals", [])
+    steps = {a.get("step") for a in approvals}
+    guardian = doc.get("guardian") or {}
+    return (len(steps) >= len(route) > 0 and bool(guardian.get("checked_in_at")) and bool(guardian.get("checks"))
+            and (bool(doc.get("gas_tests")) or not gas_required) and bool(doc.get("activated_at"))
+            and bool(doc.get("completed_at")) and doc.get("acceptance") is not None)
+
+
+def _reasons(doc: dict[str, Any]) -> dict[str, str]:
+    records = [*doc.get("alarms", ()), *doc.get("suspensions", ())]
     return {r["event_id"]: str(r.get("reason", "")) for r in records}
 
 

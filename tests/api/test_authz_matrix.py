@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import itertools
 import tempfile
-from datetime import timedelta
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,12 @@ from tests.api.support import (
 )
 from tests.helpers import TENANT, make_actor, signed_item
 
-CALLERS = ("none", "garbage", "platform", "admin", "ingest", "reader", "regulator", "other-admin", "other-ingest",
-           "other-reader", "other-regulator")
+CALLERS = ("none", "garbage", "platform", "admin", "ingest", "reader", "regulator", "insurer", "other-admin",
+           "other-ingest", "other-reader", "other-regulator")
 READ = frozenset({"admin", "ingest", "reader"})
 DIGEST = READ | {"regulator"}
+RISK = READ | {"insurer"}
+INSURERS = ("insure-co", "insure-two")  # insurer organisations; TENANT granted both access to its risk records
 _YESTERDAY = (Clock().today() - timedelta(days=1)).isoformat()
 WRITE = frozenset({"admin", "ingest"})
 ADMIN = frozenset({"admin"})
@@ -51,6 +53,7 @@ class World:
     event_id: str
     other_admin: str
     regulators: tuple[str, str]
+    insurer: str
     counter: Iterator[int] = field(default_factory=itertools.count)
 
     def fresh(self, prefix: str) -> str:
@@ -62,7 +65,7 @@ class World:
                   "admin": self.api.admin, "ingest": self.api.ingest, "reader": self.api.reader,
                   "other-admin": self.other_admin, "other-ingest": self.api.other_ingest,
                   "other-reader": self.api.other_reader, "regulator": self.regulators[0],
-                  "other-regulator": self.regulators[1]}
+                  "other-regulator": self.regulators[1], "insurer": self.insurer}
         return tokens[caller]
 
     def drafted(self) -> str:
@@ -193,6 +196,10 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/permits/{permit_id}/timeline"): Entry(_get("/v1/permits/HW-1/timeline"), READ, 200, 404),
     ("GET", "/v1/regulator/digests"): Entry(_get("/v1/regulator/digests", **{"from": _YESTERDAY, "to": _YESTERDAY}),
                                             DIGEST, 200, 200),
+    ("GET", "/v1/risk-records"): Entry(_get("/v1/risk-records", tenant=TENANT, **{"from": _YESTERDAY, "to": _YESTERDAY}),
+                                       RISK, 200, 403),
+    ("POST", "/v1/risk-grants"): Entry(_json("/v1/risk-grants", lambda w: {"insurer": OTHER_TENANT}), ADMIN, 201, 422),
+    ("DELETE", "/v1/risk-grants/{insurer}"): Entry(lambda w: (f"/v1/risk-grants/{INSURERS[1]}", {}), ADMIN, 204, 404),
     ("GET", "/v1/projection"): Entry(_get("/v1/projection"), PLATFORM_ONLY, 200, 403, platform=200),
 }
 
@@ -239,7 +246,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                                   headers=bearer(ADMIN_TOKEN)).json()["token"]
         regulators = tuple(client.post("/v1/tokens", json={"tenant": t, "role": "regulator", "label": "regulator"},
                                        headers=bearer(ADMIN_TOKEN)).json()["token"] for t in (TENANT, OTHER_TENANT))
-        yield World(api, plant, event_id, other_admin, (regulators[0], regulators[1]))
+        for insurer in INSURERS:
+            client.post("/v1/tenants", json={"id": insurer, "name": insurer}, headers=bearer(ADMIN_TOKEN))
+            client.post("/v1/risk-grants", json={"insurer": insurer}, headers=bearer(api.admin))
+        insurer_token = client.post("/v1/tokens", json={"tenant": INSURERS[0], "role": "insurer", "label": "i"},
+                                    headers=bearer(ADMIN_TOKEN)).json()["token"]
+        yield World(api, plant, event_id, other_admin, (regulators[0], regulators[1]), insurer_token)
 
 
 def test_matrix_has_an_entry_for_every_documented_operation() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ledger.clock import ManualClock
-from tests.api.digest_support import DAY, clock, day_api, day_client, digests, wait_anchored, worked_day
+from tests.api.digest_support import DAY, clock, day_api, day_client, wait_anchored, worked_day
 from tests.api.support import Api
 from tests.helpers import signed_item
 from verifier._json import canonical
@@ -131,7 +131,7 @@ def test_digest_verify_tampered_consistency_proof(two_days: tuple[Path, Path, Pa
 
 
 def test_digest_verify_wrong_previous(two_days: tuple[Path, Path, Path]) -> None:
-    first, second, root = two_days
+    _, second, root = two_days
 
     code, report = _run(second, root, previous=second)
 

@@ -43,6 +43,9 @@ _SEMANTIC = {
     "/v1/certificates/import": "the file's rows",
     "/v1/settings/rules": "overrides that fit the rules",
     "/v1/jobs/certificate-warnings": "a day not after today",
+    "/v1/regulator/digests": "either date or both from and to, days that have ended, a range of at most 31 days",
+    "/v1/risk-records": "an ended period of at most 92 days",
+    "/v1/risk-grants": "an insurer other than the tenant itself",
 }
 """Operations where a schema-valid request can still be malformed (422) for a reason no JSON Schema states."""
 _STATEFUL = {"/v1/log/proofs/inclusion", "/v1/log/proofs/consistency"}
