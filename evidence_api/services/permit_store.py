@@ -36,9 +36,11 @@ def load_permit(engine: Engine | Connection, tenant: str, permit_id: str) -> Per
     return Permit.from_json(orjson.loads(row.doc) | {"version": row.version})
 
 
-def store_permit(conn: Connection, tenant: str, permit: Permit, previous_version: int, updated_at: str) -> None:
+def store_permit(conn: Connection, tenant: str, permit: Permit, previous_version: int, updated_at: str, *,
+                 workers: bool = True) -> None:
     """Write ``permit`` over the row at ``previous_version`` (0: a new permit); ``StorageError`` if the row
-    moved meanwhile. Its workers' planned hours are rewritten with it."""
+    moved meanwhile. Its workers' planned hours are rewritten with it unless ``workers`` is false (the
+    caller knows the permit stayed as live as it was)."""
     content = permit.content
     row = {"type": content.type, "level": content.level, "state": permit.state, "area": content.area,
            "starts_at": rfc3339(content.starts_at), "ends_at": rfc3339(content.ends_at),
@@ -52,6 +54,8 @@ def store_permit(conn: Connection, tenant: str, permit: Permit, previous_version
                                                      p.version == previous_version).values(**row))
         if done.rowcount != 1:
             raise StorageError(f"permit {permit.id} changed under its lock; retry the action")
+    if not workers:
+        return
     w = db.permit_workers.c
     conn.execute(delete(db.permit_workers).where(w.tenant == tenant, w.permit == permit.id))
     live = int(permit.state in permits.LIVE)

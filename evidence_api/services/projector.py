@@ -225,7 +225,12 @@ class Projector:
             notice(page.conn, event.tenant, new, event.kind, [event.event_id], event.received_at)
 
     def _store(self, page: _Page, event: LoggedEvent, permit: Permit, previous_version: int) -> None:
-        store_permit(page.conn, event.tenant, permit, previous_version, event.received_at)
+        old = page.permits.get((event.tenant, permit.id))
+        # The planned-hours rows depend only on the permit's content and on whether it is live.
+        workers_changed = (old is None or old.content != permit.content
+                           or (old.state in permits.LIVE) != (permit.state in permits.LIVE))
+        store_permit(page.conn, event.tenant, permit, previous_version, event.received_at,
+                     workers=workers_changed)
         page.permits[(event.tenant, permit.id)] = permit
 
     def _fold_certificate(self, conn: Connection, event: LoggedEvent) -> None:
