@@ -262,6 +262,9 @@ digests = Table(
     Column("digest_hash", String(64), nullable=False),  # hex SM3 of body
     Column("body", Text, nullable=False),  # the signed digest, canonical JSON (docs/formats.md)
     _created(),
+    Column("registry_pending", Text),  # JSON: the signed recordDigest transaction, kept before it is sent
+    Column("registry_receipt", Text),  # JSON: its receipt once mined (verifier.evm checks it)
+    Column("registry_error", Text),  # why the registry refused it (final)
 )
 
 risk_grants = Table(

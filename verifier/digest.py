@@ -48,7 +48,8 @@ from verifier.merkle import MAX_CONSISTENCY_HASHES, verify_consistency
 from verifier.sm import PublicKey, sm3, verify_sm2
 from verifier.trust import TrustRoot
 
-__all__ = ["CHAIN_CHECKS", "DIGEST_TYPE", "MAX_DIGEST_BYTES", "DigestFile", "DigestReport", "verify_digest"]
+__all__ = ["CHAIN_CHECKS", "DIGEST_TYPE", "MAX_DIGEST_BYTES", "REGISTRY_CHECK", "DigestFile", "DigestReport",
+           "verify_digest"]
 
 DIGEST_TYPE = "tiezheng.digest/v1"
 MAX_DIGEST_BYTES = 8 * 1024 * 1024
@@ -71,6 +72,7 @@ class DigestFile:
     previous: JSONObject | None
     key_id: str
     signature: bytes
+    registry: JSONObject | None = None
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DigestFile:
@@ -78,7 +80,7 @@ class DigestFile:
         if len(data) > MAX_DIGEST_BYTES:
             raise MalformedInput(f"digest file is larger than {MAX_DIGEST_BYTES} bytes")
         top = require_object(loads(data, "digest file"), "digest file")
-        require_fields(top, "digest file", required=("digest", "digest_hash", "anchors"))
+        require_fields(top, "digest file", required=("digest", "digest_hash", "anchors"), optional=("registry",))
         digest = object_field(top, "digest", "digest file")
         require_fields(digest, "digest", required=("v", "type", "tenant", "date", "timezone", "log", "previous",
                                                    "counts", "key_id", "signature"))
@@ -100,7 +102,7 @@ class DigestFile:
             tree_size=int_field(log, "tree_size", "digest.log"), root_hash=hex_field(log, "root_hash", "digest.log"),
             checkpoint=Checkpoint.from_text(text) if text is not None else None,
             previous=_previous(digest["previous"]), key_id=str_field(digest, "key_id", "digest"),
-            signature=b64_field(digest, "signature", "digest"),
+            signature=b64_field(digest, "signature", "digest"), registry=_registry(top.get("registry")),
         )
 
 
@@ -116,6 +118,7 @@ class DigestReport:
     assurance: str
     anchors: dict[str, str]
     previous_checked: bool
+    registry: str = "absent"
     notes: tuple[str, ...] = field(default=())
 
     def to_json(self) -> str:
@@ -126,6 +129,7 @@ class DigestReport:
         """The report for a human."""
         lines = [f"VALID: digest of {self.date} for log {self.origin} (tree size {self.tree_size})"]
         lines += [f"  anchor {name}: {status}" for name, status in sorted(self.anchors.items())]
+        lines.append(f"  digest hash on the evm registry: {self.registry}")
         lines += [f"assurance: {self.assurance}"] + [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -146,6 +150,9 @@ def _check_local(receipt: JSONObject, digest: DigestFile, trust_root: TrustRoot)
 CHAIN_CHECKS: dict[str, ChainCheck] = {"local": _check_local}
 """The offline receipt check of each backend; ``fabric`` and ``evm`` plug in here (verifier.fabric, verifier.evm)."""
 
+REGISTRY_CHECK: ChainCheck | None = None
+"""The offline check of the EVM registry's record of the digest hash (verifier.evm plugs in here)."""
+
 
 def verify_digest(digest: DigestFile, *, trust_root: TrustRoot, previous: DigestFile | None = None) -> DigestReport:
     """Check ``digest`` (steps 2-6 of the module docstring) against ``trust_root``; ``previous`` is the
@@ -156,12 +163,26 @@ def verify_digest(digest: DigestFile, *, trust_root: TrustRoot, previous: Digest
     anchors = {a["backend"]: _verify_anchor(a, digest, trust_root) for a in digest.anchors}
     notes += [f"{name}: no offline check for this backend in this verifier; its receipt was not relied on"
               for name, status in anchors.items() if status == "unchecked"]
+    registry = _verify_registry(digest, trust_root)
+    if registry == "unchecked":
+        notes.append("registry: no offline check of the evm registry's digest record in this verifier")
     verified = {name for name, status in anchors.items() if status == "verified"}
     assurance = "dual-chain" if {"fabric", "evm"} <= verified else "fabric" if "fabric" in verified else "signed"
     if assurance == "signed":
         notes.append("signed: only the log operator's own key vouches for this digest; no chain receipt verified")
     return DigestReport(True, digest.day.isoformat(), digest.origin, digest.tree_size, digest.root_hash.hex(),
-                        assurance, anchors, previous is not None, tuple(notes))
+                        assurance, anchors, previous is not None, registry, tuple(notes))
+
+
+def _verify_registry(digest: DigestFile, trust_root: TrustRoot) -> str:
+    if digest.registry is None:
+        return "absent"
+    if digest.registry["status"] != "recorded":
+        return str(digest.registry["status"])
+    if REGISTRY_CHECK is None:
+        return "unchecked"
+    REGISTRY_CHECK(object_field(digest.registry, "receipt", "registry"), digest, trust_root)
+    return "verified"
 
 
 def _verify_signed(digest: DigestFile, trust_root: TrustRoot) -> None:
@@ -246,6 +267,19 @@ def _anchor(value: Any, index: int) -> JSONObject:
         raise MalformedInput(f"{where} must name a backend in {list(_BACKENDS)} and a status in {list(_STATUSES)}")
     if (obj["status"] == "anchored") != ("receipt" in obj):
         raise MalformedInput(f"{where}: a receipt comes with status anchored, and only then")
+    return obj
+
+
+def _registry(value: Any) -> JSONObject | None:
+    if value is None:
+        return None
+    obj = require_object(value, "registry")
+    require_fields(obj, "registry", required=("status",), optional=("receipt",))
+    if obj["status"] not in ("recorded", "pending", "failed", "not_configured"):
+        raise MalformedInput(f"registry.status must be recorded, pending, failed or not_configured, got "
+                             f"{str(obj['status'])[:40]!r}")
+    if (obj["status"] == "recorded") != ("receipt" in obj):
+        raise MalformedInput("registry: a receipt comes with status recorded, and only then")
     return obj
 
 

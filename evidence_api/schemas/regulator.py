@@ -17,6 +17,9 @@ class DigestOut(BaseModel):
     anchors: list[dict[str, Any]] = Field(
         description="per anchor backend: status anchored (with its receipt of the digest's tree), pending, "
                     "missed (the backend anchored past the tree without it) or none (empty tree)")
+    registry: dict[str, Any] = Field(
+        description="the digest hash on the EVM registry: status recorded (with its receipt), pending, failed or "
+                    "not_configured")
 
 
 class DigestsOut(BaseModel):

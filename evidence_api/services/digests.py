@@ -48,16 +48,20 @@ def tenant_hash(tenant: str) -> str:
 
 @dataclass(frozen=True)
 class DigestView:
-    """A stored digest as served: the signed ``digest``, its SM3 ``digest_hash`` and, per anchor backend,
-    its ``status`` (``anchored`` with the receipt, ``pending``, ``missed`` or ``none`` for an empty tree)."""
+    """A stored digest as served: the signed ``digest``, its SM3 ``digest_hash``, per anchor backend its
+    ``status`` (``anchored`` with the receipt, ``pending``, ``missed`` or ``none`` for an empty tree), and
+    the write of its hash to the EVM registry (``registry``: ``recorded`` with the receipt, ``pending``,
+    ``failed`` or ``not_configured``)."""
 
     digest: dict[str, Any]
     digest_hash: str
     anchors: list[dict[str, Any]]
+    registry: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
         """The JSON the API serves and ``tiezheng digest verify`` reads."""
-        return {"digest": self.digest, "digest_hash": self.digest_hash, "anchors": self.anchors}
+        return {"digest": self.digest, "digest_hash": self.digest_hash, "anchors": self.anchors,
+                "registry": self.registry}
 
 
 class Digests:
@@ -199,7 +203,7 @@ class Digests:
 
     def _view(self, row: dict[str, Any]) -> DigestView:
         size = int(row["tree_size"])
-        return DigestView(json.loads(row["body"]), row["digest_hash"], self._anchor_status(size))
+        return DigestView(json.loads(row["body"]), row["digest_hash"], self._anchor_status(size), _registry(row))
 
     def _anchor_status(self, size: int) -> list[dict[str, Any]]:
         if size == 0:
@@ -213,6 +217,16 @@ class Digests:
                 missed = reached.get(backend, 0) > size
                 out.append({"backend": backend, "status": "missed" if missed else "pending"})
         return out
+
+
+def _registry(row: dict[str, Any]) -> dict[str, Any]:
+    if row.get("registry_receipt"):
+        return {"status": "recorded", "receipt": json.loads(row["registry_receipt"])}
+    if row.get("registry_error"):
+        return {"status": "failed"}
+    if row.get("registry_pending"):
+        return {"status": "pending"}
+    return {"status": "not_configured"}
 
 
 def _size(checkpoint: SignedCheckpoint | None) -> int:

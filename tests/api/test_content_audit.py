@@ -32,7 +32,7 @@ _LEVELS = sorted({lv for t in DEFAULTS["work_types"].values() for lv in t["level
 _ENUMS: dict[str, list[str]] = {
     "type": ["tiezheng.digest/v1", *_TYPES], "level": _LEVELS, "timezone": ["Asia/Shanghai"],
     "origin": ["tiezheng.local/log"], "backend": ["local", "fabric", "evm"],
-    "status": ["anchored", "pending", "missed", "none"],
+    "status": ["anchored", "pending", "missed", "none", "recorded", "failed", "not_configured"],
 }
 
 

@@ -194,3 +194,20 @@ def test_digest_verify_refuses_a_receipt_of_another_tree(two_days: tuple[Path, P
     code, report = _run(path, root)
 
     assert code == 1 and "evm receipt is of tree size 1" in report["failure"]
+
+
+def test_digest_verify_reports_the_registry_record(two_days: tuple[Path, Path, Path]) -> None:
+    first, _, root = two_days
+    assert _run(first, root)[1]["registry"] == "not_configured"
+    data = json.loads(first.read_text())
+    data["registry"] = {"status": "recorded", "receipt": {"backend": "evm"}}
+    path = first.with_name("recorded.json")
+    path.write_text(json.dumps(data))
+
+    code, report = _run(path, root)
+
+    assert code == 0 and report["registry"] == "unchecked"
+    data["registry"] = {"status": "recorded"}
+    path.write_text(json.dumps(data))
+    assert _run(path, root) == (2, {"valid": False, "error": "MalformedInput", "exit_code": 2,
+                                    "failure": "registry: a receipt comes with status recorded, and only then"})

@@ -5,7 +5,8 @@ Revises: 0007
 Create Date: 2026-12-01
 
 ``digests`` keeps each tenant's signed daily regulator digest (the canonical JSON that was signed, its SM3
-and the tree it covers); ``risk_grants`` which insurer organisations a tenant lets read its risk records.
+and the tree it covers) and the staged write of its hash to the EVM registry (pending transaction, receipt
+or the chain's refusal); ``risk_grants`` which insurer organisations a tenant lets read its risk records.
 Two indexes serve them: the log's checkpoints by cut time (the day-end checkpoint, ``ledger.dayend``) and a
 tenant's events in log order (a day's counts).
 """
@@ -28,6 +29,9 @@ def upgrade() -> None:
     sa.Column('digest_hash', sa.String(length=64), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('created_at', sa.String(length=40), nullable=False),
+    sa.Column('registry_pending', sa.Text(), nullable=True),
+    sa.Column('registry_receipt', sa.Text(), nullable=True),
+    sa.Column('registry_error', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['tenant'], ['tenants.id'], ),
     sa.PrimaryKeyConstraint('tenant', 'day')
     )
