@@ -12,6 +12,7 @@ order, so ``events_since`` never skips an index that a later call would reveal.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,18 +153,31 @@ class LogReader:
         return [{**r, "consistency_proof": [h.hex() for h in self.consistency_proof(tree_size, r["tree_size"])]}
                 for r in self.anchor_receipts_covering(tree_size)]
 
-    def event_heads(self, tenant: str, start: int, end: int) -> list[EventHead]:
-        """``tenant``'s events with ``start <= leaf_index < end``, ascending (no leaf bytes, no payloads).
-
-        Requires ``0 <= start <= end``; ``MalformedInput`` otherwise."""
-        if not 0 <= start <= end:
-            raise MalformedInput(f"event_heads needs 0 <= start <= end; got start={start}, end={end}")
+    def event_heads(self, tenant: str, start: int, end: int, *,
+                    kinds: Collection[str] | None = None) -> list[EventHead]:
+        """``tenant``'s events with ``start <= leaf_index < end`` (of ``kinds`` only, if given), ascending;
+        no leaf bytes, no payloads. Requires ``0 <= start <= end``; ``MalformedInput`` otherwise."""
         e = db.events.c
         query = (select(e.leaf_index, e.event_id, e.kind, e.permit, e.leaf_hash, e.received_at)
-                 .where(e.tenant == tenant, e.leaf_index >= start, e.leaf_index < end).order_by(e.leaf_index))
+                 .where(*self._range(tenant, start, end)).order_by(e.leaf_index))
+        if kinds is not None:
+            query = query.where(e.kind.in_(sorted(kinds)))
         with self.engine.connect() as conn:
-            return [EventHead(r.leaf_index, r.event_id, r.kind, r.permit, bytes(r.leaf_hash), r.received_at)
-                    for r in conn.execute(query)]
+            return [EventHead(i, event_id, kind, permit, bytes(leaf_hash), received)
+                    for i, event_id, kind, permit, leaf_hash, received in conn.execute(query).tuples()]
+
+    def event_count(self, tenant: str, start: int, end: int) -> int:
+        """How many of ``tenant``'s events have ``start <= leaf_index < end``."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(db.events)
+                                    .where(*self._range(tenant, start, end))).scalar_one())
+
+    @staticmethod
+    def _range(tenant: str, start: int, end: int) -> tuple[Any, ...]:
+        if not 0 <= start <= end:
+            raise MalformedInput(f"an event range needs 0 <= start <= end; got start={start}, end={end}")
+        e = db.events.c
+        return e.tenant == tenant, e.leaf_index >= start, e.leaf_index < end
 
     def checkpoint_before(self, stamp: str) -> SignedCheckpoint | None:
         """The last checkpoint cut before ``stamp`` (an ``rfc3339`` time), or None if none was."""

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from evidence_api import db
 from evidence_api.services.errors import Conflict, NotFound
 from evidence_api.services.projector import Projector
-from evidence_api.services.tally import Label, label, load_permit_facts
+from evidence_api.services.tally import COUNTED_KINDS, Label, label, load_permit_facts
 from ledger.canonical import canonical
 from ledger.checkpoint import SignedCheckpoint
 from ledger.clock import Clock
@@ -138,7 +138,7 @@ class Digests:
         start = day_end_checkpoint(self._log, day - timedelta(days=1), tz)
         size, first = _size(end), _size(start)
         self._catch_up(size)
-        heads = self._log.event_heads(tenant, first, size)
+        heads = self._log.event_heads(tenant, first, size, kinds=COUNTED_KINDS)
         facts = load_permit_facts(self._engine, tenant, heads)
         labels = [lab for h in heads if (lab := label(h, facts.get(h.permit or ""))) is not None]
         previous = self._stored(tenant, day - timedelta(days=1))
@@ -153,7 +153,7 @@ class Digests:
                 "root_hash": start.checkpoint.root_hash.hex(),
                 "digest_hash": previous["digest_hash"] if previous else None,
                 "consistency_proof": [h.hex() for h in self._log.consistency_proof(first, size)]},
-            "counts": {**_counts(labels), "events": len(heads),
+            "counts": {**_counts(labels), "events": self._log.event_count(tenant, first, size),
                        "certificate_lapses": self._lapses(tenant, day)},
             "key_id": self._log.signer.public.fingerprint(),
         }

@@ -27,7 +27,7 @@ from evidence_api.services.digests import tenant_hash
 from evidence_api.services.errors import Conflict, Forbidden, NotFound
 from evidence_api.services.people import Organisation
 from evidence_api.services.projector import Projector
-from evidence_api.services.tally import ACTION_KINDS, label, load_permit_facts
+from evidence_api.services.tally import ACTION_KINDS, COUNTED_KINDS, label, load_permit_facts
 from ledger.canonical import canonical
 from ledger.clock import Clock
 from ledger.dayend import day_end, day_end_checkpoint
@@ -130,7 +130,7 @@ class RiskRecords:
         return body
 
     def _entries(self, tenant: str, site: str | None, start: int, size: int) -> list[dict[str, Any]]:
-        heads = self._log.event_heads(tenant, start, size)
+        heads = self._log.event_heads(tenant, start, size, kinds=COUNTED_KINDS | ACTION_KINDS)
         rules = self._org.rules(tenant)
         facts = load_permit_facts(self._engine, tenant, heads, lambda t, lv: _needs_gas(rules, t, lv))
         by_permit: dict[str, list[EventHead]] = defaultdict(list)

@@ -24,11 +24,15 @@ from sqlalchemy import Engine, select
 from evidence_api import db
 from ledger.reader import EventHead
 
-__all__ = ["ACTION_KINDS", "Label", "PermitFacts", "full_evidence", "label", "load_permit_facts", "reason_class"]
+__all__ = ["ACTION_KINDS", "COUNTED_KINDS", "Label", "PermitFacts", "full_evidence", "label", "load_permit_facts", "reason_class"]
 
 ACTION_KINDS = frozenset({"permit.suspended", "permit.resumed", "permit.completed", "permit.cancelled",
                           "permit.closed", "permit.expired"})
 """Kinds that answer an alarm: the first of them after a gas alarm ends its time-to-action."""
+
+COUNTED_KINDS = frozenset({"permit.activated", "permit.closed", "permit.suspended", "alarm.raised",
+                           "accident.reported"})
+"""The kinds that can get a label (every other event counts for nothing)."""
 
 _CHUNK = 500
 _GUARDIAN_ABSENT = frozenset({"guardian.absent", "guardian.away"})
