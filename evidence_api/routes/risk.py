@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 
 from evidence_api.deps import PrincipalDep, ServicesDep
 from evidence_api.errors import problems
@@ -45,9 +45,10 @@ def grant(body: RiskGrantIn, services: ServicesDep, principal: PrincipalDep) -> 
     return RiskGrantOut(tenant=tenant, insurer=body.insurer)
 
 
-@router.delete("/risk-grants/{insurer}", status_code=204, responses=problems(404))
-def revoke(insurer: Id, services: ServicesDep, principal: PrincipalDep) -> Response:
-    """Take an insurer's access back (tenant admin)."""
+@router.delete("/risk-grants/{insurer}", responses=problems(404))
+def revoke(insurer: Id, services: ServicesDep, principal: PrincipalDep) -> RiskGrantOut:
+    """Take an insurer's access back (tenant admin); answers the grant that was removed."""
     principal.require("admin")
-    services.risk.revoke(principal.own_tenant(), insurer)
-    return Response(status_code=204)
+    tenant = principal.own_tenant()
+    services.risk.revoke(tenant, insurer)
+    return RiskGrantOut(tenant=tenant, insurer=insurer)
