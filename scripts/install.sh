@@ -17,4 +17,5 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q --require-hashes -r "$lock"
 .venv/bin/python -m pip install -q --no-deps -e .
+bash verifier/web/build.sh  # verify.html, which every evidence pack carries (needs node and npm)
 echo "install: the dependencies of $lock and the tiezheng command are in .venv"
