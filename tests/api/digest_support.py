@@ -27,8 +27,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def day_client(tmp_path: Path, clock: ManualClock) -> Iterator[TestClient]:
-    settings = Settings(environment="dev", data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN, intake_workers=0,
+def day_client(tmp_path: Path, clock: ManualClock, database_url: str) -> Iterator[TestClient]:
+    settings = Settings(environment="dev", data_dir=tmp_path / "data", database_url=database_url,
+                        admin_token=ADMIN_TOKEN, intake_workers=0,
                         checkpoint_interval=0.05, anchor_interval=0.05, max_batch=MAX_BATCH,
                         max_body_bytes=MAX_BODY_BYTES, watchdog_interval=3600)
     with TestClient(create_app(settings, clock=clock)) as client:

@@ -9,11 +9,12 @@ import pytest
 
 from ledger.clock import ManualClock
 from tests.api.digest_support import DAY, clock, day_api, day_client, digests, wait_anchored, worked_day
-from tests.api.support import Api, assert_problem
+from tests.api.support import BOTH_DATABASES, Api, assert_problem
 
 __all__ = ["clock", "day_api", "day_client"]  # fixtures
 
 
+@BOTH_DATABASES
 def test_digest_counts_the_days_permits_alarms_and_suspensions(day_api: Api, clock: ManualClock) -> None:
     worked_day(day_api, clock)
     size = day_api.tree_size

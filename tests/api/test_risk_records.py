@@ -15,7 +15,7 @@ import pytest
 
 from ledger.clock import ManualClock
 from tests.api.digest_support import DAY, clock, day_api, day_client, worked_day
-from tests.api.support import ADMIN_TOKEN, Api, assert_problem, bearer
+from tests.api.support import ADMIN_TOKEN, BOTH_DATABASES, Api, assert_problem, bearer
 from tests.helpers import TENANT
 from verifier.digest_cli import risk_verify_command
 
@@ -43,6 +43,7 @@ def served(day_api: Api, clock: ManualClock) -> tuple[Api, str]:
     return day_api, _insurer(day_api)
 
 
+@BOTH_DATABASES
 def test_risk_record_figures(served: tuple[Api, str]) -> None:
     api, _ = served
 
