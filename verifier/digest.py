@@ -95,9 +95,11 @@ class DigestFile:
         text = log["checkpoint"]
         if text is not None and not isinstance(text, str):
             raise MalformedInput("digest.log.checkpoint must be a checkpoint note or null")
+        anchors = tuple(_anchor(a, i) for i, a in enumerate(list_field(top, "anchors", "digest file", max_items=8)))
+        if len({a["backend"] for a in anchors}) != len(anchors):
+            raise MalformedInput("digest file.anchors names a backend more than once")
         return cls(
-            digest=digest, digest_hash=hex_field(top, "digest_hash", "digest file"),
-            anchors=tuple(_anchor(a, i) for i, a in enumerate(list_field(top, "anchors", "digest file", max_items=8))),
+            digest=digest, digest_hash=hex_field(top, "digest_hash", "digest file"), anchors=anchors,
             day=_day(digest, "date", "digest"), origin=str_field(log, "origin", "digest.log"),
             tree_size=int_field(log, "tree_size", "digest.log"), root_hash=hex_field(log, "root_hash", "digest.log"),
             checkpoint=Checkpoint.from_text(text) if text is not None else None,

@@ -65,3 +65,14 @@ def wait_anchored(api: Api, day: str) -> dict[str, Any]:
     return found
 
 
+JUNK: list[Any] = [None, True, -1, 2**60, 1.5, "", "x" * 300, [], {}, [None], {"a": 1}]
+"""Values a fuzzing test puts in place of each field of a file."""
+
+
+def paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into ``value`` (keys and indexes), its own first."""
+    if isinstance(value, dict):
+        return [path] + [p for k, v in value.items() for p in paths(v, (*path, k))]
+    if isinstance(value, list):
+        return [path] + [p for i, v in enumerate(value) for p in paths(v, (*path, i))]
+    return [path]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ledger.clock import ManualClock
-from tests.api.digest_support import DAY, clock, day_api, day_client, wait_anchored, worked_day
+from tests.api.digest_support import DAY, JUNK, clock, day_api, day_client, paths, wait_anchored, worked_day
 from tests.api.support import Api
 from tests.helpers import signed_item
 from verifier._json import canonical
@@ -211,3 +211,32 @@ def test_digest_verify_reports_the_registry_record(two_days: tuple[Path, Path, P
     path.write_text(json.dumps(data))
     assert _run(path, root) == (2, {"valid": False, "error": "MalformedInput", "exit_code": 2,
                                     "failure": "registry: a receipt comes with status recorded, and only then"})
+
+
+def test_digest_verify_never_crashes_on_a_mangled_file(two_days: tuple[Path, Path, Path]) -> None:
+    """Every field of a served digest file replaced by every junk value: a verdict (0, 1 or 2), never a crash."""
+    from verifier.digest import DigestFile, verify_digest
+    from verifier.errors import VerifierError
+
+    first, second, root_path = two_days
+    root = TrustRoot.from_file(root_path)
+    original = json.loads(second.read_text())
+    accepted = set()
+    for path in paths(original)[1:]:
+        for junk in JUNK:
+            data = copy.deepcopy(original)
+            target = data
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = junk
+            try:
+                verify_digest(DigestFile.from_bytes(json.dumps(data).encode()), trust_root=root,
+                              previous=DigestFile.from_bytes(first.read_bytes()))
+                accepted.add(path)
+            except VerifierError:
+                pass
+    # unsigned by design (receipts arrive after signing): dropping every anchor or the registry record only
+    # lowers what the report shows; a receipt's own "backend" echo is not relied on; NEXT opened and closed no
+    # permits, so [] there is the signed value itself
+    assert accepted <= {("anchors",), ("registry",), ("anchors", 0, "receipt", "backend"),
+                        ("digest", "counts", "permits_opened"), ("digest", "counts", "permits_closed")}

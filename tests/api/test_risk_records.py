@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ledger.clock import ManualClock
-from tests.api.digest_support import DAY, clock, day_api, day_client, worked_day
+from tests.api.digest_support import DAY, JUNK, clock, day_api, day_client, paths, worked_day
 from tests.api.support import ADMIN_TOKEN, BOTH_DATABASES, Api, assert_problem, bearer
 from tests.helpers import TENANT
 from verifier.digest_cli import risk_verify_command
@@ -174,3 +174,30 @@ def test_risk_verify_signed_lies_are_caught(served: tuple[Api, str], files: tupl
     code, report = _verify(path, root)
 
     assert code == 1 and re.search(reason, report["failure"]), report
+
+
+def test_risk_verify_never_crashes_on_a_mangled_record(files: tuple[Path, Path]) -> None:
+    """Every field of a served record replaced by junk: refused (1 or 2) every time, never a crash."""
+    from verifier.errors import VerifierError
+    from verifier.risk import verify_risk_record
+    from verifier.trust import TrustRoot
+
+    path, root_path = files
+    root = TrustRoot.from_file(root_path)
+    original = json.loads(path.read_text())
+    accepted = []
+    for where in paths(original)[2:]:
+        for junk in JUNK:
+            data = json.loads(path.read_text())
+            target = data
+            for key in where[:-1]:
+                target = target[key]
+            if target[where[-1]] == junk:
+                continue
+            target[where[-1]] = junk
+            try:
+                verify_risk_record(json.dumps(data).encode(), trust_root=root)
+                accepted.append(where)
+            except VerifierError:
+                pass
+    assert accepted == []
