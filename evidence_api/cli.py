@@ -51,14 +51,15 @@ def demo(
 
 @app.command()
 def verify(
-    bundle: Annotated[Path, typer.Argument(help="A bundle JSON file (tiezheng.bundle/v1).")],
+    bundle: Annotated[Path, typer.Argument(
+        help="An evidence pack zip (tiezheng.pack/v1) or a bundle JSON file (tiezheng.bundle/v1).")],
     trust_root: Annotated[str | None, typer.Option(
         help="The trust root file (tiezheng.trust-root/v1) naming the log keys you trust; see `trust-root init`.",
         envvar="TIEZHENG_TRUST_ROOT")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show tracebacks.")] = False,
 ) -> None:
-    """Verify a bundle offline against a trust root. Exit 0 valid, 1 invalid, 2 unusable input or no trust."""
+    """Verify an evidence pack or bundle offline against a trust root. Exit 0 valid, 1 invalid, 2 unusable or no trust."""
     from verifier.cli import verify_command
 
     raise typer.Exit(verify_command(str(bundle), trust_root=trust_root, json_output=json_output, verbose=verbose))

@@ -1,6 +1,6 @@
 """``tiezheng verify FILE --trust-root ROOT`` and ``tiezheng trust-root init``: the verifier's commands.
 
-``verify`` checks one bundle offline and exits 0 (valid), 1 (invalid) or 2 (unusable input, no trust root,
+``verify`` checks one bundle (JSON) or evidence pack (zip, told apart by its first bytes) offline and exits 0 (valid), 1 (invalid) or 2 (unusable input, no trust root,
 or a trust root that does not name the bundle's log). Thin by design (STYLE.md item 3): read the files,
 call ``TrustRoot.from_file``, ``Bundle.from_bytes`` and ``verify_bundle``, print the report and map
 ``VerifierError`` to an exit code. The ``tiezheng`` dispatcher in ``evidence_api/cli.py`` imports this
@@ -23,6 +23,8 @@ from rich.text import Text
 
 from verifier.bundle import MAX_BUNDLE_BYTES, Bundle, verify_bundle
 from verifier.errors import MalformedInput, UntrustedLog, VerifierError
+from verifier.pack import MAX_PACK_BYTES, is_pack, verify_pack
+from verifier.pack_errors import PackInvalid, PackUnusable
 from verifier.report import Report
 from verifier.trust import TrustRoot
 
@@ -37,7 +39,10 @@ _UNPRINTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e
 
 
 def verify_command(path: str, *, trust_root: str | None, json_output: bool, verbose: bool) -> int:
-    """Verify the bundle at ``path`` against the trust root file ``trust_root``; print the outcome.
+    """Verify the bundle or evidence pack at ``path`` against the trust root file ``trust_root``; print the outcome.
+
+    A pack (a zip) is told from a bundle (JSON) by its first bytes; a pack's refusal names its reason class
+    (docs/formats.md, "Verification order"), also in ``--json`` as ``reason``, ``path`` and ``detail``.
 
     ``trust_root`` is the path given with ``--trust-root`` (or ``TIEZHENG_TRUST_ROOT``); without one the
     verifier says what to pass and returns 2, never falling back to keys inside the bundle.
@@ -48,13 +53,40 @@ def verify_command(path: str, *, trust_root: str | None, json_output: bool, verb
     """
     out = Console(highlight=False, soft_wrap=True)
     try:
-        bundle = Bundle.from_bytes(_read(path, "bundle", MAX_BUNDLE_BYTES))
+        data = _read(path, "bundle", MAX_PACK_BYTES)
+    except MalformedInput as exc:
+        return _print_failure(out, exc, json_output=json_output, verbose=verbose)
+    if is_pack(data):
+        return _verify_pack(out, data, trust_root=trust_root, json_output=json_output, verbose=verbose)
+    try:
+        if len(data) > MAX_BUNDLE_BYTES:
+            raise MalformedInput(f"bundle {path} is larger than {MAX_BUNDLE_BYTES} bytes")
+        bundle = Bundle.from_bytes(data)
         root = _trust_root(trust_root, bundle.checkpoint.origin)
         with _native_stderr_silenced(enabled=not verbose):
             report = verify_bundle(bundle, trust_root=root)
     except VerifierError as exc:
         return _print_failure(out, exc, json_output=json_output, verbose=verbose)
     _print_report(out, report, json_output=json_output, verbose=verbose)
+    return EXIT_VALID
+
+
+def _verify_pack(out: Console, data: bytes, *, trust_root: str | None, json_output: bool, verbose: bool) -> int:
+    """``verify`` for an evidence pack (a zip): the same exits, and the reason class of any refusal."""
+    try:
+        root = TrustRoot.from_file(trust_root) if trust_root is not None and trust_root.strip() else None
+    except MalformedInput as exc:
+        return _print_failure(out, PackUnusable("untrusted-log", exc.message), json_output=json_output,
+                              verbose=verbose)
+    try:
+        with _native_stderr_silenced(enabled=not verbose):
+            report = verify_pack(data, trust_root=root)
+    except (PackInvalid, PackUnusable) as exc:
+        return _print_failure(out, exc, json_output=json_output, verbose=verbose)
+    if json_output:
+        print(report.to_json())
+    else:
+        out.print(Text(_printable(report.to_text()), style="green"))
     return EXIT_VALID
 
 
@@ -131,12 +163,15 @@ def _print_failure(out: Console, exc: VerifierError, *, json_output: bool, verbo
         body = (
             exc.report.to_dict() if exc.report is not None else {"valid": False, "failure": exc.diagnostics()}
         )
+        if isinstance(exc, PackInvalid | PackUnusable):
+            body = {"valid": False, **exc.describe()}
         print(
             json.dumps({**body, "error": type(exc).__name__, "exit_code": code}, indent=2, ensure_ascii=False)
         )
     else:
         label = "UNUSABLE INPUT" if code == EXIT_UNUSABLE else "INVALID"
-        out.print(Text(_printable(f"{label}: {exc.diagnostics()}"), style="red"))
+        reason = f" [{exc.reason}]" if isinstance(exc, PackInvalid | PackUnusable) else ""
+        out.print(Text(_printable(f"{label}{reason}: {exc.diagnostics()}"), style="red"))
         if verbose and exc.report is not None:
             out.print(Text(_printable(exc.report.to_text(steps=True))))
     return code

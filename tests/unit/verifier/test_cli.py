@@ -138,9 +138,17 @@ def test_verify_command_missing_file(root_file: str, tmp_path: Path, capsys: pyt
 
 def test_verify_command_not_json(tmp_path: Path, root_file: str, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bundle.json"
-    path.write_bytes(b"PK\x03\x04 a zip")
+    path.write_bytes(b"{ not json")
     assert _verify(str(path), root_file) == EXIT_UNUSABLE
     assert "UNUSABLE INPUT: step 1 (structure) failed: bundle is not valid json" in capsys.readouterr().out
+
+
+def test_verify_command_zip_that_is_no_pack(tmp_path: Path, root_file: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file starting like a zip is read as an evidence pack: a broken one is refused with reason ``zip``."""
+    path = tmp_path / "pack.zip"
+    path.write_bytes(b"PK\x03\x04 a zip")
+    assert _verify(str(path), root_file) == EXIT_UNUSABLE
+    assert "UNUSABLE INPUT [zip]: " in capsys.readouterr().out
 
 
 def test_verify_command_leaf_index_2_60(

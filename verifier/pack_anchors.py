@@ -1,0 +1,106 @@
+"""Anchor receipts of a pack, one plug-in per receipt kind (docs/formats.md, "Anchors"; step 20).
+
+``anchors/<kind>.json`` is a versioned envelope; ``CHECKERS`` maps (kind, kind_version) to the function that
+checks its receipts. A new receipt kind plugs in by adding its checker here (``fabric``, ``evm``,
+``rfc3161``, ``witness`` as they land): it gets the receipts and an ``AnchorContext`` and returns an
+``AnchorOutcome`` or raises a verifier error, which becomes reason ``anchor-<kind>``. Before any checker
+runs, every receipt must cover a tree at least as large as the pack checkpoint whose checkpoint is in the
+pack with the receipt's root (step 19 already linked it by a consistency proof).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from verifier.anchors import JournalEntry, verify_journal_entry
+from verifier.errors import MalformedInput, VerifierError
+from verifier.pack_content import PackContent, Receipts
+from verifier.pack_errors import refuse
+from verifier.trust import LogKey, TrustRoot
+
+__all__ = ["CHECKERS", "AnchorChecker", "AnchorContext", "AnchorOutcome", "assurance_of", "check_anchors"]
+
+
+@dataclass(frozen=True)
+class AnchorContext:
+    """What a receipt checker may use: the parsed pack, the caller's trust root and its log keys."""
+
+    content: PackContent
+    trust_root: TrustRoot
+    log_keys: tuple[LogKey, ...]
+
+
+@dataclass(frozen=True)
+class AnchorOutcome:
+    """One kind's result: ``verified`` (counts for the assurance level) or ``not checked`` (and why).
+    ``receipts`` are what the certificate and report show (tree size, tx id, block number, ...)."""
+
+    kind: str
+    status: Literal["verified", "not checked"]
+    detail: str
+    receipts: tuple[dict[str, Any], ...] = field(default=())
+
+
+AnchorChecker = Callable[[Receipts, AnchorContext], AnchorOutcome]
+
+
+def _check_local(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
+    """``local``: each receipt's journal entry is signed by a trusted log key and names the receipt's tree."""
+    keys = {k.fingerprint: k for k in context.log_keys}
+    shown = []
+    for receipt in receipts.receipts:
+        if set(receipt) != {"tree_size", "root_hash", "entry"}:
+            raise MalformedInput(f"local receipt fields are {sorted(receipt)}, want entry, root_hash, tree_size")
+        entry = JournalEntry.from_json(receipt["entry"])
+        key = keys.get(entry.key_id)
+        if key is None:
+            raise MalformedInput(f"journal entry seq {entry.seq} is signed by {entry.key_id[:80]}, not a trusted log key")
+        verify_journal_entry(entry, public_key_pem=key.public_key.to_pem())
+        if (entry.tree_size, entry.root_hash.hex()) != (receipt["tree_size"], receipt["root_hash"]):
+            raise MalformedInput(f"journal entry seq {entry.seq} is for size {entry.tree_size}, not the receipt's")
+        shown.append({"tree_size": entry.tree_size, "tx_id": entry.entry_hash().hex(), "seq": entry.seq,
+                      "anchored_at": entry.fields["anchored_at"]})
+    return AnchorOutcome("local", "verified", f"{len(shown)} journal entr{'y' if len(shown) == 1 else 'ies'} signed "
+                         "by the log key (proves nothing against the operator)", tuple(shown))
+
+
+CHECKERS: dict[tuple[str, int], AnchorChecker] = {("local", 1): _check_local}
+"""Receipt checkers by (kind, kind_version); add a kind here when its verifier module lands."""
+
+
+def check_anchors(content: PackContent, trust_root: TrustRoot, log_keys: tuple[LogKey, ...]) -> list[AnchorOutcome]:
+    """Step 20: check every ``anchors/<kind>.json`` a checker exists for; the others are ``not checked``."""
+    context = AnchorContext(content, trust_root, log_keys)
+    outcomes = []
+    for envelope in sorted(content.anchors, key=lambda r: r.kind):
+        checker = CHECKERS.get((envelope.kind, envelope.kind_version))
+        if checker is None:
+            outcomes.append(AnchorOutcome(envelope.kind, "not checked", f"this verifier does not know receipt kind "
+                                          f"{envelope.kind!r} version {envelope.kind_version}"))
+            continue
+        try:
+            _check_covered(content, envelope)
+            outcomes.append(checker(envelope, context))
+        except VerifierError as exc:
+            refuse(f"anchor-{envelope.kind}", f"anchors/{envelope.kind}.json: {exc.message}",
+                   path=f"anchors/{envelope.kind}.json")
+    return outcomes
+
+
+def _check_covered(content: PackContent, envelope: Receipts) -> None:
+    for receipt in envelope.receipts:
+        size, root = receipt["tree_size"], receipt["root_hash"]
+        checkpoint = content.checkpoints.get(size)
+        if size < content.manifest.tree_size or checkpoint is None or checkpoint.root_hash.hex() != root:
+            raise MalformedInput(f"receipt for size {size} root {str(root)[:64]} does not match a checkpoint of the "
+                                 f"pack at least as large as the pack checkpoint ({content.manifest.tree_size})")
+
+
+def assurance_of(outcomes: list[AnchorOutcome]) -> str:
+    """The assurance level (ARCHITECTURE.md "Anchoring") from the kinds verified."""
+    verified = {o.kind for o in outcomes if o.status == "verified"}
+    level = "dual-chain" if {"fabric", "evm"} <= verified else "fabric" if "fabric" in verified else "signed"
+    level += "+tsa" if "rfc3161" in verified else ""
+    return level + ("+witnessed" if "witness" in verified else "")
