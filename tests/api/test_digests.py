@@ -114,6 +114,7 @@ def test_digest_is_not_for_other_roles(day_api: Api, clock: ManualClock) -> None
 
 def test_daily_job_builds_yesterdays_digest_after_the_build_time(day_api: Api, clock: ManualClock) -> None:
     services = day_api.client.app.state.services  # type: ignore[attr-defined]
+    services.digest_job.close()  # this test runs the job itself
     clock.set(datetime.fromisoformat("2026-12-01T01:59:00+08:00"))
     assert services.digests.daily_once() == 0
     clock.advance(timedelta(minutes=1))
