@@ -34,11 +34,22 @@ from ledger.hashing import EMPTY_ROOT
 from ledger.log import TransparencyLog
 from ledger.sm import sm3
 
-__all__ = ["DIGEST_TYPE", "MAX_RANGE_DAYS", "DigestView", "Digests", "tenant_hash"]
+__all__ = ["DIGEST_TYPE", "MAX_RANGE_DAYS", "DigestView", "Digests", "require_plausible", "tenant_hash"]
 
 DIGEST_TYPE = "tiezheng.digest/v1"
 MAX_RANGE_DAYS = 31
 _BACKLOG_DAYS = 31
+
+
+_FIRST_DAY, _LAST_DAY = date(1970, 1, 2), date(9998, 12, 31)
+
+
+def require_plausible(*days: date) -> None:
+    """``MalformedInput`` for a day outside 1970-01-02 .. 9998-12-31 (no log holds one; its neighbours must
+    exist as dates)."""
+    for day in days:
+        if not _FIRST_DAY <= day <= _LAST_DAY:
+            raise MalformedInput(f"day {day} is outside {_FIRST_DAY} .. {_LAST_DAY}")
 
 
 def tenant_hash(tenant: str) -> str:
@@ -87,6 +98,7 @@ class Digests:
     def between(self, tenant: str, first: date, last: date) -> list[DigestView]:
         """The digests of ``first`` .. ``last`` (inclusive, at most ``MAX_RANGE_DAYS``), built if missing;
         days before the tenant existed are left out. Raises like ``get``."""
+        require_plausible(first, last)
         if last < first:
             raise MalformedInput(f"from {first} is after to {last}")
         if (last - first).days + 1 > MAX_RANGE_DAYS:
@@ -177,6 +189,7 @@ class Digests:
 
     # -- plumbing --------------------------------------------------------------------------------
     def _require_ended(self, day: date) -> None:
+        require_plausible(day)
         if self._clock.now() < day_end(day, self._clock.tz):
             raise MalformedInput(f"day {day} has not ended in the plant's time zone "
                                  f"({getattr(self._clock.tz, 'key', self._clock.tz)}); today is "

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from evidence_api import db
-from evidence_api.services.digests import tenant_hash
+from evidence_api.services.digests import require_plausible, tenant_hash
 from evidence_api.services.errors import Conflict, Forbidden, NotFound
 from evidence_api.services.people import Organisation
 from evidence_api.services.projector import Projector
@@ -157,6 +157,7 @@ class RiskRecords:
         return entries
 
     def _require_period(self, first: date, last: date) -> None:
+        require_plausible(first, last)
         if last < first:
             raise MalformedInput(f"from {first} is after to {last}")
         if (last - first).days + 1 > MAX_RISK_DAYS:

@@ -97,6 +97,9 @@ def _checkin(api: Api) -> dict[str, Any]:
     ({"from": "2026-11-30", "to": "2026-11-01"}, "malformed-input", "is after"),
     ({"from": "2026-01-01", "to": "2026-11-30"}, "malformed-input", "at most 31 days"),
     ({}, "malformed-input", "either date"),
+    ({"date": "0001-01-01"}, "malformed-input", "outside 1970-01-02"),
+    ({"date": "9999-12-31"}, "malformed-input", "outside 1970-01-02"),
+    ({"from": "0001-01-01", "to": "0001-01-02"}, "malformed-input", "outside 1970-01-02"),
 ])
 def test_digest_refuses_bad_dates_with_422(day_api: Api, params: dict[str, str], slug: str, detail: str) -> None:
     assert_problem(digests(day_api, **params), 422, slug, detail)

@@ -84,6 +84,8 @@ def test_risk_record_of_another_tenant_is_forbidden(served: tuple[Api, str]) -> 
     ({"to": "2026-12-01"}, "has not ended"),
     ({"from": "2026-01-01"}, "at most 92 days"),
     ({"to": "2026-02-30"}, "date"),
+    ({"from": "0001-01-01", "to": "0001-01-01"}, "outside 1970-01-02"),
+    ({"from": "9999-12-31", "to": "9999-12-31"}, "outside 1970-01-02"),
 ])
 def test_risk_record_bad_period_is_422(served: tuple[Api, str], params: dict[str, str], detail: str) -> None:
     api, _ = served
