@@ -13,6 +13,9 @@ app = typer.Typer(help="Tiezheng (铁证): verifiable evidence for high-risk wor
                   add_completion=False, pretty_exceptions_enable=False)
 network_app = typer.Typer(help="Start, stop and inspect the real services this project runs natively.")
 app.add_typer(network_app, name="network")
+gateway_app = typer.Typer(help="The field gateway: BLE gas detectors → offline outbox → the evidence service.",
+                          no_args_is_help=True)
+app.add_typer(gateway_app, name="gateway")
 trust_root_app = typer.Typer(help="Write the trust root that `tiezheng verify` checks evidence against.")
 app.add_typer(trust_root_app, name="trust-root")
 digest_app = typer.Typer(help="Regulator digests: check one offline.")
@@ -108,6 +111,97 @@ def risk_verify(
 
     raise typer.Exit(risk_verify_command(str(record), trust_root=trust_root, json_output=json_output,
                                          verbose=verbose))
+
+
+_GatewayDir = Annotated[Path, typer.Option("--dir", help="The gateway's folder (key, config, bindings, outbox).",
+                                           envvar="TIEZHENG_GATEWAY_DIR")]
+_Adapter = Annotated[str, typer.Option(help="bleak (this host's Bluetooth) or virtual (bumble detectors, no radio).")]
+_DEFAULT_GATEWAY_DIR = Path(".tiezheng/gateway")
+
+
+@gateway_app.command("init")
+def gateway_init(
+    server: Annotated[str, typer.Option(help="The evidence service's base URL.", envvar="TIEZHENG_SERVER")],
+    tenant: Annotated[str, typer.Option(help="The tenant the gateway works for.")],
+    gateway_id: Annotated[str, typer.Option("--id", help="The gateway's device id.")],
+    token: Annotated[str, typer.Option(help="An ingest token of the tenant.", envvar="TIEZHENG_GATEWAY_TOKEN")],
+    register_token: Annotated[str | None, typer.Option(
+        help="A tenant admin token: also register the gateway's key now.")] = None,
+    area: Annotated[str | None, typer.Option(help="The area the gateway is installed in.")] = None,
+    root: _GatewayDir = _DEFAULT_GATEWAY_DIR,
+) -> None:
+    """Create a gateway: a fresh SM2 device key, its server and tenant. Exit 0 created, 1 server refused, 2 bad input."""
+    from ingest.sensors.cli import init_command
+
+    raise typer.Exit(init_command(root, server=server, tenant=tenant, gateway=gateway_id, token=token,
+                                  register_token=register_token, area=area))
+
+
+@gateway_app.command("scan")
+def gateway_scan(
+    adapter: _Adapter = "bleak",
+    timeout: Annotated[float, typer.Option(help="Seconds to scan.")] = 10.0,
+) -> None:
+    """List the detectors in range and the model each one matches."""
+    from ingest.sensors.cli import scan_command
+
+    raise typer.Exit(scan_command(adapter=adapter, timeout=timeout))
+
+
+@gateway_app.command("bind")
+def gateway_bind(
+    address: Annotated[str, typer.Argument(help="The detector's BLE address (from `gateway scan`).")],
+    detector: Annotated[str, typer.Option(help="The detector's id (its asset number).")],
+    model: Annotated[str, typer.Option(help="Its model, one of the model files (e.g. tz-m4).")],
+    permit: Annotated[str, typer.Option(help="The permit it measures for.")],
+    point: Annotated[str, typer.Option(help="Where it measures (e.g. 动火点 1 m).")] = "detector",
+    root: _GatewayDir = _DEFAULT_GATEWAY_DIR,
+) -> None:
+    """Bind a detector to a permit: its readings become the permit's gas tests."""
+    from ingest.sensors.cli import bind_command
+
+    raise typer.Exit(bind_command(root, address=address, detector=detector, model=model, permit=permit, point=point))
+
+
+@gateway_app.command("unbind")
+def gateway_unbind(address: Annotated[str, typer.Argument(help="The detector's BLE address.")],
+                   root: _GatewayDir = _DEFAULT_GATEWAY_DIR) -> None:
+    """Stop relaying a detector."""
+    from ingest.sensors.cli import unbind_command
+
+    raise typer.Exit(unbind_command(root, address=address))
+
+
+@gateway_app.command("run")
+def gateway_run(
+    adapter: _Adapter = "bleak",
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")] = None,
+    sync_every: Annotated[float, typer.Option(help="Seconds between sync attempts while online.")] = 2.0,
+    root: _GatewayDir = _DEFAULT_GATEWAY_DIR,
+) -> None:
+    """Relay the bound detectors into the outbox and sync it whenever the server is reachable."""
+    from ingest.sensors.cli import run_command
+
+    raise typer.Exit(run_command(root, adapter=adapter, duration=duration, sync_every=sync_every))
+
+
+@gateway_app.command("sync")
+def gateway_sync(root: _GatewayDir = _DEFAULT_GATEWAY_DIR) -> None:
+    """Send the queue once. Exit 0 when all is acknowledged, 1 when something is left."""
+    from ingest.sensors.cli import sync_command
+
+    raise typer.Exit(sync_command(root))
+
+
+@gateway_app.command("status")
+def gateway_status(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    root: _GatewayDir = _DEFAULT_GATEWAY_DIR,
+) -> None:
+    """Show the queue (queued, sent, pending, refused), the bindings and the last error."""
+    from ingest.sensors.cli import status_command
+
+    raise typer.Exit(status_command(root, as_json=json_output))
 
 
 def _network(action: str) -> None:

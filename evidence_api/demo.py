@@ -3,9 +3,9 @@
 Starts the service (SQLite, local files, local anchor journal) on a free loopback port, registers a plant
 (site, area with its QR code, people with roles and keys, a certified welder, a gas detector), takes one
 一级 hot-work permit (动火作业) from draft to active through the rules — submission, two on-site approvals,
-the gas analysis, the guardian's QR/GPS check-in and five checks, the start — then logs a batch of detector
-readings, prints the permit's timeline and the anchored checkpoint, exports one bundle and verifies it
-offline, then shows a tampered copy failing.
+the gas analysis, the guardian's QR/GPS check-in and five checks, the start — then relays a detector's
+readings through the gateway outbox, prints the permit's timeline and the anchored checkpoint, exports one
+bundle and verifies it offline, then shows a tampered copy failing.
 """
 
 from __future__ import annotations
@@ -30,9 +30,14 @@ from evidence_api.services.permit_model import PermitContent
 from evidence_api.services.permit_rules import upgrade_reasons
 from evidence_api.services.rules import DEFAULTS, Rules, rules_from_overrides
 from ingest.client import ApiClient, ApiError
+from ingest.outbox import Outbox
+from ingest.outbox_sync import OutboxSync
 from ingest.records import Checkpoint, PermitAnswer, TimelineEntry
 from ingest.seed import AreaPlan, CertificatePlan, Plant, PlantPlan, WorkerPlan, open_tenant, seed_plant
-from ingest.signing import Actor, new_item, sign_item
+from ingest.sensors.decoder import encode
+from ingest.sensors.gateway import Binding, Relay
+from ingest.sensors.model import load_models
+from ingest.signing import new_item, sign_item
 from ledger.clock import Clock, rfc3339
 
 __all__ = ["run_demo"]
@@ -87,7 +92,8 @@ def _plan() -> PlantPlan:
     welder = WorkerPlan("W-0012", "孙强", [CertificatePlan("2.1", issued_on=_clock.today() - timedelta(days=400),
                                                             number="T330102199001011234", authority="杭州市应急管理局")])
     return PlantPlan("plant-1", "一厂", areas=[AreaPlan("tank-farm", "罐区 T-101", _SITE["lat"], _SITE["lon"], 150)],
-                     people=_PEOPLE, workers=[welder], devices={"lel-detector-07": ("detector", "tank-farm")},
+                     people=_PEOPLE, workers=[welder], devices={"lel-detector-07": ("detector", "tank-farm"),
+                                                                 "gw-07": ("gateway", "tank-farm")},
                      overrides={"notify": "none"})
 
 
@@ -137,11 +143,19 @@ def _walk(client: ApiClient, plant: Plant, permit: str) -> list[PermitAnswer]:
     return answers
 
 
-def _detector_readings(detector: Actor, tenant: str, permit: str) -> list[dict[str, Any]]:
-    return [new_item(detector, tenant=tenant, kind="detector.reading", subject={"permit": permit},
-                     payload={"sampled_at": _at(i / 60), "point": "动火点 1 m", "purpose": "periodic",
-                              "readings": {"combustible_pct_vol": round(0.05 + i * 0.005, 3), "o2_pct_vol": 20.9}},
-                     occurred_at=_at(i / 60)) for i in range(20)]
+def _relay_detector(api: ApiClient, plant: Plant, permit: str, data_dir: Path) -> int:
+    """Twenty notifications of the four-gas detector (model file ``tz-m4``: %LEL, %vol, ppm, little-endian),
+    decoded by the gateway into the rules' units, queued in its outbox, then synced under one attestation."""
+    models = load_models()
+    outbox = Outbox(data_dir / f"gateway-{plant.tenant}.db", gateway=plant.devices["gw-07"], tenant=plant.tenant)
+    relay = Relay(outbox, models)
+    binding = Binding("F2:00:00:00:00:01", "lel-detector-07", "tz-m4", permit, "动火点 1 m")
+    for i in range(20):
+        relay.on_notification(binding, encode(models["tz-m4"], {"lel": 1.0 + i / 10, "o2": 20.9, "h2s": 0, "co": 2},
+                                              sequence=i))
+    report = OutboxSync(outbox, api).sync_once()
+    outbox.close()
+    return report.sent
 
 
 def _print_timeline(timeline: list[TimelineEntry]) -> None:
@@ -215,10 +229,11 @@ def _run(root: ApiClient, data_dir: Path, out: Path) -> int:
                                 if content["level"] != content["base_level"] else "")
     _console.print(f"Permit {permit} (hot work, level {level}): {' → '.join(path)}; approved on site by "
                    + ", ".join(f"{a['user']} ({a['distance_m']} m away)" for a in approvals))
-    detector = plant.devices["lel-detector-07"]
-    readings = api.submit_attested(detector, tenant, _detector_readings(detector, tenant, permit))
-    _console.print(f"{len(readings)} detector readings under one SM2 attestation, each checked against the gas limits")
-    checkpoint = _wait_for_anchor(api, readings[-1].leaf_index + 1)
+    relayed = _relay_detector(api, plant, permit, data_dir)
+    _console.print(f"{relayed} detector readings decoded by the gateway gw-07 from BLE notifications of detector "
+                   "lel-detector-07 (model tz-m4), queued in its outbox and synced under one SM2 attestation, "
+                   "each checked against the gas limits")
+    checkpoint = _wait_for_anchor(api, api.timeline(permit)[-1].leaf_index + 1)
     timeline = api.timeline(permit)
     _print_timeline(timeline[:-20] + timeline[-2:])
     _console.print("[bold]Checkpoint[/] (C2SP signed note, SM2), anchored in the local journal:")

@@ -87,7 +87,7 @@ class DeviceCreate(BaseModel):
     """A detector, camera or phone with its SM2 public key."""
 
     id: Id
-    kind: Literal["detector", "camera", "phone"]
+    kind: Literal["detector", "camera", "phone", "gateway"]
     key_id: Id
     public_key_pem: str = Field(min_length=1, max_length=4096)
     area: Id | None = None
@@ -173,7 +173,7 @@ class WorkerDetail(Worker):
 class Device(_Stored):
     """A registered detector, camera or phone."""
 
-    kind: Literal["detector", "camera", "phone"]
+    kind: Literal["detector", "camera", "phone", "gateway"]
     area: str | None = None
 
 

@@ -62,9 +62,9 @@ class EventIntake:
 
     def __init__(self, keys: KeyRegistry, wrapper: DataKeyWrapper, *, max_batch: int = 1000,
                  max_skew: timedelta = timedelta(minutes=5), max_age: timedelta = timedelta(days=1),
-                 clock: Clock | None = None) -> None:
+                 max_delay: timedelta = timedelta(minutes=5), clock: Clock | None = None) -> None:
         self._keys, self._wrapper, self.max_batch, self._clock = keys, wrapper, max_batch, clock or Clock()
-        self._max_skew, self._max_age = max_skew, max_age
+        self._max_skew, self._max_age, self._max_delay = max_skew, max_age, max_delay
 
     def prepare(self, tenant: str, body: Any) -> Submission:
         """Check a ``POST /v1/events`` body for ``tenant``; raises a ledger or service error naming the problem."""
@@ -137,8 +137,10 @@ class EventIntake:
         context = f"{tenant}|{event['event_id']}".encode()
         plaintext = _stored_payload(item["payload"], salt)
         sealed, wrapped = seal(self._wrapper, tenant, plaintext, context=context)
-        flags = clock_flags(parse_rfc3339(event["occurred_at"], "occurred_at"), received_time,
-                            max_skew=self._max_skew, max_age=self._max_age)
+        occurred = parse_rfc3339(event["occurred_at"], "occurred_at")
+        flags = clock_flags(occurred, received_time, max_skew=self._max_skew, max_age=self._max_age)
+        if event["kind"] == "detector.reading" and received_time - occurred > self._max_delay:
+            flags.append("received_late")  # relayed late (a gateway's outbox was offline): kept, and said so
         return PreparedEvent(
             event_id=event["event_id"], tenant=tenant, kind=event["kind"], permit=event["subject"].get("permit"),
             key_id=key.key_id, claim_hash=claim_digest, leaf=leaf_template(event | server_fields, known_fast=fast),

@@ -30,7 +30,7 @@ __all__ = ["DEVICE_KINDS", "USER_ROLES", "Organisation", "User"]
 
 USER_ROLES = ("applicant", "team_leader", "workshop_head", "safety_officer", "production_manager", "guardian",
               "gas_analyst", "worker", "legal", "regulator", "insurer", "admin")
-DEVICE_KINDS = ("detector", "camera", "phone")
+DEVICE_KINDS = ("detector", "camera", "phone", "gateway")  # gateway: relays detectors' readings (outbox)
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,7 @@ def evolve_gas(p: Permit, act: Act, rules: Rules) -> Permit:
     record = GasRecord(event_id=act.event["event_id"], by=act.actor.id, kind=act.kind,
                        sampled_at=test.sampled_at.isoformat(), purpose=test.purpose, point=test.point,
                        readings=test.readings, passed=not failures, failures=tuple(failures), flags=tuple(flags),
-                       at=act.received_at)
+                       at=act.received_at, detector=test.detector.id if test.detector else None)
     return p.model_copy(update={"gas_tests": (*p.gas_tests, record)})
 
 

@@ -20,7 +20,7 @@ from ledger.ids import ID_PATTERN
 
 __all__ = [
     "STATES", "Acceptance", "AcceptanceRecord", "AlarmRecord", "Approval", "ApprovalRecord", "Checks",
-    "ChecksRecord", "DetectorStamp", "GasReadings", "GasRecord", "GasTest", "GuardianCheckin", "GuardianState",
+    "ChecksRecord", "DetectorRef", "DetectorStamp", "GasReadings", "GasRecord", "GasTest", "GuardianCheckin", "GuardianState",
     "Handover", "HandoverRecord", "HistoryEntry", "Measure", "Note", "Permit", "PermitContent", "PermitWorker",
     "Point", "State", "SuspensionRecord", "parse_payload",
 ]
@@ -112,6 +112,18 @@ class GasReadings(_Strict):
     toxic_mg_m3: dict[str, float] = {}
 
 
+class DetectorRef(_Strict):
+    """Which detector took a reading a gateway relays (the gateway's key signs the batch, so the detector's
+    identity travels in each reading), its sequence number, the notification as sent (hex), and whose clock
+    ``sampled_at`` is: the detector's own, or the gateway's when the detector has none."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    model: str = Field(min_length=1, max_length=40)
+    sequence: int | None = Field(None, ge=0, le=2**32)
+    raw: str = Field("", pattern=r"^([0-9a-f]{2}){0,512}$")
+    clock: Literal["detector", "gateway"] = "gateway"
+
+
 class GasTest(_Strict):
     """A gas analysis (payload of ``gas.analysed`` and of a detector's ``detector.reading`` on a permit)."""
 
@@ -119,6 +131,7 @@ class GasTest(_Strict):
     point: str = Field(min_length=1, max_length=200)
     purpose: Literal["pre_start", "periodic", "retest"] = "periodic"
     readings: GasReadings
+    detector: DetectorRef | None = None
 
 
 class GuardianCheckin(_Strict):
@@ -202,6 +215,7 @@ class GasRecord(_Record):
     failures: tuple[str, ...]
     flags: tuple[str, ...]
     at: str
+    detector: str | None = None
 
 
 class ChecksRecord(_Record):

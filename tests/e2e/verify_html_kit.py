@@ -4,17 +4,27 @@
 chooses the trust root and the pack (zip or folder) with the page's own file inputs, waits for the verdict
 and returns what the page shows: state (``valid``, ``invalid``, ``unusable``), reason class, file, text.
 Every request the page makes is recorded, so a test can assert it made none beyond its own file.
+
+``node_reasons`` runs the same core on Node over many pack files at once, and ``python_reason`` asks the
+Python verifier, for the agreement tests and ``bench/web_agreement.py``.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verifier.pack import verify_pack
+from verifier.pack_errors import PackInvalid, PackUnusable
+from verifier.trust import TrustRoot
+
+WEB = Path(__file__).resolve().parents[2] / "verifier" / "web"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
 _DONE = "#result:is([data-state=valid],[data-state=invalid],[data-state=unusable])"
@@ -70,3 +80,23 @@ def open_verifier(html: Path) -> Iterator[VerifyPage]:
             yield verifier
         finally:
             browser.close()
+
+
+def python_reason(data: bytes, trust_root: TrustRoot) -> tuple[str | None, str | None]:
+    """The Python verifier's (reason class, file) for a pack; (None, None) when it accepts it."""
+    try:
+        verify_pack(data, trust_root=trust_root)
+    except (PackInvalid, PackUnusable) as exc:
+        return exc.reason, exc.path
+    return None, None
+
+
+def node_reasons(packs: list[Path], trust_root: Path) -> list[dict[str, Any]]:
+    """The Node core's verdict on each pack file, in order: ``{"valid", "reason", "path", "exit_code"}``."""
+    node = shutil.which("node")
+    if node is None or not (WEB / "node_modules").is_dir():
+        raise AssertionError("node and verifier/web/node_modules are needed: run `bash verifier/web/build.sh`")
+    result = subprocess.run([node, "cli.mjs", "batch", "--trust-root", str(trust_root)], cwd=WEB, check=False,
+                            input="".join(f"{p}\n" for p in packs), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [json.loads(line) for line in result.stdout.splitlines()]

@@ -45,7 +45,7 @@ function run() {
   const result = $("result");
   result.dataset.state = "working";
   result.dataset.reason = "";
-  $("verdict").textContent = "正在校验… Verifying…";
+  $("verdict").textContent = "正在校验…（上千个事件的证据包约需数秒）Verifying… (a pack of a thousand events takes a few seconds)";
   setTimeout(() => show(verifyPack(pack.zip ? { zip: pack.zip } : { folder: pack.folder }, trustRoot)), 20);
 }
 

@@ -1,0 +1,109 @@
+"""``verify.html`` on real evidence packs in a real headless Chromium (marker ``browser``).
+
+- The clerk's flow: a pack built by the service's pack builder carries verify.html; opened from the unzipped
+  pack (``file://``), with the trust root and the pack's zip chosen, it says VALID; so it does for the folder.
+- Tampered packs (the golden vectors, one per reason class): the page shows the reason class, file and exit
+  family of ``tiezheng verify PACK --json`` (the real command, run as a subprocess).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import _missing_service
+from tests.e2e.verify_html_kit import chromium_missing, open_verifier
+from tests.tamper.sources import RealPacks, build_real_packs
+
+pytestmark = pytest.mark.browser
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "packs"
+_STATE = {0: "valid", 1: "invalid", 2: "unusable"}
+
+
+@pytest.fixture(scope="module")
+def chromium(pytestconfig: pytest.Config) -> None:
+    """Headless Chromium is installed (a missing one fails under --require-services)."""
+    missing = chromium_missing()
+    if missing:
+        _missing_service(pytestconfig, missing)
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory) -> RealPacks:
+    """Real packs built by the service's pack builder."""
+    return build_real_packs(tmp_path_factory.mktemp("world"))
+
+
+def _cli(pack: Path, trust_root: Path) -> dict[str, Any]:
+    result = subprocess.run([sys.executable, "-m", "evidence_api.cli", "verify", str(pack), "--trust-root",
+                             str(trust_root), "--json"], capture_output=True, text=True, check=False)
+    body: dict[str, Any] = json.loads(result.stdout)
+    body["exit"] = result.returncode
+    return body
+
+
+def _vector(tmp_path: Path, case: str) -> Path:
+    path = tmp_path / f"{case}.zip"
+    path.write_bytes(base64.b64decode(json.loads((VECTORS / f"{case}.json").read_text())["pack"]))
+    return path
+
+
+def test_verify_html_inside_a_built_pack_verifies_it(chromium: None, real: RealPacks, tmp_path: Path) -> None:
+    source = real.sources[1]
+    pack = tmp_path / "pack.zip"
+    pack.write_bytes(source.data)
+    trust = tmp_path / "trust-root.json"
+    trust.write_text(real.trust_root_json, encoding="utf-8")
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(pack) as archive:
+        archive.extractall(folder)
+    html = folder / "verify.html"
+    assert b"sm-crypto-v2" in html.read_bytes(), "the pack carries a placeholder, not the built verify.html"
+    with open_verifier(html) as page:
+        verdict = page.verify(pack, trust)
+        assert (verdict.state, verdict.reason) == ("valid", ""), verdict.text
+        assert "有效 VALID" in verdict.text and "signed" in verdict.text
+        assert page.requests == [html.as_uri()]
+    with open_verifier(html) as page:
+        verdict = page.verify(folder, trust)
+        assert (verdict.state, verdict.reason) == ("valid", ""), verdict.text
+
+
+def test_verify_html_without_trust_root_says_what_to_choose(chromium: None, real: RealPacks, tmp_path: Path,
+                                                             ) -> None:
+    pack = tmp_path / "pack.zip"
+    pack.write_bytes(real.sources[0].data)
+    from verifier.web import verify_html_path
+
+    with open_verifier(verify_html_path()) as page:
+        verdict = page.verify(pack, None)
+    assert (verdict.state, verdict.reason) == ("unusable", "untrusted-log")
+    assert "请先选择信任根文件" in verdict.text and "Choose the trust-root file first" in verdict.text
+
+
+CASES = ["file-hash--permit-pinned--flip-data-anchors--local.json-at-48", "zip--permit-pinned--truncated",
+         "manifest-signature--permit-pinned--manifest-resigned-by-stranger", "missing-file--permit-pinned--unsigned-event-dropped",
+         "inclusion-proof--permit-pinned--resigned-proof-of-other-leaf", "event-signature--permit-pinned--resigned-actor-key-replaced",
+         "chain-gap--permit-pinned--resigned-event-dropped", "media-hash--permit-pinned--resigned-media-file-replaced",
+         "anchor-local--permit-pinned--resigned-local-entry-forged", "untrusted-log--valid-pack-other-trust-root"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_verify_html_shows_the_reason_of_the_cli(chromium: None, case: str, tmp_path: Path) -> None:
+    from verifier.web import verify_html_path
+
+    pack = _vector(tmp_path, case)
+    trust = VECTORS / json.loads((VECTORS / f"{case}.json").read_text())["trust_root"]
+    want = _cli(pack, trust)
+    with open_verifier(verify_html_path()) as page:
+        verdict = page.verify(pack, trust)
+    assert want["reason"] == case.split("--")[0]
+    assert (verdict.state, verdict.reason, verdict.path or None) == (_STATE[want["exit"]], want["reason"], want["path"])
