@@ -164,7 +164,7 @@ class LogReader:
             query = query.where(e.kind.in_(sorted(kinds)))
         with self.engine.connect() as conn:
             return [EventHead(i, event_id, kind, permit, bytes(leaf_hash), received)
-                    for i, event_id, kind, permit, leaf_hash, received in conn.execute(query).tuples()]
+                    for i, event_id, kind, permit, leaf_hash, received in conn.execute(query)]
 
     def event_count(self, tenant: str, start: int, end: int) -> int:
         """How many of ``tenant``'s events have ``start <= leaf_index < end``."""
