@@ -28,13 +28,21 @@ class Settings(BaseSettings):
     log_origin: str = "tiezheng.local/log"
     checkpoint_interval: float = 0.5
     anchor_interval: float = 5.0  # seconds between anchoring rounds (only when the tree grew)
+    anchor_backends: str = "local"  # comma-separated: local, fabric (the business chain)
+    fabric_profile: Path | None = None  # the Fabric network's client profile (network.json), for "fabric"
+    fabric_client_org: str | None = None  # MSP id whose user_msp identity the service uses; default: the first
     max_batch: int = 1000
     max_body_bytes: int = 16 * 1024 * 1024
     watchdog_interval: float = 10.0  # seconds between permit checks (expiry, guardian silence, overdue gas tests)
     certificate_registry_url: str | None = None  # e.g. https://registry.example/api/certs/{number}?name={holder_name}
     intake_workers: int | None = None  # processes that check and seal batches; None: one per core, 0: in-process
+    public_url: str = "http://127.0.0.1:8080"  # where relying parties reach the service: the pack certificate's QR
     plant_timezone: str = DEFAULT_PLANT_TZ  # IANA zone of the plant: calendar days, night hours, daily jobs
     digest_time: time = time(2, 0)  # plant time at which yesterday's regulator digests are built (HH:MM)
+
+    def backends(self) -> list[str]:
+        """The anchor backends named by ``anchor_backends``, in order, without repeats."""
+        return list(dict.fromkeys(b.strip() for b in self.anchor_backends.split(",") if b.strip()))
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Settings:
@@ -47,4 +55,10 @@ class Settings(BaseSettings):
         if self.admin_token is not None and len(self.admin_token) < 12:
             raise ValueError("TIEZHENG_ADMIN_TOKEN must be at least 12 characters")
         zone(self.plant_timezone)  # refuses an unknown zone with its name
+        unknown = set(self.backends()) - {"local", "fabric"}
+        if unknown or not self.backends():
+            raise ValueError(f"TIEZHENG_ANCHOR_BACKENDS lists local and/or fabric, got {self.anchor_backends!r}")
+        if "fabric" in self.backends() and self.fabric_profile is None:
+            raise ValueError("TIEZHENG_ANCHOR_BACKENDS names fabric: set TIEZHENG_FABRIC_PROFILE to the network's "
+                             "client profile (network.json; network/fabric/up.sh writes one)")
         return self

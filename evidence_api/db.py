@@ -33,8 +33,8 @@ from ledger import storage
 
 __all__ = [
     "actor_keys", "all_metadata", "api_tokens", "areas", "certificate_warnings", "certificates", "contractors",
-    "devices", "digests", "metadata", "migrate", "notifications", "permit_workers", "permits", "projection_cursors",
-    "projection_failures", "risk_grants", "sites", "tenant_settings",
+    "devices", "digests", "evidence_packs", "metadata", "migrate", "notifications", "permit_workers", "permits",
+    "projection_cursors", "projection_failures", "risk_grants", "sites", "tenant_settings",
     "tenants", "users", "violations", "workers",
 ]
 
@@ -203,6 +203,26 @@ permits = Table(
 )
 Index("ix_permits_state", permits.c.tenant, permits.c.state)
 Index("ix_permits_area", permits.c.tenant, permits.c.area, permits.c.starts_at)
+
+evidence_packs = Table(
+    "evidence_packs",
+    metadata,
+    _tenant(),
+    Column("id", String(36), primary_key=True),
+    Column("scope", Text, nullable=False),  # JSON: the scope (docs/formats.md "Scope"), permits filled in for an area
+    Column("status", String(16), nullable=False),  # building | ready | failed
+    Column("stage", String(16), nullable=False),  # queued | events | sign | verify | done | failed
+    Column("done", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    _created(),
+    Column("updated_at", String(40), nullable=False),
+    Column("size", BigInteger),
+    Column("sm3", String(64)),  # of the zip file
+    Column("evidence_digest", String(64)),  # the SM3 the certificate shows
+    Column("assurance", String(64)),
+    Column("error", Text),
+)
+Index("ix_evidence_packs_status", evidence_packs.c.status)
 
 permit_workers = Table(
     "permit_workers",

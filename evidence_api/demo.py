@@ -168,29 +168,34 @@ def _print_timeline(timeline: list[TimelineEntry]) -> None:
     _console.print(table)
 
 
-def _wait_for_anchor(client: ApiClient, size: int) -> Checkpoint:
-    deadline = time.monotonic() + 15
+def _wait_for_anchor(client: ApiClient, size: int, backend: str) -> Checkpoint:
+    deadline = time.monotonic() + (60 if backend == "fabric" else 15)
     while time.monotonic() < deadline:
         try:
             checkpoint = client.checkpoint()
-            if checkpoint.tree_size >= size and client.anchors(checkpoint.tree_size).anchors:
+            anchors = client.anchors(checkpoint.tree_size).anchors if checkpoint.tree_size >= size else ()
+            if any(a["backend"] == backend for a in anchors):
                 return checkpoint
         except ApiError as exc:
             if exc.status != 404:  # 404: no checkpoint cut yet
                 raise
         time.sleep(0.2)
-    raise RuntimeError(f"no anchored checkpoint covers {size} events after 15 s")
+    raise RuntimeError(f"no {backend} anchor covers {size} events in time"
+                       + ("; is the Fabric network up? (tiezheng network status)" if backend == "fabric" else ""))
 
 
-def _write_trust_root(client: httpx.Client, data_dir: Path) -> tuple[Path, Path, str]:
-    """What a relying party does once, out of band: take the log's public key and write a trust root naming it.
-    Returns the key file, the trust root file and the log's origin."""
+def _write_trust_root(client: httpx.Client, data_dir: Path, fabric_profile: Path | None) -> tuple[Path, Path, str]:
+    """What a relying party does once, out of band: take the log's public key (and the Fabric network's org
+    CAs) and write a trust root naming it. Returns the key file, the trust root file and the log's origin."""
+    from verifier.fabric_profile import fabric_section
     from verifier.trust import TrustRoot
 
     published = client.get("/v1/log/public-key").raise_for_status().json()
     key_file, root_file = data_dir / "log-public-key.pem", data_dir / "trust-root.json"
     key_file.write_text(published["public_key_pem"], encoding="utf-8")
-    root_file.write_text(TrustRoot.for_log(published["origin"], published["public_key_pem"]).to_json(), encoding="utf-8")
+    fabric = fabric_section(fabric_profile) if fabric_profile is not None else None
+    root_file.write_text(TrustRoot.for_log(published["origin"], published["public_key_pem"], fabric=fabric).to_json(),
+                         encoding="utf-8")
     return key_file, root_file, str(published["origin"])
 
 
@@ -200,21 +205,29 @@ def _verify(path: Path, trust_root: Path) -> int:
     return verify_command(str(path), trust_root=str(trust_root), json_output=False, verbose=False)
 
 
-def run_demo(*, data_dir: Path, out: Path) -> int:
-    """Run the demo; returns the exit code (0 when the bundle verifies and the tampered copy does not)."""
+def run_demo(*, data_dir: Path, out: Path, fabric_profile: Path | None = None) -> int:
+    """Run the demo; returns the exit code (0 when the bundle verifies and the tampered copy does not).
+
+    With ``fabric_profile`` (a running network's client profile) the log is also anchored on that Fabric
+    network, under an origin of its own, and the bundle carries the Fabric receipt.
+    """
     admin_token = secrets.token_urlsafe(24)
     # anchoring every second (default: 5 s) so the demo's bundle carries its anchor without a wait
-    server = _Server(Settings(data_dir=data_dir, admin_token=admin_token, anchor_interval=1.0))
+    fabric: dict[str, Any] = {} if fabric_profile is None else {
+        "anchor_backends": "local,fabric", "fabric_profile": fabric_profile,
+        # the chaincode registers one key per origin, and each demo run makes a new key
+        "log_origin": f"tiezheng.demo/{secrets.token_hex(4)}"}
+    server = _Server(Settings(data_dir=data_dir, admin_token=admin_token, anchor_interval=1.0, **fabric))
     base = server.start()
     _console.print(f"[bold]Tiezheng demo[/] — service on {base}, data in {data_dir.resolve()}")
     try:
         with ApiClient.connect(base, admin_token, timeout=60) as root:
-            return _run(root, data_dir, out)
+            return _run(root, data_dir, out, fabric_profile)
     finally:
         server.stop()
 
 
-def _run(root: ApiClient, data_dir: Path, out: Path) -> int:
+def _run(root: ApiClient, data_dir: Path, out: Path, fabric_profile: Path | None) -> int:
     run = secrets.token_hex(3)
     tenant = f"demo-chem-{run}"
     client: httpx.Client = root.http  # plain HTTP for the verify step: it takes the log's key as anyone would
@@ -233,15 +246,17 @@ def _run(root: ApiClient, data_dir: Path, out: Path) -> int:
     _console.print(f"{relayed} detector readings decoded by the gateway gw-07 from BLE notifications of detector "
                    "lel-detector-07 (model tz-m4), queued in its outbox and synced under one SM2 attestation, "
                    "each checked against the gas limits")
-    checkpoint = _wait_for_anchor(api, api.timeline(permit)[-1].leaf_index + 1)
+    backend = "fabric" if fabric_profile is not None else "local"
+    checkpoint = _wait_for_anchor(api, api.timeline(permit)[-1].leaf_index + 1, backend)
     timeline = api.timeline(permit)
     _print_timeline(timeline[:-20] + timeline[-2:])
-    _console.print("[bold]Checkpoint[/] (C2SP signed note, SM2), anchored in the local journal:")
+    where = "on the Fabric channel (endorsed by both orgs)" if backend == "fabric" else "in the local journal"
+    _console.print(f"[bold]Checkpoint[/] (C2SP signed note, SM2), anchored {where}:")
     _console.print(checkpoint.text, markup=False, highlight=False, soft_wrap=True)
     checkin = next(e.event_id for e in timeline if e.kind == "guardian.checkin")
     bundle = api.bundle(checkin).document
     out.write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    key_file, root_file, origin = _write_trust_root(client, data_dir)
+    key_file, root_file, origin = _write_trust_root(client, data_dir, fabric_profile)
     _console.print(f"[bold]Bundle[/] of the guardian check-in written to {out}; verifying it offline against the "
                    f"trust root {root_file} (the log's key, taken once from GET /v1/log/public-key):")
     valid = _verify(out, root_file)
@@ -249,6 +264,27 @@ def _run(root: ApiClient, data_dir: Path, out: Path) -> int:
     tampered.write_text(out.read_text(encoding="utf-8").replace("liu.yang", "liu.yanG", 1), encoding="utf-8")
     _console.print(f"[bold]Tampered copy[/] {tampered} (one letter of the guardian's id changed):")
     rejected = _verify(tampered, root_file)
+    extra = f" --fabric-network {fabric_profile}" if fabric_profile is not None else ""
     _console.print(f"Try it yourself: [cyan]tiezheng verify {out} --trust-root {root_file}[/] (made with "
-                   f"[cyan]tiezheng trust-root init --origin {origin} --log-key {key_file} -o {root_file}[/])")
-    return 0 if valid == 0 and rejected == 1 else 1
+                   f"[cyan]tiezheng trust-root init --origin {origin} --log-key {key_file}{extra} -o {root_file}[/])")
+    legal = root.with_token(root.issue_token(tenant, "reader", "legal team").token)  # packs need admin or reader
+    pack_ok = _export_pack(legal, permit, out.with_name("demo-pack.zip"), root_file, data_dir)
+    return 0 if valid == 0 and rejected == 1 and pack_ok else 1
+
+
+def _export_pack(api: ApiClient, permit: str, path: Path, root_file: Path, data_dir: Path) -> bool:
+    """Export the permit's evidence pack, verify it with the CLI, unpack its certificate and browser verifier."""
+    import zipfile
+
+    from evidence_api.pack_cli import pack_build_command
+
+    _console.print(f"[bold]Evidence pack[/] of permit {permit} (every event of its chain, with proofs and receipts):")
+    if pack_build_command(api, {"kind": "permit", "permit": permit}, path) != 0:
+        return False
+    verified = _verify(path, root_file)
+    folder = data_dir / "pack"
+    with zipfile.ZipFile(path) as archive:
+        archive.extractall(folder, members=["report.pdf", "report.html", "verify.html"])
+    _console.print(f"Certificate (存证证书): {folder / 'report.pdf'}; browser verifier (offline, pick {path}): "
+                   f"{folder / 'verify.html'}")
+    return verified == 0

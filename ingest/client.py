@@ -251,6 +251,22 @@ class ApiClient:
         """The offline-verifiable bundle of one logged event."""
         return rec.Bundle(event_id, self._get(f"/v1/events/{event_id}/bundle"))
 
+    # -- evidence packs --------------------------------------------------------------------------
+    def create_pack(self, scope: Mapping[str, Any]) -> rec.PackStatus:
+        """Ask for the evidence pack of ``scope`` (built now when small, else in the background)."""
+        return rec.PackStatus.from_json(self.request("POST", "/v1/evidence-packs", body={"scope": dict(scope)}))
+
+    def pack_status(self, pack_id: str) -> rec.PackStatus:
+        """A pack's status and progress."""
+        return rec.PackStatus.from_json(self._get(f"/v1/evidence-packs/{pack_id}"))
+
+    def download_pack(self, pack_id: str) -> bytes:
+        """The zip of a ready pack."""
+        response = self._send("GET", f"/v1/evidence-packs/{pack_id}/zip", None, None)
+        if not response.is_success:
+            raise ApiError.from_response(response)
+        return response.content
+
     # -- permits ---------------------------------------------------------------------------------
     def draft(self, item: Mapping[str, Any] | bytes) -> rec.PermitAnswer:
         """Create a permit from an applicant's signed ``permit.drafted`` item."""

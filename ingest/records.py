@@ -14,7 +14,7 @@ from typing import Any
 
 __all__ = [
     "Anchors", "Area", "Bundle", "Certificate", "Checkpoint", "ConsistencyProof", "Contractor", "Device",
-    "InclusionProof", "IssuedToken", "LogPublicKey", "Permit", "PermitAnswer", "Receipt", "RegisteredKey",
+    "InclusionProof", "IssuedToken", "LogPublicKey", "PackStatus", "Permit", "PermitAnswer", "Receipt", "RegisteredKey",
     "Rules", "Site", "Tenant", "TimelineEntry", "User", "Worker",
 ]
 
@@ -342,3 +342,27 @@ class Anchors:
     def from_json(cls, data: Json) -> Anchors:
         """From ``GET /v1/log/anchors``."""
         return cls(data["tree_size"], tuple(data["anchors"]))
+
+
+@dataclass(frozen=True)
+class PackStatus:
+    """An evidence pack's status (``building``, ``ready``, ``failed``), progress and, once ready, digests."""
+
+    id: str
+    scope: Json
+    status: str
+    stage: str
+    done: int
+    total: int
+    size: int | None
+    sm3: str | None
+    evidence_digest: str | None
+    assurance: str | None
+    error: str | None
+
+    @classmethod
+    def from_json(cls, body: Json) -> PackStatus:
+        """From ``GET /v1/evidence-packs/{id}``."""
+        return cls(body["id"], body["scope"], body["status"], body["stage"], body["done"], body["total"],
+                   body.get("size"), body.get("sm3"), body.get("evidence_digest"), body.get("assurance"),
+                   body.get("error"))

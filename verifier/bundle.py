@@ -38,8 +38,9 @@ from verifier.events import (
     verify_attestation,
     verify_payload_commitment,
 )
+from verifier.fabric import FabricReceipt, verify_fabric_anchor
 from verifier.merkle import MAX_INCLUSION_HASHES, verify_inclusion
-from verifier.report import ASSURANCE_SIGNED, Report, StepResult, notes_for
+from verifier.report import ASSURANCE_FABRIC, ASSURANCE_SIGNED, FABRIC_NOTE, Report, StepResult, notes_for
 from verifier.sm import PublicKey
 from verifier.trust import LogKey, TrustRoot
 
@@ -63,7 +64,7 @@ class Bundle:
     payload: Payload | None
     checkpoint: Checkpoint
     inclusion_proof: tuple[bytes, ...]
-    anchors: tuple[LocalAnchor, ...]
+    anchors: tuple[LocalAnchor | FabricReceipt, ...]
     log_key_pem: str
     actor_key_pem: str
 
@@ -122,8 +123,10 @@ def verify_bundle(bundle: Bundle, *, trust_root: TrustRoot) -> Report:
        the log committed; SM2 hashes the public key into the signed digest (Z_A), so no other key does.
        When ``key_id`` names a fingerprint, the key must have it.
     6. Payload commitment, if the payload is included.
-    7. Each anchor: entry signed by a trusted key of the origin, its checkpoint by that key, consistency
-       from the bundle checkpoint.
+    7. Each anchor: local: entry signed by a trusted key of the origin, its checkpoint by that key,
+       consistency from the bundle checkpoint; fabric: the receipt's block checked against the trust root's
+       Fabric orgs (``verifier.fabric``), the stored checkpoint signed by a trusted key and consistent with
+       the bundle checkpoint. A verified fabric anchor gives assurance ``fabric``.
     """
     run = _Run(bundle, trust_root=trust_root)
     with run.step(2, "log key"):
@@ -189,6 +192,8 @@ class _Run:
     current: tuple[int, str] = (1, "structure")
     log_key_fingerprint: str | None = None
     actor_key_binding: str | None = None
+    fabric_note: str | None = None
+    fabric_endorsed_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.results.append(StepResult(1, "structure", "ok", f"{BUNDLE_FORMAT} parsed"))
@@ -215,8 +220,9 @@ class _Run:
 
     def report(self, *, valid: bool, failure: str | None = None) -> Report:
         """The report of the steps recorded so far."""
-        assurance = ASSURANCE_SIGNED if valid else None
+        assurance = (ASSURANCE_FABRIC if self.fabric_note else ASSURANCE_SIGNED) if valid else None
         event = self.bundle.event
+        fabric_notes = (self.fabric_note,) if valid and self.fabric_note else ()
         actor_fingerprint = PublicKey.from_pem(self.bundle.actor_key_pem).fingerprint()
         return Report(
             valid=valid,
@@ -232,12 +238,13 @@ class _Run:
             leaf_index=self.bundle.leaf_index,
             assurance=assurance,
             failure=failure,
-            notes=notes_for(
+            notes=fabric_notes + notes_for(
                 assurance=assurance,
                 actor_key_binding=self.actor_key_binding,
                 actor_key_id=str(event.actor["key_id"]),
                 actor_key_fingerprint=actor_fingerprint,
             ),
+            fabric_endorsed_by=self.fabric_endorsed_by if valid else (),
         )
 
 
@@ -269,6 +276,9 @@ def _check_anchors(bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> No
             run.skip("no anchors in the bundle")
     by_fingerprint = {key.fingerprint: key for key in trusted}
     for i, anchor in enumerate(bundle.anchors, start=1):
+        if isinstance(anchor, FabricReceipt):
+            _check_fabric_anchor(i, anchor, run, trusted)
+            continue
         with run.step(7, f"anchor {i} (local journal seq {anchor.entry.seq})"):
             key = by_fingerprint.get(anchor.entry.key_id)
             if key is None:
@@ -283,6 +293,23 @@ def _check_anchors(bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> No
             )
 
 
+def _check_fabric_anchor(i: int, anchor: FabricReceipt, run: _Run, trusted: tuple[LogKey, ...]) -> None:
+    with run.step(7, f"anchor {i} (fabric block {anchor.block_number})"):
+        network = run.trust_root.fabric
+        if network is None:
+            run.skip("the trust root has no fabric section (the orgs' CA certificates): not checked; add it with "
+                     "tiezheng trust-root init --fabric-network network.json")
+            return
+        found = verify_fabric_anchor(anchor, checkpoint=run.bundle.checkpoint, network=network, log_keys=trusted)
+        endorsers = ", ".join(found.endorsed_by)
+        run.fabric_endorsed_by = found.endorsed_by
+        run.fabric_note = FABRIC_NOTE.format(orderer=f"{found.orderer.msp_id} ({found.orderer.subject})",
+                                             endorsers=endorsers)
+        run.ok(f"tree size {found.tree_size} stored by chaincode {network.chaincode} on channel {network.channel} "
+               f"in block {found.block_number} (tx {anchor.tx_id}), endorsed by {endorsers}, block signed by "
+               f"{found.orderer.msp_id}; consistent with the checkpoint")
+
+
 def _leaf_index(obj: JSONObject, checkpoint: Checkpoint) -> int:
     index = int_field(obj, "leaf_index", "bundle")
     if index >= checkpoint.tree_size:
@@ -292,7 +319,12 @@ def _leaf_index(obj: JSONObject, checkpoint: Checkpoint) -> int:
     return index
 
 
-def _anchor(value: Any) -> LocalAnchor:
+def _anchor(value: Any) -> LocalAnchor | FabricReceipt:
+    backend = value.get("backend") if isinstance(value, dict) else None
+    if backend == "fabric":
+        return FabricReceipt.from_json(value, in_bundle=True)
+    if isinstance(backend, str) and backend != "local":
+        raise MalformedInput(f"unsupported anchor backend {backend[:40]!r}, want 'local' or 'fabric'")
     anchor = LocalAnchor.from_json(value)  # the backend first: its message is the clearer one
     require_fields(value, "bundle.anchor", required=("backend", "entry", "consistency_proof"))
     return anchor

@@ -23,6 +23,7 @@ from rich.text import Text
 
 from verifier.bundle import MAX_BUNDLE_BYTES, Bundle, verify_bundle
 from verifier.errors import MalformedInput, UntrustedLog, VerifierError
+from verifier.fabric_profile import fabric_section
 from verifier.pack import MAX_PACK_BYTES, is_pack, verify_pack
 from verifier.pack_errors import PackInvalid, PackUnusable
 from verifier.report import Report
@@ -90,23 +91,30 @@ def _verify_pack(out: Console, data: bytes, *, trust_root: str | None, json_outp
     return EXIT_VALID
 
 
-def trust_root_init_command(*, origin: str, log_key: str, out: str, force: bool) -> int:
+def trust_root_init_command(*, origin: str, log_key: str, out: str, force: bool,
+                            fabric_network: str | None = None) -> int:
     """Write a trust root naming one log key, for ``tiezheng trust-root init``; return the exit code.
 
     ``origin`` is the log's name in its checkpoints, ``log_key`` the path of its public key (PEM) obtained
-    out of band, ``out`` the file to write (refused if it exists, unless ``force``). Returns 0, or 2 with a
-    message when the key or origin is unusable or the file cannot be written.
+    out of band, ``out`` the file to write (refused if it exists, unless ``force``); ``fabric_network``, a
+    Fabric client profile (network.json) whose orgs' CA certificates go in the ``fabric`` section. Returns
+    0, or 2 with a message when the key, origin or profile is unusable or the file cannot be written.
     """
     console = Console(highlight=False, soft_wrap=True)
     try:
         pem = _read(log_key, "log key", 1024 * 1024).decode("utf-8", errors="replace")
-        root = TrustRoot.for_log(origin, pem)
+        fabric = fabric_section(fabric_network) if fabric_network else None
+        root = TrustRoot.for_log(origin, pem, fabric=fabric)
         _write_new(Path(out), root.to_json(), force=force)
     except VerifierError as exc:
         console.print(Text(_printable(f"UNUSABLE INPUT: {exc.diagnostics()}"), style="red"))
         return EXIT_UNUSABLE
     key = root.logs[0]
     console.print(Text(_printable(f"wrote {out}: log {key.origin!r} with key {key.fingerprint}")))
+    if root.fabric is not None:
+        orgs = ", ".join(o.msp_id for o in root.fabric.orgs)
+        console.print(Text(_printable(f"fabric channel {root.fabric.channel!r}, chaincode {root.fabric.chaincode!r}, "
+                                      f"orgs {orgs} (endorsers: {', '.join(root.fabric.endorsers)})")))
     console.print("compare that fingerprint with the one the log's operator publishes before you rely on it.")
     return EXIT_VALID
 

@@ -7,20 +7,22 @@ manifest signature and every file hash passed, so what they catch is a service t
 
 from __future__ import annotations
 
+from verifier._json import canonical
 from verifier.checkpoint import Checkpoint, key_hash, verify_checkpoint
-from verifier.errors import VerificationFailed
+from verifier.errors import BadSignature, VerificationFailed
 from verifier.events import (
     Event,
     actor_key_binding,
-    event_leaf_hash,
-    verify_actor_signature,
+    claim,
     verify_attestation,
     verify_payload_commitment,
 )
+from verifier.hashing import leaf_hash
 from verifier.merkle import verify_consistency, verify_inclusion
 from verifier.pack_content import PackContent
 from verifier.pack_errors import refuse
-from verifier.sm import sm3
+from verifier.pack_manifest import ManifestFile
+from verifier.sm import PublicKey, verify_sm2
 from verifier.trust import LogKey
 
 __all__ = [
@@ -73,12 +75,12 @@ def check_inclusion(content: PackContent) -> None:
         refuse("inclusion-proof", f"{len(content.inclusion)} proofs at size {content.inclusion_size} for "
                                   f"{len(content.events)} events, want one each at size {checkpoint.tree_size}", path=path)
     previous = -1
-    for line, (event, proof) in enumerate(zip(content.events, content.inclusion, strict=True), start=1):
+    for line, (raw, proof) in enumerate(zip(content.event_lines, content.inclusion, strict=True), start=1):
         if not previous < proof.leaf_index < checkpoint.tree_size:
             refuse("inclusion-proof", f"proof {line} is for leaf {proof.leaf_index}: leaf indices must ascend, "
                                       f"below {checkpoint.tree_size}", path=path)
         try:
-            verify_inclusion(proof.leaf_index, checkpoint.tree_size, event_leaf_hash(event), proof.audit_path,
+            verify_inclusion(proof.leaf_index, checkpoint.tree_size, leaf_hash(raw), proof.audit_path,
                              checkpoint.root_hash)
         except VerificationFailed as exc:
             refuse("inclusion-proof", f"event on line {line} (leaf {proof.leaf_index}): {exc.message}", path=path)
@@ -95,24 +97,28 @@ def check_event_signatures(content: PackContent) -> dict[str, str]:
         if entry is None:
             refuse("event-signature", f"event on line {line}: key {key_id[:80]!r} is not in keys/actors.json",
                    path="events.jsonl")
-        pem = entry.key.to_pem()
         try:
-            _verify_actor(content, event, pem)
-            bindings[key_id] = actor_key_binding(event, public_key_pem=pem)
+            _verify_actor(content, event, entry.key)
+            if key_id not in bindings:  # the binding depends on the key id and the key only
+                bindings[key_id] = actor_key_binding(event, public_key_pem=entry.key.to_pem())
         except VerificationFailed as exc:
             refuse("event-signature", f"event on line {line} ({event.fields['event_id']}): {exc.message}",
                    path="events.jsonl")
     return bindings
 
 
-def _verify_actor(content: PackContent, event: Event, pem: str) -> None:
+def _verify_actor(content: PackContent, event: Event, key: PublicKey) -> None:
     if event.attestation_hash is None:
-        verify_actor_signature(event, public_key_pem=pem)
+        assert event.signature is not None  # an event carries exactly one of signature and attestation
+        try:
+            verify_sm2(key, canonical(claim(event)), event.signature)
+        except BadSignature as exc:
+            raise BadSignature(f"actor signature over the claim does not verify: {exc}") from exc
         return
     attestation = content.attestations.get(event.attestation_hash)
     if attestation is None:
         raise VerificationFailed(f"attestation {event.attestation_hash.hex()} is not in attestations.jsonl")
-    verify_attestation(event, attestation, public_key_pem=pem)
+    verify_attestation(event, attestation, public_key_pem=key.to_pem())
 
 
 def check_payloads(content: PackContent) -> int:
@@ -166,7 +172,7 @@ def check_chain(content: PackContent) -> str:
     if kind == "worker":
         return "worker events are not chained: their completeness is the service's statement"
     last: dict[str, bytes] = {}
-    for line, event in enumerate(content.events, start=1):
+    for line, (event, raw) in enumerate(zip(content.events, content.event_lines, strict=True), start=1):
         permit = str(event.fields["subject"].get("permit"))
         prev = event.fields.get("prev")
         want = last.get(permit)
@@ -175,7 +181,7 @@ def check_chain(content: PackContent) -> str:
             refuse("chain-gap", f"event on line {line} ({event.fields['event_id']}) has prev {prev}, want "
                                 f"{want.hex() if want is not None else 'null'}: an event is missing, extra or out "
                                 "of order", path="events.jsonl")
-        last[permit] = event_leaf_hash(event)
+        last[permit] = leaf_hash(raw)
     if kind == "permit":
         return f"all {len(content.events)} events of the permit, chained from its first (prev null)"
     return "each permit's events in the range are consecutive in its chain"
@@ -185,7 +191,7 @@ def check_media(content: PackContent) -> tuple[int, int]:
     """Steps 17 and 18: media files match their entries and events; deleted media have their deletion event.
     Returns (present, deleted)."""
     by_index = {p.leaf_index: e for p, e in zip(content.inclusion, content.events, strict=True)}
-    present = 0
+    present, listed = 0, content.manifest.listed()
     for entry in content.media:
         event, payload = by_index.get(entry.event), content.payloads.get(entry.event)
         value = payload.value if payload is not None else None
@@ -195,15 +201,16 @@ def check_media(content: PackContent) -> tuple[int, int]:
                                  "this media whose payload has its sm3 and size", path="media/index.json")
         if entry.state == "present":
             present += 1
-            _check_present(content, entry.path, entry.sm3, entry.size, entry.deleted_by)
+            _check_present(listed, entry.path, entry.sm3, entry.size, entry.deleted_by)
         else:
             _check_deleted(content, by_index, entry.media, entry.path, entry.deleted_by)
     return present, len(content.media) - present
 
 
-def _check_present(content: PackContent, path: str | None, digest: bytes, size: int, deleted_by: int | None) -> None:
-    data = content.files.get(path) if path is not None else None
-    if data is None or len(data) != size or sm3(data) != digest:
+def _check_present(listed: dict[str, ManifestFile], path: str | None, digest: bytes, size: int,
+                   deleted_by: int | None) -> None:
+    found = listed.get(path) if path is not None else None
+    if found is None or found.size != size or found.sm3 != digest:  # the file's own hash was checked (step 9)
         refuse("media-hash", f"media file {path} is missing or its size or sm3 is not its entry's",
                path=path or "media/index.json")
     if deleted_by is not None:

@@ -85,6 +85,7 @@ class PackContent:
     files: dict[str, bytes]
     checkpoints: dict[int, Checkpoint]
     events: tuple[Event, ...]
+    event_lines: tuple[bytes, ...]
     attestations: dict[bytes, Attestation]
     inclusion_size: int
     inclusion: tuple[InclusionProof, ...]
@@ -104,10 +105,11 @@ class PackContent:
 def read_content(manifest: Manifest, files: dict[str, bytes]) -> PackContent:
     """Parse every listed file (already hash-checked); raises ``PackUnusable`` (``malformed``) naming the file."""
     size, inclusion = _inclusion(files)
+    events, lines = _events(files["events.jsonl"])
     return PackContent(
         manifest=manifest, files=files,
         checkpoints={_size_of(p): _checkpoint(p, files[p]) for p in files if p.startswith("checkpoints/")},
-        events=_events(files["events.jsonl"]), attestations=_attestations(files["attestations.jsonl"]),
+        events=events, event_lines=lines, attestations=_attestations(files["attestations.jsonl"]),
         inclusion_size=size, inclusion=inclusion, consistency=_consistency(files),
         payloads={_size_of(p): _payload(p, files[p]) for p in files if p.startswith("payloads/")},
         log_key=_pem("keys/log.pem", files["keys/log.pem"]), actor_keys=_actor_keys(files["keys/actors.json"]),
@@ -146,16 +148,17 @@ def _lines(path: str, data: bytes, limit: int) -> list[bytes]:
     return lines
 
 
-def _events(data: bytes) -> tuple[Event, ...]:
+def _events(data: bytes) -> tuple[tuple[Event, ...], tuple[bytes, ...]]:
+    """The events and their lines: a line is the canonical event, so its bytes are the leaf bytes."""
     path = "events.jsonl"
     with as_reason("malformed", path):
-        events = []
-        for number, line in enumerate(_lines(path, data, _MAX_EVENTS), start=1):
+        events, lines = [], _lines(path, data, _MAX_EVENTS)
+        for number, line in enumerate(lines, start=1):
             try:
                 events.append(Event.from_json(_json(path, line)))
             except MalformedInput as exc:
                 raise MalformedInput(f"line {number}: {exc.message}") from exc
-        return tuple(events)
+        return tuple(events), tuple(lines)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

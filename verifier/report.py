@@ -1,7 +1,8 @@
 """The verification report of a bundle: which steps of docs/formats.md passed, and what assurance that gives.
 
-Assurance levels (docs/formats.md, "Bundle"; ARCHITECTURE.md "Anchoring"): v1 knows only ``signed``, the
-level of a checkpoint signature and a local anchor journal, both signed with the operator's own key.
+Assurance levels (docs/formats.md, "Bundle"; ARCHITECTURE.md "Anchoring"): ``signed``, the level of a
+checkpoint signature and a local anchor journal, both signed with the operator's own key; ``fabric``, when a
+Fabric anchor receipt verified against the orgs' CAs of the trust root (the business chain holds it).
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ASSURANCE_SIGNED", "SIGNED_NOTE", "Report", "StepResult", "notes_for"]
+__all__ = ["ASSURANCE_FABRIC", "ASSURANCE_SIGNED", "FABRIC_NOTE", "SIGNED_NOTE", "Report", "StepResult", "notes_for"]
 
 ASSURANCE_SIGNED = "signed"
+ASSURANCE_FABRIC = "fabric"
+FABRIC_NOTE = (
+    "fabric: the checkpoint is extended by one stored on the business chain, in a block signed by {orderer} "
+    "and endorsed by {endorsers}, whose certificates chain to the CAs your trust root names. the block's "
+    "validation code (VALID) is written by the peer that served the block, not signed by the orderer: "
+    "pass --fabric ADDRESS to compare the block with a live peer."
+)
 SIGNED_NOTE = (
     "signed: the checkpoint and any local anchor journal are signed only with the log operator's own key. "
     "a local journal proves nothing against the operator, who holds that key and could rewrite and re-sign "
@@ -44,7 +52,8 @@ class Report:
     ``assurance`` is the level reached (``None`` when invalid). ``trust_root`` is the hex SM3 of the trust
     root file used; ``log_key_fingerprint`` the trusted key that signed the checkpoint. ``actor_key_binding``
     says how the actor key is tied to the logged event (``fingerprint``: its key_id names it;
-    ``signature``: only the logged signature does; ``None``: not reached).
+    ``signature``: only the logged signature does; ``None``: not reached). ``fabric_endorsed_by`` lists the
+    orgs (MSP ids) that endorsed the verified Fabric anchor, empty without one.
     """
 
     valid: bool
@@ -61,6 +70,7 @@ class Report:
     assurance: str | None = None
     failure: str | None = None
     notes: tuple[str, ...] = field(default=())
+    fabric_endorsed_by: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready values."""

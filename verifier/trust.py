@@ -164,13 +164,17 @@ class TrustRoot:
         return cls.from_bytes(data)
 
     @classmethod
-    def for_log(cls, origin: str, public_key_pem: str) -> TrustRoot:
-        """A trust root naming one log key and nothing else (what ``tiezheng trust-root init`` writes).
+    def for_log(cls, origin: str, public_key_pem: str, *, fabric: dict[str, Any] | None = None) -> TrustRoot:
+        """A trust root naming one log key (what ``tiezheng trust-root init`` writes), and the ``fabric``
+        section (its JSON form, docs/formats.md) when given.
 
         ``origin`` is the log's name in its checkpoints; ``public_key_pem`` its SM2 public key, obtained out
-        of band. Raises ``MalformedInput`` for a bad origin or key.
+        of band. Raises ``MalformedInput`` for a bad origin, key or fabric section.
         """
-        obj = {"v": 1, "type": TRUST_ROOT_TYPE, "logs": [{"origin": origin, "public_key": public_key_pem}]}
+        obj: dict[str, Any] = {"v": 1, "type": TRUST_ROOT_TYPE,
+                               "logs": [{"origin": origin, "public_key": public_key_pem}]}
+        if fabric is not None:
+            obj["fabric"] = fabric
         return cls.from_bytes(json.dumps(obj).encode("utf-8"))
 
     @classmethod

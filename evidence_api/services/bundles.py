@@ -36,8 +36,15 @@ def build_bundle(log: TransparencyLog, keys: KeyRegistry, wrapper: DataKeyWrappe
         "payload": {"salt": sealed_payload["salt"], "value": sealed_payload["payload"]},
         "checkpoint": checkpoint.text,
         "inclusion_proof": [h.hex() for h in log.inclusion_proof(row.leaf_index, size)],
-        "anchors": [{"backend": a["backend"], "entry": a.get("entry"), "consistency_proof": a["consistency_proof"]}
-                    for a in log.anchors_covering(size)],
+        "anchors": [_bundle_anchor(a) for a in log.anchors_covering(size)],
         "keys": {"log": log.signer.public.to_pem(), "actor": keys.get(tenant, row.key_id).public.to_pem()},
     }
 
+
+
+def _bundle_anchor(receipt: dict[str, Any]) -> dict[str, Any]:
+    """A receipt as a bundle carries it (docs/formats.md): local, its journal entry; fabric, the whole receipt
+    (tx id, block number, validation code, the block); each with the proof from the bundle checkpoint."""
+    if receipt["backend"] == "fabric":
+        return receipt
+    return {"backend": receipt["backend"], "entry": receipt.get("entry"), "consistency_proof": receipt["consistency_proof"]}

@@ -16,6 +16,10 @@ from evidence_api.services.digests import Digests
 from evidence_api.services.events import EventIntake, IntakePool
 from evidence_api.services.keys import KeyRegistry
 from evidence_api.services.notify import Notifier, WebhookChannel, WeComChannel
+from evidence_api.services.pack_jobs import PackJobs
+from evidence_api.services.pack_report import ReportRenderer
+from evidence_api.services.pack_scope import LogScopes
+from evidence_api.services.packs import PackBuilder
 from evidence_api.services.people import Organisation
 from evidence_api.services.periodic import Periodic
 from evidence_api.services.projector import Projector
@@ -24,6 +28,7 @@ from evidence_api.services.registry import HttpRegistry
 from evidence_api.services.risk import RiskRecords
 from evidence_api.services.workflow import Workflow
 from ledger.anchors.anchorer import Anchorer
+from ledger.anchors.base import Anchor
 from ledger.anchors.local import LocalJournal
 from ledger.clock import Clock
 from ledger.database import make_engine
@@ -63,6 +68,7 @@ class Services:
     digests: Digests
     digest_job: Periodic
     risk: RiskRecords
+    packs: PackJobs
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
@@ -78,9 +84,8 @@ class Services:
         clock = clock or Clock(settings.plant_timezone)
         log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
                               checkpoint_interval=settings.checkpoint_interval, clock=clock)
-        journal = LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer, clock=clock)
-        anchorer = Anchorer(log, [journal], interval=settings.anchor_interval, clock=clock,
-                            milestones=DayEndMilestones(log, clock.tz))
+        anchorer = Anchorer(log, _anchor_backends(settings, signer, clock), interval=settings.anchor_interval,
+                            clock=clock, milestones=DayEndMilestones(log, clock.tz))
         keys = KeyRegistry(engine, clock=clock)
         workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
         intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch, clock=clock), workers=workers,
@@ -104,6 +109,7 @@ class Services:
                           build_at=settings.digest_time)
         digest_job = Periodic("tiezheng-digests", 60.0, digests.daily_once)
         risk = RiskRecords(engine, log, projector, org, clock=clock)
+        packs = _packs(settings, engine, log, keys, wrapper, clock)
         log.start()
         projection_job.start()
         anchorer.start()
@@ -114,11 +120,12 @@ class Services:
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job,
-                   digests, digest_job, risk)
+                   digests, digest_job, risk, packs)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""
         self.digest_job.close()
+        self.packs.close()
         self.watchdog.close()
         self.certificate_job.close()
         self.sender.close()
@@ -126,5 +133,37 @@ class Services:
         self.notifier.close()
         self.log.close()
         self.anchorer.close()
+        for backend in self.anchorer.backends:
+            close = getattr(backend, "close", None)
+            if callable(close):
+                close()
         self.intake.close()
         self.engine.dispose()
+
+
+def _packs(settings: Settings, engine: Engine, log: TransparencyLog, keys: KeyRegistry, wrapper: LocalKeyWrapper,
+           clock: Clock) -> PackJobs:
+    """The pack builder and its jobs; packs are self-checked against the service's own log key."""
+    from verifier.trust import TrustRoot
+
+    builder = PackBuilder(log, keys, wrapper, render=ReportRenderer(confirm_base=settings.public_url),
+                          scope_events=LogScopes(log, engine).events, clock=clock)
+    trust = TrustRoot.for_log(log.origin, log.signer.public.to_pem())
+    return PackJobs(engine, builder, trust, settings.data_dir / "packs", clock=clock)
+
+
+def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> list[Anchor]:
+    """The backends ``TIEZHENG_ANCHOR_BACKENDS`` names: the local journal, the Fabric chaincode."""
+    backends: list[Anchor] = []
+    for name in settings.backends():
+        if name == "local":
+            backends.append(LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer,
+                                         clock=clock))
+        elif name == "fabric" and settings.fabric_profile is not None:
+            from ledger.anchors.fabric import FabricAnchor  # grpc and the Fabric protos, only when configured
+            from ledger.fabric.profile import FabricProfile
+
+            profile = FabricProfile.from_file(settings.fabric_profile, client_org=settings.fabric_client_org)
+            backends.append(FabricAnchor(profile.client(clock=clock), origin=settings.log_origin,
+                                         log_key_pem=signer.public.to_pem()))
+    return backends

@@ -103,13 +103,14 @@ def pack_files(inputs: PackInputs, *, log_key_fingerprint: str, sign: Callable[[
     """
     files = _evidence_files(inputs)
     files["verify.html"] = verify_html
-    digest = evidence_digest(_file_list(files))
+    hashes: dict[str, str] = {}
+    digest = evidence_digest(_file_list(files, hashes))
     files.update(render(PackSummary(inputs, digest, log_key_fingerprint)))
     manifest = {
         "format": PACK_FORMAT, "pack_id": inputs.pack_id, "created_at": inputs.created_at, "tenant": inputs.tenant,
         "scope": inputs.scope,
         "log": {"origin": inputs.origin, "tree_size": inputs.tree_size, "key_fingerprint": log_key_fingerprint},
-        "files": _file_list(files), "evidence_digest": digest,
+        "files": _file_list(files, hashes), "evidence_digest": digest,
     }
     files["manifest.json"] = sign_manifest(manifest, sign)
     return files
@@ -126,8 +127,12 @@ def evidence_digest(files: list[dict[str, Any]]) -> str:
     return sm3(canonical([f for f in files if f["path"] not in REPORT_FILES])).hex()
 
 
-def _file_list(files: Mapping[str, bytes]) -> list[dict[str, Any]]:
-    return [{"path": p, "size": len(files[p]), "sm3": sm3(files[p]).hex()}
+def _file_list(files: Mapping[str, bytes], hashes: dict[str, str]) -> list[dict[str, Any]]:
+    """The manifest's file list; ``hashes`` caches each file's SM3 (the list is made twice)."""
+    for path in files:
+        if path not in hashes:
+            hashes[path] = sm3(files[path]).hex()
+    return [{"path": p, "size": len(files[p]), "sm3": hashes[p]}
             for p in sorted(files, key=lambda p: p.encode()) if p != "manifest.json"]
 
 

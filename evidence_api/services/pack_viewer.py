@@ -1,10 +1,11 @@
 """``verify.html`` for the pack: the browser verifier's single file, from its builder (the webverify part).
 
-THE HOOK: the browser verifier's builder lands as the module ``verifier.web.build`` with a function
-``verify_html() -> bytes`` returning the self-contained, inlined ``verify.html`` (built with esbuild; see
-that module). Until that module exists on main, packs carry a placeholder page saying so and pointing to
-``tiezheng verify``; ``tests/unit/evidence_api/test_pack_viewer.py`` fails once the builder is present but
-the pack still carries the placeholder.
+THE HOOK: the browser verifier's builder is the module ``verifier.web.build`` with a function
+``verify_html() -> bytes`` returning the self-contained, inlined ``verify.html`` (built by
+``verifier/web/build.sh``, which ``scripts/install.sh`` runs; it raises, saying how to build it, when the
+file is missing). Without that module packs carry a placeholder page pointing to ``tiezheng verify``;
+``tests/api/test_packs.py::test_verify_html_hook`` fails if a pack carries the placeholder while the builder
+is present.
 """
 
 from __future__ import annotations

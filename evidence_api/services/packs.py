@@ -66,10 +66,15 @@ class PackBuilder:
 
     def __init__(self, log: TransparencyLog, keys: KeyLookup, wrapper: DataKeyWrapper, *, render: Render,
                  scope_events: ScopeEvents, media: MediaSource | None = None,
-                 receipts: Iterable[ReceiptSource] = (), clock: Clock | None = None) -> None:
+                 receipts: Iterable[ReceiptSource] = (), clock: Clock | None = None,
+                 viewer: Callable[[], bytes] = verify_html) -> None:
         self._log, self._keys, self._wrapper, self._render = log, keys, wrapper, render
         self._scope_events, self._media, self._clock = scope_events, media, clock or Clock()
-        self._receipts = [log.anchor_receipts_covering, *receipts]
+        self._receipts, self._viewer = [log.anchor_receipts_covering, *receipts], viewer
+
+    def count(self, tenant: str, scope: dict[str, Any]) -> int:
+        """How many logged events ``scope`` holds (what decides between building now and in the background)."""
+        return len(self._scope_events(tenant, dict(scope)))
 
     def build(self, tenant: str, scope: dict[str, Any], *, pack_id: str | None = None,
               progress: Progress | None = None, tree_size: int | None = None) -> BuiltPack:
@@ -98,7 +103,7 @@ class PackBuilder:
         )
         report("sign", 0, 1)
         files = pack_files(inputs, log_key_fingerprint=self._log.signer.public.fingerprint(),
-                           sign=self._log.signer.sign_b64, render=self._render, verify_html=verify_html())
+                           sign=self._log.signer.sign_b64, render=self._render, verify_html=self._viewer())
         data = write_pack_zip(files)
         report("sign", 1, 1)
         return BuiltPack(pack_id, data, inputs)
@@ -125,9 +130,9 @@ class PackBuilder:
     def _events(self, tenant: str, rows: list[LoggedEvent], size: int,
                 report: Progress) -> tuple[list[PackEvent], list[dict[str, Any]]]:
         events, leaves = [], []
-        for done, row in enumerate(rows, start=1):
-            events.append(PackEvent(row.leaf_index, row.leaf, self._log.inclusion_proof(row.leaf_index, size),
-                                    self._payload(tenant, row)))
+        proofs = self._log.inclusion_proofs([row.leaf_index for row in rows], size)
+        for done, (row, proof) in enumerate(zip(rows, proofs, strict=True), start=1):
+            events.append(PackEvent(row.leaf_index, row.leaf, proof, self._payload(tenant, row)))
             leaves.append(orjson.loads(row.leaf))
             if done % 200 == 0 or done == len(rows):
                 report("events", done, len(rows))

@@ -13,6 +13,10 @@ Per backend, one round (``ledger.anchors.base`` has the stages):
    ``milestones`` names a checkpoint between the two (a day-end checkpoint, ``ledger.dayend``), that one
    is anchored first, so every backend holds the same (size, root) for it.
 
+A status that cannot be read (``AnchorStatusError``) makes the next round send the transaction again
+(backends take a resubmission of one tx id as a no-op); a transaction that can never commit
+(``AnchorCommitError``) is recorded as failed and the backend is reconciled again before anchoring anew.
+
 A backend that fails backs off exponentially (capped) on its own, so a slow or failing chain never delays
 another backend, and catches up with one anchor of the newest checkpoint, since consistency proofs span any
 gap. Intake never waits for anchoring.
@@ -28,7 +32,7 @@ from ledger.anchors.base import Anchor, AnchorReceipt, AnchorRequest, PendingAnc
 from ledger.anchors.book import ANCHORED, AnchorBook
 from ledger.checkpoint import SignedCheckpoint
 from ledger.clock import Clock
-from ledger.errors import AnchorCommitError, AnchorError, LedgerError, ProofError
+from ledger.errors import AnchorCommitError, AnchorError, AnchorStatusError, LedgerError, ProofError
 from ledger.log import TransparencyLog
 
 __all__ = ["Anchorer", "Milestones"]
@@ -181,6 +185,10 @@ class _Worker:
             receipt = self.backend.status(pending)
         except AnchorCommitError as exc:
             self.book.failed(pending, str(exc))
+            self._reconciled = False  # the backend may hold more than the table knows: read it before anew
+            raise
+        except AnchorStatusError:
+            self._sent.discard(pending.tx_id)  # it may never have arrived: send it again (idempotent per tx id)
             raise
         if receipt is not None:
             self.book.anchored(receipt)

@@ -19,6 +19,7 @@ from typing import Any
 from ledger.clock import Clock
 from ledger.fabric import _protos as pb
 from ledger.fabric import messages
+from ledger.fabric.deliver import CommitWatch
 from ledger.fabric.errors import (
     FabricCommitError,
     FabricCommitStatusError,
@@ -83,8 +84,8 @@ class FabricClient:
 
         Raises ``FabricEndorseError`` when the peer is unreachable or the chaincode refuses.
         """
-        prop = self._proposal(function, args)
-        return bytes(self._endorse(prop, [self.endorsers[peer]])[0].response.payload)
+        prop = self.propose(function, *args)
+        return bytes(self.endorse(prop, [self.endorsers[peer]])[0].response.payload)
 
     def submit(self, function: str, *args: str) -> Committed:
         """Run ``function(args)`` as a transaction and wait until it is committed.
@@ -93,17 +94,55 @@ class FabricClient:
         orderer accepted it), ``FabricCommitStatusError`` (no validation code in time) or
         ``FabricCommitError`` (committed invalid, e.g. ``ENDORSEMENT_POLICY_FAILURE``); each has the tx id.
         """
-        prop = self._proposal(function, args)
-        responses = self._endorse(prop, self.endorsers)
-        envelope = messages.transaction_envelope(self.identity, prop, responses[0].payload,
-                                                 [r.endorsement for r in responses])
+        prop = self.propose(function, *args)
+        responses = self.endorse(prop)
+        envelope = self.envelope(prop, responses)
         stream = self._open_block_stream(prop.tx_id)
         try:
-            self._broadcast(envelope, prop.tx_id)
+            self.broadcast(envelope, prop.tx_id)
             block_number = self._wait_for(stream, prop.tx_id)
         finally:
             stream.cancel()
         return Committed(prop.tx_id, block_number, bytes(responses[0].response.payload))
+
+    def watch(self, tx_id: str, *, peer: int = 0) -> CommitWatch:
+        """Watch endorser ``peer``'s filtered block stream, from the newest block on, for ``tx_id`` (open it
+        before broadcasting). Raises ``FabricCommitStatusError`` when the stream cannot be opened."""
+        return CommitWatch(self._open_block_stream(tx_id, peer=peer), tx_id)
+
+    def block(self, number: int, *, peer: int = 0) -> bytes:
+        """The serialised block ``number`` of the channel from endorser ``peer`` (``Deliver.Deliver``).
+
+        Raises ``FabricCommitStatusError`` when the peer does not serve it.
+        """
+        endpoint = self.endorsers[peer]
+        seek = messages.deliver_seek_envelope(self.identity, self.channel, self.clock.now(), start=number, stop=number)
+        try:
+            for reply in pb.events_grpc.DeliverStub(self._grpc(endpoint)).Deliver(iter([seek]),
+                                                                                   timeout=self._timeouts[2]):
+                if reply.WhichOneof("Type") == "block":
+                    return bytes(reply.block.SerializeToString())
+                raise FabricCommitStatusError(f"{endpoint.address} did not serve block {number}: "
+                                              f"{pb.common.Status.Name(reply.status)}", tx_id="-")
+        except pb.grpc.RpcError as exc:
+            raise FabricCommitStatusError(f"{endpoint.address} did not serve block {number}: {exc.code().name}: "
+                                          f"{exc.details()}", tx_id="-") from exc
+        raise FabricCommitStatusError(f"{endpoint.address} closed the stream without block {number}", tx_id="-")
+
+    def block_by_tx_id(self, tx_id: str, *, peer: int = 0) -> bytes | None:
+        """The serialised block that holds ``tx_id`` (valid or not), from endorser ``peer``'s ledger through
+        the query system chaincode (``qscc GetBlockByTxID``); None when the peer knows no such transaction.
+
+        Raises ``FabricEndorseError`` when the peer cannot be asked.
+        """
+        prop = messages.proposal(self.identity, self.channel, "qscc",
+                                 [b"GetBlockByTxID", self.channel.encode(), tx_id.encode()], self.clock.now())
+        try:
+            return bytes(self.endorse(prop, [self.endorsers[peer]])[0].response.payload)
+        except FabricEndorseError as exc:
+            if any("no such transaction" in d.lower() for d in exc.details):
+                return None
+            raise
 
     def submit_endorsed_by(self, peers: Sequence[int], function: str, *args: str) -> Committed:
         """``submit`` with the endorsements of the listed endorsers only (to test endorsement policies)."""
@@ -113,14 +152,18 @@ class FabricClient:
         chosen._channels = self._channels
         return chosen.submit(function, *args)
 
-    def _proposal(self, function: str, args: Sequence[str]) -> messages.Proposal:
+    def propose(self, function: str, *args: str) -> messages.Proposal:
+        """A signed proposal to run ``function(args)`` of the chaincode; its ``tx_id`` is known at once."""
         return messages.proposal(self.identity, self.channel, self.chaincode,
                                  [function.encode(), *(a.encode() for a in args)], self.clock.now())
 
-    def _endorse(self, prop: messages.Proposal, peers: Sequence[Endpoint]) -> list[Any]:
-        """Every peer's proposal response; all must succeed with the same result."""
-        responses, failures = [], []
-        for peer in peers:
+    def endorse(self, prop: messages.Proposal, peers: Sequence[Endpoint] | None = None) -> list[Any]:
+        """Every peer's proposal response (default: every endorser); all must succeed with the same result.
+
+        Raises ``FabricEndorseError`` naming each peer that refused or could not be reached.
+        """
+        responses, failures, asked = [], [], list(self.endorsers if peers is None else peers)
+        for peer in asked:
             try:
                 response = pb.peer_grpc.EndorserStub(self._grpc(peer)).ProcessProposal(
                     prop.signed, timeout=self._timeouts[0])
@@ -131,14 +174,19 @@ class FabricClient:
                 failures.append(f"{peer.address}: status {response.response.status}: {response.response.message}")
             responses.append(response)
         if failures:
-            raise FabricEndorseError(f"{len(failures)} of {len(peers)} peers refused to endorse: "
+            raise FabricEndorseError(f"{len(failures)} of {len(asked)} peers refused to endorse: "
                                      + "; ".join(failures), tx_id=prop.tx_id, details=failures)
         if len({r.payload for r in responses}) != 1:
             raise FabricEndorseError("the peers' endorsed results differ", tx_id=prop.tx_id)
         return responses
 
-    def _broadcast(self, envelope: Any, tx_id: str) -> None:
-        """Hand the envelope to the first orderer that accepts it."""
+    def envelope(self, prop: messages.Proposal, responses: Sequence[Any]) -> Any:
+        """The signed transaction envelope of ``prop`` carrying ``responses``' agreed result and endorsements."""
+        return messages.transaction_envelope(self.identity, prop, responses[0].payload,
+                                             [r.endorsement for r in responses])
+
+    def broadcast(self, envelope: Any, tx_id: str) -> None:
+        """Hand the envelope to the first orderer that accepts it; ``FabricSubmitError`` if none does."""
         refusals = []
         for orderer in self.orderers:
             try:
@@ -153,15 +201,15 @@ class FabricClient:
             refusals.append(f"{orderer.address}: {pb.common.Status.Name(reply.status)} {reply.info}")
         raise FabricSubmitError("no orderer accepted the transaction: " + "; ".join(refusals), tx_id=tx_id)
 
-    def _open_block_stream(self, tx_id: str) -> Any:
-        """A filtered block stream from the first endorser, positioned at the newest block."""
+    def _open_block_stream(self, tx_id: str, *, peer: int = 0) -> Any:
+        """A filtered block stream from endorser ``peer``, positioned at the newest block."""
         seek = messages.deliver_seek_envelope(self.identity, self.channel, self.clock.now())
         try:
-            stream = pb.events_grpc.DeliverStub(self._grpc(self.endorsers[0])).DeliverFiltered(
+            stream = pb.events_grpc.DeliverStub(self._grpc(self.endorsers[peer])).DeliverFiltered(
                 iter([seek]), timeout=self._timeouts[2])
             first = next(stream)
         except (pb.grpc.RpcError, StopIteration) as exc:
-            raise FabricCommitStatusError(f"cannot open the block stream of {self.endorsers[0].address}: "
+            raise FabricCommitStatusError(f"cannot open the block stream of {self.endorsers[peer].address}: "
                                           f"{getattr(exc, 'details', lambda: 'closed')()}", tx_id=tx_id) from exc
         if first.WhichOneof("Type") != "filtered_block":
             raise FabricCommitStatusError(f"block stream refused: {pb.common.Status.Name(first.status)}", tx_id=tx_id)

@@ -34,6 +34,22 @@ class Proposal:
     chaincode_payload: bytes       # peer.ChaincodeProposalPayload bytes
     signed: Any                    # peer.SignedProposal
 
+    def signed_bytes(self) -> bytes:
+        """The serialised ``SignedProposal``: all a later process needs to send this proposal again."""
+        return bytes(self.signed.SerializeToString())
+
+    @classmethod
+    def from_signed_bytes(cls, data: bytes) -> Proposal:
+        """Rebuild a proposal from ``signed_bytes()``; raises ``ValueError`` if they are not one."""
+        try:
+            signed = pb.proposal.SignedProposal.FromString(data)
+            prop = pb.proposal.Proposal.FromString(signed.proposal_bytes)
+            header = pb.common.Header.FromString(prop.header)
+            channel_header = pb.common.ChannelHeader.FromString(header.channel_header)
+        except Exception as exc:  # protobuf raises DecodeError and friends
+            raise ValueError(f"not a signed Fabric proposal: {exc}") from exc
+        return cls(channel_header.tx_id, bytes(prop.header), bytes(header.signature_header), bytes(prop.payload), signed)
+
 
 def _timestamp(moment: datetime) -> Any:
     stamp = Timestamp()
@@ -87,8 +103,10 @@ def transaction_envelope(identity: Identity, prop: Proposal, response_payload: b
     return pb.common.Envelope(payload=payload_bytes, signature=identity.sign(payload_bytes))
 
 
-def deliver_seek_envelope(identity: Identity, channel: str, moment: datetime, *, start: int | None = None) -> Any:
-    """A signed request for ``channel``'s blocks from ``start`` (default: the newest) on, without end."""
+def deliver_seek_envelope(identity: Identity, channel: str, moment: datetime, *, start: int | None = None,
+                          stop: int = _MAX_BLOCK) -> Any:
+    """A signed request for ``channel``'s blocks from ``start`` (default: the newest) to ``stop`` (default:
+    without end), waiting for blocks not yet committed."""
     signature_header, tx_id = _signature_header(identity)
     channel_header = _channel_header(pb.common.DELIVER_SEEK_INFO, channel, tx_id, moment)
     header = pb.common.Header(channel_header=channel_header, signature_header=signature_header)
@@ -96,7 +114,7 @@ def deliver_seek_envelope(identity: Identity, channel: str, moment: datetime, *,
         first = pb.ab.SeekPosition(newest=pb.ab.SeekNewest())
     else:
         first = pb.ab.SeekPosition(specified=pb.ab.SeekSpecified(number=start))
-    seek = pb.ab.SeekInfo(start=first, stop=pb.ab.SeekPosition(specified=pb.ab.SeekSpecified(number=_MAX_BLOCK)),
+    seek = pb.ab.SeekInfo(start=first, stop=pb.ab.SeekPosition(specified=pb.ab.SeekSpecified(number=stop)),
                           behavior=pb.ab.SeekInfo.BLOCK_UNTIL_READY)
     payload_bytes = pb.common.Payload(header=header, data=seek.SerializeToString()).SerializeToString()
     return pb.common.Envelope(payload=payload_bytes, signature=identity.sign(payload_bytes))

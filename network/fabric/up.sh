@@ -260,6 +260,15 @@ network_json() {
       organizations: .}' >"$FABRIC_DATA/network.json"
 }
 
+# 9b. The settings this network runs with (every fabric.config value), so that a later script or test that
+#     stops or restarts one of its processes targets this network: `. fabric.env; bash down.sh orderer1`.
+save_settings() {
+  local name
+  for name in $(grep -o '^: "\${[A-Z0-9_]*' "$REPO_ROOT/network/config/fabric.config" | cut -c6-); do
+    printf 'export %s=%q\n' "$name" "${!name}"
+  done >"$FABRIC_DATA/fabric.env"
+}
+
 render_config
 channel_artifacts
 start_nodes
@@ -278,6 +287,7 @@ for n in 1 2; do wait_for "ccaas$n" listening "$(var "CCAAS${n}_PORT")"; done
 define_chaincode
 check_chaincode
 network_json
+save_settings
 log "network up in $(($(date +%s) - started))s; channel $CHANNEL_NAME, chaincode $CHAINCODE_NAME; data in $FABRIC_DATA"
 log "clients: $FABRIC_DATA/network.json; status: bash network/fabric/status.sh; stop: bash network/fabric/down.sh"
 bash "$here/status.sh" || true

@@ -42,6 +42,7 @@ _YESTERDAY = (Clock().today() - timedelta(days=1)).isoformat()
 WRITE = frozenset({"admin", "ingest"})
 ADMIN = frozenset({"admin"})
 PLATFORM_ONLY: frozenset[str] = frozenset()
+PACKS = frozenset({"admin", "reader"})  # a pack discloses decrypted payloads: not for device (ingest) tokens
 
 
 @dataclass
@@ -55,6 +56,7 @@ class World:
     regulators: tuple[str, str]
     insurer: str
     counter: Iterator[int] = field(default_factory=itertools.count)
+    pack_id: str | None = None
 
     def fresh(self, prefix: str) -> str:
         """A new id, so that every create in the matrix stands alone."""
@@ -67,6 +69,15 @@ class World:
                   "other-reader": self.api.other_reader, "regulator": self.regulators[0],
                   "other-regulator": self.regulators[1], "insurer": self.insurer}
         return tokens[caller]
+
+    def pack(self) -> str:
+        """The id of an evidence pack of TENANT's permit HW-1 (made once, by TENANT's admin)."""
+        if self.pack_id is None:
+            resp = self.api.client.post("/v1/evidence-packs", json={"scope": {"kind": "permit", "permit": "HW-1"}},
+                                        headers=bearer(self.api.admin))
+            assert resp.status_code == 201, resp.text
+            self.pack_id = str(resp.json()["id"])
+        return self.pack_id
 
     def drafted(self) -> str:
         """A new permit in state draft (drafted by TENANT's ingest token)."""
@@ -161,6 +172,11 @@ ROUTES: dict[tuple[str, str], Entry] = {
                                                      platform=200),
     ("POST", "/v1/events"): Entry(_json("/v1/events", _event), WRITE, 201, 422),
     ("GET", "/v1/events/{event_id}/bundle"): Entry(lambda w: (f"/v1/events/{w.event_id}/bundle", {}), READ, 200, 404),
+    ("POST", "/v1/evidence-packs"): Entry(_json("/v1/evidence-packs", lambda w: {
+        "scope": {"kind": "permit", "permit": "HW-1"}}), PACKS, 201, 404),
+    ("GET", "/v1/evidence-packs/{pack_id}"): Entry(lambda w: (f"/v1/evidence-packs/{w.pack()}", {}), PACKS, 200, 404),
+    ("GET", "/v1/evidence-packs/{pack_id}/zip"): Entry(lambda w: (f"/v1/evidence-packs/{w.pack()}/zip", {}), PACKS,
+                                                       200, 404),
     ("GET", "/v1/log/checkpoint"): Entry(_get("/v1/log/checkpoint"), READ, 200, 200, 200, public=True),
     ("GET", "/v1/log/public-key"): Entry(_get("/v1/log/public-key"), READ, 200, 200, 200, public=True),
     ("GET", "/v1/log/proofs/inclusion"): Entry(_get("/v1/log/proofs/inclusion", leaf_index=0, tree_size=1), READ, 200,

@@ -46,6 +46,7 @@ _SEMANTIC = {
     "/v1/regulator/digests": "either date or both from and to, days that have ended, a range of at most 31 days",
     "/v1/risk-records": "an ended period of at most 92 days",
     "/v1/risk-grants": "an insurer other than the tenant itself",
+    "/v1/evidence-packs": "a time range that stays in the calendar once in UTC",
 }
 """Operations where a schema-valid request can still be malformed (422) for a reason no JSON Schema states."""
 _STATEFUL = {"/v1/log/proofs/inclusion", "/v1/log/proofs/consistency"}

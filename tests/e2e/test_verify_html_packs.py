@@ -1,7 +1,8 @@
 """``verify.html`` on real evidence packs in a real headless Chromium (marker ``browser``).
 
 - The clerk's flow: a pack built by the service's pack builder carries verify.html; opened from the unzipped
-  pack (``file://``), with the trust root and the pack's zip chosen, it says VALID; so it does for the folder.
+  pack (``file://``), with the trust root and the pack's zip chosen, it says VALID; so it does for the folder
+  and for the two files dropped on the page.
 - Tampered packs (the golden vectors, one per reason class): the page shows the reason class, file and exit
   family of ``tiezheng verify PACK --json`` (the real command, run as a subprocess).
 """
@@ -19,7 +20,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import _missing_service
-from tests.e2e.verify_html_kit import chromium_missing, open_verifier
+from tests.e2e.verify_html_kit import chromium_missing, open_verifier, python_reason
+from tests.tamper.packs import PATH_CLASSES, mutations
 from tests.tamper.sources import RealPacks, build_real_packs
 
 pytestmark = pytest.mark.browser
@@ -75,6 +77,9 @@ def test_verify_html_inside_a_built_pack_verifies_it(chromium: None, real: RealP
     with open_verifier(html) as page:
         verdict = page.verify(folder, trust)
         assert (verdict.state, verdict.reason) == ("valid", ""), verdict.text
+    with open_verifier(html) as page:
+        verdict = page.drop(pack, trust)
+        assert (verdict.state, verdict.reason) == ("valid", ""), verdict.text
 
 
 def test_verify_html_without_trust_root_says_what_to_choose(chromium: None, real: RealPacks, tmp_path: Path,
@@ -107,3 +112,17 @@ def test_verify_html_shows_the_reason_of_the_cli(chromium: None, case: str, tmp_
         verdict = page.verify(pack, trust)
     assert want["reason"] == case.split("--")[0]
     assert (verdict.state, verdict.reason, verdict.path or None) == (_STATE[want["exit"]], want["reason"], want["path"])
+
+
+def test_verify_html_bundle_agrees_with_python_in_the_browser(chromium: None, real: RealPacks) -> None:
+    """The minified bundle, run by Chromium's engine (not Node), on a sample of every mutation family."""
+    from verifier.web import verify_html_path
+
+    sample = list(mutations(real.sources, flips_per_file=1, seed=7))[::4]
+    wants = [python_reason(m.data, real.trust_root) for m in sample]
+    with open_verifier(verify_html_path()) as page:
+        got = page.verify_in_page([m.data for m in sample], real.trust_root_json.encode())
+    differ = [(m.name, want, (g["reason"], g["path"])) for m, want, g in zip(sample, wants, got, strict=True)
+              if (g["reason"], g["path"] if want[0] in PATH_CLASSES else None)
+              != (want[0], want[1] if want[0] in PATH_CLASSES else None)]
+    assert len(sample) > 100 and not differ, differ[:5]

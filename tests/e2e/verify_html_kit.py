@@ -11,6 +11,7 @@ Python verifier, for the agreement tests and ``bench/web_agreement.py``.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -52,10 +53,45 @@ class VerifyPage:
         if trust_root is not None:
             self.page.set_input_files("#trust-root", str(trust_root))
         self.page.set_input_files("#folder" if pack.is_dir() else "#pack", str(pack))
+        return self._verdict()
+
+
+    def drop(self, *files: Path) -> Verdict:
+        """Drop ``files`` on the page, as a clerk drags them from the file manager."""
+        data = {f.name: base64.b64encode(f.read_bytes()).decode() for f in files}
+        transfer = self.page.evaluate_handle(_DATA_TRANSFER, data)
+        self.page.dispatch_event("body", "drop", {"dataTransfer": transfer})
+        return self._verdict()
+
+    def verify_in_page(self, packs: list[bytes], trust_root: bytes) -> list[dict[str, Any]]:
+        """The bundled core's verdicts on ``packs``, run by the page's own script in the browser engine."""
+        arg = [base64.b64encode(trust_root).decode(), [base64.b64encode(p).decode() for p in packs]]
+        result: list[dict[str, Any]] = self.page.evaluate(_VERIFY_MANY, arg)
+        return result
+
+    def _verdict(self) -> Verdict:
         self.page.wait_for_selector(_DONE, timeout=120_000)
         result = self.page.locator("#result")
         return Verdict(result.get_attribute("data-state") or "", result.get_attribute("data-reason") or "",
                        result.get_attribute("data-path") or "", result.inner_text())
+
+
+_VERIFY_MANY = """([root, packs]) => {
+  const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const trust = bytes(root);
+  return packs.map((p) => {
+    const r = window.tiezhengVerify({ zip: bytes(p) }, trust);
+    return { reason: r.reason, path: r.path, exit_code: r.exit_code };
+  });
+}"""
+
+_DATA_TRANSFER = """(files) => {
+  const transfer = new DataTransfer();
+  for (const [name, b64] of Object.entries(files)) {
+    transfer.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name));
+  }
+  return transfer;
+}"""
 
 
 def chromium_missing() -> str | None:

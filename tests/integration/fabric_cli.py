@@ -11,10 +11,12 @@ import base64
 import fcntl
 import json
 import os
+import shlex
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_NETWORK_JSON = REPO_ROOT / ".tiezheng" / "services" / "fabric" / "network.json"
 NETWORK_ENV = "TIEZHENG_TEST_FABRIC_NETWORK"
 SESSION_LOCK = "/tmp/tiezheng-fabric-tests.lock"
+_held: list[Any] = []  # the lock file while network_cli holds SESSION_LOCK for a network it started
 _BROADCAST_ATTEMPTS = 20
 _BROADCAST_BACKOFF = 0.5  # seconds between attempts when the orderers have no Raft leader
 
@@ -144,6 +147,11 @@ class PeerCLI:
         return rule["n"], signers
 
 
+def network_json_path() -> Path:
+    """The network.json the fixtures use: ``TIEZHENG_TEST_FABRIC_NETWORK``, else this checkout's."""
+    return Path(os.environ.get(NETWORK_ENV) or DEFAULT_NETWORK_JSON)
+
+
 def _running() -> bool:
     status = subprocess.run(["bash", str(REPO_ROOT / "network/fabric/status.sh")], capture_output=True, check=False)
     return status.returncode == 0 and DEFAULT_NETWORK_JSON.exists()
@@ -164,6 +172,7 @@ def network_cli(pytestconfig: pytest.Config) -> Iterator[PeerCLI]:
     # Checkouts on one machine share the network's ports: one test session at a time starts its own.
     with open(SESSION_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        _held.append(lock)
         up = subprocess.run(["bash", str(REPO_ROOT / "network/fabric/up.sh")], capture_output=True, text=True,
                             check=False)
         try:
@@ -172,6 +181,75 @@ def network_cli(pytestconfig: pytest.Config) -> Iterator[PeerCLI]:
             yield PeerCLI.from_file(DEFAULT_NETWORK_JSON)
         finally:
             subprocess.run(["bash", str(REPO_ROOT / "network/fabric/down.sh")], capture_output=True, check=False)
+            _held.remove(lock)
+
+
+class NetworkControl:
+    """Stops and restarts processes of the network described by ``network`` (its network.json)."""
+
+    def __init__(self, network: dict[str, Any]) -> None:
+        data = Path(network["data_dir"])
+        own = Path(network["bin"]).parents[2]
+        self.repo = own if (own / "network/fabric/up.sh").exists() else REPO_ROOT
+        self.env = {**os.environ, **_saved_settings(data / "fabric.env"), "TIEZHENG_FABRIC_DATA": str(data)}
+
+    def _script(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", str(self.repo / "network/fabric" / name), *args], env=self.env,
+                              capture_output=True, text=True, timeout=600, check=False)
+
+    def status(self) -> dict[str, Any]:
+        """What status.sh --json reports."""
+        return dict(json.loads(self._script("status.sh", "--json").stdout))
+
+    def stop(self, *names: str) -> None:
+        """Stop these processes (down.sh NAME...)."""
+        done = self._script("down.sh", *names)
+        assert done.returncode == 0, done.stderr
+
+    def restore(self) -> None:
+        """Start whatever is stopped, and wait for a Raft leader and both peers at one height."""
+        done = self._script("up.sh")
+        assert done.returncode == 0, done.stderr[-3000:]
+
+        def settled() -> bool:
+            status = self.status()
+            heights = set(status.get("height", {}).values())
+            return status.get("raft_leader") not in (None, "none") and len(heights) == 1 and None not in heights
+
+        _wait(settled, timeout=120)
+
+    @contextmanager
+    def locked(self) -> Iterator[NetworkControl]:
+        """This control under the cross-session lock (SESSION_LOCK), the network restored before and
+        after, whatever happened in between."""
+        with open(SESSION_LOCK, "w") as lock:
+            if not _held:  # this session started the network and holds the lock already (flock is per open)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self.restore()
+                yield self
+            finally:
+                self.restore()
+
+
+def _saved_settings(path: Path) -> dict[str, str]:
+    """The ``export NAME=VALUE`` lines up.sh saved for its network (none for a network started before it did)."""
+    if not path.exists():
+        return {}
+    found = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("export ") and "=" in line:
+            name, value = line[len("export "):].split("=", 1)
+            found[name] = shlex.split(value)[0] if value else ""
+    return found
+
+
+def _wait(probe: Any, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the fabric network did not settle within {timeout} s")
+        time.sleep(0.5)
 
 
 class _MemoryNodes:

@@ -6,7 +6,6 @@ endorsement, orderer fail-over, no orderer at all, and one of the three orderers
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from ledger.fabric import (
 )
 from ledger.sm import SM2PrivateKey
 from tests.helpers import wait_until
-from tests.integration.fabric_cli import REPO_ROOT, PeerCLI, SignedLog, leaves, network_cli
+from tests.integration.fabric_cli import NetworkControl, PeerCLI, SignedLog, leaves, network_cli
 
 pytestmark = pytest.mark.fabric
 
@@ -136,26 +135,15 @@ def test_submit_fails_over_to_the_next_orderer(cli: PeerCLI, log: SignedLog) -> 
         client.close()
 
 
-def _raft_leader() -> str:
-    status = subprocess.run(["bash", str(REPO_ROOT / "network/fabric/status.sh"), "--json"], capture_output=True,
-                            text=True, check=False)
-    return str(json.loads(status.stdout)["raft_leader"])
-
-
 def test_submit_commits_with_one_orderer_stopped(cli: PeerCLI, log: SignedLog) -> None:
-    fabric = REPO_ROOT / "network/fabric"
-    subprocess.run(["bash", str(fabric / "down.sh"), "orderer0"], capture_output=True, check=True)
-    try:
+    with NetworkControl(cli.network).locked() as control:
+        control.stop("orderer0")
         # The two orderers left elect a leader among themselves (if orderer0 led) before they order again.
-        leader = wait_until(lambda: (now := _raft_leader()) in ("orderer1", "orderer2") and now, timeout=60,
-                            interval=0.5)
+        leader = wait_until(lambda: (now := control.status().get("raft_leader")) in ("orderer1", "orderer2") and now,
+                            timeout=60, interval=0.5)
         client = _client(cli)
         committed = client.submit("AnchorCheckpoint", log.checkpoint(3)[0], "[]")
         client.close()
 
         assert leader in ("orderer1", "orderer2")
         assert json.loads(committed.result)["tree_size"] == 3
-    finally:
-        subprocess.run(["bash", str(fabric / "up.sh")], capture_output=True, check=True)
-        # orderer0's return starts another election: leave the network with a leader for the next test.
-        wait_until(lambda: _raft_leader() != "none", timeout=60, interval=0.5)

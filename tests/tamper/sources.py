@@ -33,9 +33,9 @@ def _worker_story(world: World) -> None:
         ["certificate.issued", "certificate.reviewed", "certificate.warning", "certificate.renewed"])])
 
 
-def build_real_packs(root: Path, *, keyframes: int = 2, pdf: bool = False) -> RealPacks:
-    """Build the three packs in a fresh world under ``root``."""
-    with open_world(root, pdf=pdf) as world:
+def build_real_packs(root: Path, *, keyframes: int = 2, pdf: bool = False, small_viewer: bool = False) -> RealPacks:
+    """Build the three packs in a fresh world under ``root`` (``small_viewer``: a placeholder verify.html)."""
+    with open_world(root, pdf=pdf, small_viewer=small_viewer) as world:
         world.log_events([world.item("liu.yang", "permit.drafted", {"step": "draft"}, permit="HW-0001")])
         world.checkpoint()
         older = world.log.latest_checkpoint()

@@ -46,7 +46,7 @@ def _case(desc: str, data: bytes, reason: str | None, path: str | None,
 def generate(out: Path = HERE) -> list[Path]:
     """Regenerate every case under ``out`` (the folder is replaced); returns the paths written."""
     with tempfile.TemporaryDirectory() as scratch:
-        real = build_real_packs(Path(scratch), keyframes=1)
+        real = build_real_packs(Path(scratch), keyframes=1, small_viewer=True)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     (out / "trust-root.json").write_text(real.trust_root_json, encoding="utf-8")

@@ -104,8 +104,10 @@ def _fetch(world_media: dict[tuple[str, str], bytes]) -> Any:
 
 
 @contextmanager
-def open_world(root: Path, *, log_key: SM2PrivateKey | None = None, pdf: bool = False) -> Iterator[World]:
-    """A fresh world under ``root`` (a new folder); ``pdf`` renders real certificates (WeasyPrint)."""
+def open_world(root: Path, *, log_key: SM2PrivateKey | None = None, pdf: bool = False,
+               small_viewer: bool = False) -> Iterator[World]:
+    """A fresh world under ``root`` (a new folder); ``pdf`` renders real certificates (WeasyPrint);
+    ``small_viewer`` puts a placeholder instead of the built verify.html (the golden vectors stay small)."""
     root.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{root / 'tiezheng.db'}"
     migrate(url)
@@ -120,7 +122,8 @@ def open_world(root: Path, *, log_key: SM2PrivateKey | None = None, pdf: bool = 
     intake = EventIntake(keys, wrapper, max_batch=5000, clock=clock)
     media: dict[tuple[str, str], bytes] = {}
     builder = PackBuilder(log, keys, wrapper, render=ReportRenderer(confirm_base="https://tiezheng.example", pdf=pdf),
-                          scope_events=LogScopes(log, engine).events, media=StoredMedia(_fetch(media)), clock=clock)
+                          scope_events=LogScopes(log, engine).events, media=StoredMedia(_fetch(media)), clock=clock,
+                          **({"viewer": lambda: b"<!doctype html><title>verify.html</title>"} if small_viewer else {}))
     log.start()
     try:
         yield World(log, anchorer, intake, keys, builder, clock, key, media)

@@ -10,6 +10,7 @@ import { verifyConsistency, verifyInclusion } from "./merkle.js";
 import { comparePy, equalsInt } from "./pytext.js";
 import { sm3 } from "./sm.js";
 
+const byValue = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 const refuse = (reason, detail, path) => {
   throw new PackError(reason, detail, path);
 };
@@ -29,15 +30,15 @@ export function checkCheckpoints(content, trusted) {
     refuse("checkpoint-signature", `keys/log.pem ${content.logKey.fingerprint()} is not a trusted key of ${JSON.stringify(content.manifest.origin)}`, "keys/log.pem");
   }
   let signer = "";
-  for (const size of [...content.checkpoints.keys()].sort((a, b) => a - b)) {
+  for (const size of [...content.checkpoints.keys()].sort(byValue)) {
     const checkpoint = content.checkpoints.get(size), path = `checkpoints/${size}.txt`;
-    if (checkpoint.origin !== content.manifest.origin || checkpoint.treeSize !== BigInt(size)) {
+    if (checkpoint.origin !== content.manifest.origin || checkpoint.treeSize !== size) {
       refuse("checkpoint-signature", `${path} is for ${JSON.stringify(checkpoint.origin.slice(0, 80))} size ${checkpoint.treeSize}, want size ${size}`, path);
     }
     const signers = trusted.filter((k) => checkpoint.signatures.some((s) => s.name === checkpoint.origin && equal(s.keyHash, keyHash(checkpoint.origin, k.publicKey))));
     if (!signers.length) refuse("checkpoint-signature", `${path} has no signature line of a trusted key of ${JSON.stringify(checkpoint.origin)}`, path);
     for (const key of signers) failedAs("checkpoint-signature", path, `${path}: `, () => verifyCheckpoint(checkpoint, key.publicKey));
-    if (size === content.manifest.treeSize) signer = signers[0].fingerprint;
+    if (size === BigInt(content.manifest.treeSize)) signer = signers[0].fingerprint;
   }
   return signer;
 }
@@ -169,7 +170,7 @@ export function checkMedia(content) {
 export function checkConsistency(content) {
   const base = content.checkpoint, path = "proofs/consistency.json";
   const proofs = new Map(content.consistency.map((p) => [`${p.from},${p.to}`, p.path]));
-  const others = [...content.checkpoints.keys()].filter((s) => BigInt(s) !== base.treeSize).sort((a, b) => a - b);
+  const others = [...content.checkpoints.keys()].filter((s) => s !== base.treeSize).sort(byValue);
   for (const size of others) {
     const other = content.checkpoints.get(size);
     const [low, high] = other.treeSize < base.treeSize ? [other, base] : [base, other];

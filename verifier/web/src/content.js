@@ -22,7 +22,8 @@ export function readContent(manifest, files) {
   const paths = [...files.keys()];
   const inclusion = readInclusion(files);
   const sizeOf = (p) => Number(p.slice(p.lastIndexOf("/") + 1).split(".")[0]);
-  const checkpoints = new Map(paths.filter((p) => p.startsWith("checkpoints/")).map((p) => [sizeOf(p), readCheckpoint(p, files.get(p))]));
+  // keyed by BigInt: a file name may hold a size beyond 2^53 (the Python verifier keys them exactly)
+  const checkpoints = new Map(paths.filter((p) => p.startsWith("checkpoints/")).map((p) => [BigInt(p.slice(12, -4)), readCheckpoint(p, files.get(p))]));
   const events = readEvents(files.get("events.jsonl"));
   const attestations = readAttestations(files.get("attestations.jsonl"));
   const consistency = readConsistency(files);
@@ -31,7 +32,7 @@ export function readContent(manifest, files) {
   const actorKeys = readActorKeys(files.get("keys/actors.json"));
   const media = asReason("malformed", "media/index.json", () => jsonList("media/index.json", files.get("media/index.json")).map((item, i) => mediaEntry(`media/index.json[${i}]`, item)));
   const anchors = paths.filter((p) => p.startsWith("anchors/")).map((p) => readReceipts(p, files.get(p)));
-  const checkpoint = checkpoints.get(manifest.treeSize);
+  const checkpoint = checkpoints.get(BigInt(manifest.treeSize));
   return { manifest, files, checkpoints, checkpoint, events, attestations, inclusionSize: inclusion.size, inclusion: inclusion.proofs, consistency, payloads, logKey, actorKeys, media, anchors };
 }
 

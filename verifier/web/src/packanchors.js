@@ -58,7 +58,7 @@ export function checkAnchors(content, trustRoot, logKeys) {
 
 function checkCovered(content, envelope) {
   for (const receipt of envelope.receipts) {
-    const size = receipt.tree_size, checkpoint = content.checkpoints.get(size);
+    const size = receipt.tree_size, checkpoint = content.checkpoints.get(BigInt(size));
     if (size < content.manifest.treeSize || checkpoint === undefined || toHex(checkpoint.rootHash) !== receipt.root_hash) {
       throw new MalformedInput(`receipt for size ${size} does not match a checkpoint of the pack at least as large as the pack checkpoint (${content.manifest.treeSize})`);
     }

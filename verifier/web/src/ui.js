@@ -27,15 +27,27 @@ async function readTrustRoot(file) {
 }
 
 async function readZip(file) {
-  pack = file ? { zip: new Uint8Array(await file.arrayBuffer()), name: file.name } : null;
-  if (pack) run();
+  if (!file) return;
+  try {
+    pack = { zip: new Uint8Array(await file.arrayBuffer()), name: file.name };
+  } catch (exc) {
+    pack = null;
+    show({ valid: false, reason: "unreadable", path: null, detail: `cannot read ${file.name}: ${exc}`, exit_code: 2, steps: [] });
+    return;
+  }
+  run();
 }
 
 async function readFolder(files) {
   const folder = new Map();
-  for (const file of files) {
-    const parts = (file.webkitRelativePath || file.name).split("/");
-    folder.set(parts.length > 1 ? parts.slice(1).join("/") : parts[0], new Uint8Array(await file.arrayBuffer()));
+  try {
+    for (const file of files) {
+      const parts = (file.webkitRelativePath || file.name).split("/");
+      folder.set(parts.length > 1 ? parts.slice(1).join("/") : parts[0], new Uint8Array(await file.arrayBuffer()));
+    }
+  } catch (exc) {
+    show({ valid: false, reason: "unreadable", path: null, detail: `cannot read the folder: ${exc}`, exit_code: 2, steps: [] });
+    return;
   }
   pack = folder.size ? { folder, name: (files[0].webkitRelativePath || "").split("/")[0] } : null;
   if (pack) run();
@@ -121,7 +133,23 @@ function showNotChecked(report) {
   box.append(el("p", "浏览器未校验（不计入保障级别）· Not checked in the browser (no assurance claimed for it):"), list);
 }
 
+// A file dropped on the page: a .json is the trust root, anything else the pack's zip.
+async function dropped(event) {
+  event.preventDefault();
+  const files = [...(event.dataTransfer ? event.dataTransfer.files : [])];
+  const root = files.find((f) => f.name.toLowerCase().endsWith(".json"));
+  const zip = files.find((f) => f !== root);
+  if (root) trustRoot = new Uint8Array(await root.arrayBuffer());
+  if (zip) await readZip(zip);
+  else if (root && pack) run();
+}
+
+// The same core, for anyone who wants to script the page (and for the tests that run it in a browser engine).
+window.tiezhengVerify = verifyPack;
+
 window.addEventListener("DOMContentLoaded", () => {
+  document.addEventListener("dragover", (e) => e.preventDefault());
+  document.addEventListener("drop", dropped);
   $("licences").textContent = $("licence-text").textContent;
   $("trust-root").addEventListener("change", (e) => readTrustRoot(e.target.files[0]));
   $("pack").addEventListener("change", (e) => readZip(e.target.files[0]));
