@@ -22,6 +22,8 @@ digest_app = typer.Typer(help="Regulator digests: check one offline.")
 app.add_typer(digest_app, name="digest")
 risk_app = typer.Typer(help="Insurer risk records: check one offline.")
 app.add_typer(risk_app, name="risk")
+witness_app = typer.Typer(help="Run a C2SP tlog-witness that cosigns a log's checkpoints (for a third party).")
+app.add_typer(witness_app, name="witness")
 pack_app = typer.Typer(help="Evidence packs: one zip a court can keep and check offline.")
 app.add_typer(pack_app, name="pack")
 
@@ -70,11 +72,17 @@ def verify(
         envvar="TIEZHENG_TRUST_ROOT")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show tracebacks.")] = False,
+    fabric: Annotated[str | None, typer.Option(
+        help="Also compare each Fabric anchor's block with the one this live peer (host:port) serves.")] = None,
+    fabric_profile: Annotated[str | None, typer.Option(
+        help="The Fabric client profile (network.json) naming that peer and an identity to ask it as.",
+        envvar="TIEZHENG_FABRIC_PROFILE")] = None,
 ) -> None:
     """Verify an evidence pack or bundle offline against a trust root. Exit 0 valid, 1 invalid, 2 unusable or no trust."""
     from verifier.cli import verify_command
 
-    raise typer.Exit(verify_command(str(bundle), trust_root=trust_root, json_output=json_output, verbose=verbose))
+    raise typer.Exit(verify_command(str(bundle), trust_root=trust_root, json_output=json_output, verbose=verbose,
+                                    fabric=fabric, fabric_profile=fabric_profile))
 
 
 @trust_root_app.command("init")
@@ -85,12 +93,39 @@ def trust_root_init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     fabric_network: Annotated[Path | None, typer.Option(
         help="A Fabric client profile (network.json): trust its orgs' CA certificates for fabric anchors.")] = None,
+    tsa_root: Annotated[list[str] | None, typer.Option(
+        help="NAME=FILE: a trusted RFC 3161 TSA and its root certificates (PEM); repeat for more.")] = None,
+    witness: Annotated[list[str] | None, typer.Option(
+        help="NAME=FILE: a trusted witness's key name and Ed25519 public key (PEM); repeat for more.")] = None,
+    witness_quorum: Annotated[int | None, typer.Option(
+        help="How many of the witnesses must cosign for +witnessed (default: all of them).")] = None,
 ) -> None:
-    """Write a trust root that trusts one log key (and a Fabric network's orgs). Exit 0 written, 2 unusable."""
+    """Write a trust root that trusts one log key (and a Fabric network's orgs, TSAs, witnesses). Exit 0
+    written, 2 unusable input."""
     from verifier.cli import trust_root_init_command
 
     raise typer.Exit(trust_root_init_command(origin=origin, log_key=str(log_key), out=str(out), force=force,
-                                             fabric_network=str(fabric_network) if fabric_network else None))
+                                             fabric_network=str(fabric_network) if fabric_network else None,
+                                             tsa_roots=tsa_root or (), witnesses=witness or (),
+                                             witness_quorum=witness_quorum))
+
+
+@witness_app.command("serve")
+def witness_serve(
+    key: Annotated[Path, typer.Option(help="The witness's Ed25519 private key (PKCS#8 PEM); created with KEY.pub "
+                                           "if missing.")],
+    name: Annotated[str, typer.Option(help="The witness's key name in cosignatures, e.g. witness.example.org/w1.")],
+    log_origin: Annotated[str, typer.Option(help="The origin line of the log this witness follows.")],
+    log_key: Annotated[Path, typer.Option(help="The log's SM2 public key (PEM), obtained out of band.")],
+    state: Annotated[Path, typer.Option(help="Folder for the latest cosigned checkpoint and refused requests.")],
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8320,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """Serve POST /add-checkpoint (C2SP tlog-witness); refuses any checkpoint inconsistent with what it cosigned."""
+    from evidence_api.witness.cli import serve_command
+
+    raise typer.Exit(serve_command(key=key, name=name, origin=log_origin, log_key=log_key, state=state,
+                                   host=host, port=port))
 
 
 @pack_app.command("build")

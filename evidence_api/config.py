@@ -5,14 +5,23 @@ from __future__ import annotations
 from datetime import time
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import BaseModel, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.clock import DEFAULT_PLANT_TZ, zone
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "WitnessSetting"]
 
 _PLACEHOLDERS = {"changethis", "admin", "secret", "dev-admin-token"}
+
+
+class WitnessSetting(BaseModel):
+    """A tlog-witness the log asks for cosignatures: its key ``name``, submission prefix ``url`` and
+    Ed25519 ``public_key`` (PEM text, or the path of a PEM file)."""
+
+    name: str
+    url: str
+    public_key: str
 
 
 class Settings(BaseSettings):
@@ -39,6 +48,10 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8080"  # where relying parties reach the service: the pack certificate's QR
     plant_timezone: str = DEFAULT_PLANT_TZ  # IANA zone of the plant: calendar days, night hours, daily jobs
     digest_time: time = time(2, 0)  # plant time at which yesterday's regulator digests are built (HH:MM)
+    tsa_url: str | None = None  # RFC 3161 TSA that timestamps checkpoints (None: no timestamps)
+    tsa_name: str = "tsa"  # the TSA's name in receipts; the trust root names its roots under the same name
+    tsa_roots: Path | None = None  # PEM file of the TSA's root certificates: replies are checked before storing
+    witnesses: list[WitnessSetting] = []  # JSON list of {"name", "url", "public_key"}; cosign each checkpoint
 
     def backends(self) -> list[str]:
         """The anchor backends named by ``anchor_backends``, in order, without repeats."""

@@ -21,6 +21,7 @@ __all__ = [
     "ProofError",
     "StorageError",
     "UnknownKey",
+    "WitnessError",
 ]
 
 
@@ -98,3 +99,12 @@ class AnchorCommitError(AnchorStageError):
 
 class KeyMaterialError(LedgerError):
     """A key file or key setting is missing, unreadable or of the wrong kind."""
+
+
+class WitnessError(LedgerError):
+    """A witness did not cosign a checkpoint: unreachable, refused, or answering with a bad cosignature.
+    ``split_view`` is true when its answer shows it cosigned a tree this log never had (a fork)."""
+
+    def __init__(self, message: str, *, split_view: bool = False) -> None:
+        super().__init__(message)
+        self.split_view = split_view

@@ -145,7 +145,29 @@ class LogReader:
             receipts = [conn.execute(select(an.receipt).where(an.backend == b, an.status == _ANCHORED,
                                                               an.tree_size >= tree_size)
                                      .order_by(an.tree_size).limit(1)).scalar() for b in backends]
-        return [json.loads(receipt) for receipt in receipts if receipt is not None]
+        return [json.loads(receipt) for receipt in receipts if receipt is not None] + self.cosignatures_covering(tree_size)
+
+    def cosignatures_covering(self, tree_size: int) -> list[dict[str, Any]]:
+        """For each witness (by name), its first cosignature of a tree at least ``tree_size`` leaves big, as a
+        receipt of kind ``cosignature/v1`` whose ``checkpoint`` is the cosigned note (docs/formats.md)."""
+        co, cp = db.cosignatures.c, db.checkpoints.c
+        with self.engine.connect() as conn:
+            witnesses = conn.execute(select(co.witness).distinct().order_by(co.witness)).scalars().all()
+            rows = [conn.execute(select(co.witness, co.tree_size, co.root_hash, co.timestamp, co.line, cp.text)
+                                 .join(db.checkpoints, cp.tree_size == co.tree_size)
+                                 .where(co.witness == w, co.tree_size >= tree_size)
+                                 .order_by(co.tree_size).limit(1)).first() for w in witnesses]
+        return [{"backend": "witness", "kind": "cosignature/v1", "witness": r.witness, "tree_size": int(r.tree_size),
+                 "root_hash": bytes(r.root_hash).hex(), "timestamp": int(r.timestamp), "checkpoint": r.text + r.line}
+                for r in rows if r is not None]
+
+    def cosigned_checkpoint(self, tree_size: int) -> str | None:
+        """The checkpoint of ``tree_size`` with every collected cosignature line appended, or None."""
+        co, cp = db.cosignatures.c, db.checkpoints.c
+        with self.engine.connect() as conn:
+            text = conn.execute(select(cp.text).where(cp.tree_size == tree_size)).scalar()
+            lines = conn.execute(select(co.line).where(co.tree_size == tree_size).order_by(co.witness)).scalars().all()
+        return None if text is None else text + "".join(lines)
 
     def anchors_covering(self, tree_size: int) -> list[dict[str, Any]]:
         """``anchor_receipts_covering(tree_size)``, each receipt with ``consistency_proof``: the hex RFC 9162

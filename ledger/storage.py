@@ -35,6 +35,7 @@ __all__ = [
     "anchors",
     "attestations",
     "checkpoints",
+    "cosignatures",
     "events",
     "insert_rows",
     "log_state",
@@ -132,6 +133,20 @@ anchors = Table(
     UniqueConstraint("backend", "tx_id", name="uq_anchors_backend_tx"),
 )
 Index("ix_anchors_backend_status_size", anchors.c.backend, anchors.c.status, anchors.c.tree_size)
+
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    # witness cosignatures (C2SP cosignature/v1) onto the log's checkpoints, collected by ledger.witnesses:
+    # one per witness and tree size; the cosigned note is the checkpoint's text plus ``line`` (migration 0007)
+    Column("witness", String(255), primary_key=True),
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("line", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+Index("ix_cosignatures_tree_size", cosignatures.c.tree_size)
 
 _LEVEL_SHIFT = 56
 

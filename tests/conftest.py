@@ -8,8 +8,11 @@ a failure.
 from __future__ import annotations
 
 import os
+import sys
+import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,8 +22,10 @@ from evidence_api.db import migrate
 from ledger.log import TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey
 from ledger.storage import make_engine
+from tests import processes
 
 POSTGRES_ENV = "TIEZHENG_TEST_POSTGRES_URL"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,3 +91,68 @@ def log(engine: Engine, log_key: SM2PrivateKey) -> Iterator[TransparencyLog]:
     log.start()
     yield log
     log.close()
+
+
+# -- the test TSA (marker tsa) ---------------------------------------------------------------------------
+TSA_ENV = "TIEZHENG_TEST_TSA_URL"
+
+
+@dataclass(frozen=True)
+class TsaServer:
+    """A running RFC 3161 TSA: where to POST queries and the PEM root its tokens chain to."""
+
+    url: str
+    root_pem: str
+
+
+@pytest.fixture(scope="session")
+def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TsaServer]:
+    """The TSA named by TIEZHENG_TEST_TSA_URL (its root read from GET /root.pem), else network/tsa/tsa.py on a
+    free port with fresh keys, stopped at session end."""
+    url = os.environ.get(TSA_ENV)
+    if url:
+        with urllib.request.urlopen(url.rstrip("/") + "/root.pem", timeout=10) as answer:
+            yield TsaServer(url, answer.read().decode())
+        return
+    state = tmp_path_factory.mktemp("tsa")
+    server = processes.start([sys.executable, str(ROOT / "network" / "tsa" / "tsa.py"), "--state", str(state)],
+                             r"tsa: ready (\S+)")
+    try:
+        yield TsaServer(server.ready.group(1), (state / "root.pem").read_text())
+    finally:
+        server.stop()
+
+
+# -- tlog-witnesses (marker witness) ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class WitnessProcess:
+    """A running ``tiezheng witness serve``: its submission prefix, key name, public key (PEM), state folder."""
+
+    url: str
+    name: str
+    public_key_pem: str
+    state: Path
+    server: processes.Server
+
+
+@pytest.fixture
+def start_witness(tmp_path: Path) -> Iterator[Callable[..., WitnessProcess]]:
+    """Start real witness processes (``python -m evidence_api.cli witness serve`` on free ports, fresh keys and
+    state per test, since a witness remembers the one log it saw); all are stopped at the end of the test."""
+    servers: list[processes.Server] = []
+
+    def start(name: str, *, origin: str, log_key_pem: str, state: Path | None = None) -> WitnessProcess:
+        home = tmp_path / "witnesses" / name.replace("/", "_")
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "log-key.pem").write_text(log_key_pem)
+        state = state or home / "state"
+        server = processes.start([sys.executable, "-m", "evidence_api.cli", "witness", "serve", "--key",
+                                  str(home / "witness.key"), "--name", name, "--log-origin", origin, "--log-key",
+                                  str(home / "log-key.pem"), "--state", str(state), "--port", "0"],
+                                 r"witness: ready (\S+)", cwd=ROOT)
+        servers.append(server)
+        return WitnessProcess(server.ready.group(1), name, (home / "witness.key.pub").read_text(), state, server)
+
+    yield start
+    for server in servers:
+        server.stop()

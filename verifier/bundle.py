@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from verifier._json import (
@@ -40,9 +41,19 @@ from verifier.events import (
 )
 from verifier.fabric import FabricReceipt, verify_fabric_anchor
 from verifier.merkle import MAX_INCLUSION_HASHES, verify_inclusion
-from verifier.report import ASSURANCE_FABRIC, ASSURANCE_SIGNED, FABRIC_NOTE, Report, StepResult, notes_for
+from verifier.report import (
+    ASSURANCE_FABRIC,
+    ASSURANCE_SIGNED,
+    FABRIC_NOTE,
+    Report,
+    StepResult,
+    assurance_level,
+    notes_for,
+)
 from verifier.sm import PublicKey
+from verifier.timestamps import TIMESTAMP_KIND, TimestampAnchor, TimestampResult, verify_timestamp_anchor
 from verifier.trust import LogKey, TrustRoot
+from verifier.witness import COSIGNATURE_KIND, CosignedAnchor, Cosigner, count_quorum, verify_cosigned_anchor
 
 __all__ = ["BUNDLE_FORMAT", "MAX_BUNDLE_BYTES", "Bundle", "verify_bundle"]
 
@@ -64,7 +75,7 @@ class Bundle:
     payload: Payload | None
     checkpoint: Checkpoint
     inclusion_proof: tuple[bytes, ...]
-    anchors: tuple[LocalAnchor | FabricReceipt, ...]
+    anchors: tuple[LocalAnchor | FabricReceipt | TimestampAnchor | CosignedAnchor, ...]
     log_key_pem: str
     actor_key_pem: str
 
@@ -150,6 +161,7 @@ def verify_bundle(bundle: Bundle, *, trust_root: TrustRoot) -> Report:
     with run.step(6, "payload commitment"):
         _check_payload(bundle, run)
     _check_anchors(bundle, run, trusted)
+    _check_quorum(bundle, run)
     return run.report(valid=True)
 
 
@@ -192,6 +204,9 @@ class _Run:
     current: tuple[int, str] = (1, "structure")
     log_key_fingerprint: str | None = None
     actor_key_binding: str | None = None
+    timestamps: list[TimestampResult] = field(default_factory=list)
+    cosigners: list[Cosigner] = field(default_factory=list)
+    witnessed: bool = False
     fabric_note: str | None = None
     fabric_endorsed_by: tuple[str, ...] = ()
 
@@ -220,7 +235,8 @@ class _Run:
 
     def report(self, *, valid: bool, failure: str | None = None) -> Report:
         """The report of the steps recorded so far."""
-        assurance = (ASSURANCE_FABRIC if self.fabric_note else ASSURANCE_SIGNED) if valid else None
+        base = ASSURANCE_FABRIC if self.fabric_note else ASSURANCE_SIGNED
+        assurance = assurance_level(base, tsa=bool(self.timestamps), witnessed=self.witnessed) if valid else None
         event = self.bundle.event
         fabric_notes = (self.fabric_note,) if valid and self.fabric_note else ()
         actor_fingerprint = PublicKey.from_pem(self.bundle.actor_key_pem).fingerprint()
@@ -238,6 +254,8 @@ class _Run:
             leaf_index=self.bundle.leaf_index,
             assurance=assurance,
             failure=failure,
+            timestamps=tuple(f"{t.authority} {_utc(t)}" for t in self.timestamps),
+            cosigners=tuple(sorted({c.name for c in self.cosigners})),
             notes=fabric_notes + notes_for(
                 assurance=assurance,
                 actor_key_binding=self.actor_key_binding,
@@ -279,6 +297,12 @@ def _check_anchors(bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> No
         if isinstance(anchor, FabricReceipt):
             _check_fabric_anchor(i, anchor, run, trusted)
             continue
+        if isinstance(anchor, TimestampAnchor):
+            _check_timestamp(i, anchor, bundle, run, trusted)
+            continue
+        if isinstance(anchor, CosignedAnchor):
+            _check_cosigned(i, anchor, bundle, run, trusted)
+            continue
         with run.step(7, f"anchor {i} (local journal seq {anchor.entry.seq})"):
             key = by_fingerprint.get(anchor.entry.key_id)
             if key is None:
@@ -310,6 +334,55 @@ def _check_fabric_anchor(i: int, anchor: FabricReceipt, run: _Run, trusted: tupl
                f"{found.orderer.msp_id}; consistent with the checkpoint")
 
 
+def _check_timestamp(i: int, anchor: TimestampAnchor, bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> None:
+    with run.step(7, f"anchor {i} (rfc3161 timestamp, tsa {anchor.label[:80]})"):
+        _verify_trusted_checkpoint(anchor.checkpoint, trusted)
+        authorities = run.trust_root.timestamp_authorities
+        if not authorities:
+            run.skip("the trust root names no timestamp authority: the token is not checked and +tsa is not claimed")
+            return
+        result = verify_timestamp_anchor(anchor, checkpoint=bundle.checkpoint, authorities=authorities)
+        run.timestamps.append(result)
+        run.ok(f"tree size {anchor.checkpoint.tree_size}, signed by the log and consistent with the checkpoint, "
+               f"existed at {_utc(result)} by the clock of trusted tsa {result.authority!r} "
+               f"(token serial {result.serial_number}, {result.hash_algorithm} imprint)")
+
+
+def _check_cosigned(i: int, anchor: CosignedAnchor, bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> None:
+    with run.step(7, f"anchor {i} (witness cosignature, {anchor.label[:80]})"):
+        _verify_trusted_checkpoint(anchor.checkpoint, trusted)
+        cosigners = verify_cosigned_anchor(anchor, checkpoint=bundle.checkpoint,
+                                           witnesses=run.trust_root.witnesses.keys)
+        if not cosigners:
+            run.skip(f"tree size {anchor.checkpoint.tree_size} carries no cosignature by a witness the trust root "
+                     "names; not counted")
+            return
+        run.cosigners.extend(cosigners)
+        run.ok(f"tree size {anchor.checkpoint.tree_size}, consistent with the checkpoint, cosigned by trusted "
+               f"witness(es) {', '.join(c.name for c in cosigners)}")
+
+
+def _check_quorum(bundle: Bundle, run: _Run) -> None:
+    policy = run.trust_root.witnesses
+    if policy.quorum == 0 and not any(isinstance(a, CosignedAnchor) for a in bundle.anchors):
+        return
+    with run.step(8, "witness quorum"):
+        names = sorted({c.name for c in run.cosigners})
+        if policy.quorum == 0:
+            run.skip("the trust root sets no witness quorum: cosignatures are not counted and +witnessed is not claimed")
+        elif count_quorum(run.cosigners, policy):
+            run.witnessed = True
+            run.ok(f"{len(names)} trusted witness(es) cosigned a tree containing the checkpoint "
+                   f"({', '.join(names)}); the quorum is {policy.quorum}")
+        else:
+            run.skip(f"only {len(names)} of the {policy.quorum} trusted witnesses the quorum needs cosigned a tree "
+                     f"containing the checkpoint ({', '.join(names) or 'none'}); +witnessed is not claimed")
+
+
+def _utc(result: TimestampResult) -> str:
+    return result.gen_time.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _leaf_index(obj: JSONObject, checkpoint: Checkpoint) -> int:
     index = int_field(obj, "leaf_index", "bundle")
     if index >= checkpoint.tree_size:
@@ -319,12 +392,18 @@ def _leaf_index(obj: JSONObject, checkpoint: Checkpoint) -> int:
     return index
 
 
-def _anchor(value: Any) -> LocalAnchor | FabricReceipt:
+def _anchor(value: Any) -> LocalAnchor | FabricReceipt | TimestampAnchor | CosignedAnchor:
+    kind = value.get("kind") if isinstance(value, dict) else None
+    if kind == TIMESTAMP_KIND:
+        return TimestampAnchor.from_json(value)
+    if kind == COSIGNATURE_KIND:
+        return CosignedAnchor.from_json(value)
     backend = value.get("backend") if isinstance(value, dict) else None
     if backend == "fabric":
         return FabricReceipt.from_json(value, in_bundle=True)
     if isinstance(backend, str) and backend != "local":
-        raise MalformedInput(f"unsupported anchor backend {backend[:40]!r}, want 'local' or 'fabric'")
+        raise MalformedInput(f"unsupported anchor backend {backend[:40]!r}, want 'local' or 'fabric' "
+                             "(or a receipt of kind 'rfc3161' or 'cosignature/v1')")
     anchor = LocalAnchor.from_json(value)  # the backend first: its message is the clearer one
     require_fields(value, "bundle.anchor", required=("backend", "entry", "consistency_proof"))
     return anchor

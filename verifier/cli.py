@@ -14,8 +14,9 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -23,10 +24,12 @@ from rich.text import Text
 
 from verifier.bundle import MAX_BUNDLE_BYTES, Bundle, verify_bundle
 from verifier.errors import MalformedInput, UntrustedLog, VerifierError
+from verifier.fabric import FabricReceipt
+from verifier.fabric_live import compare_with_peer
 from verifier.fabric_profile import fabric_section
 from verifier.pack import MAX_PACK_BYTES, is_pack, verify_pack
 from verifier.pack_errors import PackInvalid, PackUnusable
-from verifier.report import Report
+from verifier.report import Report, StepResult
 from verifier.trust import TrustRoot
 
 __all__ = ["EXIT_INVALID", "EXIT_UNUSABLE", "EXIT_VALID", "trust_root_init_command", "verify_command"]
@@ -39,7 +42,8 @@ EXIT_UNUSABLE = 2
 _UNPRINTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def verify_command(path: str, *, trust_root: str | None, json_output: bool, verbose: bool) -> int:
+def verify_command(path: str, *, trust_root: str | None, json_output: bool, verbose: bool,
+                   fabric: str | None = None, fabric_profile: str | None = None) -> int:
     """Verify the bundle or evidence pack at ``path`` against the trust root file ``trust_root``; print the outcome.
 
     A pack (a zip) is told from a bundle (JSON) by its first bytes; a pack's refusal names its reason class
@@ -50,7 +54,9 @@ def verify_command(path: str, *, trust_root: str | None, json_output: bool, verb
     ``json_output`` prints the report as JSON instead of text; ``verbose`` lists every step and, on
     failure, prints the error's traceback to stderr. Returns ``EXIT_VALID`` (0), ``EXIT_INVALID`` (1) or
     ``EXIT_UNUSABLE`` (2: unreadable file, not JSON, wrong format, malformed or out-of-range field, no or
-    unusable trust root, or one that does not name the bundle's log).
+    unusable trust root, or one that does not name the bundle's log). With ``fabric`` (a peer's host:port)
+    and ``fabric_profile`` (a Fabric client profile naming it), a valid bundle's Fabric anchors are also
+    compared with the block that live peer serves (an extra step; a difference exits 1).
     """
     out = Console(highlight=False, soft_wrap=True)
     try:
@@ -66,6 +72,8 @@ def verify_command(path: str, *, trust_root: str | None, json_output: bool, verb
         root = _trust_root(trust_root, bundle.checkpoint.origin)
         with _native_stderr_silenced(enabled=not verbose):
             report = verify_bundle(bundle, trust_root=root)
+        if fabric:
+            report = _ask_live_peer(bundle, report, fabric, fabric_profile)
     except VerifierError as exc:
         return _print_failure(out, exc, json_output=json_output, verbose=verbose)
     _print_report(out, report, json_output=json_output, verbose=verbose)
@@ -91,20 +99,56 @@ def _verify_pack(out: Console, data: bytes, *, trust_root: str | None, json_outp
     return EXIT_VALID
 
 
-def trust_root_init_command(*, origin: str, log_key: str, out: str, force: bool,
-                            fabric_network: str | None = None) -> int:
+def _ask_live_peer(bundle: Bundle, report: Report, address: str, profile: str | None) -> Report:
+    """The report with one more step: each Fabric anchor's block compared with the live peer's."""
+    receipts = [a for a in bundle.anchors if isinstance(a, FabricReceipt)]
+    if not receipts:
+        raise MalformedInput("--fabric was given but the bundle carries no fabric anchor")
+    if not profile:
+        raise MalformedInput("--fabric needs --fabric-profile (or TIEZHENG_FABRIC_PROFILE): the client profile "
+                             "that names the peer's tls root and an identity the peer serves blocks to")
+    steps = list(report.steps)
+    for receipt in receipts:
+        try:
+            steps.append(StepResult(8, "live fabric peer", "ok", compare_with_peer(receipt, address=address,
+                                                                                    profile=profile)))
+        except VerifierError as exc:
+            exc.step, exc.step_name = 8, "live fabric peer"
+            exc.report = replace(report, valid=False, assurance=None, failure=exc.diagnostics(),
+                                 steps=(*steps, StepResult(8, "live fabric peer", "failed", exc.message)))
+            raise
+    return replace(report, steps=tuple(steps))
+
+
+def trust_root_init_command(
+    *,
+    origin: str,
+    log_key: str,
+    out: str,
+    force: bool,
+    fabric_network: str | None = None,
+    tsa_roots: Sequence[str] = (),
+    witnesses: Sequence[str] = (),
+    witness_quorum: int | None = None,
+) -> int:
     """Write a trust root naming one log key, for ``tiezheng trust-root init``; return the exit code.
 
     ``origin`` is the log's name in its checkpoints, ``log_key`` the path of its public key (PEM) obtained
     out of band, ``out`` the file to write (refused if it exists, unless ``force``); ``fabric_network``, a
-    Fabric client profile (network.json) whose orgs' CA certificates go in the ``fabric`` section. Returns
-    0, or 2 with a message when the key, origin or profile is unusable or the file cannot be written.
+    Fabric client profile (network.json) whose orgs' CA certificates go in the ``fabric`` section;
+    ``tsa_roots`` are ``NAME=FILE`` (a PEM file of the TSA's root certificates), ``witnesses`` ``NAME=FILE``
+    (a witness's Ed25519 public key, PEM); ``witness_quorum`` how many must cosign (default: all named).
+    Returns 0, or 2 with a message when an input is unusable or the file cannot be written.
     """
     console = Console(highlight=False, soft_wrap=True)
     try:
         pem = _read(log_key, "log key", 1024 * 1024).decode("utf-8", errors="replace")
         fabric = fabric_section(fabric_network) if fabric_network else None
-        root = TrustRoot.for_log(origin, pem, fabric=fabric)
+        tsas = [(name, _certificates(path)) for name, path in map(_named, tsa_roots)]
+        keys = [(name, _read(path, "witness key", 64 * 1024).decode("utf-8", errors="replace"))
+                for name, path in map(_named, witnesses)]
+        quorum = len(keys) if witness_quorum is None else witness_quorum
+        root = TrustRoot.for_log(origin, pem, fabric=fabric, timestamp_authorities=tsas, witnesses=keys, quorum=quorum)
         _write_new(Path(out), root.to_json(), force=force)
     except VerifierError as exc:
         console.print(Text(_printable(f"UNUSABLE INPUT: {exc.diagnostics()}"), style="red"))
@@ -115,6 +159,11 @@ def trust_root_init_command(*, origin: str, log_key: str, out: str, force: bool,
         orgs = ", ".join(o.msp_id for o in root.fabric.orgs)
         console.print(Text(_printable(f"fabric channel {root.fabric.channel!r}, chaincode {root.fabric.chaincode!r}, "
                                       f"orgs {orgs} (endorsers: {', '.join(root.fabric.endorsers)})")))
+    for tsa in root.timestamp_authorities:
+        console.print(Text(_printable(f"  tsa {tsa.name!r}: {len(tsa.certificates)} root certificate(s)")))
+    if root.witnesses.keys:
+        names = ", ".join(w.name for w in root.witnesses.keys)
+        console.print(Text(_printable(f"  witnesses {names}; quorum {root.witnesses.quorum}")))
     console.print("compare that fingerprint with the one the log's operator publishes before you rely on it.")
     return EXIT_VALID
 
@@ -128,6 +177,21 @@ def _trust_root(path: str | None, origin: str) -> TrustRoot:
             "--log-key KEY.pem -o trust-root.json"
         )
     return TrustRoot.from_file(path)
+
+
+def _named(value: str) -> tuple[str, str]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path:
+        raise MalformedInput(f"want NAME=FILE, got {value[:80]!r}")
+    return name, path
+
+
+def _certificates(path: str) -> list[str]:
+    text = _read(path, "tsa root", 1024 * 1024).decode("utf-8", errors="replace")
+    blocks = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, re.DOTALL)
+    if not blocks:
+        raise MalformedInput(f"tsa root file {path} holds no PEM certificate")
+    return [block + "\n" for block in blocks]
 
 
 def _read(path: str, what: str, limit: int) -> bytes:

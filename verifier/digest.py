@@ -20,6 +20,7 @@ Assurance: ``dual-chain`` only when a ``fabric`` and an ``evm`` receipt both ver
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -54,6 +55,7 @@ __all__ = ["CHAIN_CHECKS", "DIGEST_TYPE", "MAX_DIGEST_BYTES", "REGISTRY_CHECK", 
 DIGEST_TYPE = "tiezheng.digest/v1"
 MAX_DIGEST_BYTES = 8 * 1024 * 1024
 _BACKENDS = ("local", "fabric", "evm")
+_BACKEND = re.compile(r"[a-z0-9_-]{1,32}")
 _STATUSES = ("anchored", "pending", "missed", "none")
 
 
@@ -265,8 +267,10 @@ def _anchor(value: Any, index: int) -> JSONObject:
     where = f"anchors[{index}]"
     obj = require_object(value, where)
     require_fields(obj, where, required=("backend", "status"), optional=("receipt",))
-    if obj["backend"] not in _BACKENDS or obj["status"] not in _STATUSES:
-        raise MalformedInput(f"{where} must name a backend in {list(_BACKENDS)} and a status in {list(_STATUSES)}")
+    if not isinstance(obj["backend"], str) or not _BACKEND.fullmatch(obj["backend"]) \
+            or obj["status"] not in _STATUSES:
+        raise MalformedInput(f"{where} must name a backend ([a-z0-9_-], e.g. {', '.join(_BACKENDS)}) and a status "
+                             f"in {list(_STATUSES)}")
     if (obj["status"] == "anchored") != ("receipt" in obj):
         raise MalformedInput(f"{where}: a receipt comes with status anchored, and only then")
     return obj

@@ -22,10 +22,12 @@ __all__ = [
     "AttestationMismatch",
     "BadSignature",
     "CommitmentMismatch",
+    "CosignatureInvalid",
     "InvalidProof",
     "KeyMismatch",
     "MalformedInput",
     "RootMismatch",
+    "TimestampInvalid",
     "UntrustedLog",
     "VerificationFailed",
     "VerifierError",
@@ -100,3 +102,11 @@ class AttestationMismatch(VerificationFailed):
 
 class AnchorMismatch(VerificationFailed):
     """An anchor record does not match its own checkpoint, the bundle checkpoint or the journal chain."""
+
+
+class TimestampInvalid(VerificationFailed):
+    """An RFC 3161 token does not cover the checkpoint, or its signature or certificate chain fails."""
+
+
+class CosignatureInvalid(VerificationFailed):
+    """A witness cosignature does not verify, or it is for another checkpoint."""

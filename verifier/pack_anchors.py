@@ -14,11 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from verifier._json import b64_field, int_field, require_fields, str_field
 from verifier.anchors import JournalEntry, verify_journal_entry
-from verifier.errors import MalformedInput, VerifierError
+from verifier.checkpoint import Checkpoint, key_hash, verify_checkpoint
+from verifier.errors import KeyMismatch, MalformedInput, VerifierError
 from verifier.pack_content import PackContent, Receipts
 from verifier.pack_errors import refuse
+from verifier.timestamps import MAX_TOKEN_BYTES, verify_token
 from verifier.trust import LogKey, TrustRoot
+from verifier.witness import Cosigner, count_quorum, verify_cosignatures
 
 __all__ = ["CHECKERS", "AnchorChecker", "AnchorContext", "AnchorOutcome", "assurance_of", "check_anchors"]
 
@@ -66,7 +70,66 @@ def _check_local(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
                          "by the log key (proves nothing against the operator)", tuple(shown))
 
 
-CHECKERS: dict[tuple[str, int], AnchorChecker] = {("local", 1): _check_local}
+def _check_rfc3161(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
+    """``rfc3161``: each token timestamps its log-signed checkpoint, by a TSA the trust root names."""
+    if not context.trust_root.timestamp_authorities:
+        return AnchorOutcome("rfc3161", "not checked", "the trust root names no timestamp authority")
+    shown: list[dict[str, str | int]] = []
+    times: list[str] = []
+    for receipt in receipts.receipts:
+        require_fields(receipt, "rfc3161 receipt", required=("tree_size", "root_hash", "kind", "tsa", "hash_algorithm",
+                                                            "checkpoint", "token", "gen_time"))
+        note = _log_signed(receipt, context)
+        token = b64_field(receipt, "token", "rfc3161 receipt")
+        if len(token) > MAX_TOKEN_BYTES:
+            raise MalformedInput(f"rfc3161 token is {len(token)} bytes, want at most {MAX_TOKEN_BYTES}")
+        result = verify_token(token, message=note.text.encode("utf-8"),
+                              authorities=context.trust_root.timestamp_authorities)
+        times.append(result.gen_time.isoformat().replace("+00:00", "Z"))
+        shown.append({"tree_size": note.tree_size, "tsa": result.authority, "serial": str(result.serial_number),
+                      "gen_time": times[-1]})
+    return AnchorOutcome("rfc3161", "verified", f"{len(shown)} timestamp token(s) of trusted tsa(s) over the log's "
+                         f"checkpoints, the earliest at {min(times)}", tuple(shown))
+
+
+def _check_witness(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
+    """``witness``: the cosignatures of trusted witnesses on log-signed checkpoints, against the quorum."""
+    policy = context.trust_root.witnesses
+    if policy.quorum == 0:
+        return AnchorOutcome("witness", "not checked", "the trust root sets no witness quorum")
+    cosigners: list[Cosigner] = []
+    shown: list[dict[str, Any]] = []
+    for receipt in receipts.receipts:
+        require_fields(receipt, "witness receipt", required=("tree_size", "root_hash", "kind", "witness", "timestamp",
+                                                            "checkpoint"))
+        int_field(receipt, "timestamp", "witness receipt")
+        found = verify_cosignatures(_log_signed(receipt, context), policy.keys)
+        cosigners += found
+        shown += [{"tree_size": receipt["tree_size"], "witness": c.name, "timestamp": c.timestamp} for c in found]
+    names = sorted({c.name for c in cosigners})
+    if not count_quorum(cosigners, policy):
+        return AnchorOutcome("witness", "not checked", f"only {len(names)} of the {policy.quorum} trusted witnesses "
+                             f"the quorum needs cosigned ({', '.join(names) or 'none'})", tuple(shown))
+    return AnchorOutcome("witness", "verified", f"cosigned by {len(names)} trusted witness(es): {', '.join(names)}; "
+                         f"quorum {policy.quorum}", tuple(shown))
+
+
+def _log_signed(receipt: Any, context: AnchorContext) -> Checkpoint:
+    """The receipt's checkpoint note, for its tree and root, signed by a trusted log key."""
+    note = Checkpoint.from_text(str_field(receipt, "checkpoint", "receipt"))
+    if (note.tree_size, note.root_hash.hex()) != (receipt["tree_size"], receipt["root_hash"]):
+        raise MalformedInput(f"receipt checkpoint is for size {note.tree_size}, not the receipt's {receipt['tree_size']}")
+    lines = {(s.name, s.key_hash) for s in note.signatures}
+    keys = [k for k in context.log_keys if (note.origin, key_hash(note.origin, k.public_key)) in lines]
+    if not keys:
+        raise KeyMismatch(f"receipt checkpoint of size {note.tree_size} has no signature by a trusted log key")
+    for key in keys:
+        verify_checkpoint(note, public_key_pem=key.public_key.to_pem())
+    return note
+
+
+CHECKERS: dict[tuple[str, int], AnchorChecker] = {("local", 1): _check_local, ("rfc3161", 1): _check_rfc3161,
+                                                  ("witness", 1): _check_witness}
 """Receipt checkers by (kind, kind_version); add a kind here when its verifier module lands."""
 
 

@@ -2,7 +2,9 @@
 
 Assurance levels (docs/formats.md, "Bundle"; ARCHITECTURE.md "Anchoring"): ``signed``, the level of a
 checkpoint signature and a local anchor journal, both signed with the operator's own key; ``fabric``, when a
-Fabric anchor receipt verified against the orgs' CAs of the trust root (the business chain holds it).
+Fabric anchor receipt verified against the orgs' CAs of the trust root (the business chain holds it); then
+``+tsa`` when an RFC 3161 token of a trusted TSA covers the checkpoint, and ``+witnessed`` when the trust
+root's witness quorum cosigned a tree containing it (``fabric+tsa+witnessed``).
 """
 
 from __future__ import annotations
@@ -11,10 +13,20 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ASSURANCE_FABRIC", "ASSURANCE_SIGNED", "FABRIC_NOTE", "SIGNED_NOTE", "Report", "StepResult", "notes_for"]
+__all__ = [
+    "ASSURANCE_FABRIC",
+    "ASSURANCE_SIGNED",
+    "FABRIC_NOTE",
+    "SIGNED_NOTE",
+    "Report",
+    "StepResult",
+    "assurance_level",
+    "notes_for",
+]
 
 ASSURANCE_SIGNED = "signed"
 ASSURANCE_FABRIC = "fabric"
+TSA_SUFFIX, WITNESSED_SUFFIX = "+tsa", "+witnessed"
 FABRIC_NOTE = (
     "fabric: the checkpoint is extended by one stored on the business chain, in a block signed by {orderer} "
     "and endorsed by {endorsers}, whose certificates chain to the CAs your trust root names. the block's "
@@ -53,7 +65,8 @@ class Report:
     root file used; ``log_key_fingerprint`` the trusted key that signed the checkpoint. ``actor_key_binding``
     says how the actor key is tied to the logged event (``fingerprint``: its key_id names it;
     ``signature``: only the logged signature does; ``None``: not reached). ``fabric_endorsed_by`` lists the
-    orgs (MSP ids) that endorsed the verified Fabric anchor, empty without one.
+    orgs (MSP ids) that endorsed the verified Fabric anchor, empty without one. ``timestamps`` lists each
+    verified RFC 3161 token as "<tsa> <genTime>"; ``cosigners`` the trusted witnesses that cosigned.
     """
 
     valid: bool
@@ -71,6 +84,8 @@ class Report:
     failure: str | None = None
     notes: tuple[str, ...] = field(default=())
     fabric_endorsed_by: tuple[str, ...] = field(default=())
+    timestamps: tuple[str, ...] = field(default=())
+    cosigners: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready values."""
@@ -95,11 +110,21 @@ class Report:
         return "\n".join(lines)
 
 
+def assurance_level(base: str, *, tsa: bool, witnessed: bool) -> str:
+    """The level a valid bundle reaches: ``base`` (``signed`` or ``fabric``), then ``+tsa`` and ``+witnessed``
+    as earned.
+
+    >>> assurance_level("signed", tsa=True, witnessed=True)
+    'signed+tsa+witnessed'
+    """
+    return base + (TSA_SUFFIX if tsa else "") + (WITNESSED_SUFFIX if witnessed else "")
+
+
 def notes_for(
     *, assurance: str | None, actor_key_binding: str | None, actor_key_id: str, actor_key_fingerprint: str | None
 ) -> tuple[str, ...]:
     """The caveats a report must carry: the meaning of ``signed``, and an actor key tied only by its signature."""
-    notes = [SIGNED_NOTE] if assurance == ASSURANCE_SIGNED else []
+    notes = [SIGNED_NOTE] if assurance is not None and assurance.split("+")[0] == ASSURANCE_SIGNED else []
     if actor_key_binding == "signature":
         notes.append(_NAME_ONLY_NOTE.format(fingerprint=actor_key_fingerprint, key_id=actor_key_id))
     return tuple(notes)

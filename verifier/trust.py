@@ -164,17 +164,34 @@ class TrustRoot:
         return cls.from_bytes(data)
 
     @classmethod
-    def for_log(cls, origin: str, public_key_pem: str, *, fabric: dict[str, Any] | None = None) -> TrustRoot:
-        """A trust root naming one log key (what ``tiezheng trust-root init`` writes), and the ``fabric``
-        section (its JSON form, docs/formats.md) when given.
+    def for_log(
+        cls,
+        origin: str,
+        public_key_pem: str,
+        *,
+        fabric: dict[str, Any] | None = None,
+        timestamp_authorities: Iterable[tuple[str, list[str]]] = (),
+        witnesses: Iterable[tuple[str, str]] = (),
+        quorum: int = 0,
+    ) -> TrustRoot:
+        """A trust root naming one log key (what ``tiezheng trust-root init`` writes), and optionally the
+        ``fabric`` section (its JSON form, docs/formats.md), TSAs and witnesses.
 
         ``origin`` is the log's name in its checkpoints; ``public_key_pem`` its SM2 public key, obtained out
-        of band. Raises ``MalformedInput`` for a bad origin, key or fabric section.
+        of band. ``timestamp_authorities`` are (name, PEM root certificates) pairs; ``witnesses`` are (key
+        name, PEM public key) pairs, of which ``quorum`` must cosign for ``+witnessed``. Raises
+        ``MalformedInput`` for a bad origin, key, fabric section, certificate, name or quorum.
         """
         obj: dict[str, Any] = {"v": 1, "type": TRUST_ROOT_TYPE,
                                "logs": [{"origin": origin, "public_key": public_key_pem}]}
         if fabric is not None:
             obj["fabric"] = fabric
+        tsas = [{"name": name, "certificates": list(pems)} for name, pems in timestamp_authorities]
+        if tsas:
+            obj["timestamp_authorities"] = tsas
+        keys = [{"name": name, "public_key": pem} for name, pem in witnesses]
+        if keys or quorum:
+            obj["witnesses"] = {"quorum": quorum, "keys": keys}
         return cls.from_bytes(json.dumps(obj).encode("utf-8"))
 
     @classmethod

@@ -26,6 +26,7 @@ from evidence_api.services.projector import Projector
 from evidence_api.services.recorder import Recorder
 from evidence_api.services.registry import HttpRegistry
 from evidence_api.services.risk import RiskRecords
+from evidence_api.services.trusted_time import tsa_backend, witness_collector
 from evidence_api.services.workflow import Workflow
 from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.base import Anchor
@@ -36,6 +37,7 @@ from ledger.dayend import DayEndMilestones
 from ledger.keystore import LocalKeyWrapper, load_or_create_log_key, load_or_create_master_key
 from ledger.log import TransparencyLog
 from ledger.sm import Signer
+from ledger.witnesses import WitnessCollector
 
 __all__ = ["Services"]
 
@@ -69,6 +71,7 @@ class Services:
     digest_job: Periodic
     risk: RiskRecords
     packs: PackJobs
+    witness_collector: WitnessCollector | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
@@ -84,8 +87,10 @@ class Services:
         clock = clock or Clock(settings.plant_timezone)
         log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
                               checkpoint_interval=settings.checkpoint_interval, clock=clock)
-        anchorer = Anchorer(log, _anchor_backends(settings, signer, clock), interval=settings.anchor_interval,
-                            clock=clock, milestones=DayEndMilestones(log, clock.tz))
+        backends = [*_anchor_backends(settings, signer, clock), *tsa_backend(settings)]
+        anchorer = Anchorer(log, backends, interval=settings.anchor_interval, clock=clock,
+                            milestones=DayEndMilestones(log, clock.tz))
+        collector = witness_collector(settings, log, clock)
         keys = KeyRegistry(engine, clock=clock)
         workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
         intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch, clock=clock), workers=workers,
@@ -117,10 +122,12 @@ class Services:
         certificate_job.start()
         sender.start()
         digest_job.start()
+        if collector is not None:
+            collector.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job,
-                   digests, digest_job, risk, packs)
+                   digests, digest_job, risk, packs, collector)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""
@@ -137,6 +144,8 @@ class Services:
             close = getattr(backend, "close", None)
             if callable(close):
                 close()
+        if self.witness_collector is not None:
+            self.witness_collector.close()
         self.intake.close()
         self.engine.dispose()
 

@@ -113,7 +113,8 @@ class FabricAnchor:
     # -- submit ----------------------------------------------------------------------------------
     def _endorse(self, prop: Proposal, pending: PendingAnchor) -> list[Any] | None:
         """The endorsements, or None when the channel already holds the transaction."""
-        for attempt in range(2):
+        registered = False
+        for attempt in range(3):
             try:
                 return self.client.endorse(prop)
             except FabricError as exc:
@@ -121,8 +122,11 @@ class FabricAnchor:
                 if _DUPLICATE in details:
                     _log.info("fabric already holds transaction %s (tree size %d)", pending.tx_id, pending.tree_size)
                     return None
-                if _NO_KEY in details and attempt == 0:
-                    self._register_key(pending.tx_id)
+                if _NO_KEY in details and attempt < 2:
+                    # register once; a peer that has not committed the registration yet is asked again
+                    if not registered:
+                        self._register_key(pending.tx_id)
+                        registered = True
                     continue
                 if any(reason in details for reason in _FINAL):
                     raise AnchorCommitError(str(exc), backend=self.name, tx_id=pending.tx_id) from exc
@@ -134,7 +138,9 @@ class FabricAnchor:
         """Register the log's key for ``origin`` on the chaincode (once per origin, endorsed by both orgs)."""
         _log.warning("registering the key of log %s on the fabric chaincode %s", self.origin, self.client.chaincode)
         try:
-            self.client.submit("RegisterLogKey", self.origin, self._log_key_pem)
+            block = self.client.submit("RegisterLogKey", self.origin, self._log_key_pem).block_number
+            for peer in self._peers():  # every endorser holds the registration before it is asked to use it
+                self.client.block(block, peer=peer)
         except FabricError as exc:
             if "the same key" not in " ".join(getattr(exc, "details", [])):
                 raise AnchorSubmitError(f"registering the log key failed: {exc}", backend=self.name,

@@ -82,3 +82,21 @@ def test_trust_root_init_with_fabric_network(demo: tuple[Path, Path], tmp_path: 
     assert made.returncode == 0, made.stdout + made.stderr
     assert out.read_bytes() == trust_path.read_bytes()
     assert "orgs Org1MSP, Org2MSP, OrdererMSP (endorsers: Org1MSP, Org2MSP)" in made.stdout
+
+
+def test_verify_with_a_live_peer_compares_the_block(demo: tuple[Path, Path]) -> None:
+    bundle_path, trust_path = demo
+    peer = json.loads(network_json_path().read_text())["organizations"][1]["peer_endpoint"]
+
+    def verify(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "evidence_api.cli", "verify", str(bundle_path), "--trust-root",
+                               str(trust_path), "--verbose", *flags], check=False, capture_output=True, text=True,
+                              env={k: v for k, v in os.environ.items() if k != "TIEZHENG_FABRIC_PROFILE"})
+
+    live = verify("--fabric", peer, "--fabric-profile", str(network_json_path()))
+    assert live.returncode == 0, live.stdout + live.stderr
+    assert f"8. [ok] live fabric peer: peer {peer} (Org1MSP asked) serves block" in live.stdout
+    unprofiled = verify("--fabric", peer)
+    assert unprofiled.returncode == 2 and "--fabric needs --fabric-profile" in unprofiled.stdout
+    unknown = verify("--fabric", "127.0.0.1:1", "--fabric-profile", str(network_json_path()))
+    assert unknown.returncode == 2 and "names no peer at 127.0.0.1:1" in unknown.stdout

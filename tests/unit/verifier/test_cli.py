@@ -221,3 +221,51 @@ def test_trust_root_init_bad_key_writes_nothing(tmp_path: Path, capsys: pytest.C
     assert trust_root_init_command(origin=ORIGIN, log_key=str(key), out=str(out), force=False) == EXIT_UNUSABLE
     assert "trust root.logs[0].public_key: public key is not one pem block" in capsys.readouterr().out
     assert not out.exists()
+
+
+def test_trust_root_init_with_tsa_roots_and_witnesses(tmp_path: Path, log_key: KeyPair,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key = tmp_path / "log.pem"
+    key.write_text(log_key.pem)
+    tsa = tmp_path / "tsa.pem"
+    tsa.write_text(_self_signed_pem())
+    witness_files = []
+    for name in ("w1", "w2"):
+        path = tmp_path / f"{name}.pub"
+        path.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.PEM,
+                                                                                PublicFormat.SubjectPublicKeyInfo))
+        witness_files.append(f"witness.test/{name}={path}")
+    out = tmp_path / "root.json"
+    assert trust_root_init_command(origin=ORIGIN, log_key=str(key), out=str(out), force=False,
+                                   tsa_roots=[f"test-tsa={tsa}"], witnesses=witness_files) == EXIT_VALID
+    root = TrustRoot.from_file(out)
+    assert [t.name for t in root.timestamp_authorities] == ["test-tsa"]
+    assert [w.name for w in root.witnesses.keys] == ["witness.test/w1", "witness.test/w2"]
+    assert root.witnesses.quorum == 2 and "quorum 2" in capsys.readouterr().out
+    assert trust_root_init_command(origin=ORIGIN, log_key=str(key), out=str(out), force=True,
+                                   witnesses=witness_files, witness_quorum=3) == EXIT_UNUSABLE
+    assert "quorum" in capsys.readouterr().out
+    assert trust_root_init_command(origin=ORIGIN, log_key=str(key), out=str(out), force=True,
+                                   tsa_roots=[str(tsa)]) == EXIT_UNUSABLE
+    assert "want NAME=FILE" in capsys.readouterr().out
+
+
+def _self_signed_pem() -> str:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA Root")])
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=365))
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(Encoding.PEM).decode()

@@ -385,3 +385,15 @@ def test_receipt_verifies_on_its_own() -> None:
     found = verify_fabric_receipt(FabricReceipt.from_json(BUNDLE["anchors"][FABRIC], in_bundle=True),
                                   network=TRUST.fabric)
     assert found.endorsed_by == ("Org1MSP", "Org2MSP") and found.orderer.msp_id == "OrdererMSP"
+
+
+_HOSTILE: list[Any] = [None, True, -1, 0, 2**53, 2**64, 1e308, "", "\ud800", "A" * 200, "=" * 8, [], {}, [[[]]]]
+
+
+def test_hostile_values_in_every_receipt_field_are_refused_never_crash() -> None:
+    for field in BUNDLE["anchors"][FABRIC]:
+        for value in _HOSTILE:
+            if value == BUNDLE["anchors"][FABRIC][field]:
+                continue
+            with pytest.raises(VerifierError):
+                _verify(_bundle(_anchor(**{field: value})))

@@ -8,7 +8,6 @@ import { keyHash, verifyCheckpoint } from "./checkpoint.js";
 import { actorKeyBinding, eventLeafHash, verifyActorSignature, verifyAttestation, verifyPayloadCommitment } from "./events.js";
 import { verifyConsistency, verifyInclusion } from "./merkle.js";
 import { comparePy, equalsInt } from "./pytext.js";
-import { sm3 } from "./sm.js";
 
 const byValue = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 const refuse = (reason, detail, path) => {
@@ -76,7 +75,7 @@ export function checkEventSignatures(content) {
         if (attestation === undefined) throw new VerificationFailed(`attestation ${toHex(event.attestationHash)} is not in attestations.jsonl`);
         verifyAttestation(event, attestation, entry.key);
       }
-      bindings.set(keyId, actorKeyBinding(event, entry.key));
+      if (!bindings.has(keyId)) bindings.set(keyId, actorKeyBinding(event, entry.key)); // depends on key id and key only
     });
   });
   return bindings;
@@ -140,6 +139,7 @@ export function checkChain(content) {
 /** Steps 17 and 18: media files match their entries and events; deleted media have their deletion event. */
 export function checkMedia(content) {
   const byIndex = eventsByIndex(content);
+  const manifestFiles = new Map(content.manifest.files.map((f) => [f.path, f]));
   let present = 0;
   for (const entry of content.media) {
     const event = byIndex.get(entry.event), payload = content.payloads.get(entry.event);
@@ -150,8 +150,9 @@ export function checkMedia(content) {
     }
     if (entry.state === "present") {
       present += 1;
-      const data = entry.path !== null ? content.files.get(entry.path) : undefined;
-      if (data === undefined || data.length !== entry.size || !equal(sm3(data), entry.sm3)) {
+      // the file's own bytes were checked against its manifest entry (step 9): compare with that entry
+      const listed = entry.path !== null ? manifestFiles.get(entry.path) : undefined;
+      if (listed === undefined || listed.size !== entry.size || !equal(listed.sm3, entry.sm3)) {
         refuse("media-hash", `media file ${entry.path} is missing or its size or sm3 is not its entry's`, entry.path || "media/index.json");
       }
       if (entry.deletedBy !== null) refuse("media-deletion", `media file ${entry.path} is present but names deletion event ${entry.deletedBy}`, "media/index.json");

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The test RFC 3161 TSA (network/tsa/tsa.py: openssl ts -reply behind HTTP) on 127.0.0.1, state under
+# ${TIEZHENG_STATE}/tsa (.tiezheng/services/tsa): root.pem is the root a verifier trusts.
+# Usage: tsa.sh up|down|status|url      (TSA_PORT, default 8318)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=native.sh
+. "$here/native.sh"
+TSA_PORT=${TSA_PORT:-8318}
+PYTHON=${PYTHON:-$(cd "$here/../.." && pwd)/.venv/bin/python}
+[ -x "$PYTHON" ] || PYTHON=python3
+
+ready() { curl -fsS -o /dev/null "http://127.0.0.1:$TSA_PORT/root.pem"; }
+
+up() {
+  if native_pid tsa >/dev/null; then echo "tsa: already running on 127.0.0.1:$TSA_PORT"; return; fi
+  command -v openssl >/dev/null || die "openssl is not installed; the test TSA runs openssl ts -reply"
+  native_start tsa "$PYTHON" "$here/../tsa/tsa.py" --state "$STATE/tsa" --port "$TSA_PORT"
+  native_wait tsa 20 ready
+  echo "tsa: running on http://127.0.0.1:$TSA_PORT/, root certificate $STATE/tsa/root.pem"
+}
+
+down() { native_stop tsa; }
+
+status() {
+  if native_pid tsa >/dev/null && ready; then echo "tsa: running on http://127.0.0.1:$TSA_PORT/ ($STATE/tsa)"
+  else echo "tsa: stopped"; fi
+}
+
+url() { echo "http://127.0.0.1:$TSA_PORT/"; }
+
+case "${1:-}" in
+  up|down|status|url) "$1" ;;
+  *) echo "usage: $0 up|down|status|url" >&2; exit 2 ;;
+esac
