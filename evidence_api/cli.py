@@ -22,6 +22,8 @@ digest_app = typer.Typer(help="Regulator digests: check one offline.")
 app.add_typer(digest_app, name="digest")
 risk_app = typer.Typer(help="Insurer risk records: check one offline.")
 app.add_typer(risk_app, name="risk")
+evm_app = typer.Typer(help="The regulator chain: deploy the registry contract that checkpoints and digests go to.")
+app.add_typer(evm_app, name="evm")
 witness_app = typer.Typer(help="Run a C2SP tlog-witness that cosigns a log's checkpoints (for a third party).")
 app.add_typer(witness_app, name="witness")
 pack_app = typer.Typer(help="Evidence packs: one zip a court can keep and check offline.")
@@ -72,6 +74,9 @@ def verify(
         envvar="TIEZHENG_TRUST_ROOT")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show tracebacks.")] = False,
+    evm: Annotated[str | None, typer.Option(
+        "--evm", help="JSON-RPC URL of a regulator-chain node: also confirm each EVM anchor's block is on that chain.",
+        metavar="URL")] = None,
     fabric: Annotated[str | None, typer.Option(
         help="Also compare each Fabric anchor's block with the one this live peer (host:port) serves.")] = None,
     fabric_profile: Annotated[str | None, typer.Option(
@@ -82,7 +87,7 @@ def verify(
     from verifier.cli import verify_command
 
     raise typer.Exit(verify_command(str(bundle), trust_root=trust_root, json_output=json_output, verbose=verbose,
-                                    fabric=fabric, fabric_profile=fabric_profile))
+                                    evm=evm, fabric=fabric, fabric_profile=fabric_profile))
 
 
 @trust_root_app.command("init")
@@ -126,6 +131,27 @@ def witness_serve(
 
     raise typer.Exit(serve_command(key=key, name=name, origin=log_origin, log_key=log_key, state=state,
                                    host=host, port=port))
+
+
+@evm_app.command("deploy")
+def evm_deploy(
+    rpc: Annotated[str, typer.Option(help="The chain's JSON-RPC URL (any EVM-compatible node).",
+                                     envvar="TIEZHENG_EVM_RPC_URL")],
+    operator_key: Annotated[Path, typer.Option(help="File with the deploying account's secp256k1 private key "
+                                               "(64 hex digits, mode 0600).", envvar="TIEZHENG_EVM_OPERATOR_KEY")],
+    operator: Annotated[list[str] | None, typer.Option(
+        help="An account that may write (repeat for several); default: the deploying key's own.")] = None,
+    artifact: Annotated[Path | None, typer.Option(
+        help="The compiled contract (default: contracts/build/EvidenceRegistry.json, from contracts/install.sh).")]
+    = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each JSON-RPC call.")] = 10.0,
+) -> None:
+    """Deploy the registry contract; print its address, the trust-root entry and the service settings.
+    Exit 0 deployed, 1 the chain refused or is unreachable, 2 unusable key, artifact or address."""
+    from evidence_api.evm_cli import deploy_command
+
+    raise typer.Exit(deploy_command(rpc=rpc, operator_key=operator_key, operators=operator or [], artifact=artifact,
+                                    timeout=timeout))
 
 
 @pack_app.command("build")

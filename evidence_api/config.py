@@ -10,8 +10,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.clock import DEFAULT_PLANT_TZ, zone
 
-__all__ = ["Settings", "WitnessSetting"]
+__all__ = ["ANCHOR_BACKENDS", "Settings", "WitnessSetting"]
 
+ANCHOR_BACKENDS = ("local", "fabric", "evm")
+"""The anchor backends ``TIEZHENG_ANCHOR_BACKENDS`` may name."""
 _PLACEHOLDERS = {"changethis", "admin", "secret", "dev-admin-token"}
 
 
@@ -37,7 +39,7 @@ class Settings(BaseSettings):
     log_origin: str = "tiezheng.local/log"
     checkpoint_interval: float = 0.5
     anchor_interval: float = 5.0  # seconds between anchoring rounds (only when the tree grew)
-    anchor_backends: str = "local"  # comma-separated: local, fabric (the business chain)
+    anchor_backends: str = "local"  # comma-separated, one worker each: local, fabric (business chain), evm (regulator)
     fabric_profile: Path | None = None  # the Fabric network's client profile (network.json), for "fabric"
     fabric_client_org: str | None = None  # MSP id whose user_msp identity the service uses; default: the first
     max_batch: int = 1000
@@ -48,6 +50,11 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8080"  # where relying parties reach the service: the pack certificate's QR
     plant_timezone: str = DEFAULT_PLANT_TZ  # IANA zone of the plant: calendar days, night hours, daily jobs
     digest_time: time = time(2, 0)  # plant time at which yesterday's regulator digests are built (HH:MM)
+    evm_rpc_url: str | None = None  # the regulator chain's JSON-RPC URL (evm backend)
+    evm_contract: str | None = None  # the registry's address, as `tiezheng evm deploy` printed it
+    evm_operator_key: Path | None = None  # file with an operator account's private key (mode 0600)
+    evm_from_block: int = 0  # the registry's deployment block: where recovery starts reading its logs
+    evm_confirmations: int = 1  # blocks that must hold a transaction before its receipt counts
     tsa_url: str | None = None  # RFC 3161 TSA that timestamps checkpoints (None: no timestamps)
     tsa_name: str = "tsa"  # the TSA's name in receipts; the trust root names its roots under the same name
     tsa_roots: Path | None = None  # PEM file of the TSA's root certificates: replies are checked before storing
@@ -68,10 +75,21 @@ class Settings(BaseSettings):
         if self.admin_token is not None and len(self.admin_token) < 12:
             raise ValueError("TIEZHENG_ADMIN_TOKEN must be at least 12 characters")
         zone(self.plant_timezone)  # refuses an unknown zone with its name
-        unknown = set(self.backends()) - {"local", "fabric"}
-        if unknown or not self.backends():
-            raise ValueError(f"TIEZHENG_ANCHOR_BACKENDS lists local and/or fabric, got {self.anchor_backends!r}")
+        self._check_anchor_backends()
         if "fabric" in self.backends() and self.fabric_profile is None:
             raise ValueError("TIEZHENG_ANCHOR_BACKENDS names fabric: set TIEZHENG_FABRIC_PROFILE to the network's "
                              "client profile (network.json; network/fabric/up.sh writes one)")
         return self
+
+    def _check_anchor_backends(self) -> None:
+        names = self.backends()
+        if not names or set(names) - set(ANCHOR_BACKENDS):
+            raise ValueError(f"TIEZHENG_ANCHOR_BACKENDS lists one or more of {', '.join(ANCHOR_BACKENDS)} "
+                             f"(comma-separated), got {self.anchor_backends!r}")
+        if "evm" in names:
+            missing = [f"TIEZHENG_{n.upper()}" for n in ("evm_rpc_url", "evm_contract", "evm_operator_key")
+                       if getattr(self, n) in (None, "")]
+            if missing:
+                raise ValueError(f"the evm anchor backend needs {', '.join(missing)} (see `tiezheng evm deploy`)")
+        if self.evm_confirmations < 1 or self.evm_from_block < 0:
+            raise ValueError("TIEZHENG_EVM_CONFIRMATIONS must be at least 1 and TIEZHENG_EVM_FROM_BLOCK at least 0")

@@ -14,6 +14,9 @@ __all__ = [
     "AnchorSubmitError",
     "CommitmentMismatch",
     "DuplicateConflict",
+    "EvmError",
+    "EvmTransactionError",
+    "EvmUnavailable",
     "InvalidSignature",
     "KeyMaterialError",
     "LedgerError",
@@ -95,6 +98,23 @@ class AnchorCommitError(AnchorStageError):
     or superseded). Final: the anchorer records it as failed and anchors anew with a new transaction."""
 
     stage = "commit"
+
+
+class EvmError(LedgerError):
+    """The regulator chain (an EVM node and the registry contract) failed a call (``ledger.evm``)."""
+
+
+class EvmUnavailable(EvmError):
+    """The EVM node could not be reached or answered with a transport error; try again later."""
+
+
+class EvmTransactionError(EvmError):
+    """The chain refused or reverted transaction ``tx_hash`` (None before it had one); ``reason`` is the
+    contract's revert reason or the node's refusal, as the chain gave it. Final for that transaction."""
+
+    def __init__(self, message: str, *, tx_hash: str | None, reason: str) -> None:
+        super().__init__(message)
+        self.tx_hash, self.reason = tx_hash, reason
 
 
 class KeyMaterialError(LedgerError):

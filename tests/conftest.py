@@ -14,10 +14,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+import ledger.evm  # noqa: F401  (before any test imports web3: py_ecc's recursion limit is undone once)
 from evidence_api.db import migrate
 from ledger.log import TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey
@@ -91,6 +93,50 @@ def log(engine: Engine, log_key: SM2PrivateKey) -> Iterator[TransparencyLog]:
     log.start()
     yield log
     log.close()
+
+
+# -- the regulator chain (EVM): tests/evm_support.py ---------------------------------------------------
+@pytest.fixture(scope="session")
+def evm_url(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A running EVM node: ``TIEZHENG_TEST_EVM_URL``, else an anvil of this session's own on a free port
+    (network/nodes/anvil.sh), stopped at the end."""
+    from tests.evm_support import ANVIL_BIN, EVM_ENV, INSTALL_HINT, AnvilNode
+
+    if os.environ.get(EVM_ENV):
+        yield os.environ[EVM_ENV]
+        return
+    if not ANVIL_BIN.exists():
+        _missing_service(pytestconfig, f"{EVM_ENV} is not set and anvil is not installed; {INSTALL_HINT}")
+    node = AnvilNode(tmp_path_factory.mktemp("anvil")).up()
+    yield node.url
+    node.down()
+
+
+@pytest.fixture(scope="session")
+def registry_artifact(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The registry contract compiled now, with the pinned solc-js, into a temporary folder."""
+    from tests.evm_support import INSTALL_HINT, SOLC_JS, compile_registry
+
+    if not SOLC_JS.exists():
+        _missing_service(pytestconfig, f"solc-js is not installed; {INSTALL_HINT}")
+    return compile_registry(tmp_path_factory.mktemp("contracts"))
+
+
+@pytest.fixture
+def operator(evm_url: str) -> Any:
+    """A fresh operator key, funded on the node."""
+    from tests.evm_support import funded_operator
+
+    return funded_operator(evm_url)
+
+
+@pytest.fixture
+def registry(evm_url: str, operator: Any, registry_artifact: Any) -> Any:
+    """A fresh registry deployment whose only operator is ``operator``."""
+    from ledger.evm import Registry
+
+    deployed, _ = Registry.deploy(evm_url, operator, bytecode=registry_artifact.bytecode)
+    return deployed
 
 
 # -- the test TSA (marker tsa) ---------------------------------------------------------------------------

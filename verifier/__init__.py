@@ -1,5 +1,5 @@
-"""Tiezheng's independent offline verifier: bundles, checkpoints, Merkle proofs and local anchors, checked
-against a caller's trust root.
+"""Tiezheng's independent offline verifier: bundles, checkpoints, Merkle proofs, local and EVM anchors,
+checked against a caller's trust root.
 
 It imports only the standard library and crypto libraries, never ``ledger``, ``evidence_api``, ``ingest``
 or a database, and re-implements what it checks from docs/formats.md (RFC 9162 over SM3, C2SP
@@ -24,6 +24,8 @@ from verifier.errors import (
     AnchorMismatch,
     AttestationMismatch,
     BadSignature,
+    ChainMismatch,
+    CheckUnavailable,
     CommitmentMismatch,
     InvalidProof,
     KeyMismatch,
@@ -45,6 +47,7 @@ from verifier.events import (
     verify_attestation,
     verify_payload_commitment,
 )
+from verifier.evm import EvmAnchor, EvmDigestReceipt, verify_evm_anchor, verify_evm_digest
 from verifier.hashing import HASH_SIZE, empty_root, leaf_hash, node_hash
 from verifier.merkle import (
     consistency_proof_length,
@@ -54,7 +57,14 @@ from verifier.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from verifier.report import ASSURANCE_SIGNED, Report, StepResult
+from verifier.report import (
+    ASSURANCE_DUAL_CHAIN,
+    ASSURANCE_FABRIC,
+    ASSURANCE_SIGNED,
+    Report,
+    StepResult,
+    chain_assurance,
+)
 from verifier.sm import DEFAULT_SIGNER_ID, PublicKey, sm3, verify_sm2
 from verifier.trust import (
     TRUST_ROOT_TYPE,
@@ -69,6 +79,8 @@ from verifier.trust import (
 )
 
 __all__ = [
+    "ASSURANCE_DUAL_CHAIN",
+    "ASSURANCE_FABRIC",
     "ASSURANCE_SIGNED",
     "BUNDLE_FORMAT",
     "DEFAULT_SIGNER_ID",
@@ -79,9 +91,13 @@ __all__ = [
     "AttestationMismatch",
     "BadSignature",
     "Bundle",
+    "ChainMismatch",
+    "CheckUnavailable",
     "Checkpoint",
     "CommitmentMismatch",
     "Event",
+    "EvmAnchor",
+    "EvmDigestReceipt",
     "FabricNetwork",
     "FabricOrg",
     "InvalidProof",
@@ -105,6 +121,7 @@ __all__ = [
     "WitnessKey",
     "Witnesses",
     "actor_key_binding",
+    "chain_assurance",
     "claim",
     "claim_hash",
     "consistency_proof_length",
@@ -123,6 +140,8 @@ __all__ = [
     "verify_bundle",
     "verify_checkpoint",
     "verify_consistency",
+    "verify_evm_anchor",
+    "verify_evm_digest",
     "verify_inclusion",
     "verify_journal",
     "verify_journal_entry",

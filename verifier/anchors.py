@@ -99,7 +99,7 @@ class LocalAnchor:
         obj = require_object(value, "anchor")
         backend = str_field(obj, "backend", "anchor")
         if backend != "local":
-            raise MalformedInput(f"unsupported anchor backend {backend!r}, want 'local'")
+            raise MalformedInput(f"unsupported anchor backend {backend!r}, want 'local', 'fabric' or 'evm'")
         if "entry" not in obj:
             raise MalformedInput("anchor is missing field 'entry'")
         return cls(

@@ -39,15 +39,15 @@ from verifier.events import (
     verify_attestation,
     verify_payload_commitment,
 )
+from verifier.evm import NOT_CHECKED_OFFLINE, EvmAnchor, verify_evm_anchor
 from verifier.fabric import FabricReceipt, verify_fabric_anchor
 from verifier.merkle import MAX_INCLUSION_HASHES, verify_inclusion
 from verifier.report import (
-    ASSURANCE_FABRIC,
-    ASSURANCE_SIGNED,
     FABRIC_NOTE,
     Report,
     StepResult,
     assurance_level,
+    chain_assurance,
     notes_for,
 )
 from verifier.sm import PublicKey
@@ -75,7 +75,7 @@ class Bundle:
     payload: Payload | None
     checkpoint: Checkpoint
     inclusion_proof: tuple[bytes, ...]
-    anchors: tuple[LocalAnchor | FabricReceipt | TimestampAnchor | CosignedAnchor, ...]
+    anchors: tuple[LocalAnchor | FabricReceipt | EvmAnchor | TimestampAnchor | CosignedAnchor, ...]
     log_key_pem: str
     actor_key_pem: str
 
@@ -119,7 +119,7 @@ class Bundle:
         )
 
 
-def verify_bundle(bundle: Bundle, *, trust_root: TrustRoot) -> Report:
+def verify_bundle(bundle: Bundle, *, trust_root: TrustRoot, evm_url: str | None = None) -> Report:
     """Run verification steps 2 to 7 of docs/formats.md on a parsed ``bundle`` (step 1 is parsing).
 
     ``trust_root`` names the keys the caller trusts (``--trust-root``); nothing in the bundle is trusted.
@@ -137,9 +137,13 @@ def verify_bundle(bundle: Bundle, *, trust_root: TrustRoot) -> Report:
     7. Each anchor: local: entry signed by a trusted key of the origin, its checkpoint by that key,
        consistency from the bundle checkpoint; fabric: the receipt's block checked against the trust root's
        Fabric orgs (``verifier.fabric``), the stored checkpoint signed by a trusted key and consistent with
-       the bundle checkpoint. A verified fabric anchor gives assurance ``fabric``.
+       the bundle checkpoint; evm: ``verify_evm_anchor`` (registry named by the trust root, block header,
+       receipts and transactions, the log's origin, size and root, consistency), and with ``evm_url`` also
+       ``confirm_on_chain`` against that node (``CheckUnavailable`` if it cannot).
+       Assurance (``chain_assurance``): ``fabric`` with a verified fabric anchor, ``dual-chain`` only when a
+       verified fabric anchor and a verified evm anchor are of the same tree size and root.
     """
-    run = _Run(bundle, trust_root=trust_root)
+    run = _Run(bundle, trust_root=trust_root, evm_url=evm_url)
     with run.step(2, "log key"):
         trusted = _trusted_log_keys(bundle, trust_root)
         run.ok(
@@ -204,6 +208,10 @@ class _Run:
     current: tuple[int, str] = (1, "structure")
     log_key_fingerprint: str | None = None
     actor_key_binding: str | None = None
+    evm_url: str | None = None
+    fabric_anchored: set[tuple[int, bytes]] = field(default_factory=set)  # (size, root) of verified receipts
+    evm_anchored: set[tuple[int, bytes]] = field(default_factory=set)
+    extra_notes: list[str] = field(default_factory=list)
     timestamps: list[TimestampResult] = field(default_factory=list)
     cosigners: list[Cosigner] = field(default_factory=list)
     witnessed: bool = False
@@ -235,7 +243,7 @@ class _Run:
 
     def report(self, *, valid: bool, failure: str | None = None) -> Report:
         """The report of the steps recorded so far."""
-        base = ASSURANCE_FABRIC if self.fabric_note else ASSURANCE_SIGNED
+        base = chain_assurance(fabric=self.fabric_anchored, evm=self.evm_anchored)
         assurance = assurance_level(base, tsa=bool(self.timestamps), witnessed=self.witnessed) if valid else None
         event = self.bundle.event
         fabric_notes = (self.fabric_note,) if valid and self.fabric_note else ()
@@ -261,7 +269,7 @@ class _Run:
                 actor_key_binding=self.actor_key_binding,
                 actor_key_id=str(event.actor["key_id"]),
                 actor_key_fingerprint=actor_fingerprint,
-            ),
+            ) + tuple(self.extra_notes),
             fabric_endorsed_by=self.fabric_endorsed_by if valid else (),
         )
 
@@ -294,6 +302,9 @@ def _check_anchors(bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> No
             run.skip("no anchors in the bundle")
     by_fingerprint = {key.fingerprint: key for key in trusted}
     for i, anchor in enumerate(bundle.anchors, start=1):
+        if isinstance(anchor, EvmAnchor):
+            _check_evm_anchor(i, anchor, run)
+            continue
         if isinstance(anchor, FabricReceipt):
             _check_fabric_anchor(i, anchor, run, trusted)
             continue
@@ -317,6 +328,22 @@ def _check_anchors(bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> No
             )
 
 
+def _check_evm_anchor(i: int, anchor: EvmAnchor, run: _Run) -> None:
+    ev = anchor.evidence
+    with run.step(7, f"anchor {i} (evm chain {ev.chain_id} block {ev.block_number})"):
+        verify_evm_anchor(anchor, checkpoint=run.bundle.checkpoint, trust_root=run.trust_root)
+        detail = (f"registry {ev.contract} on chain {ev.chain_id}: block 0x{ev.block_hash.hex()} (number "
+                  f"{ev.block_number}) holds the event for tree size {anchor.tree_size}, consistent with the checkpoint")
+        if run.evm_url is None:
+            run.extra_notes.append(f"evm anchor {i}: {NOT_CHECKED_OFFLINE}")
+        else:
+            from verifier.evm_online import confirm_on_chain  # network only when asked
+
+            detail += "; " + confirm_on_chain(ev, run.evm_url)
+        run.evm_anchored.add((anchor.tree_size, anchor.root_hash))
+        run.ok(detail)
+
+
 def _check_fabric_anchor(i: int, anchor: FabricReceipt, run: _Run, trusted: tuple[LogKey, ...]) -> None:
     with run.step(7, f"anchor {i} (fabric block {anchor.block_number})"):
         network = run.trust_root.fabric
@@ -327,6 +354,7 @@ def _check_fabric_anchor(i: int, anchor: FabricReceipt, run: _Run, trusted: tupl
         found = verify_fabric_anchor(anchor, checkpoint=run.bundle.checkpoint, network=network, log_keys=trusted)
         endorsers = ", ".join(found.endorsed_by)
         run.fabric_endorsed_by = found.endorsed_by
+        run.fabric_anchored.add((found.tree_size, found.root_hash))
         run.fabric_note = FABRIC_NOTE.format(orderer=f"{found.orderer.msp_id} ({found.orderer.subject})",
                                              endorsers=endorsers)
         run.ok(f"tree size {found.tree_size} stored by chaincode {network.chaincode} on channel {network.channel} "
@@ -392,7 +420,7 @@ def _leaf_index(obj: JSONObject, checkpoint: Checkpoint) -> int:
     return index
 
 
-def _anchor(value: Any) -> LocalAnchor | FabricReceipt | TimestampAnchor | CosignedAnchor:
+def _anchor(value: Any) -> LocalAnchor | FabricReceipt | EvmAnchor | TimestampAnchor | CosignedAnchor:
     kind = value.get("kind") if isinstance(value, dict) else None
     if kind == TIMESTAMP_KIND:
         return TimestampAnchor.from_json(value)
@@ -401,8 +429,10 @@ def _anchor(value: Any) -> LocalAnchor | FabricReceipt | TimestampAnchor | Cosig
     backend = value.get("backend") if isinstance(value, dict) else None
     if backend == "fabric":
         return FabricReceipt.from_json(value, in_bundle=True)
+    if backend == "evm":
+        return EvmAnchor.from_json(value)
     if isinstance(backend, str) and backend != "local":
-        raise MalformedInput(f"unsupported anchor backend {backend[:40]!r}, want 'local' or 'fabric' "
+        raise MalformedInput(f"unsupported anchor backend {backend[:40]!r}, want 'local', 'fabric' or 'evm' "
                              "(or a receipt of kind 'rfc3161' or 'cosignature/v1')")
     anchor = LocalAnchor.from_json(value)  # the backend first: its message is the clearer one
     require_fields(value, "bundle.anchor", required=("backend", "entry", "consistency_proof"))

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.text import Text
 
 from verifier.bundle import MAX_BUNDLE_BYTES, Bundle, verify_bundle
-from verifier.errors import MalformedInput, UntrustedLog, VerifierError
+from verifier.errors import CheckUnavailable, MalformedInput, UntrustedLog, VerifierError
 from verifier.fabric import FabricReceipt
 from verifier.fabric_live import compare_with_peer
 from verifier.fabric_profile import fabric_section
@@ -43,7 +43,7 @@ _UNPRINTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e
 
 
 def verify_command(path: str, *, trust_root: str | None, json_output: bool, verbose: bool,
-                   fabric: str | None = None, fabric_profile: str | None = None) -> int:
+                   evm: str | None = None, fabric: str | None = None, fabric_profile: str | None = None) -> int:
     """Verify the bundle or evidence pack at ``path`` against the trust root file ``trust_root``; print the outcome.
 
     A pack (a zip) is told from a bundle (JSON) by its first bytes; a pack's refusal names its reason class
@@ -51,10 +51,12 @@ def verify_command(path: str, *, trust_root: str | None, json_output: bool, verb
 
     ``trust_root`` is the path given with ``--trust-root`` (or ``TIEZHENG_TRUST_ROOT``); without one the
     verifier says what to pass and returns 2, never falling back to keys inside the bundle.
+    ``evm`` is a JSON-RPC URL of a regulator-chain node (``--evm``): each EVM anchor's block and receipt
+    are then confirmed on that chain too (the only network access, and only when asked).
     ``json_output`` prints the report as JSON instead of text; ``verbose`` lists every step and, on
     failure, prints the error's traceback to stderr. Returns ``EXIT_VALID`` (0), ``EXIT_INVALID`` (1) or
     ``EXIT_UNUSABLE`` (2: unreadable file, not JSON, wrong format, malformed or out-of-range field, no or
-    unusable trust root, or one that does not name the bundle's log). With ``fabric`` (a peer's host:port)
+    unusable trust root, one that does not name the bundle's log, or an ``--evm`` node that cannot be asked). With ``fabric`` (a peer's host:port)
     and ``fabric_profile`` (a Fabric client profile naming it), a valid bundle's Fabric anchors are also
     compared with the block that live peer serves (an extra step; a difference exits 1).
     """
@@ -71,7 +73,7 @@ def verify_command(path: str, *, trust_root: str | None, json_output: bool, verb
         bundle = Bundle.from_bytes(data)
         root = _trust_root(trust_root, bundle.checkpoint.origin)
         with _native_stderr_silenced(enabled=not verbose):
-            report = verify_bundle(bundle, trust_root=root)
+            report = verify_bundle(bundle, trust_root=root, evm_url=evm)
         if fabric:
             report = _ask_live_peer(bundle, report, fabric, fabric_profile)
     except VerifierError as exc:
@@ -228,7 +230,7 @@ def _print_report(out: Console, report: Report, *, json_output: bool, verbose: b
 
 
 def _print_failure(out: Console, exc: VerifierError, *, json_output: bool, verbose: bool) -> int:
-    code = EXIT_UNUSABLE if isinstance(exc, MalformedInput) else EXIT_INVALID
+    code = EXIT_UNUSABLE if isinstance(exc, MalformedInput | CheckUnavailable) else EXIT_INVALID
     if verbose:
         Console(stderr=True).print_exception()
     if json_output:

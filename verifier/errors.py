@@ -21,6 +21,8 @@ __all__ = [
     "AnchorMismatch",
     "AttestationMismatch",
     "BadSignature",
+    "ChainMismatch",
+    "CheckUnavailable",
     "CommitmentMismatch",
     "CosignatureInvalid",
     "InvalidProof",
@@ -54,6 +56,11 @@ class VerifierError(Exception):
         if self.step is None:
             return self.message
         return f"step {self.step} ({self.step_name}) failed: {self.message}"
+
+
+class CheckUnavailable(VerifierError):
+    """A check the caller asked for could not run: e.g. ``--evm URL`` names a node that does not answer
+    (exit 2: nothing was shown either way)."""
 
 
 class MalformedInput(VerifierError):
@@ -104,6 +111,9 @@ class AnchorMismatch(VerificationFailed):
     """An anchor record does not match its own checkpoint, the bundle checkpoint or the journal chain."""
 
 
+class ChainMismatch(VerificationFailed):
+    """An EVM receipt does not hold together: its block header, receipts, log or registry differ from what
+    it claims or from the trust root (or, with ``--evm``, from the chain)."""
 class TimestampInvalid(VerificationFailed):
     """An RFC 3161 token does not cover the checkpoint, or its signature or certificate chain fails."""
 

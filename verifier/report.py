@@ -1,19 +1,25 @@
 """The verification report of a bundle: which steps of docs/formats.md passed, and what assurance that gives.
 
-Assurance levels (docs/formats.md, "Bundle"; ARCHITECTURE.md "Anchoring"): ``signed``, the level of a
-checkpoint signature and a local anchor journal, both signed with the operator's own key; ``fabric``, when a
-Fabric anchor receipt verified against the orgs' CAs of the trust root (the business chain holds it); then
-``+tsa`` when an RFC 3161 token of a trusted TSA covers the checkpoint, and ``+witnessed`` when the trust
-root's witness quorum cosigned a tree containing it (``fabric+tsa+witnessed``).
+Assurance levels (docs/formats.md, "Bundle"; ARCHITECTURE.md "Anchoring"), from ``chain_assurance``:
+
+- ``signed``: a checkpoint signature and at most a local anchor journal, both the operator's own key;
+- ``fabric``: a verified Fabric receipt anchors the checkpoint's tree (or a later one consistent with it);
+- ``dual-chain``: a verified Fabric receipt and a verified EVM receipt anchor the same tree: the same size
+  and the same root on the business chain and on the regulator chain.
+
+Then ``+tsa`` when an RFC 3161 token of a trusted TSA covers the checkpoint, and ``+witnessed`` when the
+trust root's witness quorum cosigned a tree containing it (``dual-chain+tsa+witnessed``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "ASSURANCE_DUAL_CHAIN",
     "ASSURANCE_FABRIC",
     "ASSURANCE_SIGNED",
     "FABRIC_NOTE",
@@ -21,11 +27,15 @@ __all__ = [
     "Report",
     "StepResult",
     "assurance_level",
+    "chain_assurance",
     "notes_for",
 ]
 
 ASSURANCE_SIGNED = "signed"
 ASSURANCE_FABRIC = "fabric"
+ASSURANCE_DUAL_CHAIN = "dual-chain"
+
+
 TSA_SUFFIX, WITNESSED_SUFFIX = "+tsa", "+witnessed"
 FABRIC_NOTE = (
     "fabric: the checkpoint is extended by one stored on the business chain, in a block signed by {orderer} "
@@ -110,6 +120,14 @@ class Report:
         return "\n".join(lines)
 
 
+def chain_assurance(*, fabric: Iterable[tuple[int, bytes]], evm: Iterable[tuple[int, bytes]]) -> str:
+    """The assurance level given the (tree size, root) pairs that verified Fabric receipts and verified EVM
+    receipts anchor: ``dual-chain`` only when one pair is on both chains, ``fabric`` when Fabric anchors
+    any, else ``signed``. Pass only receipts that verified; an EVM receipt alone leaves ``signed``."""
+    on_fabric = set(fabric)
+    if on_fabric & set(evm):
+        return ASSURANCE_DUAL_CHAIN
+    return ASSURANCE_FABRIC if on_fabric else ASSURANCE_SIGNED
 def assurance_level(base: str, *, tsa: bool, witnessed: bool) -> str:
     """The level a valid bundle reaches: ``base`` (``signed`` or ``fabric``), then ``+tsa`` and ``+witnessed``
     as earned.

@@ -6,7 +6,8 @@ trusts a key that arrives inside the evidence. Sections (``tiezheng.trust-root/v
 - ``logs``: per log origin, the SM2 keys allowed to sign its checkpoints and local anchor journal;
 - ``fabric``: the business-chain channel, chaincode and each org's CA certificates (per MSP id), which orgs
   must endorse and which orgs' orderers sign blocks;
-- ``regulator_chains``: the EVM registry contracts (chain id, contract address);
+- ``regulator_chains``: the EVM registry contracts (chain id, contract address, the operator accounts that
+  may write to it);
 - ``timestamp_authorities``: RFC 3161 TSA root certificates;
 - ``witnesses``: C2SP witness keys and how many must cosign (the quorum).
 
@@ -97,10 +98,13 @@ class FabricNetwork:
 
 @dataclass(frozen=True)
 class RegulatorChain:
-    """An EVM registry contract that stores checkpoints and regulator digests; ``contract`` is lower-case hex."""
+    """An EVM registry contract that stores checkpoints and regulator digests: its EIP-155 ``chain_id``,
+    ``contract`` address and the ``operators`` it was deployed with (the accounts that may write to it),
+    all lower-case hex. ``tiezheng evm deploy`` prints this entry."""
 
     chain_id: int
     contract: str
+    operators: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,11 @@ class TrustRoot:
             )
         return found
 
+    def regulator_chain(self, chain_id: int, contract: str) -> RegulatorChain | None:
+        """The trusted registry at ``contract`` (any case) on chain ``chain_id``, or None."""
+        wanted = (chain_id, contract.lower())
+        return next((c for c in self.regulator_chains if (c.chain_id, c.contract) == wanted), None)
+
     def to_json(self) -> str:
         """The trust root as indented JSON that ``from_bytes`` reads back to an equal root (digest aside)."""
         return json.dumps(_to_object(self), indent=2, ensure_ascii=False) + "\n"
@@ -308,12 +317,18 @@ def _msp_refs(obj: JSONObject, key: str, where: str, known: set[str]) -> tuple[s
 
 def _chain(value: Any, where: str) -> RegulatorChain:
     obj = require_object(value, where)
-    require_fields(obj, where, required=("chain_id", "contract"))
+    require_fields(obj, where, required=("chain_id", "contract", "operators"))
     chain_id = int_field(obj, "chain_id", where, maximum=MAX_INT)
     if chain_id == 0:
         raise MalformedInput(f"{where}.chain_id must be a positive eip-155 chain id, got 0")
     contract = _text(obj, "contract", where, _ADDRESS, "0x and 40 lower-case hex digits")
-    return RegulatorChain(chain_id=chain_id, contract=contract)
+    operators = list_field(obj, "operators", where, max_items=_MAX_ITEMS)
+    for i, operator in enumerate(operators):
+        if not isinstance(operator, str) or not _ADDRESS.fullmatch(operator):
+            raise MalformedInput(f"{where}.operators[{i}] must be 0x and 40 lower-case hex digits, got {operator!r:.80}")
+    if not operators or len(set(operators)) != len(operators):
+        raise MalformedInput(f"{where}.operators must name at least one account, each once")
+    return RegulatorChain(chain_id=chain_id, contract=contract, operators=tuple(operators))
 
 
 def _tsa(value: Any, where: str) -> TimestampAuthority:
@@ -374,7 +389,10 @@ def _to_object(root: TrustRoot) -> dict[str, Any]:
             "orderers": list(f.orderers),
         }
     if root.regulator_chains:
-        obj["regulator_chains"] = [{"chain_id": c.chain_id, "contract": c.contract} for c in root.regulator_chains]
+        obj["regulator_chains"] = [
+            {"chain_id": c.chain_id, "contract": c.contract, "operators": list(c.operators)}
+            for c in root.regulator_chains
+        ]
     if root.timestamp_authorities:
         obj["timestamp_authorities"] = [
             {"name": t.name, "certificates": _pems(t.certificates)} for t in root.timestamp_authorities

@@ -43,9 +43,10 @@ def build_bundle(log: TransparencyLog, keys: KeyRegistry, wrapper: DataKeyWrappe
 
 
 def _bundle_anchor(receipt: dict[str, Any]) -> dict[str, Any]:
-    """A receipt as a bundle carries it (docs/formats.md): local, its journal entry; fabric, the whole receipt
-    (tx id, block number, validation code, the block); self-describing receipts (with a ``kind``: RFC 3161
-    tokens, witness cosignatures) whole; each with the proof from the bundle checkpoint."""
-    if receipt["backend"] == "fabric" or "kind" in receipt:
-        return receipt
-    return {"backend": receipt["backend"], "entry": receipt.get("entry"), "consistency_proof": receipt["consistency_proof"]}
+    """A receipt as a bundle carries it (docs/formats.md): local, its journal entry; fabric and evm, the whole
+    receipt (fabric: tx id, block number, validation code, the block; evm: tx hash, block header, receipts,
+    the log); self-describing receipts (with a ``kind``: RFC 3161 tokens, witness cosignatures) whole; each
+    with the consistency proof from the bundle's checkpoint."""
+    if receipt["backend"] == "local" and "kind" not in receipt:
+        return {"backend": "local", "entry": receipt.get("entry"), "consistency_proof": receipt["consistency_proof"]}
+    return receipt

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -39,7 +40,40 @@ from ledger.log import TransparencyLog
 from ledger.sm import Signer
 from ledger.witnesses import WitnessCollector
 
+if TYPE_CHECKING:  # web3 and eth-account take ~1.5 s to import: only a service with the evm backend pays it
+    from ledger.evm import DigestRecorder
+
 __all__ = ["Services"]
+
+
+def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> tuple[list[Anchor], DigestRecorder | None]:
+    """The anchor backends ``TIEZHENG_ANCHOR_BACKENDS`` names (the local journal, the Fabric chaincode, the
+    EVM registry), and the digest writer sharing the evm backend's operator account (None without it)."""
+    backends: list[Anchor] = []
+    recorder: DigestRecorder | None = None
+    for name in settings.backends():
+        if name == "local":
+            backends.append(LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer,
+                                         clock=clock))
+        elif name == "fabric" and settings.fabric_profile is not None:
+            from ledger.anchors.fabric import FabricAnchor  # grpc and the Fabric protos, only when configured
+            from ledger.fabric.profile import FabricProfile
+
+            profile = FabricProfile.from_file(settings.fabric_profile, client_org=settings.fabric_client_org)
+            backends.append(FabricAnchor(profile.client(clock=clock), origin=settings.log_origin,
+                                         log_key_pem=signer.public.to_pem()))
+        elif name == "evm":
+            from ledger.anchors.evm import EvmAnchor
+            from ledger.evm import DigestRecorder, OperatorKey, Registry, Transactor
+
+            assert settings.evm_rpc_url and settings.evm_contract and settings.evm_operator_key  # Settings checks
+            transactor = Transactor(Registry(settings.evm_rpc_url, settings.evm_contract),
+                                    OperatorKey.from_file(settings.evm_operator_key),
+                                    confirmations=settings.evm_confirmations)
+            backends.append(EvmAnchor(transactor, origin=settings.log_origin, from_block=settings.evm_from_block))
+            recorder = DigestRecorder(transactor)
+    return backends, recorder
+
 
 _log = logging.getLogger(__name__)
 
@@ -72,6 +106,7 @@ class Services:
     risk: RiskRecords
     packs: PackJobs
     witness_collector: WitnessCollector | None = None
+    evm_digests: DigestRecorder | None = None  # the regulator chain's digest writer, when the evm backend is on
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
@@ -87,7 +122,8 @@ class Services:
         clock = clock or Clock(settings.plant_timezone)
         log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
                               checkpoint_interval=settings.checkpoint_interval, clock=clock)
-        backends = [*_anchor_backends(settings, signer, clock), *tsa_backend(settings)]
+        backends, evm_digests = _anchor_backends(settings, signer, clock)
+        backends = [*backends, *tsa_backend(settings)]
         anchorer = Anchorer(log, backends, interval=settings.anchor_interval, clock=clock,
                             milestones=DayEndMilestones(log, clock.tz))
         collector = witness_collector(settings, log, clock)
@@ -127,7 +163,7 @@ class Services:
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job,
-                   digests, digest_job, risk, packs, collector)
+                   digests, digest_job, risk, packs, collector, evm_digests=evm_digests)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""
@@ -159,20 +195,3 @@ def _packs(settings: Settings, engine: Engine, log: TransparencyLog, keys: KeyRe
                           scope_events=LogScopes(log, engine).events, clock=clock)
     trust = TrustRoot.for_log(log.origin, log.signer.public.to_pem())
     return PackJobs(engine, builder, trust, settings.data_dir / "packs", clock=clock)
-
-
-def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> list[Anchor]:
-    """The backends ``TIEZHENG_ANCHOR_BACKENDS`` names: the local journal, the Fabric chaincode."""
-    backends: list[Anchor] = []
-    for name in settings.backends():
-        if name == "local":
-            backends.append(LocalJournal(settings.data_dir / "anchors" / "local-journal.jsonl", signer=signer,
-                                         clock=clock))
-        elif name == "fabric" and settings.fabric_profile is not None:
-            from ledger.anchors.fabric import FabricAnchor  # grpc and the Fabric protos, only when configured
-            from ledger.fabric.profile import FabricProfile
-
-            profile = FabricProfile.from_file(settings.fabric_profile, client_org=settings.fabric_client_org)
-            backends.append(FabricAnchor(profile.client(clock=clock), origin=settings.log_origin,
-                                         log_key_pem=signer.public.to_pem()))
-    return backends

@@ -85,7 +85,7 @@ def test_journal_entry_from_json_wrong_version(journal: list[dict[str, Any]]) ->
 
 
 def test_local_anchor_unknown_backend(journal: list[dict[str, Any]]) -> None:
-    with pytest.raises(MalformedInput, match="unsupported anchor backend 'fabric', want 'local'"):
+    with pytest.raises(MalformedInput, match="unsupported anchor backend 'fabric', want 'local', 'fabric' or 'evm'"):
         LocalAnchor.from_json({"backend": "fabric", "entry": journal[0], "consistency_proof": []})
 
 

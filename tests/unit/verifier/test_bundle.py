@@ -483,8 +483,14 @@ def test_from_bytes_anchors_not_list(parts: BundleParts) -> None:
 
 
 def test_from_bytes_unknown_anchor_backend(parts: BundleParts) -> None:
+    anchors = [{**parts.bundle["anchors"][0], "backend": "chain"}]
+    with pytest.raises(MalformedInput, match="unsupported anchor backend 'chain', want 'local', 'fabric' or 'evm'"):
+        Bundle.from_bytes(_data(parts.with_changes(anchors=anchors)))
+
+
+def test_from_bytes_evm_anchor_with_local_fields(parts: BundleParts) -> None:
     anchors = [{**parts.bundle["anchors"][0], "backend": "evm"}]
-    with pytest.raises(MalformedInput, match="unsupported anchor backend 'evm', want 'local'"):
+    with pytest.raises(MalformedInput, match="evm anchor is missing field 'tree_size'"):
         Bundle.from_bytes(_data(parts.with_changes(anchors=anchors)))
 
 

@@ -113,7 +113,8 @@ _RECEIPT_CASES = [
     ("consistency_proof", ["cd" * 32], VerificationFailed, r"^wrong proof length: got 1 hashes, want 0$"),
     ("block", base64.b64encode(b"\xff\xff\xff").decode(), MalformedInput, r"fabric block does not parse"),
     ("block", "not base64!", MalformedInput, r"block"),
-    ("backend", "evm", MalformedInput, r"unsupported anchor backend 'evm', want 'local' or 'fabric'"),
+    ("backend", "evm", MalformedInput, r"evm anchor is missing field 'origin'"),
+    ("backend", "chain", MalformedInput, r"unsupported anchor backend 'chain', want 'local', 'fabric' or 'evm'"),
     ("tree_size", -1, MalformedInput, r"tree_size"),
     ("tx_id", "", MalformedInput, r"fabric anchor.tx_id must be 1 to 128 characters"),
 ]

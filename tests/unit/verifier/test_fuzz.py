@@ -90,7 +90,7 @@ def test_trust_root_mutated_is_refused_cleanly(log_key: KeyPair, data: st.DataOb
     original = json.loads(
         trust_root_json(
             log_key,
-            regulator_chains=[{"chain_id": 1, "contract": "0x" + "00" * 20}],
+            regulator_chains=[{"chain_id": 1, "contract": "0x" + "00" * 20, "operators": ["0x" + "01" * 20]}],
             witnesses={"quorum": 1, "keys": [{"name": "w1", "public_key": log_key.pem}]},
         )
     )

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import json
 
-from verifier.report import ASSURANCE_SIGNED, SIGNED_NOTE, Report, StepResult, notes_for
+from verifier.report import (
+    ASSURANCE_DUAL_CHAIN,
+    ASSURANCE_FABRIC,
+    ASSURANCE_SIGNED,
+    SIGNED_NOTE,
+    Report,
+    StepResult,
+    chain_assurance,
+    notes_for,
+)
 
 
 def _report(*, valid: bool = True, binding: str = "fingerprint") -> Report:
@@ -79,3 +88,14 @@ def test_notes_for_key_named_by_a_name_says_compare_with_registry() -> None:
 
 def test_signed_note_says_local_journal_proves_nothing_against_operator() -> None:
     assert "a local journal proves nothing against the operator" in SIGNED_NOTE
+
+
+def test_chain_assurance_dual_chain_only_for_the_same_size_and_root() -> None:
+    root, other = b"\x01" * 32, b"\x02" * 32
+    assert chain_assurance(fabric=[(7, root)], evm=[(7, root)]) == ASSURANCE_DUAL_CHAIN == "dual-chain"
+    assert chain_assurance(fabric=[(7, root), (9, other)], evm=[(9, other)]) == "dual-chain"
+    assert chain_assurance(fabric=[(7, root)], evm=[(8, root)]) == ASSURANCE_FABRIC == "fabric"  # other size
+    assert chain_assurance(fabric=[(7, root)], evm=[(7, other)]) == "fabric"  # same size, other root
+    assert chain_assurance(fabric=[(7, root)], evm=[]) == "fabric"
+    assert chain_assurance(fabric=[], evm=[(7, root)]) == ASSURANCE_SIGNED  # the regulator chain alone
+    assert chain_assurance(fabric=[], evm=[]) == "signed"

@@ -64,7 +64,7 @@ def full(log_key: KeyPair, other_key: KeyPair, certificates: dict[str, str], ed2
             "endorsers": ["Org1MSP", "Org2MSP"],
             "orderers": ["OrdererMSP"],
         },
-        "regulator_chains": [{"chain_id": 31337, "contract": "0x" + "ab" * 20}],
+        "regulator_chains": [{"chain_id": 31337, "contract": "0x" + "ab" * 20, "operators": ["0x" + "cd" * 20]}],
         "timestamp_authorities": [{"name": "test tsa", "certificates": [certificates["tsa"]]}],
         "witnesses": {
             "quorum": 1,
@@ -74,6 +74,10 @@ def full(log_key: KeyPair, other_key: KeyPair, certificates: dict[str, str], ed2
             ],
         },
     }
+
+
+def _chain(**changes: Any) -> dict[str, Any]:
+    return {"chain_id": 1, "contract": "0x" + "ab" * 20, "operators": ["0x" + "cd" * 20], **changes}
 
 
 def _parse(obj: Any) -> TrustRoot:
@@ -192,10 +196,14 @@ def test_from_bytes_not_a_root(data: bytes, match: str) -> None:
         ("fabric.endorsers", [], "fabric.endorsers must name at least one org, each once"),
         ("fabric.orderers", ["OrdererMSP", "OrdererMSP"], "fabric.orderers must name at least one org, each once"),
         ("fabric.channel", "Tiezheng", "fabric.channel must be a fabric channel name"),
-        ("regulator_chains.0", {"chain_id": 0, "contract": "0x" + "ab" * 20}, "chain_id must be a positive"),
-        ("regulator_chains.0", {"chain_id": 2**53, "contract": "0x" + "ab" * 20}, "is outside"),
-        ("regulator_chains.0", {"chain_id": 1, "contract": "0x" + "AB" * 20}, "contract must be 0x and 40 lower-case"),
-        ("regulator_chains.0", {"chain_id": -1, "contract": "0x" + "ab" * 20}, r"chain_id must be an integer in"),
+        ("regulator_chains.0", _chain(chain_id=0), "chain_id must be a positive"),
+        ("regulator_chains.0", _chain(chain_id=2**53), "is outside"),
+        ("regulator_chains.0", _chain(contract="0x" + "AB" * 20), "contract must be 0x and 40 lower-case"),
+        ("regulator_chains.0", _chain(chain_id=-1), r"chain_id must be an integer in"),
+        ("regulator_chains.0", _chain(operators=[]), "operators must name at least one account"),
+        ("regulator_chains.0", _chain(operators=["0x" + "cd" * 20] * 2), "operators must name at least one account, each once"),
+        ("regulator_chains.0", _chain(operators=["0x" + "CD" * 20]), r"operators\[0\] must be 0x and 40 lower-case"),
+        ("regulator_chains.0", {"chain_id": 1, "contract": "0x" + "ab" * 20}, "missing field 'operators'"),
         ("timestamp_authorities.0.certificates", ["x"], "is not one pem block of type 'CERTIFICATE'"),
         ("witnesses.quorum", 3, r"witnesses.quorum must be an integer in \[0, 2\], got 3"),
         ("witnesses.keys.0.name", "has space", "witnesses.keys\\[0\\].name must be a key name"),
