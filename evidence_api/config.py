@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8080"  # where relying parties reach the service: the pack certificate's QR
     plant_timezone: str = DEFAULT_PLANT_TZ  # IANA zone of the plant: calendar days, night hours, daily jobs
     digest_time: time = time(2, 0)  # plant time at which yesterday's regulator digests are built (HH:MM)
+    media_store_url: str | None = None  # http[s]://KEY:SECRET@host:port of an S3 server; None: files in data_dir/media
+    media_bucket: str = "tiezheng-media"  # created with Object Lock if missing
+    max_media_bytes: int = 16 * 1024**3  # largest upload (tus Upload-Length)
+    max_media_chunk_bytes: int = 64 * 1024**2  # largest tus PATCH body (clients: chunk_size / chunkSize below this)
+    retention_interval: float = 3600.0  # seconds between media-retention runs
     evm_rpc_url: str | None = None  # the regulator chain's JSON-RPC URL (evm backend)
     evm_contract: str | None = None  # the registry's address, as `tiezheng evm deploy` printed it
     evm_operator_key: Path | None = None  # file with an operator account's private key (mode 0600)

@@ -29,6 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from evidence_api import media_tables
 from ledger import storage
 
 __all__ = [
@@ -295,7 +296,7 @@ risk_grants = Table(
     _created(),
 )
 
-all_metadata = [storage.metadata, metadata]
+all_metadata = [storage.metadata, metadata, media_tables.metadata]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -3,16 +3,20 @@
 Starts the service (SQLite, local files, local anchor journal) on a free loopback port, registers a plant
 (site, area with its QR code, people with roles and keys, a certified welder, a gas detector), takes one
 一级 hot-work permit (动火作业) from draft to active through the rules — submission, two on-site approvals,
-the gas analysis, the guardian's QR/GPS check-in and five checks, the start — then relays a detector's
-readings through the gateway outbox, prints the permit's timeline and the anchored checkpoint, exports one
-bundle and verifies it offline, then shows a tampered copy failing.
+the gas analysis, the guardian's QR/GPS check-in and five checks, the on-site photos (uploaded over tus and
+logged as the phone's signed media.stored), the start, a short video's keyframes signed by the camera — then
+relays a detector's readings through the gateway outbox, prints the permit's timeline and the anchored
+checkpoint, exports one bundle and verifies it offline, then shows a tampered copy failing.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from datetime import timedelta
@@ -29,7 +33,10 @@ from evidence_api.main import create_app
 from evidence_api.services.permit_model import PermitContent
 from evidence_api.services.permit_rules import upgrade_reasons
 from evidence_api.services.rules import DEFAULTS, Rules, rules_from_overrides
+from ingest.camera import CameraSession, upload_recording
 from ingest.client import ApiClient, ApiError
+from ingest.media import tus
+from ingest.media.keyframes import FORCE_KEYFRAMES, extract_keyframes
 from ingest.outbox import Outbox
 from ingest.outbox_sync import OutboxSync
 from ingest.records import Checkpoint, PermitAnswer, TimelineEntry
@@ -93,7 +100,9 @@ def _plan() -> PlantPlan:
                                                             number="T330102199001011234", authority="杭州市应急管理局")])
     return PlantPlan("plant-1", "一厂", areas=[AreaPlan("tank-farm", "罐区 T-101", _SITE["lat"], _SITE["lon"], 150)],
                      people=_PEOPLE, workers=[welder], devices={"lel-detector-07": ("detector", "tank-farm"),
-                                                                 "gw-07": ("gateway", "tank-farm")},
+                                                                "phone-zhao": ("phone", "tank-farm"),
+                                                                "camera-t101": ("camera", "tank-farm"),
+                                                                "gw-07": ("gateway", "tank-farm")},
                      overrides={"notify": "none"})
 
 
@@ -139,8 +148,58 @@ def _walk(client: ApiClient, plant: Plant, permit: str) -> list[PermitAnswer]:
     for step in answers[-1].permit.document["route"]:
         answers += [act(_APPROVERS[role], "permit.approved", {"role": role, "opinion": "措施落实，同意动火"}) for role in step]
     answers += [act("chen.jie", "gas.analysed", sample), act("liu.yang", "guardian.checkin", {"qr_token": plant.qr["tank-farm"]}),
-                act("liu.yang", "guardian.checks_confirmed", checks), act("zhao.lei", "permit.activated", {"note": "开始动火"})]
+                act("liu.yang", "guardian.checks_confirmed", checks)]
+    _site_photos(client, plant, permit)
+    answers.append(act("zhao.lei", "permit.activated", {"note": "开始动火"}))
     return answers
+
+
+def _site_photos(client: ApiClient, plant: Plant, permit: str) -> None:
+    """The photos the start needs (tenant default): two of protective equipment worn, two of the isolation in
+    place, each uploaded over tus (SM4-GCM segments at rest) and logged as the phone's signed media.stored."""
+    phone = plant.devices["phone-zhao"]
+    for purpose in ("ppe", "isolation"):
+        for n in range(2):
+            data = _jpeg(n)
+            upload = tus.upload(client, io.BytesIO(data), content_type="image/jpeg", permit=permit, purpose=purpose)
+            client.media_event(upload.id, tus.media_stored_item(
+                phone, tenant=plant.tenant, media=upload, content_type="image/jpeg", captured_at=_at(0),
+                location=_SITE, permit=permit, purpose=purpose))
+    _console.print(f"4 on-site photos (ppe, isolation) uploaded resumably (tus), SM3-checked, encrypted and "
+                   f"signed by {phone.id}: the start waits for them")
+
+
+def _video_keyframes(client: ApiClient, plant: Plant, permit: str, data_dir: Path) -> None:
+    """A 16 s clip of the work (ffmpeg's test pattern), its keyframes at most 5 s apart, each signed by the
+    camera as captured and chained; the video and the keyframes uploaded encrypted."""
+    if shutil.which("ffmpeg") is None:
+        _console.print("[yellow]ffmpeg is not installed: no video keyframes in this run[/] (scripts/install-system.sh)")
+        return
+    video = data_dir / "work-clip.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=10",
+                    "-t", "16", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                    "-force_key_frames", FORCE_KEYFRAMES, str(video)], check=True)
+    session = CameraSession(plant.devices["camera-t101"], plant.tenant, f"rec-{permit}", permit=permit)
+    signed = [session.sign(frame, captured_at=_at(0)) for frame in extract_keyframes(video, data_dir / "keyframes")]
+    upload_recording(client, session, video, signed, captured_at=_at(0))
+    _console.print(f"video of the work and its {len(signed)} keyframes (≤ 5 s apart, GB/T 25724), each signed by "
+                   f"{session.camera.id} as captured and chained to the one before; the video is kept 180 days")
+
+
+def _jpeg(seed: int) -> bytes:
+    """A stand-in photo with the EXIF a phone writes: capture time (with its offset) and GPS of the site."""
+    from PIL import Image
+
+    image, exif = Image.new("RGB", (320, 240), (200, 60 + 40 * seed, 40)), Image.Exif()
+    now = _clock.local()
+    exif.get_ifd(0x8769).update({36867: now.strftime("%Y:%m:%d %H:%M:%S"), 36881: now.strftime("%z")[:3] + ":00"})
+    gps = exif.get_ifd(0x8825)
+    for ref, tag, value, hemi in ((1, 2, _SITE["lat"], "N"), (3, 4, _SITE["lon"], "E")):
+        minutes = (value % 1) * 60
+        gps[ref], gps[tag] = hemi, (float(int(value)), float(int(minutes)), round((minutes % 1) * 60, 3))
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
 
 
 def _relay_detector(api: ApiClient, plant: Plant, permit: str, data_dir: Path) -> int:
@@ -242,6 +301,7 @@ def _run(root: ApiClient, data_dir: Path, out: Path, fabric_profile: Path | None
                                 if content["level"] != content["base_level"] else "")
     _console.print(f"Permit {permit} (hot work, level {level}): {' → '.join(path)}; approved on site by "
                    + ", ".join(f"{a['user']} ({a['distance_m']} m away)" for a in approvals))
+    _video_keyframes(api, plant, permit, data_dir)
     relayed = _relay_detector(api, plant, permit, data_dir)
     _console.print(f"{relayed} detector readings decoded by the gateway gw-07 from BLE notifications of detector "
                    "lel-detector-07 (model tz-m4), queued in its outbox and synced under one SM2 attestation, "

@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evidence_api.services import errors as svc
+from ingest import media, objectstore
+from ingest.media.upload import UploadBusy
 from ledger import errors as ledger
 
 __all__ = ["PROBLEMS", "PROBLEM_JSON", "STATUS_DESCRIPTIONS", "install_error_handlers", "problem", "problems"]
@@ -37,6 +39,14 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     svc.UnsupportedMediaType: (415, "unsupported-media-type", "The request body has a media type this route does not take"),
     svc.InvalidTransition: (409, "invalid-transition", "The permit's state does not allow this action"),
     svc.RuleViolation: (422, "rule-violation", "A safety rule refuses this action"),
+    svc.Gone: (410, "gone", "Deleted on purpose; its record stays"),
+    svc.PreconditionFailed: (412, "precondition-failed", "A protocol precondition does not hold"),
+    svc.RangeNotSatisfiable: (416, "range-not-satisfiable", "The range does not fit the object"),
+    media.DigestMismatch: (422, "digest-mismatch", "The upload is not what its uploader declared"),
+    media.SizeMismatch: (422, "size-mismatch", "The upload is not the size its uploader declared"),
+    UploadBusy: (409, "upload-busy", "Another request is writing this upload"),
+    media.MediaError: (503, "media-damaged", "A stored media object fails authentication"),
+    objectstore.ObjectStoreError: (503, "object-store-unavailable", "The object store could not complete the request"),
 }
 
 
@@ -46,8 +56,11 @@ STATUS_DESCRIPTIONS: dict[int, str] = {
     403: "The token's role or tenant may not do this",
     404: "Something the request names does not exist for the caller's tenant",
     409: "Conflicts with stored state (an id already taken, or a permit state that does not allow the action)",
+    410: "The media was deleted by retention; its record (SM3, size, events) stays",
+    412: "A tus request without 'Tus-Resumable: 1.0.0'",
     413: "The request body (or a batch in it) exceeds the configured limit",
     415: "The request body is not of a media type this operation accepts",
+    416: "The Range does not fit the object",
     422: "The request is malformed, a signature or key is bad, or a safety rule refuses it (see ``rule``)",
     503: "The evidence store or an anchor backend could not complete the request; retry later",
 }
@@ -113,4 +126,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(ledger.LedgerError, _domain_handler)
     app.add_exception_handler(svc.ServiceError, _domain_handler)
+    app.add_exception_handler(media.MediaError, _domain_handler)
+    app.add_exception_handler(objectstore.ObjectStoreError, _domain_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,7 +14,7 @@ from evidence_api.deps import refuse_unknown_query
 from evidence_api.errors import install_error_handlers
 from evidence_api.middleware import BodyGuard
 from evidence_api.openapi import build_openapi
-from evidence_api.routes import admin, certificates, events, log, org, packs, permits, regulator, risk
+from evidence_api.routes import admin, certificates, events, holds, log, media, org, packs, permits, regulator, risk
 from evidence_api.services import Services
 from ledger.clock import Clock
 
@@ -37,8 +38,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                   dependencies=[Depends(refuse_unknown_query)],
                   description="Signed, SM3-hashed evidence events in an RFC 9162 log with anchored checkpoints.")
     install_error_handlers(app)
-    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
-    for module in (admin, certificates, events, log, org, packs, permits, regulator, risk):
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
+                       route_limits=[("PATCH", re.compile(r"/v1/media/[^/]+"), settings.max_media_chunk_bytes)])
+    for module in (admin, certificates, events, holds, log, media, org, packs, permits, regulator, risk):
         app.include_router(module.router)
     app.include_router(permits.projection_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -1,6 +1,8 @@
 """``BodyGuard``: the one gate every request body passes before anything reads it (pure ASGI).
 
-1. A declared ``Content-Length`` over ``max_body_bytes`` is answered 413 without reading a byte.
+1. A declared ``Content-Length`` over the limit is answered 413 without reading a byte. The limit is
+   ``max_body_bytes``, or the ``route_limits`` entry whose method and path match (a tus PATCH of media has
+   its own, larger limit; uploads stream through in constant memory, so it bounds one request's time only).
 2. A request with a body (a ``Content-Length`` above 0, or ``Transfer-Encoding``) and no known bearer token
    is answered 401 without reading the body: nobody unauthenticated makes the server buffer or parse.
 3. Otherwise the body is counted as the route reads it; the chunk that passes the limit fails the read,
@@ -11,6 +13,9 @@ route's part (``evidence_api.routes.strict``), because only the route knows what
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Sequence
 
 import anyio.to_thread
 from starlette.datastructures import Headers
@@ -25,8 +30,16 @@ __all__ = ["BodyGuard"]
 class BodyGuard:
     """ASGI middleware enforcing ``max_body_bytes`` on every route and authentication before any body is read."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
-        self.app, self.max_body_bytes = app, max_body_bytes
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int,
+                 route_limits: Sequence[tuple[str, re.Pattern[str], int]] = ()) -> None:
+        self.app, self.max_body_bytes, self.route_limits = app, max_body_bytes, tuple(route_limits)
+
+    def limit(self, scope: Scope) -> int:
+        """The body limit of this request: its route's own (method and full-match path), else the default."""
+        for method, path, limit in self.route_limits:
+            if scope.get("method") == method and path.fullmatch(scope.get("path", "")):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse (413, 401) before the app runs, or run it with a counting ``receive``."""
@@ -36,9 +49,10 @@ class BodyGuard:
         headers = Headers(scope=scope)
         length = headers.get("content-length", "").strip()
         declared = int(length) if length.isdigit() else None
-        if declared is not None and declared > self.max_body_bytes:
-            await _refuse(TooLarge(f"request body of {declared} bytes exceeds the limit of {self.max_body_bytes} "
-                                   "bytes; send a smaller body (smaller batches)"), scope, receive, send)
+        limit = self.limit(scope)
+        if declared is not None and declared > limit:
+            await _refuse(TooLarge(f"request body of {declared} bytes exceeds the limit of {limit} "
+                                   "bytes; send a smaller body (smaller batches or chunks)"), scope, receive, send)
             return
         if declared or "transfer-encoding" in headers:
             try:
@@ -46,7 +60,7 @@ class BodyGuard:
             except Unauthorized as exc:
                 await _refuse(exc, scope, receive, send)
                 return
-        await _Counted(self.app, self.max_body_bytes)(scope, receive, send)
+        await _Counted(self.app, limit)(scope, receive, send)
 
 
 async def _authenticate(scope: Scope, authorization: str | None) -> None:

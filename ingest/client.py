@@ -247,6 +247,12 @@ class ApiClient:
         answer = self.request("POST", "/v1/events", body=body, idempotent=True)
         return tuple(rec.Receipt.from_json(r) for r in answer["receipts"])
 
+    def media_event(self, media_id: str, item: Mapping[str, Any]) -> tuple[rec.Receipt, ...]:
+        """Log the signed ``media.stored`` / ``media.keyframe`` item of stored media ``media_id`` (retried safely:
+        the server deduplicates by event id). Upload the bytes first (``ingest.media.tus``)."""
+        answer = self.request("POST", f"/v1/media/{media_id}/event", body=item, idempotent=True)
+        return tuple(rec.Receipt.from_json(r) for r in answer["receipts"])
+
     def bundle(self, event_id: str) -> rec.Bundle:
         """The offline-verifiable bundle of one logged event."""
         return rec.Bundle(event_id, self._get(f"/v1/events/{event_id}/bundle"))

@@ -14,6 +14,7 @@ from evidence_api.errors import problems
 from evidence_api.routes.strict import StrictRoute
 from evidence_api.schemas.log import BundleOut, ReceiptsOut
 from evidence_api.services.bundles import build_bundle
+from evidence_api.services.media_events import refuse_unbound
 
 router = APIRouter(prefix="/v1/events", tags=["events"], route_class=StrictRoute)
 
@@ -35,6 +36,7 @@ async def submit_events(request: Request, services: ServicesDep, principal: Prin
     tenant = principal.own_tenant()
     body = await request.body()  # BodyGuard has limited its size; the intake worker parses it
     submission = await services.intake.prepare(tenant, body)
+    refuse_unbound(submission.events)
     services.workflow.refuse_bypass(tenant, submission.events)
     if services.workflow.carries_actions(submission.events):  # checked again and appended under permit locks
         receipts = await asyncio.to_thread(services.workflow.append_raw, tenant, submission)

@@ -71,7 +71,8 @@ class Auth:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("send 'Authorization: Bearer <token>'")
-        if self._admin_token and hmac.compare_digest(token, self._admin_token):
+        # bytes: compare_digest refuses str with non-ASCII characters (a header may carry any latin-1 byte)
+        if self._admin_token and hmac.compare_digest(token.encode("utf-8", "surrogatepass"), self._admin_token.encode()):
             return Principal(None, "admin", "bootstrap admin")
         digest = _token_hash(token)
         cached = self._cache.get(digest)

@@ -16,6 +16,8 @@ from evidence_api.services.certificates import Certificates
 from evidence_api.services.digests import Digests
 from evidence_api.services.events import EventIntake, IntakePool
 from evidence_api.services.keys import KeyRegistry
+from evidence_api.services.media import MediaService
+from evidence_api.services.media_events import MediaEvents
 from evidence_api.services.notify import Notifier, WebhookChannel, WeComChannel
 from evidence_api.services.pack_jobs import PackJobs
 from evidence_api.services.pack_report import ReportRenderer
@@ -27,8 +29,10 @@ from evidence_api.services.projector import Projector
 from evidence_api.services.recorder import Recorder
 from evidence_api.services.registry import HttpRegistry
 from evidence_api.services.risk import RiskRecords
+from evidence_api.services.retention import Retention
 from evidence_api.services.trusted_time import tsa_backend, witness_collector
 from evidence_api.services.workflow import Workflow
+from ingest.objectstore import FilesystemObjectStore, ObjectStore, S3ObjectStore
 from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.base import Anchor
 from ledger.anchors.local import LocalJournal
@@ -43,7 +47,7 @@ from ledger.witnesses import WitnessCollector
 if TYPE_CHECKING:  # web3 and eth-account take ~1.5 s to import: only a service with the evm backend pays it
     from ledger.evm import DigestRecorder
 
-__all__ = ["Services"]
+__all__ = ["Services", "open_media_store"]
 
 
 def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> tuple[list[Anchor], DigestRecorder | None]:
@@ -78,6 +82,14 @@ def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> tuple[
 _log = logging.getLogger(__name__)
 
 
+def open_media_store(settings: Settings, clock: Clock) -> ObjectStore:
+    """The media object store: an S3 bucket (created with Object Lock if missing) or files under data_dir."""
+    if settings.media_store_url:
+        return S3ObjectStore.connect(settings.media_store_url, settings.media_bucket, clock=clock, create=True,
+                                     object_lock=True)
+    return FilesystemObjectStore(settings.data_dir / "media")
+
+
 @dataclass
 class Services:
     """The log, its anchorer, the key registry, auth and intake of one running service."""
@@ -104,6 +116,10 @@ class Services:
     digests: Digests
     digest_job: Periodic
     risk: RiskRecords
+    media: MediaService
+    media_events: MediaEvents
+    retention: Retention
+    retention_job: Periodic
     packs: PackJobs
     witness_collector: WitnessCollector | None = None
     evm_digests: DigestRecorder | None = None  # the regulator chain's digest writer, when the evm backend is on
@@ -150,9 +166,16 @@ class Services:
                           build_at=settings.digest_time)
         digest_job = Periodic("tiezheng-digests", 60.0, digests.daily_once)
         risk = RiskRecords(engine, log, projector, org, clock=clock)
+        store = open_media_store(settings, clock)
+        media = MediaService(engine, wrapper, store, settings.data_dir / "media-staging", rules=org.rules, clock=clock,
+                             max_length=settings.max_media_bytes)
+        media_events = MediaEvents(engine, media, recorder, rules=org.rules)
+        retention = Retention(engine, media, recorder, org, clock=clock)
+        retention_job = Periodic("tiezheng-media-retention", settings.retention_interval, retention.run_once)
         packs = _packs(settings, engine, log, keys, wrapper, clock)
         log.start()
         projection_job.start()
+        retention_job.start()
         anchorer.start()
         watchdog.start()
         certificate_job.start()
@@ -163,13 +186,15 @@ class Services:
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job,
-                   digests, digest_job, risk, packs, collector, evm_digests=evm_digests)
+                   digests, digest_job, risk, media, media_events, retention, retention_job, packs, collector,
+                   evm_digests=evm_digests)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""
         self.digest_job.close()
         self.packs.close()
         self.watchdog.close()
+        self.retention_job.close()
         self.certificate_job.close()
         self.sender.close()
         self.projection_job.close()

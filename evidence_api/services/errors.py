@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "Forbidden", "InvalidTransition", "NotFound", "RuleViolation", "ServiceError", "TooLarge",
-           "Unauthorized", "UnsupportedMediaType"]
+__all__ = ["Conflict", "Forbidden", "Gone", "InvalidTransition", "NotFound", "PreconditionFailed", "RangeNotSatisfiable",
+           "RuleViolation", "ServiceError", "TooLarge", "Unauthorized", "UnsupportedMediaType"]
 
 
 class ServiceError(Exception):
@@ -32,6 +32,18 @@ class TooLarge(ServiceError):
 
 class UnsupportedMediaType(ServiceError):
     """A request body whose ``Content-Type`` the route does not take (e.g. JSON sent as text/plain)."""
+
+
+class Gone(ServiceError):
+    """The thing existed and was deleted on purpose (media past its retention); its record stays."""
+
+
+class PreconditionFailed(ServiceError):
+    """A protocol precondition does not hold (a tus request without ``Tus-Resumable: 1.0.0``)."""
+
+
+class RangeNotSatisfiable(ServiceError):
+    """A ``Range`` that does not fit the object (starts at or after its end, or cannot be parsed)."""
 
 
 class InvalidTransition(ServiceError):

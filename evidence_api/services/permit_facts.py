@@ -12,10 +12,10 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, select
 
-from evidence_api import db
+from evidence_api import db, media_tables
 from evidence_api.services.people import Organisation
 from evidence_api.services.permit_model import Permit, PermitContent
-from evidence_api.services.permit_rules import NearbyPermit
+from evidence_api.services.permit_rules import NearbyPermit, Photo
 from evidence_api.services.permits import LIVE, Facts
 from ledger.clock import rfc3339
 
@@ -34,7 +34,26 @@ def load_facts(engine: Engine, org: Organisation, tenant: str, permit: Permit, k
                 _submission_facts(conn, org, tenant, permit, facts)
     if kind in ("guardian.checkin", "guardian.handover"):
         facts.qr_token_hash = org.get(db.areas, tenant, content.area)["qr_token_hash"]
+    if org.rules(tenant).photo_steps.get(kind):
+        facts.geofence = orjson.loads(org.get(db.areas, tenant, content.area)["geofence"])
+        with engine.connect() as conn:
+            facts.photos = _photos(conn, tenant, permit.id)
     return facts
+
+
+def _photos(conn: Connection, tenant: str, permit_id: str) -> list[Photo]:
+    """The permit's photos whose ``media.stored`` event is logged, with the place the event claims."""
+    m = media_tables.media.c
+    rows = conn.execute(select(m.id, m.purpose, m.facts).where(
+        m.tenant == tenant, m.permit == permit_id, m.event_id.is_not(None), m.content_type.like("image/%")))
+    photos = []
+    for row in rows:
+        facts = orjson.loads(row.facts)
+        if facts.get("kind") != "media.stored":
+            continue
+        where = facts.get("location") or {}
+        photos.append(Photo(row.id, facts.get("purpose") or row.purpose, where.get("lat"), where.get("lon")))
+    return photos
 
 
 def _submission_facts(conn: Connection, org: Organisation, tenant: str, permit: Permit, facts: Facts) -> None:

@@ -15,15 +15,27 @@ from typing import Any
 
 from evidence_api.services.catalog import SUB_TYPES, certificate_state
 from evidence_api.services.errors import RuleViolation
-from evidence_api.services.geo import distance_m
+from evidence_api.services.geo import distance_m, inside_geofence
 from evidence_api.services.permit_model import GasTest, PermitContent
-from evidence_api.services.rules import GasRule, LevelRule, Rules
+from evidence_api.services.rules import GasRule, LevelRule, PhotoRequirement, Rules
 from ledger.errors import MalformedInput
 
 __all__ = [
-    "NearbyPermit", "check_certificates", "check_conflicts", "check_content", "check_daily_hours",
-    "check_hot_work_level", "check_location", "check_violations", "check_window", "days_of", "gas_failures",
-    "required_operation", "upgrade_reasons",
+    "NearbyPermit",
+    "Photo",
+    "check_certificates",
+    "check_conflicts",
+    "check_content",
+    "check_daily_hours",
+    "check_hot_work_level",
+    "check_location",
+    "check_photos",
+    "check_violations",
+    "check_window",
+    "days_of",
+    "gas_failures",
+    "required_operation",
+    "upgrade_reasons",
 ]
 
 
@@ -38,6 +50,35 @@ class NearbyPermit:
     lon: float
     starts_at: datetime
     ends_at: datetime
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo of the permit whose signed ``media.stored`` event is logged: its purpose and where it was taken."""
+
+    media: str
+    purpose: str | None
+    lat: float | None
+    lon: float | None
+
+
+def check_photos(step: str, needs: Sequence[PhotoRequirement], photos: Sequence[Photo],
+                 geofence: Mapping[str, Any] | None) -> None:
+    """The permit has, for each requirement of ``step``, at least ``min_count`` photos of its purpose (taken
+    inside ``geofence``, the permit's area, when the requirement says so); the refusal names every shortfall."""
+    missing = []
+    for need in needs:
+        mine = [p for p in photos if p.purpose == need.purpose]
+        inside = [p for p in mine if not need.within_geofence or (
+            geofence is not None and p.lat is not None and p.lon is not None and inside_geofence(geofence, p.lat, p.lon))]
+        if len(inside) < need.min_count:
+            stray = len(mine) - len(inside)
+            note = f" ({stray} more taken outside the area's geofence or without a location)" if stray else ""
+            missing.append(f"{need.purpose} {len(inside)} of {need.min_count}{note}")
+    if missing:
+        raise RuleViolation("photos.missing", f"{step} needs on-site photos first: {'; '.join(missing)}; upload each "
+                                              "with POST /v1/media (metadata permit and purpose) and log its signed "
+                                              "media.stored event with the place it was taken")
 
 
 def _height_level(height_m: float) -> str:

@@ -61,6 +61,7 @@ class Facts:
     nearby: Sequence[checks.NearbyPermit] = ()
     qr_token_hash: str | None = None
     geofence: Mapping[str, Any] | None = None                                 # the permit's area
+    photos: Sequence[checks.Photo] = ()                                       # logged photos of the permit
     today: date | None = None                                                 # the plant's calendar day
 
 
@@ -127,7 +128,11 @@ def _spec(permit: Permit, act: Act) -> Action:
 def decide(permit: Permit, act: Act, rules: Rules, facts: Facts, now: datetime) -> list[FollowUp]:
     """May ``act`` happen to ``permit`` at ``now``? Raises ``InvalidTransition``, ``Forbidden``,
     ``RuleViolation`` or ``MalformedInput`` (nothing is logged then); returns the service's follow-ups."""
-    return _spec(permit, act).decide(permit, _Decision(act, rules, facts, now))
+    follow = _spec(permit, act).decide(permit, _Decision(act, rules, facts, now))
+    needs = rules.photo_steps.get(act.kind)
+    if needs:
+        checks.check_photos(act.kind, needs, facts.photos, facts.geofence)
+    return follow
 
 
 def evolve(permit: Permit, act: Act, rules: Rules) -> Permit:

@@ -15,11 +15,12 @@ from datetime import date
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ledger.errors import MalformedInput
 
-__all__ = ["DEFAULTS", "GUARDIAN_CHECKS", "GasRule", "HotWorkUpgrade", "LevelRule", "Rules", "WorkType", "encode_overrides",
+__all__ = ["DEFAULTS", "GUARDIAN_CHECKS", "PHOTO_STEPS", "GasRule", "HotWorkUpgrade", "LevelRule", "PhotoRequirement", "Rules",
+           "WorkType", "encode_overrides",
            "load_rules", "merge", "rules_from_overrides"]
 
 _log = logging.getLogger(__name__)
@@ -77,6 +78,19 @@ class HotWorkUpgrade(_RuleModel):
     wind_force: int = Field(5, ge=0, le=12)
 
 
+PHOTO_STEPS = ("permit.submitted", "permit.activated", "permit.resumed", "permit.completed", "permit.closed")
+"""The permit actions a tenant may make wait for on-site photos (``photo_steps``)."""
+
+
+class PhotoRequirement(_RuleModel):
+    """At least ``min_count`` photos of ``purpose`` (e.g. ``ppe``) before a step, taken inside the area's
+    geofence when ``within_geofence``."""
+
+    purpose: str = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")
+    min_count: int = Field(2, ge=1, le=100)
+    within_geofence: bool = True
+
+
 class Rules(_RuleModel):
     """Every configurable rule of one tenant."""
 
@@ -98,6 +112,16 @@ class Rules(_RuleModel):
     hot_work_upgrade: HotWorkUpgrade
     utc_offset_hours: float = Field(8.0, ge=-12, le=14)  # the plant's local time (China: +8, no DST)
     notify: Literal["webhook", "wecom", "none"] = "webhook"
+    photo_steps: dict[str, list[PhotoRequirement]] = {}  # permit action → the photos it needs first
+    media_retention_days: int = Field(180, gt=0, le=36500)  # process video is deleted this long after storing
+
+    @field_validator("photo_steps")
+    @classmethod
+    def _known_steps(cls, steps: dict[str, list[PhotoRequirement]]) -> dict[str, list[PhotoRequirement]]:
+        unknown = sorted(set(steps) - set(PHOTO_STEPS))
+        if unknown:
+            raise ValueError(f"photo_steps names {unknown}; steps that may need photos: {list(PHOTO_STEPS)}")
+        return steps
 
     def work_type(self, name: str) -> WorkType:
         """The rules of work type ``name``; raises ``MalformedInput`` naming the known types."""
@@ -206,6 +230,13 @@ DEFAULTS: dict[str, Any] = {
     "certificate_warning_days": [90, 30, 7],
     "hot_work_upgrade": {"night_from_hour": 22, "night_to_hour": 6, "rest_days": [5, 6], "holidays": [], "wind_force": 5},
     "utc_offset_hours": 8.0,
+    # on-site photos (issue 13): protective equipment worn and isolation in place before the start, the
+    # site cleared at close-out; at least two each, taken inside the work area's geofence
+    "photo_steps": {
+        "permit.activated": [{"purpose": "ppe", "min_count": 2}, {"purpose": "isolation", "min_count": 2}],
+        "permit.closed": [{"purpose": "site_cleared", "min_count": 2}],
+    },
+    "media_retention_days": 180,
 }
 
 

@@ -34,6 +34,9 @@ PEOPLE = {
 }
 
 
+NO_PHOTOS = {"permit.activated": [], "permit.closed": []}
+"""``photo_steps`` overrides that switch the default on-site photo rule off."""
+
 APPROVERS = {"workshop_head": "head", "safety_officer": "safety", "production_manager": "manager"}
 
 
@@ -125,8 +128,9 @@ def seed_plant(api: Api) -> Plant:
         workers=[_worker(w, (sub_type, far, review))
                  for w, sub_type in (("welder", "2.1"), ("hv-electrician", "1.1"), ("lv-electrician", "1.2"))],
         # the tests run at any hour: the night/rest-day level upgrade is switched off here and pinned with
-        # fixed windows in test_hot_work_upgrade_* instead
-        overrides={"hot_work_upgrade": {"night_from_hour": None, "rest_days": []}})
+        # fixed windows in test_hot_work_upgrade_* instead; the on-site photo rule is off here and tested with its
+        # defaults in tests/api/test_media_photos.py
+        overrides={"hot_work_upgrade": {"night_from_hour": None, "rest_days": []}, "photo_steps": NO_PHOTOS})
     seeded = register_plant(api.typed("admin"), TENANT, plan, make_actor=make_actor)
     return Plant(api, qr=seeded.qr["unit-3"], people=dict(seeded.people))
 

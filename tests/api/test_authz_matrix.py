@@ -5,7 +5,9 @@ in ``ROUTES`` fails here."""
 
 from __future__ import annotations
 
+import io
 import itertools
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +21,8 @@ from fastapi.testclient import TestClient
 from evidence_api.config import Settings
 from evidence_api.main import create_app
 from ledger.clock import Clock
+from ingest.media import tus
+from ingest.signing import Actor
 from tests.api.permit_support import Plant, hot_work, seed_plant
 from tests.api.support import (
     ADMIN_TOKEN,
@@ -55,8 +59,18 @@ class World:
     other_admin: str
     regulators: tuple[str, str]
     insurer: str
+    unfinished: str = ""
+    stored: tus.Upload | None = None  # type: ignore[assignment]
     counter: Iterator[int] = field(default_factory=itertools.count)
     pack_id: str | None = None
+    _camera: Actor | None = None
+
+    def camera(self) -> Actor:
+        """TENANT's camera (registered on first use)."""
+        if self._camera is None:
+            self._camera = make_actor("matrix-cam", kind="device")
+            self.api.typed("admin").create_device(self._camera, kind="camera")
+        return self._camera
 
     def fresh(self, prefix: str) -> str:
         """A new id, so that every create in the matrix stands alone."""
@@ -151,6 +165,52 @@ def _cancel(w: World) -> Request:
     return f"/v1/permits/{permit}/actions", {"json": item}
 
 
+def _upload(w: World, size: int = 10, token: str | None = None) -> tuple[str, bytes]:
+    """A new unfinished upload of TENANT (its URL) and the bytes it expects."""
+    data = os.urandom(size)
+    resp = w.api.client.post("/v1/media", headers=_tus(token or w.api.admin, Upload_Length=str(size),
+                                                       Upload_Metadata=tus.tus_metadata(_meta(data))))
+    assert resp.status_code == 201, resp.text
+    return resp.headers["Location"], data
+
+
+def _tus(token: str | None = None, **extra: str) -> dict[str, str]:
+    return (bearer(token) if token else {}) | tus.TUS_HEADERS | {k.replace("_", "-"): v for k, v in extra.items()}
+
+
+def _meta(data: bytes) -> dict[str, str]:
+    return {"sm3": tus.file_sm3(io.BytesIO(data))[0], "content_type": "image/jpeg"}
+
+
+def _stored(w: World) -> tus.Upload:
+    return tus.upload(w.api.typed("admin"), io.BytesIO(os.urandom(20)), content_type="image/jpeg")
+
+
+def _media_event(w: World) -> Request:
+    upload = _stored(w)
+    item = tus.media_stored_item(w.camera(), tenant=TENANT, media=upload, content_type="image/jpeg",
+                                 captured_at=w.plant.clock.stamp())
+    return f"/v1/media/{upload.id}/event", {"json": item}
+
+
+def _patch(w: World) -> Request:
+    url, data = _upload(w)
+    return url, {"content": data, "headers": _tus(Upload_Offset="0") | {"Content-Type": "application/offset+octet-stream"}}
+
+
+def _hold(w: World) -> Request:
+    return "/v1/permits/HW-1/legal-holds", {"json": w.plant.item("safety", "legal_hold.placed", {"reason": "事故调查"})}
+
+
+def _release(w: World) -> Request:
+    placed = w.api.client.post("/v1/permits/HW-1/legal-holds", json=w.plant.item(
+        "safety", "legal_hold.placed", {"reason": "事故调查"}), headers=bearer(w.api.admin))
+    assert placed.status_code == 201, placed.text
+    hold = placed.json()["id"]
+    item = w.plant.item("safety", "legal_hold.released", {"hold": hold, "reason": "调查结束"})
+    return f"/v1/permits/HW-1/legal-holds/{hold}/release", {"json": item}
+
+
 _RULES: dict[str, Any] = {"overrides": {"hot_work_upgrade": {"night_from_hour": None, "rest_days": []}}}
 _FENCE = {"circle": {"lat": 31.2, "lon": 121.5, "radius_m": 100}}
 
@@ -217,6 +277,19 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/risk-grants"): Entry(_json("/v1/risk-grants", lambda w: {"insurer": OTHER_TENANT}), ADMIN, 201, 422),
     ("DELETE", "/v1/risk-grants/{insurer}"): Entry(lambda w: (f"/v1/risk-grants/{INSURERS[1]}", {}), ADMIN, 200, 404),
     ("GET", "/v1/projection"): Entry(_get("/v1/projection"), PLATFORM_ONLY, 200, 403, platform=200),
+    ("OPTIONS", "/v1/media"): Entry(_get("/v1/media"), READ, 204, 204, platform=204),
+    ("POST", "/v1/media"): Entry(lambda w: ("/v1/media", {"headers": _tus(
+        Upload_Length="3", Upload_Metadata=tus.tus_metadata(_meta(b"abc")))}), WRITE, 201, 201),
+    ("HEAD", "/v1/media/{media_id}"): Entry(lambda w: (w.unfinished, {"headers": _tus()}), READ, 200, 404),
+    ("PATCH", "/v1/media/{media_id}"): Entry(_patch, WRITE, 204, 404),
+    ("DELETE", "/v1/media/{media_id}"): Entry(lambda w: (_upload(w)[0], {"headers": _tus()}), WRITE, 204, 404),
+    ("GET", "/v1/media/{media_id}"): Entry(lambda w: (f"/v1/media/{w.stored.id}", {}), READ, 200, 404),
+    ("GET", "/v1/media/{media_id}/record"): Entry(lambda w: (f"/v1/media/{w.stored.id}/record", {}), READ, 200, 404),
+    ("POST", "/v1/media/{media_id}/event"): Entry(_media_event, WRITE, 201, 404),
+    ("GET", "/v1/permits/{permit_id}/legal-holds"): Entry(_get("/v1/permits/HW-1/legal-holds"), READ, 200, 404),
+    ("POST", "/v1/permits/{permit_id}/legal-holds"): Entry(_hold, WRITE, 201, 422),
+    ("POST", "/v1/permits/{permit_id}/legal-holds/{hold_id}/release"): Entry(_release, WRITE, 200, 422),
+    ("POST", "/v1/jobs/media-retention"): Entry(_get("/v1/jobs/media-retention"), ADMIN, 200, 200, platform=200),
 }
 
 
@@ -267,7 +340,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             client.post("/v1/risk-grants", json={"insurer": insurer}, headers=bearer(api.admin))
         insurer_token = client.post("/v1/tokens", json={"tenant": INSURERS[0], "role": "insurer", "label": "i"},
                                     headers=bearer(ADMIN_TOKEN)).json()["token"]
-        yield World(api, plant, event_id, other_admin, (regulators[0], regulators[1]), insurer_token)
+        world = World(api, plant, event_id, other_admin, (regulators[0], regulators[1]), insurer_token)
+        world.unfinished = _upload(world, size=100)[0]
+        world.stored = _stored(world)
+        yield world
 
 
 def test_matrix_has_an_entry_for_every_documented_operation() -> None:

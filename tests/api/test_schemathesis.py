@@ -21,11 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from evidence_api import db
+from evidence_api import db, media_tables
 from evidence_api.config import Settings
 from evidence_api.main import create_app
 from tests.api.served import served
 from tests.api.support import ADMIN_TOKEN
+
+schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")  # tus PATCH bodies
 
 EXAMPLES = {"token": 20, "none": 3}
 """Examples per operation and generation mode (positive, negative), by credentials."""
@@ -46,9 +48,18 @@ _SEMANTIC = {
     "/v1/regulator/digests": "either date or both from and to, days that have ended, a range of at most 31 days",
     "/v1/risk-records": "an ended period of at most 92 days",
     "/v1/risk-grants": "an insurer other than the tenant itself",
+    "/v1/media/{media_id}/event": "the signed item and the stored object it describes",
+    "/v1/permits/{permit_id}/legal-holds": "the signed item of a legal or safety officer",
+    "/v1/permits/{permit_id}/legal-holds/{hold_id}/release": "the signed item of a legal or safety officer",
     "/v1/evidence-packs": "a time range that stays in the calendar once in UTC",
 }
 """Operations where a schema-valid request can still be malformed (422) for a reason no JSON Schema states."""
+_TUS = {
+    "/v1/media": "Upload-Metadata: base64 values, an SM3 and a media type",
+    "/v1/media/{media_id}": "the upload's state (Upload-Offset), a Range that fits",
+}
+"""tus operations: semantic 422s as above, and a wrong ``Tus-Resumable`` is tus's own 412 (Precondition Failed)."""
+_NEGATIVE = ["400", "401", "403", "404", "405", "406", "409", "415", "422", "428", "429", "5xx"]
 _STATEFUL = {"/v1/log/proofs/inclusion", "/v1/log/proofs/consistency"}
 """Operations that answer 400 for sizes the log does not (yet) have."""
 
@@ -60,12 +71,16 @@ def _config() -> schemathesis.Config:
 
     return schemathesis.Config.from_dict({
         "checks": {"positive_data_acceptance": {"expected-statuses": _ACCEPTED}},
-        "operations": [accepting(_SEMANTIC, "422"), accepting(_STATEFUL, "400")],
+        "operations": [accepting(_SEMANTIC, "422"), accepting(_STATEFUL, "400"),
+                       {"include-path": sorted(_TUS), "checks": {
+                           "positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "416", "422"]},
+                           "negative_data_rejection": {"expected-statuses": [*_NEGATIVE, "412", "413", "416"]}}}],
     })
 
 
 _WATCHED = (db.tenants, db.api_tokens, db.actor_keys, db.sites, db.areas, db.contractors, db.users, db.workers,
-            db.devices, db.violations, db.certificates, db.certificate_warnings, db.permits, db.notifications)
+            db.devices, db.violations, db.certificates, db.certificate_warnings, db.permits, db.notifications,
+            media_tables.media, media_tables.legal_holds)
 
 
 def _operations() -> list[tuple[str, str]]:

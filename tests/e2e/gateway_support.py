@@ -20,7 +20,7 @@ from ingest.seed import AreaPlan, PlantPlan, open_tenant
 from ingest.seed import seed_plant as register_plant
 from ledger.clock import Clock
 from tests.api import permit_support
-from tests.api.permit_support import PEOPLE, POINT, Plant, to_active
+from tests.api.permit_support import NO_PHOTOS, PEOPLE, POINT, Plant, to_active
 from tests.api.support import Api
 from tests.helpers import TENANT, make_actor
 
@@ -93,7 +93,8 @@ def active_permit(url: str) -> Tenant:
                      areas=[AreaPlan("unit-3", "三号装置", *POINT, radius_m=200)],
                      workers=[permit_support._worker("welder", ("2.1", today + timedelta(days=900),
                                                                 today + timedelta(days=400)))],
-                     overrides={"hot_work_upgrade": {"night_from_hour": None, "rest_days": []}})
+                     overrides={"hot_work_upgrade": {"night_from_hour": None, "rest_days": []},
+                                "photo_steps": NO_PHOTOS})  # the photo rule is tests/api/test_media_photos.py's
     seeded = register_plant(access.admin, TENANT, plan, make_actor=make_actor)
     http: Any = httpx.Client(base_url=url, timeout=30)
     api = Api(client=http, admin=tokens["admin"], ingest=tokens["ingest"], reader=tokens["reader"], other_ingest="",
