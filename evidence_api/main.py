@@ -14,7 +14,19 @@ from evidence_api.deps import refuse_unknown_query
 from evidence_api.errors import install_error_handlers
 from evidence_api.middleware import BodyGuard
 from evidence_api.openapi import build_openapi
-from evidence_api.routes import admin, certificates, events, holds, log, media, org, packs, permits, regulator, risk
+from evidence_api.routes import (
+    admin,
+    certificates,
+    events,
+    holds,
+    log,
+    media,
+    org,
+    packs,
+    permits,
+    regulator,
+    risk,
+)
 from evidence_api.services import Services
 from ledger.clock import Clock
 

@@ -28,8 +28,8 @@ from evidence_api.services.periodic import Periodic
 from evidence_api.services.projector import Projector
 from evidence_api.services.recorder import Recorder
 from evidence_api.services.registry import HttpRegistry
-from evidence_api.services.risk import RiskRecords
 from evidence_api.services.retention import Retention
+from evidence_api.services.risk import RiskRecords
 from evidence_api.services.trusted_time import tsa_backend, witness_collector
 from evidence_api.services.workflow import Workflow
 from ingest.objectstore import FilesystemObjectStore, ObjectStore, S3ObjectStore

@@ -20,9 +20,9 @@ from fastapi.testclient import TestClient
 
 from evidence_api.config import Settings
 from evidence_api.main import create_app
-from ledger.clock import Clock
 from ingest.media import tus
 from ingest.signing import Actor
+from ledger.clock import Clock
 from tests.api.permit_support import Plant, hot_work, seed_plant
 from tests.api.support import (
     ADMIN_TOKEN,
