@@ -18,6 +18,10 @@ gateway_app = typer.Typer(help="The field gateway: BLE gas detectors → offline
 app.add_typer(gateway_app, name="gateway")
 trust_root_app = typer.Typer(help="Write the trust root that `tiezheng verify` checks evidence against.")
 app.add_typer(trust_root_app, name="trust-root")
+digest_app = typer.Typer(help="Regulator digests: check one offline.")
+app.add_typer(digest_app, name="digest")
+risk_app = typer.Typer(help="Insurer risk records: check one offline.")
+app.add_typer(risk_app, name="risk")
 evm_app = typer.Typer(help="The regulator chain: deploy the registry contract that checkpoints and digests go to.")
 app.add_typer(evm_app, name="evm")
 witness_app = typer.Typer(help="Run a C2SP tlog-witness that cosigns a log's checkpoints (for a third party).")
@@ -173,6 +177,38 @@ def pack_build(
         raise typer.Exit(2) from exc
     with ApiClient.connect(url, token, timeout=300) as client:
         raise typer.Exit(pack_build_command(client, scope, out))
+
+
+@digest_app.command("verify")
+def digest_verify(
+    digest: Annotated[Path, typer.Argument(help="A digest file: one item of GET /v1/regulator/digests.")],
+    trust_root: Annotated[str | None, typer.Option(
+        help="The trust root file naming the log keys (and chains) you trust.", envvar="TIEZHENG_TRUST_ROOT")] = None,
+    previous: Annotated[Path | None, typer.Option(help="The previous day's digest file, to check the link.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show tracebacks.")] = False,
+) -> None:
+    """Verify a regulator digest offline. Exit 0 valid, 1 invalid, 2 unusable input or no trust."""
+    from verifier.digest_cli import digest_verify_command
+
+    raise typer.Exit(digest_verify_command(str(digest), trust_root=trust_root,
+                                           previous=str(previous) if previous else None,
+                                           json_output=json_output, verbose=verbose))
+
+
+@risk_app.command("verify")
+def risk_verify(
+    record: Annotated[Path, typer.Argument(help="A risk record file: the body of GET /v1/risk-records.")],
+    trust_root: Annotated[str | None, typer.Option(
+        help="The trust root file naming the log keys you trust.", envvar="TIEZHENG_TRUST_ROOT")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show tracebacks.")] = False,
+) -> None:
+    """Verify an insurer risk record offline: every counted event in the log, every figure recounted."""
+    from verifier.digest_cli import risk_verify_command
+
+    raise typer.Exit(risk_verify_command(str(record), trust_root=trust_root, json_output=json_output,
+                                         verbose=verbose))
 
 
 _GatewayDir = Annotated[Path, typer.Option("--dir", help="The gateway's folder (key, config, bindings, outbox).",

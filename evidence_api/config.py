@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 from pydantic import BaseModel, model_validator
@@ -48,6 +49,7 @@ class Settings(BaseSettings):
     intake_workers: int | None = None  # processes that check and seal batches; None: one per core, 0: in-process
     public_url: str = "http://127.0.0.1:8080"  # where relying parties reach the service: the pack certificate's QR
     plant_timezone: str = DEFAULT_PLANT_TZ  # IANA zone of the plant: calendar days, night hours, daily jobs
+    digest_time: time = time(2, 0)  # plant time at which yesterday's regulator digests are built (HH:MM)
     media_store_url: str | None = None  # http[s]://KEY:SECRET@host:port of an S3 server; None: files in data_dir/media
     media_bucket: str = "tiezheng-media"  # created with Object Lock if missing
     max_media_bytes: int = 16 * 1024**3  # largest upload (tus Upload-Length)

@@ -34,8 +34,8 @@ from ledger import storage
 
 __all__ = [
     "actor_keys", "all_metadata", "api_tokens", "areas", "certificate_warnings", "certificates", "contractors",
-    "devices", "evidence_packs", "metadata", "migrate", "notifications", "permit_workers", "permits", "projection_cursors",
-    "projection_failures", "sites", "tenant_settings",
+    "devices", "digests", "evidence_packs", "metadata", "migrate", "notifications", "permit_workers", "permits",
+    "projection_cursors", "projection_failures", "risk_grants", "sites", "tenant_settings",
     "tenants", "users", "violations", "workers",
 ]
 
@@ -273,6 +273,28 @@ projection_failures = Table(
     Column("failed_at", String(40), nullable=False),
 )
 Index("ix_projection_failures_permit", projection_failures.c.tenant, projection_failures.c.permit)
+
+digests = Table(
+    "digests",
+    metadata,
+    _tenant(),
+    Column("day", String(10), primary_key=True),  # the plant calendar day the digest covers
+    Column("tree_size", BigInteger, nullable=False),  # the day-end tree (ledger.dayend)
+    Column("digest_hash", String(64), nullable=False),  # hex SM3 of body
+    Column("body", Text, nullable=False),  # the signed digest, canonical JSON (docs/formats.md)
+    _created(),
+    Column("registry_pending", Text),  # JSON: the signed recordDigest transaction, kept before it is sent
+    Column("registry_receipt", Text),  # JSON: its receipt once mined (verifier.evm checks it)
+    Column("registry_error", Text),  # why the registry refused it (final)
+)
+
+risk_grants = Table(
+    "risk_grants",
+    metadata,
+    _tenant(),
+    Column("insurer", String(64), ForeignKey("tenants.id"), primary_key=True),  # the insurer's own tenant id
+    _created(),
+)
 
 all_metadata = [storage.metadata, metadata, media_tables.metadata]
 

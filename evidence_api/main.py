@@ -14,19 +14,33 @@ from evidence_api.deps import refuse_unknown_query
 from evidence_api.errors import install_error_handlers
 from evidence_api.middleware import BodyGuard
 from evidence_api.openapi import build_openapi
-from evidence_api.routes import admin, certificates, events, holds, log, media, org, packs, permits
+from evidence_api.routes import (
+    admin,
+    certificates,
+    events,
+    holds,
+    log,
+    media,
+    org,
+    packs,
+    permits,
+    regulator,
+    risk,
+)
 from evidence_api.services import Services
+from ledger.clock import Clock
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the app; the log, keys and anchorer open at startup and close (drained) at shutdown."""
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """Build the app; the log, keys and anchorer open at startup and close (drained) at shutdown. ``clock``
+    replaces the system clock of every part of the service (tests pass a ``ManualClock``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         """Open the services before the first request; drain and close them at shutdown."""
-        app.state.services = Services.open(settings)
+        app.state.services = Services.open(settings, clock=clock)
         try:
             yield
         finally:
@@ -38,7 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
                        route_limits=[("PATCH", re.compile(r"/v1/media/[^/]+"), settings.max_media_chunk_bytes)])
-    for module in (admin, certificates, events, holds, log, media, org, packs, permits):
+    for module in (admin, certificates, events, holds, log, media, org, packs, permits, regulator, risk):
         app.include_router(module.router)
     app.include_router(permits.projection_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -12,15 +12,17 @@ order, so ``events_since`` never skips an index that a later call would reveal.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, Row, func, select
 
 from ledger import storage as db
+from ledger.checkpoint import SignedCheckpoint
 from ledger.errors import MalformedInput
 
-__all__ = ["LogReader", "LoggedEvent"]
+__all__ = ["EventHead", "LogReader", "LoggedEvent"]
 
 _MAX_PAGE = 10_000
 _ANCHORED = "anchored"  # ledger.anchors.book.ANCHORED; rows still pending or failed are not receipts
@@ -61,6 +63,19 @@ class LoggedEvent:
             payload_sealed=bytes(row.payload_sealed), payload_key=bytes(row.payload_key),
             attestation_digest=bytes(row.attestation) if row.attestation is not None else None,
         )
+
+
+@dataclass(frozen=True)
+class EventHead:
+    """What a count needs of a logged event, without its leaf or payload: index, id, kind, permit, leaf hash
+    and the server's ``received_at``."""
+
+    leaf_index: int
+    event_id: str
+    kind: str
+    permit: str | None
+    leaf_hash: bytes
+    received_at: str
 
 
 class LogReader:
@@ -159,3 +174,53 @@ class LogReader:
         proof from ``tree_size`` to the anchored tree, so a verifier links its checkpoint to the anchor."""
         return [{**r, "consistency_proof": [h.hex() for h in self.consistency_proof(tree_size, r["tree_size"])]}
                 for r in self.anchor_receipts_covering(tree_size)]
+
+    def event_heads(self, tenant: str, start: int, end: int, *,
+                    kinds: Collection[str] | None = None) -> list[EventHead]:
+        """``tenant``'s events with ``start <= leaf_index < end`` (of ``kinds`` only, if given), ascending;
+        no leaf bytes, no payloads. Requires ``0 <= start <= end``; ``MalformedInput`` otherwise."""
+        e = db.events.c
+        query = (select(e.leaf_index, e.event_id, e.kind, e.permit, e.leaf_hash, e.received_at)
+                 .where(*self._range(tenant, start, end)).order_by(e.leaf_index))
+        if kinds is not None:
+            query = query.where(e.kind.in_(sorted(kinds)))
+        with self.engine.connect() as conn:
+            return [EventHead(i, event_id, kind, permit, bytes(leaf_hash), received)
+                    for i, event_id, kind, permit, leaf_hash, received in conn.execute(query)]
+
+    def event_count(self, tenant: str, start: int, end: int) -> int:
+        """How many of ``tenant``'s events have ``start <= leaf_index < end``."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(db.events)
+                                    .where(*self._range(tenant, start, end))).scalar_one())
+
+    @staticmethod
+    def _range(tenant: str, start: int, end: int) -> tuple[Any, ...]:
+        if not 0 <= start <= end:
+            raise MalformedInput(f"an event range needs 0 <= start <= end; got start={start}, end={end}")
+        e = db.events.c
+        return e.tenant == tenant, e.leaf_index >= start, e.leaf_index < end
+
+    def checkpoint_before(self, stamp: str) -> SignedCheckpoint | None:
+        """The last checkpoint cut before ``stamp`` (an ``rfc3339`` time), or None if none was."""
+        c = db.checkpoints.c
+        with self.engine.connect() as conn:
+            text = conn.execute(select(c.text).where(c.created_at < stamp).order_by(c.tree_size.desc())
+                                .limit(1)).scalar()
+        return SignedCheckpoint.from_text(text) if text else None
+
+    def checkpoint_created_after_size(self, tree_size: int) -> str | None:
+        """When the first checkpoint larger than ``tree_size`` leaves was cut (``rfc3339``), or None."""
+        c = db.checkpoints.c
+        with self.engine.connect() as conn:
+            stamp: str | None = conn.execute(select(c.created_at).where(c.tree_size > tree_size)
+                                             .order_by(c.tree_size).limit(1)).scalar()
+        return stamp
+
+    def anchor_receipts_at(self, tree_size: int) -> dict[str, dict[str, Any]]:
+        """Per backend, its anchored receipt of exactly ``tree_size`` leaves (backends without one are absent)."""
+        an = db.anchors.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(an.backend, an.receipt).where(an.status == _ANCHORED,
+                                                                     an.tree_size == tree_size))
+            return {row.backend: json.loads(row.receipt) for row in rows}

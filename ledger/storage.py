@@ -71,6 +71,7 @@ events = Table(
     UniqueConstraint("tenant", "event_id", name="uq_events_tenant_event_id"),
 )
 Index("ix_events_tenant_permit", events.c.tenant, events.c.permit, events.c.leaf_index)
+Index("ix_events_tenant_leaf", events.c.tenant, events.c.leaf_index)  # a tenant's events of a day (digests)
 
 attestations = Table(
     "attestations",
@@ -112,6 +113,7 @@ checkpoints = Table(
     Column("text", Text, nullable=False),
     Column("created_at", String(40), nullable=False),
 )
+Index("ix_checkpoints_created_at", checkpoints.c.created_at)  # day-end checkpoints (ledger.dayend)
 
 anchors = Table(
     "anchors",

@@ -26,7 +26,7 @@ class TokenCreate(BaseModel):
     """A token to issue for a tenant."""
 
     tenant: Id
-    role: Literal["admin", "ingest", "reader"]
+    role: Literal["admin", "ingest", "reader", "regulator", "insurer"]
     label: str = Field(min_length=1, max_length=200, examples=["gas detectors, unit 3"])
 
 

@@ -2,8 +2,10 @@
 
 Tokens are random 32-byte secrets shown once; only their SM3 hash is stored. The bootstrap admin token
 (``TIEZHENG_ADMIN_TOKEN``) is a platform admin with no tenant: it creates tenants, tokens and keys.
-A tenant token carries one role: ``admin`` (its tenant's keys and tokens), ``ingest`` (submit events) or
-``reader`` (read the log and bundles).
+A tenant token carries one role: ``admin`` (its tenant's keys and tokens), ``ingest`` (submit events),
+``reader`` (read the log and bundles), ``regulator`` (read its tenant's regulator digests only) or
+``insurer`` (issued for an insurer organisation's own tenant: read the risk records of the tenants that
+granted that organisation access, and nothing else).
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from evidence_api.services.errors import Conflict, Forbidden, NotFound, Unauthor
 from ledger.clock import Clock
 from ledger.sm import sm3
 
-__all__ = ["READ_ROLES", "ROLES", "Auth", "Principal"]
+__all__ = ["DIGEST_ROLES", "READ_ROLES", "ROLES", "Auth", "Principal"]
 
-ROLES = ("admin", "ingest", "reader")
+ROLES = ("admin", "ingest", "reader", "regulator", "insurer")
 READ_ROLES = ("reader", "ingest", "admin")
 """Roles that may read a tenant's records."""
+DIGEST_ROLES = (*READ_ROLES, "regulator")
+"""Roles that may read a tenant's regulator digests (which hold no personal data)."""
 
 
 @dataclass(frozen=True)

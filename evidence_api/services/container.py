@@ -13,6 +13,7 @@ from evidence_api.config import Settings
 from evidence_api.db import migrate
 from evidence_api.services.auth import Auth
 from evidence_api.services.certificates import Certificates
+from evidence_api.services.digests import Digests
 from evidence_api.services.events import EventIntake, IntakePool
 from evidence_api.services.keys import KeyRegistry
 from evidence_api.services.media import MediaService
@@ -28,6 +29,7 @@ from evidence_api.services.projector import Projector
 from evidence_api.services.recorder import Recorder
 from evidence_api.services.registry import HttpRegistry
 from evidence_api.services.retention import Retention
+from evidence_api.services.risk import RiskRecords
 from evidence_api.services.trusted_time import tsa_backend, witness_collector
 from evidence_api.services.workflow import Workflow
 from ingest.objectstore import FilesystemObjectStore, ObjectStore, S3ObjectStore
@@ -36,6 +38,7 @@ from ledger.anchors.base import Anchor
 from ledger.anchors.local import LocalJournal
 from ledger.clock import Clock
 from ledger.database import make_engine
+from ledger.dayend import DayEndMilestones
 from ledger.keystore import LocalKeyWrapper, load_or_create_log_key, load_or_create_master_key
 from ledger.log import TransparencyLog
 from ledger.sm import Signer
@@ -110,6 +113,9 @@ class Services:
     sender: Periodic
     projector: Projector
     projection_job: Periodic
+    digests: Digests
+    digest_job: Periodic
+    risk: RiskRecords
     media: MediaService
     media_events: MediaEvents
     retention: Retention
@@ -119,8 +125,9 @@ class Services:
     evm_digests: DigestRecorder | None = None  # the regulator chain's digest writer, when the evm backend is on
 
     @classmethod
-    def open(cls, settings: Settings) -> Services:
-        """Migrate the database, load (or create) keys, start the log writer and the anchorer."""
+    def open(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
+        """Migrate the database, load (or create) keys, start the log writer and the anchorer. ``clock``
+        replaces the system clock (tests, replays); it must be in the plant's time zone."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         migrate(settings.database_url)
         engine = make_engine(settings.database_url, pool_size=8) if not settings.database_url.startswith("sqlite") \
@@ -128,12 +135,13 @@ class Services:
         signer = Signer.from_private_key(load_or_create_log_key(settings.data_dir / "keys" / "log-key.pem"))
         master_key = load_or_create_master_key(settings.data_dir / "keys" / "master.key", env_value=settings.master_key)
         wrapper = LocalKeyWrapper(master_key)
-        clock = Clock(settings.plant_timezone)
+        clock = clock or Clock(settings.plant_timezone)
         log = TransparencyLog(engine, origin=settings.log_origin, signer=signer,
                               checkpoint_interval=settings.checkpoint_interval, clock=clock)
         backends, evm_digests = _anchor_backends(settings, signer, clock)
         backends = [*backends, *tsa_backend(settings)]
-        anchorer = Anchorer(log, backends, interval=settings.anchor_interval, clock=clock)
+        anchorer = Anchorer(log, backends, interval=settings.anchor_interval, clock=clock,
+                            milestones=DayEndMilestones(log, clock.tz))
         collector = witness_collector(settings, log, clock)
         keys = KeyRegistry(engine, clock=clock)
         workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
@@ -154,6 +162,10 @@ class Services:
         notifier = Notifier(engine, org, {"webhook": WebhookChannel(service_signer, key_id=recorder.service_key_id),
                                           "wecom": WeComChannel()}, clock=clock)
         sender = Periodic("tiezheng-notifier", 1.0, notifier.send_pending_once)
+        digests = Digests(engine, log, projector, backends=[b.name for b in anchorer.backends], clock=clock,
+                          build_at=settings.digest_time)
+        digest_job = Periodic("tiezheng-digests", 60.0, digests.daily_once)
+        risk = RiskRecords(engine, log, projector, org, clock=clock)
         store = open_media_store(settings, clock)
         media = MediaService(engine, wrapper, store, settings.data_dir / "media-staging", rules=org.rules, clock=clock,
                              max_length=settings.max_media_bytes)
@@ -168,15 +180,18 @@ class Services:
         watchdog.start()
         certificate_job.start()
         sender.start()
+        digest_job.start()
         if collector is not None:
             collector.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job,
-                   media, media_events, retention, retention_job, packs, collector, evm_digests=evm_digests)
+                   digests, digest_job, risk, media, media_events, retention, retention_job, packs, collector,
+                   evm_digests=evm_digests)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""
+        self.digest_job.close()
         self.packs.close()
         self.watchdog.close()
         self.retention_job.close()

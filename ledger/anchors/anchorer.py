@@ -9,7 +9,9 @@ Per backend, one round (``ledger.anchors.base`` has the stages):
 2. If a transaction of this backend is pending in the table, it is sent again if this process has not
    sent it (idempotent per tx id), then its status is read: anchored, still in flight, or failed.
 3. Otherwise, if the newest checkpoint is larger than the last anchored tree, a transaction is prepared
-   with the consistency proof from that tree, recorded as pending (tx id first), sent, and checked.
+   with the consistency proof from that tree, recorded as pending (tx id first), sent, and checked. When
+   ``milestones`` names a checkpoint between the two (a day-end checkpoint, ``ledger.dayend``), that one
+   is anchored first, so every backend holds the same (size, root) for it.
 
 A status that cannot be read (``AnchorStatusError``) makes the next round send the transaction again
 (backends take a resubmission of one tx id as a no-op); a transaction that can never commit
@@ -24,15 +26,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ledger.anchors.base import Anchor, AnchorReceipt, AnchorRequest, PendingAnchor
 from ledger.anchors.book import ANCHORED, AnchorBook
+from ledger.checkpoint import SignedCheckpoint
 from ledger.clock import Clock
 from ledger.errors import AnchorCommitError, AnchorError, AnchorStatusError, LedgerError, ProofError
 from ledger.log import TransparencyLog
 
-__all__ = ["Anchorer"]
+__all__ = ["Anchorer", "Milestones"]
+
+Milestones = Callable[[int | None, SignedCheckpoint], SignedCheckpoint | None]
+"""(last anchored size or None, checkpoint about to be anchored) → a checkpoint to anchor before it, or None."""
 
 _log = logging.getLogger(__name__)
 
@@ -40,13 +46,16 @@ _log = logging.getLogger(__name__)
 class Anchorer:
     """Anchors ``log``'s newest checkpoint to ``backends``, each on its own thread, every ``interval``
     seconds; a failing backend waits up to ``max_backoff`` seconds between tries. ``clock`` stamps the
-    anchors table; ``shutdown_timeout`` bounds how long ``close`` waits for a stuck backend."""
+    anchors table; ``shutdown_timeout`` bounds how long ``close`` waits for a stuck backend; ``milestones``
+    names checkpoints every backend must anchor on its way to newer ones (``ledger.dayend``)."""
 
     def __init__(self, log: TransparencyLog, backends: Sequence[Anchor], *, interval: float = 1.0,
-                 max_backoff: float = 30.0, clock: Clock | None = None, shutdown_timeout: float = 10.0) -> None:
+                 max_backoff: float = 30.0, clock: Clock | None = None, shutdown_timeout: float = 10.0,
+                 milestones: Milestones | None = None) -> None:
         self.log, self.backends = log, list(backends)
         self.book = AnchorBook(log.engine, clock=clock or Clock())
-        self._workers = [_Worker(log, self.book, b, interval=interval, max_backoff=max_backoff) for b in backends]
+        self._workers = [_Worker(log, self.book, b, interval=interval, max_backoff=max_backoff, milestones=milestones)
+                         for b in backends]
         self._shutdown_timeout = shutdown_timeout
         self._started = False
 
@@ -78,8 +87,8 @@ class _Worker:
     """One backend's rounds, on its own thread, with its own backoff."""
 
     def __init__(self, log: TransparencyLog, book: AnchorBook, backend: Anchor, *, interval: float,
-                 max_backoff: float) -> None:
-        self.log, self.book, self.backend = log, book, backend
+                 max_backoff: float, milestones: Milestones | None) -> None:
+        self.log, self.book, self.backend, self._milestones = log, book, backend, milestones
         self._interval, self._max_backoff = interval, max_backoff
         self._lock = threading.Lock()  # run_once and the thread never run a round of one backend at once
         self._stop = threading.Event()
@@ -157,6 +166,8 @@ class _Worker:
         last = self.book.last_anchored(self.backend.name)
         if checkpoint is None or (last is not None and last.tree_size >= checkpoint.checkpoint.tree_size):
             return None
+        milestone = self._milestones(last.tree_size if last else None, checkpoint) if self._milestones else None
+        checkpoint = milestone or checkpoint
         previous = None
         if last is not None:
             self._check_root(last.tree_size, last.root_hash)

@@ -80,7 +80,7 @@ def test_issue_token_for_unknown_tenant_returns_404(client: TestClient) -> None:
 def test_issue_token_with_unknown_role_returns_422(api: Api) -> None:
     resp = api.client.post("/v1/tokens", json={"tenant": TENANT, "role": "owner", "label": "x"}, headers=ROOT)
 
-    assert_problem(resp, 422, "malformed-input", "body.role: Input should be 'admin', 'ingest' or 'reader'")
+    assert_problem(resp, 422, "malformed-input", "body.role: Input should be 'admin', 'ingest', 'reader', 'regulator' or 'insurer'")
 
 
 def test_issue_token_by_tenant_admin_for_own_tenant_gives_working_token(api: Api) -> None:

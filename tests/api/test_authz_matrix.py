@@ -11,6 +11,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from evidence_api.config import Settings
 from evidence_api.main import create_app
 from ingest.media import tus
 from ingest.signing import Actor
+from ledger.clock import Clock
 from tests.api.permit_support import Plant, hot_work, seed_plant
 from tests.api.support import (
     ADMIN_TOKEN,
@@ -34,8 +36,13 @@ from tests.api.support import (
 )
 from tests.helpers import TENANT, make_actor, signed_item
 
-CALLERS = ("none", "garbage", "platform", "admin", "ingest", "reader", "other-admin", "other-ingest", "other-reader")
+CALLERS = ("none", "garbage", "platform", "admin", "ingest", "reader", "regulator", "insurer", "other-admin",
+           "other-ingest", "other-reader", "other-regulator")
 READ = frozenset({"admin", "ingest", "reader"})
+DIGEST = READ | {"regulator"}
+RISK = READ | {"insurer"}
+INSURERS = ("insure-co", "insure-two")  # insurer organisations; TENANT granted both access to its risk records
+_YESTERDAY = (Clock().today() - timedelta(days=1)).isoformat()
 WRITE = frozenset({"admin", "ingest"})
 ADMIN = frozenset({"admin"})
 PLATFORM_ONLY: frozenset[str] = frozenset()
@@ -50,6 +57,8 @@ class World:
     plant: Plant
     event_id: str
     other_admin: str
+    regulators: tuple[str, str]
+    insurer: str
     unfinished: str = ""
     stored: tus.Upload | None = None  # type: ignore[assignment]
     counter: Iterator[int] = field(default_factory=itertools.count)
@@ -71,7 +80,8 @@ class World:
         tokens = {"none": None, "garbage": "garbage-token-that-nobody-issued", "platform": ADMIN_TOKEN,
                   "admin": self.api.admin, "ingest": self.api.ingest, "reader": self.api.reader,
                   "other-admin": self.other_admin, "other-ingest": self.api.other_ingest,
-                  "other-reader": self.api.other_reader}
+                  "other-reader": self.api.other_reader, "regulator": self.regulators[0],
+                  "other-regulator": self.regulators[1], "insurer": self.insurer}
         return tokens[caller]
 
     def pack(self) -> str:
@@ -260,6 +270,12 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/permits/by-area"): Entry(_get("/v1/permits/by-area"), READ, 200, 200),
     ("GET", "/v1/permits/{permit_id}"): Entry(_get("/v1/permits/HW-1"), READ, 200, 404),
     ("GET", "/v1/permits/{permit_id}/timeline"): Entry(_get("/v1/permits/HW-1/timeline"), READ, 200, 404),
+    ("GET", "/v1/regulator/digests"): Entry(_get("/v1/regulator/digests", **{"from": _YESTERDAY, "to": _YESTERDAY}),
+                                            DIGEST, 200, 200),
+    ("GET", "/v1/risk-records"): Entry(_get("/v1/risk-records", tenant=TENANT, **{"from": _YESTERDAY, "to": _YESTERDAY}),
+                                       RISK, 200, 403),
+    ("POST", "/v1/risk-grants"): Entry(_json("/v1/risk-grants", lambda w: {"insurer": OTHER_TENANT}), ADMIN, 201, 422),
+    ("DELETE", "/v1/risk-grants/{insurer}"): Entry(lambda w: (f"/v1/risk-grants/{INSURERS[1]}", {}), ADMIN, 200, 404),
     ("GET", "/v1/projection"): Entry(_get("/v1/projection"), PLATFORM_ONLY, 200, 403, platform=200),
     ("OPTIONS", "/v1/media"): Entry(_get("/v1/media"), READ, 204, 204, platform=204),
     ("POST", "/v1/media"): Entry(lambda w: ("/v1/media", {"headers": _tus(
@@ -317,7 +333,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         api.checkpoint(api.tree_size)
         other_admin = client.post("/v1/tokens", json={"tenant": OTHER_TENANT, "role": "admin", "label": "admin"},
                                   headers=bearer(ADMIN_TOKEN)).json()["token"]
-        world = World(api, plant, event_id, other_admin)
+        regulators = tuple(client.post("/v1/tokens", json={"tenant": t, "role": "regulator", "label": "regulator"},
+                                       headers=bearer(ADMIN_TOKEN)).json()["token"] for t in (TENANT, OTHER_TENANT))
+        for insurer in INSURERS:
+            client.post("/v1/tenants", json={"id": insurer, "name": insurer}, headers=bearer(ADMIN_TOKEN))
+            client.post("/v1/risk-grants", json={"insurer": insurer}, headers=bearer(api.admin))
+        insurer_token = client.post("/v1/tokens", json={"tenant": INSURERS[0], "role": "insurer", "label": "i"},
+                                    headers=bearer(ADMIN_TOKEN)).json()["token"]
+        world = World(api, plant, event_id, other_admin, (regulators[0], regulators[1]), insurer_token)
         world.unfinished = _upload(world, size=100)[0]
         world.stored = _stored(world)
         yield world
