@@ -20,6 +20,7 @@ from evidence_api.services.media import MediaService
 from evidence_api.services.media_events import MediaEvents
 from evidence_api.services.notify import Notifier, WebhookChannel, WeComChannel
 from evidence_api.services.pack_jobs import PackJobs
+from evidence_api.services.pack_media import StoredMedia
 from evidence_api.services.pack_report import ReportRenderer
 from evidence_api.services.pack_scope import LogScopes
 from evidence_api.services.packs import PackBuilder
@@ -172,7 +173,7 @@ class Services:
         media_events = MediaEvents(engine, media, recorder, rules=org.rules)
         retention = Retention(engine, media, recorder, org, clock=clock)
         retention_job = Periodic("tiezheng-media-retention", settings.retention_interval, retention.run_once)
-        packs = _packs(settings, engine, log, keys, wrapper, clock)
+        packs = _packs(settings, engine, log, keys, wrapper, media, clock)
         log.start()
         projection_job.start()
         retention_job.start()
@@ -212,11 +213,12 @@ class Services:
 
 
 def _packs(settings: Settings, engine: Engine, log: TransparencyLog, keys: KeyRegistry, wrapper: LocalKeyWrapper,
-           clock: Clock) -> PackJobs:
-    """The pack builder and its jobs; packs are self-checked against the service's own log key."""
+           media: MediaService, clock: Clock) -> PackJobs:
+    """The pack builder and its jobs; packs carry the stored media their events name (keyframes, photos;
+    deleted media as deleted) and are self-checked against the service's own log key."""
     from verifier.trust import TrustRoot
 
     builder = PackBuilder(log, keys, wrapper, render=ReportRenderer(confirm_base=settings.public_url),
-                          scope_events=LogScopes(log, engine).events, clock=clock)
+                          scope_events=LogScopes(log, engine).events, media=StoredMedia(media.pack_file), clock=clock)
     trust = TrustRoot.for_log(log.origin, log.signer.public.to_pem())
     return PackJobs(engine, builder, trust, settings.data_dir / "packs", clock=clock)

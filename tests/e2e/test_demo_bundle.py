@@ -130,3 +130,18 @@ def test_trust_root_init_cli_writes_what_the_demo_wrote(demo_bundle: tuple[bytes
                           check=False, capture_output=True, text=True)
     assert made.returncode == 0, made.stdout + made.stderr
     assert out.read_bytes() == trust_root.read_bytes()
+
+
+def test_demo_pack_carries_the_permits_media_and_verifies(demo_bundle: tuple[bytes, Path, Path]) -> None:
+    """The service's own packs hold the stored media of the permit (the demo's photos and keyframes)."""
+    from verifier.pack import verify_pack
+    from verifier.pack_zip import read_pack_zip
+
+    _, trust_root, out = demo_bundle
+    pack = out.with_name("demo-pack.zip").read_bytes()
+
+    media = [e.path for e in read_pack_zip(pack) if e.path.startswith("media/")]
+    report = verify_pack(pack, trust_root=TrustRoot.from_file(trust_root))
+
+    assert len(media) >= 4, media  # at least the demo's four start photos
+    assert report.assurance.startswith("signed")
