@@ -28,9 +28,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.database import make_engine
 from ledger.errors import StorageError
-from ledger.merkle import NodeId
+from ledger.merkle import NodeId, perfect_root
 
 __all__ = [
+    "STORED_LEVEL",
     "SqlNodeStore",
     "anchors",
     "attestations",
@@ -149,6 +150,11 @@ cosignatures = Table(
 Index("ix_cosignatures_tree_size", cosignatures.c.tree_size)
 
 _LEVEL_SHIFT = 56
+STORED_LEVEL = 4
+"""``merkle_nodes`` holds the subtrees of this level and above (1 row per 8 leaves, not 2 per leaf, migration
+0010); a lower one is folded from the leaf hashes in ``events``: at most 16 rows, read by their key."""
+_INDEX_MASK = (1 << _LEVEL_SHIFT) - 1
+_PARAMS_PER_QUERY = 450  # twice that stays below SQLite's limit of bound parameters
 
 
 def node_key(node: NodeId) -> int:
@@ -158,23 +164,44 @@ def node_key(node: NodeId) -> int:
 
 
 class SqlNodeStore:
-    """``NodeReader`` over the ``merkle_nodes`` table, on a connection (so uncommitted nodes are visible)."""
+    """``NodeReader`` over ``merkle_nodes`` and the leaf hashes of ``events``, on a connection (so uncommitted
+    rows are visible)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def get_nodes(self, ids: Iterable[NodeId]) -> Mapping[NodeId, bytes]:
-        """Read the requested nodes in one query."""
-        by_key = {node_key(node): node for node in ids}
-        if not by_key:
-            return {}
+        """Read the requested nodes, in one query for a proof: stored ones by key, lower ones folded from the
+        leaf hashes under them (at most 15 for the lower levels of one audit path)."""
+        wanted = set(ids)
+        folded = [node for node in wanted if node[0] < STORED_LEVEL]
+        keys = [node_key(node) for node in wanted if node[0] >= STORED_LEVEL]
+        leaves = sorted({i for level, index in folded for i in range(index << level, (index + 1) << level)})
         try:
-            rows = self._conn.execute(
-                select(merkle_nodes.c.node_id, merkle_nodes.c.hash).where(merkle_nodes.c.node_id.in_(by_key))
-            )
-            return {by_key[row.node_id]: bytes(row.hash) for row in rows}
+            rows = self._read(keys, leaves)
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot read merkle nodes: {exc}") from exc
+        found = {(key >> _LEVEL_SHIFT, key & _INDEX_MASK): rows[key] for key in keys if key in rows}
+        for level, index in folded:
+            hashes = [rows.get(-1 - i) for i in range(index << level, (index + 1) << level)]
+            if all(h is not None for h in hashes):
+                found[(level, index)] = perfect_root([h for h in hashes if h is not None])
+        return found
+
+    def _read(self, keys: list[int], leaves: list[int]) -> dict[int, bytes]:
+        """Node key -> hash of the stored nodes ``keys``, and ``-1 - i`` -> leaf hash of each leaf ``i``."""
+        mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
+        found: dict[int, bytes] = {}
+        for start in range(0, max(len(keys), len(leaves)), _PARAMS_PER_QUERY):
+            some_keys, some_leaves = keys[start:start + _PARAMS_PER_QUERY], leaves[start:start + _PARAMS_PER_QUERY]
+            parts = ([f"SELECT node_id, hash FROM merkle_nodes WHERE node_id IN ({', '.join([mark] * len(some_keys))})"]
+                     if some_keys else [])
+            if some_leaves:
+                parts.append(f"SELECT -1 - leaf_index, leaf_hash FROM events "
+                             f"WHERE leaf_index IN ({', '.join([mark] * len(some_leaves))})")
+            rows = self._conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(some_keys + some_leaves))
+            found.update((int(key), bytes(digest)) for key, digest in rows)
+        return found
 
 
 def insert_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:

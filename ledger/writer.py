@@ -27,6 +27,7 @@ from ledger.canonical import canonical
 from ledger.errors import DuplicateConflict, LedgerError, StorageError
 from ledger.hashing import leaf_hash
 from ledger.merkle import Frontier
+from ledger.packing import pack, pack_leaf
 from ledger.records import PreparedEvent, Receipt, Submission
 
 __all__ = ["GroupCommit"]
@@ -115,7 +116,7 @@ class GroupCommit:
         first = self.frontier.size
         leaves = [self._leaf(p, first + i) for i, p in enumerate(fresh)]
         new_nodes = self.frontier.append(digest for _, digest in leaves)
-        self._nodes.extend((db.node_key(node), digest) for node, digest in new_nodes)
+        self._nodes.extend((db.node_key(node), digest) for node, digest in new_nodes if node[0] >= db.STORED_LEVEL)
         by_key = dict(existing)
         for index, (p, (leaf, digest)) in enumerate(zip(fresh, leaves, strict=True), start=first):
             receipt = Receipt(p.event_id, index, digest, p.received_at)
@@ -127,17 +128,18 @@ class GroupCommit:
             ))
         if fresh and sub.attestation is not None and sub.attestation_digest is not None:
             self._attestations.setdefault(sub.attestation_digest, {
-                "digest": sub.attestation_digest, "tenant": fresh[0].tenant, "body": canonical(sub.attestation)})
+                "digest": sub.attestation_digest, "tenant": fresh[0].tenant, "body": pack(canonical(sub.attestation))})
         return [by_key[(p.tenant, p.event_id)] for p in sub.events]
 
     def _leaf(self, p: PreparedEvent, index: int) -> tuple[bytes, bytes]:
-        """(leaf bytes, leaf hash) of ``p`` at ``index``: links it to its permit's chain and advances the chain."""
+        """(stored leaf, leaf hash) of ``p`` at ``index``: links it to its permit's chain and advances the
+        chain. The leaf is stored packed (``ledger.packing``); its hash is over the canonical bytes."""
         head = self._heads.get((p.tenant, p.permit)) if p.permit is not None else None
-        leaf = p.leaf.fill(head[0] if head else None)
-        digest = leaf_hash(leaf)
+        prev = head[0] if head else None
+        digest = leaf_hash(p.leaf.fill(prev))
         if p.permit is not None:
             self._heads[(p.tenant, p.permit)] = (digest, index)
-        return leaf, digest
+        return pack_leaf(p.leaf.head, prev, p.leaf.tail), digest
 
     # -- reads against the log and the group -----------------------------------------------------
     def _existing(self, sub: Submission) -> dict[_Key, Receipt]:
