@@ -45,7 +45,7 @@ def fill(url: str, leaves: int, chunk: int = 100_000) -> None:
 def _event_row(index: int, leaf_hash: bytes) -> tuple[object, ...]:
     """A minimal ``events`` row holding ``leaf_hash`` (what a proof reads of an event)."""
     return (index, f"{index:036d}", "bench", "bench.synthetic", None, "k", leaf_hash, leaf_hash, b"{}", b"", b"",
-            None, "2026-12-01T00:00:00.000Z", "")
+            None, "2026-12-01T00:00:00.000Z", "", db.event_key("bench", f"{index:036d}"))
 
 
 def percentiles(samples: list[float]) -> str:

@@ -98,10 +98,10 @@ class LogReader:
 
     def event(self, tenant: str, event_id: str) -> LoggedEvent | None:
         """The event ``event_id`` of ``tenant``, or None if that tenant logged no such event."""
-        e = db.events.c
         with self.engine.connect() as conn:
-            row = conn.execute(select(db.events).where(e.tenant == tenant, e.event_id == event_id)).first()
-        return LoggedEvent.from_row(row) if row is not None else None
+            rows = conn.execute(select(db.events).where(db.events.c.id_key == db.event_key(tenant, event_id)))
+            found = [row for row in rows if (row.tenant, row.event_id) == (tenant, event_id)]
+        return LoggedEvent.from_row(found[0]) if found else None
 
     def permit_events(self, tenant: str, permit: str) -> list[LoggedEvent]:
         """Every event of ``tenant``'s permit ``permit``, in log order (the order of its ``prev`` chain)."""

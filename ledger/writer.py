@@ -13,7 +13,6 @@ Everything happens inside the caller's one transaction: the group is durable tog
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -125,6 +124,7 @@ class GroupCommit:
             self._events.append((
                 index, p.event_id, p.tenant, p.kind, p.permit, p.key_id, p.claim_hash, digest, leaf,
                 p.payload_sealed, p.payload_key, sub.attestation_digest, p.received_at, ",".join(p.flags),
+                db.event_key(p.tenant, p.event_id),
             ))
         if fresh and sub.attestation is not None and sub.attestation_digest is not None:
             self._attestations.setdefault(sub.attestation_digest, {
@@ -156,16 +156,15 @@ class GroupCommit:
         return {key: replace(receipt, duplicate=True) for key, (_, receipt) in known.items()}
 
     def _logged(self, keys: dict[_Key, bytes]) -> dict[_Key, tuple[bytes, Receipt]]:
-        by_tenant: dict[str, list[str]] = defaultdict(list)
-        for tenant, event_id in keys:
-            by_tenant[tenant].append(event_id)
+        """The logged events among ``keys``: one probe of the compact key index, each hit checked by its id."""
+        by_key = {db.event_key(tenant, event_id): (tenant, event_id) for tenant, event_id in keys}
         e, found = db.events.c, {}
-        for tenant, ids in by_tenant.items():
-            rows = self.conn.execute(select(e.event_id, e.claim_hash, e.leaf_index, e.leaf_hash, e.received_at)
-                                     .where(e.tenant == tenant, e.event_id.in_(ids)))
-            for r in rows:
-                found[(tenant, r.event_id)] = (bytes(r.claim_hash),
-                                               Receipt(r.event_id, r.leaf_index, bytes(r.leaf_hash), r.received_at))
+        rows = self.conn.execute(select(e.tenant, e.event_id, e.claim_hash, e.leaf_index, e.leaf_hash, e.received_at)
+                                 .where(e.id_key.in_(list(by_key))))
+        for r in rows:
+            if (r.tenant, r.event_id) in keys:
+                found[(r.tenant, r.event_id)] = (bytes(r.claim_hash),
+                                                 Receipt(r.event_id, r.leaf_index, bytes(r.leaf_hash), r.received_at))
         return found
 
     def _load_heads(self, fresh: Sequence[PreparedEvent]) -> None:

@@ -17,7 +17,7 @@ from ledger.canonical import canonical
 from ledger.log import TransparencyLog
 from ledger.merkle import Frontier
 from ledger.sm import Signer, SM2PrivateKey, sm3
-from tests.helpers import make_actor, signed_item, submission
+from tests.helpers import TENANT, make_actor, signed_item, submission
 from verifier.merkle import verify_consistency, verify_inclusion
 
 BIG = 20_003  # synthetic leaves: 2**14 < BIG < 2**15, with a ragged right edge
@@ -48,7 +48,8 @@ def big_tree(engine: Engine) -> Iterator[Frontier]:
     with engine.begin() as conn:
         db.insert_rows(conn, db.events, [
             (index, f"{index:036d}", "t", "bench.synthetic", None, "k", digest, digest, canonical({"i": index}),
-             b"", b"", None, "2026-12-01T00:00:00.000Z", "") for (level, index), digest in created if level == 0])
+             b"", b"", None, "2026-12-01T00:00:00.000Z", "", db.event_key("t", f"{index:036d}"))
+            for (level, index), digest in created if level == 0])
         db.insert_rows(conn, db.merkle_nodes,
                        [(db.node_key(node), digest) for node, digest in created if node[0] >= db.STORED_LEVEL])
         conn.execute(db.log_state.insert().values(id=1, tree_size=BIG))
@@ -106,3 +107,19 @@ def test_writer_restarts_on_a_big_tree_and_appends_where_it_was(engine: Engine, 
         log.close()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == BIG + 1
+
+
+def test_an_event_sharing_the_id_key_of_another_is_neither_its_duplicate_nor_its_conflict(
+        log: TransparencyLog) -> None:
+    first, second = signed_item(make_actor(), payload={"n": 1}), signed_item(make_actor(), payload={"n": 2})
+    log.submit(submission(first))
+    with log.engine.begin() as conn:  # as if BLAKE2b put both ids on one key
+        conn.execute(db.events.update().values(id_key=db.event_key(TENANT, second["event"]["event_id"])))
+
+    (receipt,) = log.submit(submission(second))
+    (retry,) = log.submit(submission(second))
+
+    assert (receipt.leaf_index, receipt.duplicate) == (1, False)
+    assert (retry.leaf_index, retry.duplicate) == (1, True)
+    found = log.event(TENANT, second["event"]["event_id"])
+    assert found is not None and found.leaf_index == 1 and found.leaf_hash == receipt.leaf_hash

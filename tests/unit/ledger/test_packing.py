@@ -90,7 +90,21 @@ def test_pack_round_trips_any_text_made_of_the_formats_pieces(pieces: list[str])
     assert unpack(pack(text)) == text
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200))
 def test_pack_round_trips_any_bytes(data: bytes) -> None:
+    assert unpack(pack(data)) == data
     assert unpack(pack(b"{" + data)) == b"{" + data
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**53 + 1, 2**53 - 1) | st.text(max_size=70),
+                     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+                     max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(EVENT)), _JSON, max_size=8))
+def test_pack_round_trips_canonical_json_of_any_event_like_object(fields: dict[str, object]) -> None:
+    leaf = canonical({**EVENT, **fields})
+
+    assert unpack(pack(leaf)) == leaf
