@@ -6,7 +6,9 @@ one query (counted with an SQLAlchemy event listener), and still verifies with t
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from sqlalchemy import Engine, event, func, select, text
 
 from ledger import storage as db
 from ledger.canonical import canonical
+from ledger.database import make_engine
 from ledger.log import TransparencyLog
 from ledger.merkle import Frontier
 from ledger.sm import Signer, SM2PrivateKey, sm3
@@ -123,3 +126,15 @@ def test_an_event_sharing_the_id_key_of_another_is_neither_its_duplicate_nor_its
     assert (retry.leaf_index, retry.duplicate) == (1, True)
     found = log.event(TENANT, second["event"]["event_id"])
     assert found is not None and found.leaf_index == 1 and found.leaf_hash == receipt.leaf_hash
+
+
+def test_a_new_sqlite_database_has_16_kib_pages_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as conn:
+        conn.execute("CREATE TABLE t (x)")  # 4 KiB pages, SQLite's default
+    for path, want in ((tmp_path / "new.db", 16384), (old, 4096)):
+        engine = make_engine(f"sqlite:///{path}")
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TABLE IF NOT EXISTS u (y)"))
+            assert conn.exec_driver_sql("PRAGMA page_size").scalar() == want
+        engine.dispose()
