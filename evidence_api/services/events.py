@@ -27,6 +27,7 @@ import orjson
 
 from evidence_api.services.errors import Forbidden, TooLarge
 from evidence_api.services.keys import ActorKey, KeyRegistry
+from evidence_api.services.monitored import read_values
 from ledger import strict_json
 from ledger.canonical import fast_path_safe
 from ledger.clock import Clock
@@ -139,12 +140,18 @@ class EventIntake:
         sealed, wrapped = seal(self._wrapper, tenant, plaintext, context=context)
         occurred = parse_rfc3339(event["occurred_at"], "occurred_at")
         flags = clock_flags(occurred, received_time, max_skew=self._max_skew, max_age=self._max_age)
-        if event["kind"] == "detector.reading" and received_time - occurred > self._max_delay:
-            flags.append("received_late")  # relayed late (a gateway's outbox was offline): kept, and said so
+        observed = None
+        if event["kind"] == "detector.reading":
+            if received_time - occurred > self._max_delay:
+                flags.append("received_late")  # relayed late (a gateway's outbox was offline): kept, and said so
+            if event["subject"].get("permit") is not None and event["actor"]["type"] != "service":
+                # decided here, where the plaintext is (services.monitored); a service-signed one gets the full check
+                observed = read_values(item["payload"])
         return PreparedEvent(
             event_id=event["event_id"], tenant=tenant, kind=event["kind"], permit=event["subject"].get("permit"),
             key_id=key.key_id, claim_hash=claim_digest, leaf=leaf_template(event | server_fields, known_fast=fast),
-            payload_sealed=sealed, payload_key=wrapped, received_at=server_fields["received_at"], flags=tuple(flags))
+            payload_sealed=sealed, payload_key=wrapped, received_at=server_fields["received_at"], flags=tuple(flags),
+            observed=observed)
 
 
 def _stored_payload(payload: Any, salt: bytes) -> bytes:

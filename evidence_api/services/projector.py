@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from evidence_api import db
 from evidence_api.services import permits
+from evidence_api.services.monitored import MonitoredPermits
 from evidence_api.services.notify import enqueue
 from evidence_api.services.permit_model import Permit
 from evidence_api.services.permit_store import load_permit, notice, store_permit
@@ -83,6 +84,9 @@ class Projector:
         self._service_key_id, self._clock, self._page = service_key_id, clock, page
         self._lock = threading.RLock()
         self._replaying = False
+        self.monitored = MonitoredPermits()
+        """The permits in a field state, in step with this projection (``services.monitored``)."""
+        self.monitored.load(engine)
 
     # -- running -----------------------------------------------------------------------------------
     def catch_up(self, until: int | None = None) -> int:
@@ -109,16 +113,18 @@ class Projector:
         notification queue is kept as it is and nothing is queued again (those notifications went out, or
         are still queued, the first time)."""
         with self._lock:
-            with self._engine.begin() as conn:
-                for table in (db.permit_workers, db.permits, db.certificate_warnings, db.certificates,
-                              db.projection_failures, db.projection_cursors):
-                    conn.execute(delete(table))
-            _log.warning("projections emptied; folding the log again from leaf 0")
-            self._replaying = True
+            self.monitored.begin_rebuild()
             try:
+                with self._engine.begin() as conn:
+                    for table in (db.permit_workers, db.permits, db.certificate_warnings, db.certificates,
+                                  db.projection_failures, db.projection_cursors):
+                        conn.execute(delete(table))
+                _log.warning("projections emptied; folding the log again from leaf 0")
+                self._replaying = True
                 return self.catch_up()
             finally:
                 self._replaying = False
+                self.monitored.end_rebuild(self._engine)  # whatever happened, as the projection now is
 
     def status(self) -> ProjectionStatus:
         """The cursor, the log's size and every event the projection could not fold."""
@@ -151,6 +157,7 @@ class Projector:
             for event in events:
                 self._fold_isolated(page, event)
             self._save_cursor(conn, events[-1].leaf_index)
+        self.monitored.apply(page.permits, page.stopped)  # committed: the watched permits follow
         return events[-1].leaf_index
 
     def _load_stopped(self, page: _Page) -> None:
