@@ -16,13 +16,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
 from evidence_api import db
-from evidence_api.services.permit_model import GasReadings, GasTest, Permit, PermitContent, parse_payload
-from ledger.errors import MalformedInput
+from evidence_api.services.permit_model import GasReadings, GasTest, Permit, PermitContent
 
-__all__ = ["FIELD_STATES", "MonitoredPermits", "Values", "read_values", "values_readings"]
+__all__ = ["FIELD_STATES", "NOT_A_GAS_TEST", "MonitoredPermits", "Values", "read_values", "values_readings"]
 
 FIELD_STATES = frozenset({"approved", "active", "suspended"})
 """The states in which a detector reading is evaluated against its permit's limits (``permits.ACTIONS``)."""
@@ -31,13 +31,22 @@ Values = tuple[float | None, float | None, tuple[tuple[str, float], ...]]
 """A gas sample's values as the worker sends them: combustible %vol, oxygen %vol, (toxic gas, mg/m³)..."""
 
 
+NOT_A_GAS_TEST = "not a gas test"
+"""What ``read_values`` returns for a payload that is not one (a device's own format)."""
+
+_REQUIRED = ("sampled_at", "point", "readings")
+
+
 def read_values(payload: Any) -> Values | str:
-    """The values of a detector reading's payload, or why it is not a gas test (the message the workflow
-    logs, as ``permits.decide`` would raise it). Runs in the intake worker, beside the seal."""
+    """The values of a detector reading's payload, or ``NOT_A_GAS_TEST`` (validated as ``permits.decide``
+    would: the workflow opens such a reading on a watched permit and logs why). Runs in the intake worker,
+    beside the seal; a payload without the required fields is told apart without building the error."""
+    if type(payload) is not dict or any(name not in payload for name in _REQUIRED):
+        return NOT_A_GAS_TEST
     try:
-        test = parse_payload(GasTest, payload, "gas test")
-    except MalformedInput as exc:
-        return str(exc)
+        test = GasTest.model_validate(payload)
+    except ValidationError:
+        return NOT_A_GAS_TEST
     readings = test.readings
     return readings.combustible_pct_vol, readings.o2_pct_vol, tuple(readings.toxic_mg_m3.items())
 

@@ -236,7 +236,8 @@ class Workflow:
         nothing, one within its permit's limits a few comparisons (and the projector folds it before the answer,
         so the permit's document shows it, as before). A reading that may change its permit (out of limits), or
         whose permit is in flux (an action holds its lock, its projection stopped or is being rebuilt, or the
-        intake sent no values), takes the full check: opened, and decided on the projection.
+        intake sent no values; or that is not a gas test, on a watched permit) takes the full check: opened, and
+        decided on the projection.
         """
         by_permit: dict[str, list[PreparedEvent]] = defaultdict(list)
         watched = False
@@ -262,9 +263,7 @@ class Workflow:
         if content is None:
             return None  # not in a field state: a reading there changes nothing
         if isinstance(reading.observed, str):
-            _log.warning("detector reading %s on permit %s not evaluated: %s", reading.event_id, permit_id,
-                         reading.observed)
-            return _WATCHED
+            return _FULL  # not a gas test: the full check says why in the log, as it always did
         try:
             rules = self._org.rules(tenant)
             if rules.photo_steps.get("detector.reading"):

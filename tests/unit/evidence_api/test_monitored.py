@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evidence_api.services import permits
-from evidence_api.services.monitored import FIELD_STATES, read_values, values_readings
+from evidence_api.services.monitored import FIELD_STATES, NOT_A_GAS_TEST, read_values, values_readings
 from evidence_api.services.permit_model import Permit
 from evidence_api.services.permit_rules import reading_failures
 from evidence_api.services.rules import rules_from_overrides
@@ -53,7 +53,7 @@ def test_verdict_from_values_agrees_with_the_full_check(payload: Any, permit_con
     values = pickle.loads(pickle.dumps(read_values(payload)))  # as it crosses from the intake worker
     full = _full(state, payload, permit_content, rules)
     if isinstance(values, str):
-        assert values == full
+        assert values == NOT_A_GAS_TEST and isinstance(full, str) and full.startswith("gas test payload: ")
         return
     assert not isinstance(full, str)
     gas = rules.level(permit_content.type, permit_content.level).gas
