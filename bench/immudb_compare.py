@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from bench import intake, proofs
 from bench.immudb import ImmudbNode
 from bench.immudb_report import Figures, load_line, print_table
@@ -195,12 +197,12 @@ def single_phase(plan: Plan, key: SM2PrivateKey) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             server = OurServer(Path(tmp), key)
             try:
-                server.send(bodies[:1], 1)
-                seconds, _ = server.send(bodies[1:], plan.clients)
+                server.send(bodies[:workers], workers)  # every worker spawned before the clock starts
+                seconds, _ = server.send(bodies[workers:], plan.clients)
             finally:
                 server.stop()
         bound = statistics.mean([before, sm2_verify_rate()]) * workers
-        rate = (plan.single_events - plan.single_batch) / seconds
+        rate = sum(len(orjson.loads(b)["events"]) for b in bodies[workers:]) / seconds
         plan.fig.single.append((rate, bound))
         print(f"  round {n}: {rate:,.0f} ev/s against the bound {bound:,.0f}/s ({workers} workers)  {load_line()}",
               flush=True)

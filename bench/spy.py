@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PY_SPY = Path(sys.executable).with_name("py-spy")
-_PROCESS = re.compile(r'^process (\d+):"(.*?)";(?! )')  # a worker's command line has "; " in it
+_PROCESS = re.compile(r'^process (\d+):"(.*?)"(?:;(?! )|$)')  # a worker's command line has "; " in it
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^:()]+)(?::\d+)?\)$")
 
 
