@@ -40,6 +40,7 @@ from bench import intake, proofs
 from bench.immudb import ImmudbNode
 from bench.immudb_report import Figures, load_line, print_table
 from evidence_api.db import migrate
+from ingest.client import ApiClient
 from ledger.canonical import canonical
 from ledger.sm import SM2PrivateKey
 
@@ -106,17 +107,24 @@ def disk_bytes(path: Path) -> int:
     return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
 
 
-def stored_event_size(data_dir: Path, fallback: int) -> tuple[int, str]:
-    """Mean bytes we store per event as values (leaf + sealed payload + wrapped key), read from SQLite."""
+def leaf_size(base: str, token: str, bodies: list[bytes]) -> int:
+    """Bytes of the canonical leaf (what the log hashes) of the last event sent, from its bundle."""
+    event_id = orjson.loads(bodies[-1])["events"][-1]["event"]["event_id"]
+    with ApiClient.connect(base, token) as client:
+        return len(canonical(client.bundle(event_id).document["event"]))
+
+
+def event_size(data_dir: Path, leaf: int) -> tuple[int, str]:
+    """What one event is, as immudb's value: its canonical leaf + sealed payload + wrapped data key (the
+    latter two as stored, mean), whatever layout our storage keeps them in."""
     try:
         with sqlite3.connect(data_dir / "tiezheng.db") as conn:
-            row = conn.execute("SELECT avg(length(leaf) + length(payload_sealed) + length(payload_key)) "
-                               "FROM events").fetchone()
+            row = conn.execute("SELECT avg(length(payload_sealed) + length(payload_key)) FROM events").fetchone()
         if row and row[0]:
-            return round(row[0]), "canonical leaf + sealed payload + wrapped key, as stored"
+            return leaf + round(row[0]), f"canonical leaf {leaf} + sealed payload and wrapped key {round(row[0])}"
     except sqlite3.Error:
         pass
-    return fallback, "request bytes per event (the events table has no leaf/payload columns)"
+    return leaf, "canonical leaf only (no payload columns found)"
 
 
 def lags(watch: intake.CheckpointWatch, acks: list[tuple[float, int]], deadline: float = 15.0) -> list[float]:
@@ -144,9 +152,10 @@ def our_batch_round(plan: Plan, key: SM2PrivateKey, warm: list[bytes], bodies: l
             seconds, acks = server.send(bodies, plan.clients)
             profile = spy.stop() if spy else None
             lag = lags(watch, acks)
+            leaf = leaf_size(server.base, server.token, bodies)
         finally:
             server.stop()
-        value, what = stored_event_size(Path(tmp), round(len(bodies[0]) / plan.batch))
+        value, what = event_size(Path(tmp), leaf)
         stored = plan.events + plan.batch * len(warm)
         return {"rate": plan.events / seconds, "seconds": seconds, "lag": lag, "value_size": value,
                 "value_what": what, "bytes_per_event": disk_bytes(Path(tmp)) / stored, "profile": profile}
