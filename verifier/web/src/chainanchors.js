@@ -2,7 +2,7 @@
 // `anchors/evm.json` (the regulator chain), checked offline as `tiezheng verify` checks them. Each checker
 // takes the envelope and the context of packanchors.js and returns an outcome, or raises a verifier error
 // (reason anchor-fabric or anchor-evm). Without the trust-root section a kind needs, it is "not checked".
-import { AnchorMismatch, KeyMismatch } from "./errors.js";
+import { AnchorMismatch, KeyMismatch, MalformedInput } from "./errors.js";
 import { equal, toHex } from "./bytes.js";
 import { Checkpoint, keyHash, verifyCheckpoint } from "./checkpoint.js";
 import { parseFabricReceipt, verifyFabricReceipt } from "./fabric.js";
@@ -52,7 +52,9 @@ export function checkEvm(envelope, context) {
   let bare = false;
   const shown = envelope.receipts.map((value) => {
     const receipt = parseEvmReceipt(value);
-    const chain = verifyEvmAnchor(receipt, context.content.checkpoints.get(BigInt(receipt.treeSize)), trustRoot);
+    const checkpoint = context.content.checkpoints.get(BigInt(receipt.treeSize));
+    if (checkpoint === undefined) throw new MalformedInput(`evm receipt for size ${receipt.treeSize} has no checkpoint in the pack`);
+    const chain = verifyEvmAnchor(receipt, checkpoint, trustRoot);
     bare ||= receipt.evidence.transactions === null;
     return { tree_size: receipt.treeSize, root_hash: toHex(receipt.rootHash), tx_id: toHex(receipt.evidence.txHash), block_number: receipt.evidence.blockNumber, chain_id: chain.chainId, contract: chain.contract };
   });
