@@ -27,7 +27,7 @@ from verifier.timestamps import MAX_TOKEN_BYTES, verify_token
 from verifier.trust import LogKey, TrustRoot
 from verifier.witness import Cosigner, count_quorum, verify_cosignatures
 
-__all__ = ["CHECKERS", "AnchorChecker", "AnchorContext", "AnchorOutcome", "assurance_of", "check_anchors"]
+__all__ = ["CHECKERS", "FABRIC_OFFLINE", "AnchorChecker", "AnchorContext", "AnchorOutcome", "assurance_of", "check_anchors"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,11 @@ def _check_local(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
                          "by the log key (proves nothing against the operator)", tuple(shown))
 
 
+FABRIC_OFFLINE = ("not checked offline: that the block is on the channel's ledger, and its validation code VALID, "
+                  "which the serving peer writes and no orderer signs")
+"""What a verified Fabric receipt of a pack cannot show offline (verify.html says the same)."""
+
+
 def _check_fabric(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
     """``fabric``: each receipt's block is checked against the trust root's Fabric orgs (``verifier.fabric``),
     and the checkpoint the chaincode stored is the receipt's tree, signed by a trusted log key."""
@@ -80,6 +85,7 @@ def _check_fabric(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
     if network is None:
         return AnchorOutcome("fabric", "not checked", "the trust root names no Fabric network")
     shown: list[dict[str, Any]] = []
+    orderers: set[str] = set()
     for receipt in receipts.receipts:
         _no_bundle_fields(receipt, "fabric", ("backend",))
         parsed = FabricReceipt.from_json({**receipt, "backend": "fabric"})
@@ -96,9 +102,11 @@ def _check_fabric(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
         _trusted(stored, context)
         shown.append({"tree_size": parsed.tree_size, "root_hash": parsed.root_hash.hex(), "tx_id": parsed.tx_id,
                       "block_number": parsed.block_number, "endorsed_by": ", ".join(found.endorsed_by)})
+        orderers.add(found.orderer.msp_id)
     orgs = sorted({org for r in shown for org in str(r["endorsed_by"]).split(", ")})
     return AnchorOutcome("fabric", "verified", f"{len(shown)} Fabric transaction(s) on channel {network.channel}, "
-                         f"endorsed by {', '.join(orgs)}", tuple(shown))
+                         f"endorsed by {', '.join(orgs)}, block signed by {', '.join(sorted(orderers))} "
+                         f"({FABRIC_OFFLINE})", tuple(shown))
 
 
 def _check_evm(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
