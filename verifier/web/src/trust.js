@@ -1,7 +1,7 @@
 // The trust root (docs/formats.md, "Trust root", tiezheng.trust-root/v1): the one file naming every key the
 // verifier trusts, chosen by the person verifying, never taken from the evidence. Parsed as strictly as the
-// Python verifier (verifier/trust.py); X.509 certificates are checked to be one DER SEQUENCE each (the
-// browser verifier does not use them: the receipt kinds that need them are "not checked in the browser").
+// Python verifier (verifier/trust.py); X.509 certificates are checked here to be one DER SEQUENCE each, and
+// decoded by the checker that uses them (the Fabric orgs' CAs: fabricblock.js).
 import { MalformedInput, UntrustedLog } from "./errors.js";
 import { toHex } from "./bytes.js";
 import { intField, listField, loads, MAX_INT, requireFields, requireObject, strField } from "./json.js";
