@@ -175,3 +175,24 @@ def test_verify_html_refuses_a_lying_services_fabric_receipt(chromium: None, tmp
         verdict = page.verify(pack, trust)
     assert (want["reason"], want["exit"]) == ("anchor-fabric", 1)
     assert (verdict.state, verdict.reason, verdict.path) == ("invalid", "anchor-fabric", "anchors/fabric.json"), verdict.text
+
+
+def test_verify_html_bundle_agrees_with_python_on_chain_receipts(chromium: None) -> None:
+    """The bundle in Chromium's engine and the Python verifier on mutations of the two-chain pack: every
+    lying-service change of its Fabric and EVM receipts, and a sample of the other families."""
+    from tests.tamper.chain import chain_source
+    from verifier.trust import TrustRoot
+    from verifier.web import verify_html_path
+
+    source, root = chain_source()
+    every = list(mutations([source], flips_per_file=1, seed=3))
+    sample = [m for i, m in enumerate(every) if m.reason.startswith("anchor-") or i % 6 == 0]
+    trust = TrustRoot.from_bytes(json.dumps(root).encode())
+    wants = [python_reason(m.data, trust) for m in sample]
+    with open_verifier(verify_html_path()) as page:
+        got = page.verify_in_page([source.data, *(m.data for m in sample)], json.dumps(root).encode())
+    assert got[0]["reason"] is None, got[0]
+    differ = [(m.name, want, (g["reason"], g["path"])) for m, want, g in zip(sample, wants, got[1:], strict=True)
+              if (g["reason"], g["path"] if want[0] in PATH_CLASSES else None)
+              != (want[0], want[1] if want[0] in PATH_CLASSES else None)]
+    assert sum(m.reason in ("anchor-fabric", "anchor-evm") for m in sample) == 20 and not differ, differ[:5]
