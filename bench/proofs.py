@@ -26,7 +26,7 @@ from verifier.merkle import verify_inclusion
 
 
 def fill(url: str, leaves: int, chunk: int = 100_000, *, quiet: bool = False) -> None:
-    """Synthetic leaf hashes into the node store and the tree size into the log state (no events)."""
+    """Synthetic leaf hashes into minimal ``events`` rows, the stored nodes (level >= 4) and the tree size."""
     engine = make_engine(url)
     frontier = Frontier()
     start = time.monotonic()
