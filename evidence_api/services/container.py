@@ -65,7 +65,9 @@ def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> tuple[
             from ledger.fabric.profile import FabricProfile
 
             profile = FabricProfile.from_file(settings.fabric_profile, client_org=settings.fabric_client_org)
-            backends.append(FabricAnchor(profile.client(clock=clock), origin=settings.log_origin,
+            # peers refuse a message stamped more than 15 min off their own clock (authentication.timewindow):
+            # Fabric's protocol stamps come from the system clock, whatever clock the service runs on
+            backends.append(FabricAnchor(profile.client(clock=Clock(clock.tz)), origin=settings.log_origin,
                                          log_key_pem=signer.public.to_pem()))
         elif name == "evm":
             from ledger.anchors.evm import EvmAnchor
