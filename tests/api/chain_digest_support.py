@@ -49,15 +49,19 @@ class ChainRun:
     folder: Path
 
 
-def chain_settings(data: Path, *, evm_url: str, registry: Registry, key_file: Path, **extra: Any) -> Settings:
-    """A dev service on SQLite under ``data`` anchoring on local, the shared Fabric network and ``registry``."""
+def chain_settings(data: Path, *, evm_url: str, registry: Registry, key_file: Path, fabric: bool = True,
+                   **extra: Any) -> Settings:
+    """A dev service on SQLite under ``data`` anchoring on local, the shared Fabric network (unless not
+    ``fabric``) and ``registry``."""
+    chains: dict[str, Any] = {"anchor_backends": "local,fabric,evm", "fabric_profile": network_json_path()} \
+        if fabric else {"anchor_backends": "local,evm"}
     return Settings(environment="dev", data_dir=data, database_url=f"sqlite:///{data / 'tiezheng.db'}",
                     admin_token=ADMIN_TOKEN, intake_workers=0, checkpoint_interval=0.05, anchor_interval=0.1,
                     max_batch=MAX_BATCH, max_body_bytes=MAX_BODY_BYTES, watchdog_interval=3600,
-                    anchor_backends="local,fabric,evm", fabric_profile=network_json_path(),
                     # the chaincode keeps one log key per origin: every run is a log of its own
                     log_origin=f"tiezheng.test/digests-{uuid.uuid4().hex[:12]}",
-                    evm_rpc_url=evm_url, evm_contract=registry.contract, evm_operator_key=key_file, **extra)
+                    evm_rpc_url=evm_url, evm_contract=registry.contract, evm_operator_key=key_file,
+                    **chains, **extra)
 
 
 def operator_key_file(folder: Path, evm_url: str) -> tuple[Path, Any]:
@@ -117,4 +121,4 @@ def chain_run(cli: Any, evm_url: str, registry_artifact: Any,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChainRun]:
     """One service anchoring on local, fabric and evm, and its two days' digests (see ``run_two_days``)."""
     yield from run_two_days(tmp_path_factory.mktemp("chain-digests"), evm_url, registry_artifact,
-                            registry_record=False)
+                            registry_record=True)

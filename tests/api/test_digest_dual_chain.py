@@ -68,6 +68,7 @@ def test_digest_of_both_chains_verifies_dual_chain(chain_run: ChainRun) -> None:
     assert report["anchors"] == {"local": "verified", "fabric": "verified", "evm": "verified"}
     assert "endorsed by Org1MSP, Org2MSP" in report["details"]["fabric"]
     assert "not checked offline: that the block is on the regulator chain" in report["details"]["evm"]
+    assert report["registry"] == "verified" and "recordDigest tx 0x" in report["details"]["registry"]
 
 
 def test_digest_is_fabric_or_signed_when_the_trust_root_names_one_chain(chain_run: ChainRun) -> None:
@@ -194,6 +195,44 @@ def test_digest_with_an_evm_receipt_of_another_log_is_refused(chain_run: ChainRu
     assert code == 1 and "evm log topics mismatch" in report["failure"], report
 
 
+def test_digest_with_a_registry_record_of_another_digest_is_refused(chain_run: ChainRun) -> None:
+    other = json.loads(chain_run.files[DAY].read_text())["registry"]
+
+    def swap(data: dict[str, Any]) -> None:
+        data["registry"] = other
+
+    code, report = run(changed(chain_run, NEXT, swap), chain_run.trust_root)
+    assert code == 1 and re.search(r"evm digest receipt is for tenant [0-9a-f]{64} on 2026-11-30 digest [0-9a-f]{64}, "
+                                   r"want [0-9a-f]{64} on 2026-12-01 digest", report["failure"]), report
+
+    def relabel(data: dict[str, Any]) -> None:
+        data["registry"] = json.loads(json.dumps(other))
+        data["registry"]["receipt"].update(date=NEXT, digest=data["digest_hash"])
+
+    code, report = run(changed(chain_run, NEXT, relabel), chain_run.trust_root)
+    assert code == 1 and "evm log date and digest mismatch: got 20261130" in report["failure"], report
+
+
+def _registry_header(data: dict[str, Any]) -> None:
+    header = data["registry"]["receipt"]["block_header"]
+    header["timestamp"] = hex(int(header["timestamp"], 16) + 1)
+
+
+def _registry_sender(data: dict[str, Any]) -> None:
+    data["registry"]["receipt"]["from"] = "0x" + "44" * 20
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (_registry_header, r"evm block header hashes to [0-9a-f]{64}, not the block hash"),
+    (_registry_sender, r"evm transaction sender 0x4444444444444444444444444444444444444444 is not an operator"),
+])
+def test_digest_with_a_tampered_registry_record_is_refused(chain_run: ChainRun, change: Callable[[dict[str, Any]], None],
+                                                           reason: str) -> None:
+    code, report = run(changed(chain_run, DAY, change), chain_run.trust_root)
+
+    assert code == 1 and re.search(reason, report["failure"]), report
+
+
 def test_digest_of_an_untrusted_registry_is_refused(chain_run: ChainRun) -> None:
     root = json.loads(chain_run.trust_root.read_text())
     root["regulator_chains"][0]["contract"] = "0x" + "22" * 20
@@ -213,6 +252,7 @@ def test_digest_verify_confirms_the_blocks_on_live_nodes(chain_run: ChainRun, ev
 
     assert code == 0, report
     assert any(c.startswith(f"evm anchor: confirmed at {evm_url}: block") for c in report["confirmed"])
+    assert any(c.startswith(f"registry record: confirmed at {evm_url}: block") for c in report["confirmed"])
     assert any(c.startswith(f"fabric anchor: peer {peer}") for c in report["confirmed"])
     code, report = run(chain_run.files[DAY], chain_run.trust_root, evm="http://127.0.0.1:1")
     assert code == 2, report
