@@ -58,11 +58,17 @@ def demo(
     fabric_profile: Annotated[Path, typer.Option(
         help="The Fabric network's client profile, with --fabric.", envvar="TIEZHENG_FABRIC_PROFILE",
     )] = Path(".tiezheng/services/fabric/network.json"),
+    dual_chain: Annotated[bool, typer.Option(
+        "--dual-chain", envvar="TIEZHENG_DEMO_DUAL_CHAIN",
+        help="As --fabric, and also anchor on a regulator chain of its own (anvil); the next morning's digest "
+             "then verifies as dual-chain.",
+    )] = False,
 ) -> None:
     """Start the service on the embedded default, log a hot-work permit's evidence, export and verify a bundle."""
     from evidence_api.demo import run_demo
 
-    raise typer.Exit(run_demo(data_dir=data_dir, out=out, fabric_profile=fabric_profile if fabric else None))
+    raise typer.Exit(run_demo(data_dir=data_dir, out=out, fabric_profile=fabric_profile if fabric or dual_chain
+                              else None, dual_chain=dual_chain))
 
 
 @app.command()
