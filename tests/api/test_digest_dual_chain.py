@@ -270,3 +270,35 @@ def test_cli_digest_verify_prints_dual_chain(chain_run: ChainRun, cli: PeerCLI) 
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "assurance: dual-chain" in done.stdout and "anchor fabric: verified (fabric tx" in done.stdout
+
+
+def test_digest_verify_never_crashes_on_mangled_chain_receipts(chain_run: ChainRun) -> None:
+    """Every field of the chain receipts and the registry record replaced by junk: a verdict, never a crash."""
+    from tests.api.digest_support import paths
+    from verifier.digest import DigestFile, verify_digest
+    from verifier.errors import VerifierError
+    from verifier.trust import TrustRoot
+
+    root = TrustRoot.from_file(chain_run.trust_root)
+    original = json.loads(chain_run.files[DAY].read_text())
+    chain = [p for p in paths(original) if p[:1] == ("registry",) or (p[:1] == ("anchors",) and len(p) > 3
+             and original["anchors"][p[1]]["backend"] in ("fabric", "evm"))]
+    assert len(chain) > 100
+    accepted = set()
+    for path in chain:
+        for junk in (None, -1, "x" * 300, {}, [0]):
+            data = json.loads(json.dumps(original))
+            target = data
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = junk
+            try:
+                verify_digest(DigestFile.from_bytes(json.dumps(data).encode()), trust_root=root)
+                accepted.add(path)
+            except VerifierError:
+                pass
+    # by design: a node without raw transactions serves null (then reported not checked), and the registry
+    # record is unsigned (dropping it only lowers what the report shows)
+    evm = next(i for i, a in enumerate(original["anchors"]) if a["backend"] == "evm")
+    assert accepted == {("anchors", evm, "receipt", "transactions"), ("registry", "receipt", "transactions"),
+                        ("registry",)}
