@@ -79,7 +79,10 @@ class DigestRegistry:
             pending = PendingDigest.from_json(json.loads(row.registry_pending))
         try:
             if pending.tx_hash not in self._sent:
-                self._recorder.submit(pending)
+                try:
+                    self._recorder.submit(pending)
+                except EvmTransactionError as exc:  # the node refused this signed transaction (nonce, fees)
+                    return self._resign(row, pending, exc.reason)
                 self._sent.add(pending.tx_hash)
             receipt = self._recorder.status(pending)
         except EvmTransactionError as exc:
@@ -105,14 +108,19 @@ class DigestRegistry:
         self._sent.discard(pending.tx_hash)
         if _ALREADY in exc.reason:
             return self._reconcile(row, pending)
-        if exc.reason.startswith(("dropped", "superseded")) or "nonce" in exc.reason.lower():
-            _log.warning("digest registry: tx %s of %s %s: %s; signing it anew", pending.tx_hash, row.tenant, row.day,
-                         exc.reason)
-            self._store(row, registry_pending=None)
-            return False
+        if exc.reason.startswith(("dropped", "superseded")):
+            return self._resign(row, pending, exc.reason)
         self._store(row, registry_error=f"the registry refused tx {pending.tx_hash}: {exc.reason}")
         _log.error("digest registry: tx %s of %s %s refused for good: %s", pending.tx_hash, row.tenant, row.day,
                    exc.reason)
+        return False
+
+    def _resign(self, row: Any, pending: PendingDigest, reason: str) -> bool:
+        """Forget ``pending``: the next round signs the digest anew, with a fresh nonce."""
+        _log.warning("digest registry: tx %s of %s %s will not be mined (%s); signing it anew", pending.tx_hash,
+                     row.tenant, row.day, reason)
+        self._sent.discard(pending.tx_hash)
+        self._store(row, registry_pending=None)
         return False
 
     def _reconcile(self, row: Any, pending: PendingDigest) -> bool:

@@ -192,3 +192,44 @@ def test_registry_job_backs_off_while_the_node_is_down(tmp_path: Path, registry_
         tries = [r.getMessage() for r in caplog.records if "retrying in 3600 s" in r.getMessage()
                  or "retrying in 7200 s" in r.getMessage()]
         assert len(tries) == 1 and "the EVM node does not answer" in tries[0] and "3600 s" in tries[0]
+
+
+def _forget(api: Api, **values: Any) -> None:
+    """What a crash between the chain's commit and the row's update leaves: no pending, no receipt."""
+    from sqlalchemy import update
+
+    engine = api.client.app.state.services.engine  # type: ignore[attr-defined]
+    d = db.digests.c
+    with engine.begin() as conn:
+        conn.execute(update(db.digests).where(d.tenant == TENANT, d.day == DAY)
+                     .values(registry_pending=None, registry_receipt=None, **values))
+
+
+def test_a_record_the_row_lost_track_of_is_read_back_from_the_chain(world: Any) -> None:
+    settings, _, _ = world
+    clock = ManualClock(datetime.fromisoformat(f"{DAY}T09:00:00+08:00"))
+    with TestClient(create_app(settings, clock=clock)) as client:
+        api = seed(client)
+        a_day(api, clock)
+        first = recorded(api)["registry"]["receipt"]
+
+        _forget(api)  # the job signs it again; the registry reverts the duplicate; the chain's record is kept
+
+        again = recorded(api)["registry"]["receipt"]
+        assert again == first and row(api)["registry_error"] is None
+
+
+def test_another_digest_on_the_registry_for_the_day_fails_for_good(world: Any) -> None:
+    settings, _, _ = world
+    clock = ManualClock(datetime.fromisoformat(f"{DAY}T09:00:00+08:00"))
+    with TestClient(create_app(settings, clock=clock)) as client:
+        api = seed(client)
+        a_day(api, clock)
+        held = recorded(api)["digest_hash"]
+
+        _forget(api, digest_hash="ab" * 32)  # as if another writer had recorded `held` for this tenant and day
+
+        wait_until(lambda: row(api)["registry_error"], timeout=30)
+        assert served(api)["registry"] == {"status": "failed"}
+        assert f"the registry already holds digest {held} for this tenant and date, not {'ab' * 32}" in \
+            row(api)["registry_error"]
