@@ -228,20 +228,22 @@ def _print_timeline(timeline: list[TimelineEntry]) -> None:
     _console.print(table)
 
 
-def _wait_for_anchor(client: ApiClient, size: int, backend: str) -> Checkpoint:
-    deadline = time.monotonic() + (60 if backend == "fabric" else 15)
+def _wait_for_anchor(client: ApiClient, size: int, backends: set[str]) -> Checkpoint:
+    """The newest checkpoint, once it covers ``size`` events and every one of ``backends`` anchored it."""
+    chain = "fabric" in backends
+    deadline = time.monotonic() + (60 if chain else 15)
     while time.monotonic() < deadline:
         try:
             checkpoint = client.checkpoint()
             anchors = client.anchors(checkpoint.tree_size).anchors if checkpoint.tree_size >= size else ()
-            if any(a["backend"] == backend for a in anchors):
+            if backends <= {a["backend"] for a in anchors}:
                 return checkpoint
         except ApiError as exc:
             if exc.status != 404:  # 404: no checkpoint cut yet
                 raise
         time.sleep(0.2)
-    raise RuntimeError(f"no {backend} anchor covers {size} events in time"
-                       + ("; is the Fabric network up? (tiezheng network status)" if backend == "fabric" else ""))
+    raise RuntimeError(f"no anchor of {', '.join(sorted(backends))} covers {size} events in time"
+                       + ("; is the Fabric network up? (tiezheng network status)" if chain else ""))
 
 
 def _write_trust_root(client: httpx.Client, data_dir: Path, fabric_profile: Path | None) -> tuple[Path, Path, str]:
@@ -329,7 +331,8 @@ def _run(root: ApiClient, data_dir: Path, out: Path, fabric_profile: Path | None
                    "lel-detector-07 (model tz-m4), queued in its outbox and synced under one SM2 attestation, "
                    "each checked against the gas limits")
     backend = "fabric" if fabric_profile is not None else "local"
-    checkpoint = _wait_for_anchor(api, api.timeline(permit)[-1].leaf_index + 1, backend)
+    backends = {"local", backend} | ({"evm"} if chain is not None else set())
+    checkpoint = _wait_for_anchor(api, api.timeline(permit)[-1].leaf_index + 1, backends)
     timeline = api.timeline(permit)
     _print_timeline(timeline[:-20] + timeline[-2:])
     where = "on the Fabric channel (endorsed by both orgs)" if backend == "fabric" else "in the local journal"
