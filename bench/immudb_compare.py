@@ -14,7 +14,7 @@ say how much is left. Every phase prints the load average.
 - Checkpoint lag (ack → first polled checkpoint covering it) and bytes on disk per event, from the same rounds.
 - Individually signed intake against the SM2-verify bound: SM2 verifies per second on one core (the
   service's own ``SM2PublicKey.verify``, measured just before and after each round) × intake workers.
-- Inclusion proofs at a large tree (synthetic leaves straight into the node store), in-process and HTTP.
+- Inclusion proofs at a large tree (synthetic leaves filled by bench.proofs.fill), in-process and HTTP.
 - Intake on that large tree against an empty log (alternating rounds).
 - Permit actions p50 against one plain signed event, 4 clients (bench/permits.py).
 """
@@ -223,7 +223,7 @@ def tree_phase(plan: Plan, key: SM2PrivateKey) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'tiezheng.db'}"
         migrate(url)
-        print(f"filling a tree of {plan.tree:,} leaves (node store only)… {load_line()}", flush=True)
+        print(f"filling a tree of {plan.tree:,} leaves (synthetic, bench.proofs.fill)… {load_line()}", flush=True)
         started = time.monotonic()
         proofs.fill(url, plan.tree, quiet=True)
         plan.fig.tree, plan.fig.tree_fill_s = plan.tree, time.monotonic() - started
