@@ -36,6 +36,7 @@ from sqlalchemy import Engine, delete, insert, or_, select, update
 
 from evidence_api import db, media_tables
 from evidence_api.services.errors import Conflict, Gone, NotFound, RangeNotSatisfiable, TooLarge
+from evidence_api.services.people import find_row
 from evidence_api.services.rules import Rules
 from ingest.media import DEFAULT_SEGMENT_SIZE, DigestMismatch, Header, Layout, read_range
 from ingest.media.upload import HashCache, StagedUpload, UploadBusy, create_staging, staged_offset
@@ -170,7 +171,7 @@ class MediaService:
         if not 0 <= length <= self.max_length:
             raise TooLarge(f"Upload-Length {length} is over the limit of {self.max_length} bytes (Tus-Max-Size)")
         if "permit" in metadata:
-            self._check_permit(tenant, metadata["permit"])
+            find_row(self._engine, db.permits, tenant, metadata["permit"])
         media_id = uuid.UUID(metadata["media"]) if "media" in metadata else uuid.uuid4()
         self._check_unused(tenant, str(media_id))
         header = Header(media_id, uuid.uuid4(), DEFAULT_SEGMENT_SIZE, os.urandom(7))
@@ -198,12 +199,6 @@ class MediaService:
         with self._engine.connect() as conn:
             if conn.execute(select(m.id).where(m.tenant == tenant, m.id == media_id)).first() is not None:
                 raise Conflict(f"media {media_id} already exists; a chosen upload id is used once")
-
-    def _check_permit(self, tenant: str, permit: str) -> None:
-        p = db.permits.c
-        with self._engine.connect() as conn:
-            if conn.execute(select(p.id).where(p.tenant == tenant, p.id == permit)).first() is None:
-                raise NotFound(f"permit {permit!r} does not exist for tenant {tenant!r}")
 
     def _path(self, tenant: str, media_id: str) -> Path:
         return self._staging / tenant / f"{media_id}.part"

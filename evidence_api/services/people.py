@@ -26,7 +26,7 @@ from ledger.clock import Clock
 from ledger.errors import MalformedInput
 from ledger.sm import SM2PublicKey, sm3
 
-__all__ = ["DEVICE_KINDS", "USER_ROLES", "Organisation", "User"]
+__all__ = ["DEVICE_KINDS", "USER_ROLES", "Organisation", "User", "find_row"]
 
 USER_ROLES = ("applicant", "team_leader", "workshop_head", "safety_officer", "production_manager", "guardian",
               "gas_analyst", "worker", "legal", "regulator", "insurer", "admin")
@@ -44,6 +44,16 @@ class User:
 
 def _row(row: Any) -> dict[str, Any]:
     return dict(row._mapping)
+
+
+def find_row(engine: Engine, table: Table, tenant: str, item_id: str) -> dict[str, Any]:
+    """The row ``item_id`` of ``table`` for ``tenant``; raises ``NotFound`` naming the collection
+    (``permit 'HW-1' does not exist for tenant 'acme'``)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(table).where(table.c.tenant == tenant, table.c.id == item_id)).first()
+    if row is None:
+        raise NotFound(f"{table.name[:-1]} {item_id!r} does not exist for tenant {tenant!r}")
+    return _row(row)
 
 
 class Organisation:
@@ -69,11 +79,7 @@ class Organisation:
 
     def get(self, table: Table, tenant: str, item_id: str) -> dict[str, Any]:
         """The row ``item_id`` of ``table`` for ``tenant``; raises ``NotFound`` naming the collection."""
-        with self._engine.connect() as conn:
-            row = conn.execute(select(table).where(table.c.tenant == tenant, table.c.id == item_id)).first()
-        if row is None:
-            raise NotFound(f"{table.name[:-1]} {item_id!r} does not exist for tenant {tenant!r}")
-        return _row(row)
+        return find_row(self._engine, table, tenant, item_id)
 
     def rows(self, table: Table, tenant: str, **equal: Any) -> list[dict[str, Any]]:
         """Rows of ``table`` for ``tenant`` whose columns equal ``equal`` (None values ignored), by id."""

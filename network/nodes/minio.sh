@@ -17,8 +17,7 @@ HOME_DIR=$TIEZHENG_S3_TOOLS/minio/$MINIO_VERSION
 BIN=$HOME_DIR/bin/minio
 
 build() {
-  [ -x "$BIN" ] && return 0
-  command -v go >/dev/null || die "go is not installed; MinIO is built from source with the Go toolchain"
+  go_build_needed "$BIN" MinIO || return 0
   go_build_logged "$HOME_DIR" env GOBIN="$HOME_DIR/bin" go install -trimpath "github.com/minio/minio@$MINIO_VERSION"
 }
 

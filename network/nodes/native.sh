@@ -56,6 +56,12 @@ native_stop() {
   echo "$1: stopped"
 }
 
+# go_build_needed BIN NAME: fails (status 1) if BIN is built already; dies if it must be built without go.
+go_build_needed() {
+  [ -x "$1" ] && return 1
+  command -v go >/dev/null || die "go is not installed; $2 is built from source with the Go toolchain"
+}
+
 # go_build_logged DIR CMD...: runs the build command CMD at the lowest priority, one package at a time
 # (the machine is shared), its output appended to DIR/build.log; dies with the log's tail on failure.
 go_build_logged() {

@@ -23,8 +23,7 @@ NATIVE_NAME=seaweedfs NATIVE_WHERE=127.0.0.1:$SEAWEEDFS_S3_PORT NATIVE_TIMEOUT=$
 NATIVE_KEEPS="data in $DATA/data"
 
 build() {
-  [ -x "$BIN" ] && return 0
-  command -v go >/dev/null || die "go is not installed; SeaweedFS is built from source with the Go toolchain"
+  go_build_needed "$BIN" SeaweedFS || return 0
   mkdir -p "$HOME_DIR/module"
   cat >"$HOME_DIR/module/go.mod" <<MOD
 module tiezheng.local/seaweedfs-build
