@@ -38,7 +38,7 @@ from evidence_api import db, media_tables
 from evidence_api.services.errors import Conflict, Gone, NotFound, RangeNotSatisfiable, TooLarge
 from evidence_api.services.people import find_row
 from evidence_api.services.rules import Rules
-from ingest.media import DEFAULT_SEGMENT_SIZE, DigestMismatch, Header, Layout, read_range
+from ingest.media import DEFAULT_SEGMENT_SIZE, DigestMismatch, Header, Layout, MediaError, read_range
 from ingest.media.upload import HashCache, StagedUpload, UploadBusy, create_staging, staged_offset
 from ingest.objectstore import ObjectStore
 from ledger.clock import Clock, rfc3339
@@ -363,6 +363,8 @@ class MediaService:
                     removed.append(media_id)
             except (NotFound, UploadBusy):  # finished, terminated or written meanwhile
                 continue
+            except MediaError as exc:  # its staging file is not the upload's: leave it for a human
+                _log.warning("media upload %s expired but was not removed: %s", media_id, exc)
         if removed:
             _log.info("media uploads: removed %d expired unfinished uploads", len(removed))
         return removed

@@ -108,3 +108,17 @@ def test_upload_expiry_is_a_setting(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path, media_upload_expiry=3600).media_upload_expiry == 3600.0
     with pytest.raises(ValidationError, match="TIEZHENG_MEDIA_UPLOAD_EXPIRY is seconds above 0, got 0"):
         Settings(data_dir=tmp_path, media_upload_expiry=0)
+
+
+def test_a_damaged_staging_file_does_not_stop_the_job(api: Api, clock: ManualClock) -> None:
+    data = os.urandom(2 * SEGMENT)
+    damaged = create(api, len(data), _meta(data)).headers["Location"]
+    url = create(api, len(data), _meta(data)).headers["Location"]
+    damaged_file = next(p for p in _staging(api) if p.stem == damaged.rsplit("/", 1)[1])
+    damaged_file.write_bytes(b"\0" * 48)  # not the upload's header any more
+    clock.advance(timedelta(hours=25))
+
+    assert _media(api).expire_uploads() == [url.rsplit("/", 1)[1]]
+
+    assert _staging(api) == [damaged_file]  # left for a human, and said so in the log
+    assert api.client.head(damaged, headers=tus_headers(api.ingest)).status_code == 410
