@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from evidence_api import db
 from ingest.client import ApiClient
 from ingest.outbox import Outbox
 from ingest.outbox_sync import OutboxSync
@@ -18,7 +19,7 @@ from ingest.sensors.model import load_models
 from ingest.signing import Actor
 from ledger.clock import ManualClock
 from tests.api.permit_support import Plant, seed_plant, to_active
-from tests.api.support import Api, assert_problem
+from tests.api.support import Api, assert_problem, bearer
 from tests.helpers import TENANT, make_actor, signed_item
 
 MODELS = load_models()
@@ -32,7 +33,7 @@ UNKNOWN = Binding("F2:00:00:00:00:09", "m4-0009", "tz-m4", "HW-1", "地沟口")
 def active(api: Api) -> Plant:
     plant = seed_plant(api)
     to_active(plant)
-    plant.admin.create_device(make_actor(KNOWN.detector, kind="device"), kind="detector", area="unit-3")
+    plant.admin.create_detector(KNOWN.detector, area="unit-3")  # relayed: signs nothing, has no key
     return plant
 
 
@@ -99,3 +100,13 @@ def test_a_registered_detector_is_accepted(active: Plant, gateway: Actor) -> Non
 def test_a_reading_that_names_no_detector_is_not_checked(active: Plant, gateway: Actor) -> None:
     item = signed_item(gateway, kind="detector.reading", permit="HW-1", payload={"vendor_format": [1, 2, 3]})
     assert active.api.post_events({"events": [item]}).status_code == 201
+
+
+def test_only_a_detector_may_be_registered_without_a_key(active: Plant) -> None:
+    camera = {"id": "cam-9", "kind": "camera"}
+    resp = active.api.client.post("/v1/devices", json=camera, headers=bearer(active.api.admin))
+    assert_problem(resp, 422, "malformed-input", "a camera signs what it sends: give its key_id and public_key_pem")
+    half = {"id": "lel-9", "kind": "detector", "key_id": "lel-9#1"}
+    resp = active.api.client.post("/v1/devices", json=half, headers=bearer(active.api.admin))
+    assert_problem(resp, 422, "malformed-input", "key_id and public_key_pem go together")
+    assert {d["id"] for d in active.services.org.rows(db.devices, TENANT)} & {"cam-9", "lel-9"} == set()
