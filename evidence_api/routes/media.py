@@ -123,8 +123,8 @@ async def upload_bytes(media_id: MediaId, request: Request, services: ServicesDe
     media = services.media
     row = await asyncio.to_thread(media.upload, principal.own_tenant(), media_id)
     upload = await asyncio.to_thread(media.open_upload, row, upload_offset)
-    expires = await asyncio.to_thread(media.extend, row)
     try:
+        expires = await asyncio.to_thread(media.extend, row)  # a PATCH that may write moves the expiry on
         async for chunk in request.stream():
             if chunk:
                 await asyncio.to_thread(upload.append, chunk)
