@@ -79,10 +79,10 @@ class VerifyPage:
 _VERIFY_MANY = """([root, packs]) => {
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const trust = bytes(root);
-  return packs.map((p) => {
-    const r = window.tiezhengVerify({ zip: bytes(p) }, trust);
+  return Promise.all(packs.map(async (p) => {
+    const r = await window.tiezhengVerify({ zip: bytes(p) }, trust);
     return { reason: r.reason, path: r.path, exit_code: r.exit_code };
-  });
+  }));
 }"""
 
 _DATA_TRANSFER = """(files) => {

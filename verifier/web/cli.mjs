@@ -24,7 +24,7 @@ function source(path) {
   return { folder };
 }
 
-function verify(path, trustRoot) {
+async function verify(path, trustRoot) {
   let src;
   try {
     src = source(path);
@@ -40,13 +40,13 @@ const trustRoot = flag >= 0 ? new Uint8Array(readFileSync(args[flag + 1])) : nul
 const plain = args.filter((a, i) => i !== flag && i !== flag + 1 || flag < 0);
 const replacer = (key, value) => (typeof value === "bigint" ? value.toString() : value);
 if (plain[0] === "verify" && plain[1]) {
-  const report = verify(plain[1], trustRoot);
+  const report = await verify(plain[1], trustRoot);
   console.log(JSON.stringify(report, replacer, 2));
   process.exitCode = report.exit_code;
 } else if (plain[0] === "batch") {
   for await (const line of createInterface({ input: process.stdin })) {
     if (!line.trim()) continue;
-    const { valid, reason, path, exit_code } = verify(line.trim(), trustRoot);
+    const { valid, reason, path, exit_code } = await verify(line.trim(), trustRoot);
     process.stdout.write(JSON.stringify({ pack: line.trim(), valid, reason, path, exit_code }) + "\n");
   }
 } else if (plain[0] === "canonical") {

@@ -1,11 +1,13 @@
 // Anchor receipts of a pack (docs/formats.md, "Anchors"; step 20), one checker per receipt kind the browser
-// can check offline. Today that is `local` (the journal entry, signed with the log key). Every other kind
-// is listed as "not checked in the browser" and gives no assurance: the browser never claims a level it
+// can check offline: `local` (the journal entry, signed with the log key), `rfc3161` and `witness`
+// (trustedtime.js). A checker returns its outcome or a promise of it (WebCrypto is asynchronous). Every other
+// kind is listed as "not checked in the browser" and gives no assurance: the browser never claims a level it
 // did not verify.
 import { VerifierError, MalformedInput } from "./errors.js";
 import { PackError } from "./reasons.js";
 import { toHex } from "./bytes.js";
 import { JournalEntry, verifyJournalEntry } from "./anchors.js";
+import { checkRfc3161, checkWitness } from "./trustedtime.js";
 
 function checkLocal(envelope, context) {
   const keys = new Map(context.logKeys.map((k) => [k.fingerprint, k]));
@@ -25,18 +27,16 @@ function checkLocal(envelope, context) {
 }
 
 /** Receipt checkers by "kind/version". */
-export const CHECKERS = { "local/1": checkLocal };
+export const CHECKERS = { "local/1": checkLocal, "rfc3161/1": checkRfc3161, "witness/1": checkWitness };
 
 /** Why the browser does not check a kind (the Python CLI may: compare with `tiezheng verify`). */
 const NOT_IN_BROWSER = {
   fabric: "Fabric receipts (block signatures against the orgs' CA certificates) are not checked in the browser; run tiezheng verify",
   evm: "regulator-chain receipts are not checked in the browser; run tiezheng verify",
-  rfc3161: "RFC 3161 timestamp tokens (CMS, X.509 chains) are not checked in the browser; run tiezheng verify",
-  witness: "witness cosignatures are not checked in the browser; run tiezheng verify",
 };
 
 /** Step 20: check every anchors/<kind>.json a checker exists for; the others are "not checked". */
-export function checkAnchors(content, trustRoot, logKeys) {
+export async function checkAnchors(content, trustRoot, logKeys) {
   const outcomes = [];
   for (const envelope of [...content.anchors].sort((a, b) => (a.kind < b.kind ? -1 : 1))) {
     const checker = CHECKERS[`${envelope.kind}/${envelope.kindVersion}`];
@@ -47,7 +47,7 @@ export function checkAnchors(content, trustRoot, logKeys) {
     }
     try {
       checkCovered(content, envelope);
-      outcomes.push(checker(envelope, { content, trustRoot, logKeys }));
+      outcomes.push(await checker(envelope, { content, trustRoot, logKeys }));
     } catch (exc) {
       if (exc instanceof VerifierError) throw new PackError(`anchor-${envelope.kind}`, `anchors/${envelope.kind}.json: ${exc.message}`, `anchors/${envelope.kind}.json`);
       throw exc;

@@ -53,12 +53,18 @@ async function readFolder(files) {
   if (pack) run();
 }
 
+let runs = 0;
+
 function run() {
   const result = $("result");
   result.dataset.state = "working";
   result.dataset.reason = "";
   $("verdict").textContent = "正在校验…（上千个事件的证据包约需数秒）Verifying… (a pack of a thousand events takes a few seconds)";
-  setTimeout(() => show(verifyPack(pack.zip ? { zip: pack.zip } : { folder: pack.folder }, trustRoot)), 20);
+  const mine = ++runs;  // a newer choice of files supersedes a verification still running
+  setTimeout(async () => {
+    const report = await verifyPack(pack.zip ? { zip: pack.zip } : { folder: pack.folder }, trustRoot);
+    if (mine === runs) show(report);
+  }, 20);
 }
 
 function show(report) {
