@@ -47,7 +47,13 @@ export async function verifySignature(spki, algorithm, signature, data, digest =
     key = await importKey(spki, { name: family, hash });
     verifyParams = family === "RSA-PSS" ? { name: family, saltLength } : { name: family };
   }
-  if (!await crypto.subtle.verify(verifyParams, key, sig, data)) throw new VerificationFailed(`${what} does not verify`);
+  let valid = false;
+  try {
+    valid = await crypto.subtle.verify(verifyParams, key, sig, data);
+  } catch {
+    valid = false;  // WebCrypto refuses some malformed signatures instead of answering false
+  }
+  if (!valid) throw new VerificationFailed(`${what} does not verify`);
 }
 
 async function importKey(spki, params) {

@@ -47,7 +47,8 @@ export class Certificate {
   /** Whether the certificate is a CA (basicConstraints cA true). */
   get isCa() {
     const basic = this.extension(EXT.basic);
-    return !!basic && basic.value.children.length > 0 && basic.value.children[0].tag === 0x01 && basic.value.children[0].value[0] === 0xff;
+    const first = basic?.value.children?.[0];
+    return first !== undefined && first.tag === 0x01 && first.value[0] === 0xff;
   }
 
   /** Key usage bit `bit` (true when the extension is absent: no restriction). */
@@ -79,6 +80,7 @@ function extensionsOf(node, what) {
 
 /** A UTCTime or GeneralizedTime node (the DER forms, ending in Z) as milliseconds since 1970. */
 export function timeOf(node, what) {
+  if (node.value.length > 32) throw new MalformedInput(`${what}: a time of ${node.value.length} bytes`);
   const text = String.fromCharCode(...node.value);
   const m = node.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
     : node.tag === 0x18 ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\.\d*[1-9])?Z$/.exec(text) : null;
