@@ -13,7 +13,7 @@ import { equal, toHex } from "./bytes.js";
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import { sm3 } from "./sm.js";
 import { hashName, SIGNATURE_ALGORITHMS, verifySignature } from "./sigverify.js";
-import { Certificate, timeOf, verifyTsaPath } from "./x509.js";
+import { Certificate, timeOf, verifyTsaPath } from "./tsacert.js";
 
 /** A token larger than this is refused before it is parsed (the same limit as the command line). */
 export const MAX_TOKEN_BYTES = 64 * 1024;

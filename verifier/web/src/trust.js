@@ -6,7 +6,7 @@ import { MalformedInput, UntrustedLog } from "./errors.js";
 import { toHex } from "./bytes.js";
 import { intField, listField, loads, MAX_INT, requireFields, requireObject, strField } from "./json.js";
 import { PublicKey, sm3, unarmor } from "./sm.js";
-import { Certificate } from "./x509.js";
+import { Certificate } from "./tsacert.js";
 
 export const TRUST_ROOT_TYPE = "tiezheng.trust-root/v1";
 export const MAX_TRUST_ROOT_BYTES = 4 * 1024 * 1024;
