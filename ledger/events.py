@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from ledger.canonical import canonical
 from ledger.errors import CommitmentMismatch, InvalidSignature, MalformedInput
 from ledger.ids import check_id
@@ -29,6 +31,7 @@ __all__ = [
     "claim_hash",
     "claim_of",
     "clock_flags",
+    "leaf_parts",
     "leaf_template",
     "parse_rfc3339",
     "payload_commitment",
@@ -143,12 +146,14 @@ def check_commitment(event: Mapping[str, Any], salt_hex: object, payload: Any) -
     return salt
 
 
-def verify_event_signature(claim: Mapping[str, Any], signature_b64: object, key: SM2PublicKey) -> None:
-    """Check the actor's SM2 signature over canonical(claim); raises ``InvalidSignature``."""
+def verify_event_signature(claim: Mapping[str, Any], signature_b64: object, key: SM2PublicKey, *,
+                           canonical_claim: bytes | None = None) -> None:
+    """Check the actor's SM2 signature over canonical(claim); raises ``InvalidSignature``. ``canonical_claim``
+    is that canonical form when the caller has it already (intake does: it hashed it)."""
     if not isinstance(signature_b64, str):
         raise InvalidSignature(f"event {claim.get('event_id')} has no signature (and is not in a signed batch)")
     try:
-        key.verify_b64(canonical(claim), signature_b64)
+        key.verify_b64(canonical(claim) if canonical_claim is None else canonical_claim, signature_b64)
     except InvalidSignature as exc:
         raise InvalidSignature(f"event {claim.get('event_id')}: {exc}") from exc
 
@@ -216,3 +221,33 @@ def leaf_template(event: Mapping[str, Any], *, known_fast: bool = False) -> Leaf
         raise MalformedInput("event has a nested 'prev' key; only the top-level one is allowed")
     head, _, tail = body.partition(_PREV_NULL)
     return LeafTemplate(head + b'"prev":', tail)
+
+
+_BEFORE_EVENT_ID = b',"event_id":'
+_BEFORE_SUBJECT = b',"subject":'
+
+
+def leaf_parts(canonical_claim: bytes, *, received_at: str, signature: str | None = None,
+               attestation: str | None = None) -> tuple[bytes, bytes]:
+    """The ``head`` and ``tail`` of ``leaf_template(claim | server fields | signature)``, spliced into the
+    claim's canonical bytes instead of canonicalizing the whole event again (``leaf_template`` is the
+    reference; a differential test holds them byte-identical).
+
+    Requires ``canonical_claim`` = ``canonical(claim)`` of a claim that passed ``check_claim``: its top-level
+    keys are known, so in RFC 8785 order ``attestation`` goes just before ``event_id`` (after ``actor``,
+    whose keys are type, id and key_id) and ``prev``, ``received_at``, ``signature`` just before
+    ``subject`` (after ``payload_commitment``). ``,"event_id":`` and ``,"subject":`` occur in the claim
+    first as those top-level members: a quote after a comma opens a string, and no object before them has
+    such a key. The server's values are strings, whose canonical form is orjson's.
+    """
+    at_event_id, at_subject = canonical_claim.find(_BEFORE_EVENT_ID), canonical_claim.find(_BEFORE_SUBJECT)
+    if not 0 < at_event_id < at_subject:
+        raise MalformedInput("claim lacks event_id or subject where a checked claim has them")
+    head = canonical_claim[:at_event_id]
+    if attestation is not None:
+        head += b',"attestation":' + orjson.dumps(attestation)
+    head += canonical_claim[at_event_id:at_subject] + b',"prev":'
+    tail = b',"received_at":' + orjson.dumps(received_at)
+    if signature is not None:
+        tail += b',"signature":' + orjson.dumps(signature)
+    return head, tail + canonical_claim[at_subject:]

@@ -18,6 +18,8 @@ class PreparedEvent:
     """An event that passed every check that does not depend on the log: shape, signature, commitment.
 
     ``leaf`` is its canonical leaf but for ``prev``, which the writer fills in from the permit's chain.
+    ``observed`` is what the intake read from the plaintext for the service's own checks after the commit
+    (a detector reading's values); it is not logged, and the log never reads it.
     """
 
     event_id: str
@@ -31,6 +33,7 @@ class PreparedEvent:
     payload_key: bytes
     received_at: str
     flags: tuple[str, ...] = ()
+    observed: object = None
 
 
 CommitHook = Callable[[Connection, list["Receipt"]], None]

@@ -18,22 +18,73 @@ import orjson
 
 from ledger.errors import MalformedInput
 
-__all__ = ["MAX_SAFE_INTEGER", "loads"]
+__all__ = ["MAX_SAFE_INTEGER", "loads", "reference_loads"]
 
 MAX_SAFE_INTEGER = 2**53 - 1
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def loads(data: bytes, what: str = "body") -> Any:
-    """The JSON value of ``data``; raises ``MalformedInput`` naming ``what`` and the fault.
+    """The JSON value of ``data``, exactly as ``reference_loads`` answers (value, or ``MalformedInput`` with
+    the same message), several times faster for the bodies intake sees.
 
-    >>> loads(b'{"a": [1, 2.5, "x"]}')
-    {'a': [1, 2.5, 'x']}
+    orjson parses (strict RFC 8259: UTF-8, no NaN or infinities, no lone surrogates, no BOM) and writes the
+    value again with its 53-bit integer limit, which refuses the unsafe integers. Duplicate keys are
+    counted: with no ``\\u`` escape in the text, every ``:`` in it is inside a string or separates one
+    member, and so it is in orjson's output of the value (which has every string colon and one per member
+    left after duplicates); the counts differ exactly when a key was given twice. Integers beyond 64 bits,
+    which orjson reads as floats, are found by one walk. Anything unusual (an escape, a parse error, nesting
+    orjson will not write, a finding) goes to ``reference_loads``, which decides and words the refusal.
+
+    >>> loads(b'{"a": [1, 2.5, "x:y"]}')
+    {'a': [1, 2.5, 'x:y']}
     >>> loads(b'{"a": 1, "a": 2}')
     Traceback (most recent call last):
     ...
     ledger.errors.MalformedInput: body is not strict JSON: duplicate key 'a' in an object
-    >>> loads(b'{"limit": 1e400}')
+    """
+    if b"\\u" in data:
+        return reference_loads(data, what)
+    try:
+        value = orjson.loads(data)
+        again = orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return reference_loads(data, what)
+    if again.count(b":") != data.count(b":") or _has_huge_float(value):
+        return reference_loads(data, what)
+    return value
+
+
+_HUGE = float(2**63)
+
+
+def _has_huge_float(value: Any) -> bool:
+    """Whether ``value`` holds a float of magnitude 2**63 or more (what orjson makes of an integer beyond 64
+    bits; a float written that large is rare and goes to the reference just the same)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float and not -_HUGE < item < _HUGE:
+            return True
+    return False
+
+
+def reference_loads(data: bytes, what: str = "body") -> Any:
+    """The JSON value of ``data``; raises ``MalformedInput`` naming ``what`` and the fault (the reference
+    parser: ``loads`` answers exactly as this does).
+
+    >>> reference_loads(b'{"a": [1, 2.5, "x"]}')
+    {'a': [1, 2.5, 'x']}
+    >>> reference_loads(b'{"a": 1, "a": 2}')
+    Traceback (most recent call last):
+    ...
+    ledger.errors.MalformedInput: body is not strict JSON: duplicate key 'a' in an object
+    >>> reference_loads(b'{"limit": 1e400}')
     Traceback (most recent call last):
     ...
     ledger.errors.MalformedInput: body is not strict JSON: number 1e400 is not finite

@@ -42,10 +42,11 @@ async def submit_events(request: Request, services: ServicesDep, principal: Prin
         receipts = await asyncio.to_thread(services.workflow.append_raw, tenant, submission)
     else:
         receipts = await asyncio.wrap_future(services.log.submit_nowait(submission))
-    fresh = {r.event_id for r in receipts if not r.duplicate}
+    fresh = {r.event_id: r.leaf_index for r in receipts if not r.duplicate}
     readings = [p for p in submission.events if p.kind == "detector.reading" and p.permit and p.event_id in fresh]
     if readings:  # a reading out of limits suspends its permit before the detector hears back
-        await asyncio.to_thread(services.workflow.observe_logged, tenant, readings)
+        until = max(fresh[p.event_id] for p in readings)
+        await asyncio.to_thread(services.workflow.observe_logged, tenant, readings, until=until)
     out = [r.to_json() for r in receipts]
     status = 200 if all(r.duplicate for r in receipts) else 201
     return Response(orjson.dumps({"receipts": out}), status_code=status, media_type="application/json")

@@ -27,27 +27,29 @@ import orjson
 
 from evidence_api.services.errors import Forbidden, TooLarge
 from evidence_api.services.keys import ActorKey, KeyRegistry
+from evidence_api.services.monitored import read_values
 from ledger import strict_json
-from ledger.canonical import fast_path_safe
+from ledger.canonical import canonical
 from ledger.clock import Clock
 from ledger.database import make_engine
 from ledger.errors import InvalidSignature, MalformedInput
 from ledger.events import (
+    LeafTemplate,
     attestation_digest,
     check_attestation,
     check_claim,
     check_commitment,
-    claim_hash,
     claim_of,
     clock_flags,
-    leaf_template,
+    leaf_parts,
     parse_rfc3339,
     verify_event_signature,
 )
 from ledger.keystore import DataKeyWrapper, LocalKeyWrapper, seal
 from ledger.log import PreparedEvent, Submission
+from ledger.sm import sm3
 
-__all__ = ["EventIntake", "IntakePool", "parse_body"]
+__all__ = ["EventIntake", "IntakePool", "PackedEvent", "PackedSubmission", "parse_body", "unpack_submission"]
 
 
 def parse_body(body: bytes) -> Any:
@@ -68,6 +70,10 @@ class EventIntake:
 
     def prepare(self, tenant: str, body: Any) -> Submission:
         """Check a ``POST /v1/events`` body for ``tenant``; raises a ledger or service error naming the problem."""
+        return unpack_submission(self.prepare_packed(tenant, body))
+
+    def prepare_packed(self, tenant: str, body: Any) -> PackedSubmission:
+        """``prepare`` in the plain shape a worker process sends back (``unpack_submission`` rebuilds it)."""
         items, attestation = self._split(body)
         received_at = self._clock.stamp()
         for position, item in enumerate(items):
@@ -77,15 +83,14 @@ class EventIntake:
                 raise MalformedInput(f"events[{position}]: {exc}") from exc
         keys = [self._actor_key(tenant, item["event"], position) for position, item in enumerate(items)]
         claims = [claim_of(item["event"]) for item in items]
-        # one walk per claim; the event (claim + signature string + server strings) inherits the answer
-        fast = [fast_path_safe(claim) for claim in claims]
-        hashes = [claim_hash(claim, known_fast=f) for claim, f in zip(claims, fast, strict=True)]
-        digest = self._check_signatures(tenant, items, claims, hashes, keys, attestation)
-        server_fields = {"received_at": received_at} | ({"attestation": digest.hex()} if digest else {})
-        received = (server_fields, parse_rfc3339(received_at, "received_at"))
-        prepared = [self._prepare_one(tenant, item, digest_, key, received, fast_)
-                    for item, digest_, key, fast_ in zip(items, hashes, keys, fast, strict=True)]
-        return Submission(prepared, attestation, digest)
+        # one canonical form per claim: hashed, verified, and spliced into the leaf (ledger.events.leaf_parts)
+        canonical_claims = [canonical(claim) for claim in claims]
+        hashes = [sm3(canonical_claim) for canonical_claim in canonical_claims]
+        digest = self._check_signatures(tenant, items, claims, canonical_claims, hashes, keys, attestation)
+        received = (received_at, digest.hex() if digest else None, parse_rfc3339(received_at, "received_at"))
+        prepared = [self._prepare_one(tenant, item, digest_, key, received, canonical_claim)
+                    for item, digest_, key, canonical_claim in zip(items, hashes, keys, canonical_claims, strict=True)]
+        return prepared, attestation, digest
 
     def _split(self, body: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         if not isinstance(body, dict) or not isinstance(body.get("events"), list) or set(body) - {"events", "attestation"}:
@@ -109,9 +114,10 @@ class EventIntake:
         return key
 
     def _check_signatures(self, tenant: str, items: list[dict[str, Any]], claims: list[dict[str, Any]],
-                          hashes: list[bytes], keys: list[ActorKey], attestation: dict[str, Any] | None) -> bytes | None:
+                          canonical_claims: list[bytes], hashes: list[bytes], keys: list[ActorKey],
+                          attestation: dict[str, Any] | None) -> bytes | None:
         if attestation is None:
-            self._verify_each(items, claims, keys)
+            self._verify_each(items, claims, canonical_claims, keys)
             return None
         if not isinstance(attestation, dict) or attestation.get("tenant") != tenant:
             raise MalformedInput(f"attestation must be an object for tenant {tenant!r}")
@@ -122,16 +128,17 @@ class EventIntake:
         check_attestation(attestation, hashes, keys[0].public)
         return attestation_digest(attestation)
 
-    def _verify_each(self, items: list[dict[str, Any]], claims: list[dict[str, Any]], keys: list[ActorKey]) -> None:
-        for position, (item, claim, key) in enumerate(zip(items, claims, keys, strict=True)):
+    def _verify_each(self, items: list[dict[str, Any]], claims: list[dict[str, Any]], canonical_claims: list[bytes],
+                     keys: list[ActorKey]) -> None:
+        for position, (item, claim, message, key) in enumerate(zip(items, claims, canonical_claims, keys, strict=True)):
             try:
-                verify_event_signature(claim, item["event"].get("signature"), key.public)
+                verify_event_signature(claim, item["event"].get("signature"), key.public, canonical_claim=message)
             except InvalidSignature as exc:
                 raise InvalidSignature(f"events[{position}]: {exc}") from exc
 
     def _prepare_one(self, tenant: str, item: dict[str, Any], claim_digest: bytes, key: ActorKey,
-                     received: tuple[dict[str, str], datetime], fast: bool) -> PreparedEvent:
-        server_fields, received_time = received
+                     received: tuple[str, str | None, datetime], canonical_claim: bytes) -> PackedEvent:
+        received_at, attestation_hex, received_time = received
         event = item["event"]
         salt = check_commitment(event, item["salt"], item["payload"])
         context = f"{tenant}|{event['event_id']}".encode()
@@ -139,12 +146,33 @@ class EventIntake:
         sealed, wrapped = seal(self._wrapper, tenant, plaintext, context=context)
         occurred = parse_rfc3339(event["occurred_at"], "occurred_at")
         flags = clock_flags(occurred, received_time, max_skew=self._max_skew, max_age=self._max_age)
-        if event["kind"] == "detector.reading" and received_time - occurred > self._max_delay:
-            flags.append("received_late")  # relayed late (a gateway's outbox was offline): kept, and said so
-        return PreparedEvent(
-            event_id=event["event_id"], tenant=tenant, kind=event["kind"], permit=event["subject"].get("permit"),
-            key_id=key.key_id, claim_hash=claim_digest, leaf=leaf_template(event | server_fields, known_fast=fast),
-            payload_sealed=sealed, payload_key=wrapped, received_at=server_fields["received_at"], flags=tuple(flags))
+        observed = None
+        if event["kind"] == "detector.reading":
+            if received_time - occurred > self._max_delay:
+                flags.append("received_late")  # relayed late (a gateway's outbox was offline): kept, and said so
+            if event["subject"].get("permit") is not None and event["actor"]["type"] != "service":
+                # decided here, where the plaintext is (services.monitored); a service-signed one gets the full check
+                observed = read_values(item["payload"])
+        head, tail = leaf_parts(canonical_claim, received_at=received_at, signature=event.get("signature"),
+                                attestation=attestation_hex)
+        return (event["event_id"], tenant, event["kind"], event["subject"].get("permit"), key.key_id, claim_digest,
+                head, tail, sealed, wrapped, received_at, tuple(flags), observed)
+
+
+PackedEvent = tuple[str, str, str, "str | None", str, bytes, bytes, bytes, bytes, bytes, str, tuple[str, ...], object]
+"""A ``PreparedEvent`` as plain values, in field order with the leaf as head and tail: what a worker
+process pickles back (several times cheaper to pickle and unpickle than the objects)."""
+PackedSubmission = tuple[list[PackedEvent], "dict[str, Any] | None", "bytes | None"]
+"""A ``Submission`` as (events, attestation, attestation digest)."""
+
+
+def unpack_submission(packed: PackedSubmission) -> Submission:
+    """The ``Submission`` of what ``EventIntake.prepare_packed`` returned."""
+    events, attestation, digest = packed
+    return Submission([PreparedEvent(e, t, kind, permit, key, claim, LeafTemplate(head, tail), sealed, wrapped, at,
+                                     flags, observed)
+                       for e, t, kind, permit, key, claim, head, tail, sealed, wrapped, at, flags, observed in events],
+                      attestation, digest)
 
 
 def _stored_payload(payload: Any, salt: bytes) -> bytes:
@@ -203,9 +231,9 @@ def _start_worker(server: int, database_url: str, master_key: bytes, max_batch: 
     _worker_intake = EventIntake(keys, LocalKeyWrapper(master_key), max_batch=max_batch)
 
 
-def _prepare_in_worker(tenant: str, body: bytes) -> Submission:
+def _prepare_in_worker(tenant: str, body: bytes) -> PackedSubmission:
     assert _worker_intake is not None, "intake worker was not initialised"
-    return _worker_intake.prepare(tenant, parse_body(body))
+    return _worker_intake.prepare_packed(tenant, parse_body(body))
 
 
 class IntakePool:
@@ -222,7 +250,7 @@ class IntakePool:
         """Check and seal a request body for ``tenant``; raises what ``EventIntake.prepare`` raises."""
         if self._pool is None:
             return await asyncio.to_thread(lambda: self.local.prepare(tenant, parse_body(body)))
-        return await asyncio.wrap_future(self._pool.submit(_prepare_in_worker, tenant, body))
+        return unpack_submission(await asyncio.wrap_future(self._pool.submit(_prepare_in_worker, tenant, body)))
 
     def close(self) -> None:
         """Stop the worker processes."""

@@ -16,7 +16,7 @@ from typing import Any
 from evidence_api.services.catalog import SUB_TYPES, certificate_state
 from evidence_api.services.errors import RuleViolation
 from evidence_api.services.geo import distance_m, inside_geofence
-from evidence_api.services.permit_model import GasTest, PermitContent
+from evidence_api.services.permit_model import GasReadings, GasTest, PermitContent
 from evidence_api.services.rules import GasRule, LevelRule, PhotoRequirement, Rules
 from ledger.errors import MalformedInput
 
@@ -34,6 +34,7 @@ __all__ = [
     "check_window",
     "days_of",
     "gas_failures",
+    "reading_failures",
     "required_operation",
     "upgrade_reasons",
 ]
@@ -316,7 +317,13 @@ def gas_failures(test: GasTest, content: PermitContent, gas: GasRule | None, rul
     Combustible gas: ≤ 0.5 %vol when the medium's LEL ≥ 4 %, else ≤ 0.2 %vol (the stricter one when the
     permit names no LEL); oxygen within the level's range; each toxic gas within the tenant's limit.
     """
-    readings, failures = test.readings, []
+    return reading_failures(test.readings, content, gas, rules)
+
+
+def reading_failures(readings: GasReadings, content: PermitContent, gas: GasRule | None, rules: Rules) -> list[str]:
+    """What in the values of one sample breaks the limits of this permit (``gas_failures`` without the
+    sample's time and place: the intake worker sends only the values of a detector reading)."""
+    failures: list[str] = []
     lel = content.combustible_lel_pct
     limit = (rules.combustible_limit_high_lel_pct_vol if lel is not None and lel >= rules.combustible_lel_threshold_pct
              else rules.combustible_limit_low_lel_pct_vol)

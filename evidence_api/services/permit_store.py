@@ -4,6 +4,7 @@ width, so the window queries compare by string order)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -16,7 +17,7 @@ from evidence_api.services.permit_model import Permit
 from ledger.clock import rfc3339
 from ledger.errors import StorageError
 
-__all__ = ["NOTIFY", "load_permit", "notice", "store_permit"]
+__all__ = ["NOTIFY", "load_permit", "load_permits", "notice", "store_permit"]
 
 NOTIFY = frozenset({"permit.suspended", "permit.expired", "alarm.raised", "permit.rejected", "permit.approved"})
 """Permit event kinds that notify the permit's parties."""
@@ -34,6 +35,17 @@ def load_permit(engine: Engine | Connection, tenant: str, permit_id: str) -> Per
     if row is None:
         return None
     return Permit.from_json(orjson.loads(row.doc) | {"version": row.version})
+
+
+def load_permits(conn: Connection, tenant: str, permit_ids: Iterable[str]) -> dict[str, Permit]:
+    """The projected permits of ``tenant`` among ``permit_ids`` (absent ones are left out), in one query per
+    500 ids."""
+    p, ids, found = db.permits.c, sorted(set(permit_ids)), {}
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(select(p.id, p.doc, p.version).where(p.tenant == tenant, p.id.in_(ids[start:start + 500])))
+        for row in rows:
+            found[row.id] = Permit.from_json(orjson.loads(row.doc) | {"version": row.version})
+    return found
 
 
 def store_permit(conn: Connection, tenant: str, permit: Permit, previous_version: int, updated_at: str, *,

@@ -32,9 +32,10 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from evidence_api import db
 from evidence_api.services import permits
+from evidence_api.services.monitored import MonitoredPermits
 from evidence_api.services.notify import enqueue
 from evidence_api.services.permit_model import Permit
-from evidence_api.services.permit_store import load_permit, notice, store_permit
+from evidence_api.services.permit_store import load_permit, load_permits, notice, store_permit
 from evidence_api.services.rules import Rules
 from ledger.clock import Clock
 from ledger.database import begin_write
@@ -83,6 +84,9 @@ class Projector:
         self._service_key_id, self._clock, self._page = service_key_id, clock, page
         self._lock = threading.RLock()
         self._replaying = False
+        self.monitored = MonitoredPermits()
+        """The permits in a field state, in step with this projection (``services.monitored``)."""
+        self.monitored.load(engine)
 
     # -- running -----------------------------------------------------------------------------------
     def catch_up(self, until: int | None = None) -> int:
@@ -109,16 +113,18 @@ class Projector:
         notification queue is kept as it is and nothing is queued again (those notifications went out, or
         are still queued, the first time)."""
         with self._lock:
-            with self._engine.begin() as conn:
-                for table in (db.permit_workers, db.permits, db.certificate_warnings, db.certificates,
-                              db.projection_failures, db.projection_cursors):
-                    conn.execute(delete(table))
-            _log.warning("projections emptied; folding the log again from leaf 0")
-            self._replaying = True
+            self.monitored.begin_rebuild()
             try:
+                with self._engine.begin() as conn:
+                    for table in (db.permit_workers, db.permits, db.certificate_warnings, db.certificates,
+                                  db.projection_failures, db.projection_cursors):
+                        conn.execute(delete(table))
+                _log.warning("projections emptied; folding the log again from leaf 0")
+                self._replaying = True
                 return self.catch_up()
             finally:
                 self._replaying = False
+                self.monitored.end_rebuild(self._engine)  # whatever happened, as the projection now is
 
     def status(self) -> ProjectionStatus:
         """The cursor, the log's size and every event the projection could not fold."""
@@ -148,9 +154,11 @@ class Projector:
         with begin_write(self._engine) as conn:  # the write lock first: the page reads, then writes
             page = _Page(conn)
             self._load_stopped(page)
+            self._load_permits(page, events)
             for event in events:
                 self._fold_isolated(page, event)
             self._save_cursor(conn, events[-1].leaf_index)
+        self.monitored.apply(page.permits, page.stopped)  # committed: the watched permits follow
         return events[-1].leaf_index
 
     def _load_stopped(self, page: _Page) -> None:
@@ -158,6 +166,26 @@ class Projector:
         rows = page.conn.execute(select(f.tenant, f.permit, f.leaf_index).where(f.permit.is_not(None))).all()
         for tenant, permit_id, leaf in rows:
             page.stopped.setdefault((tenant, permit_id), leaf)
+
+    def _load_permits(self, page: _Page, events: list[LoggedEvent]) -> None:
+        """The page's permits in one query per tenant (None: not a permit the workflow runs)."""
+        wanted: dict[str, set[str]] = {}
+        for event in events:
+            if event.permit is not None:
+                wanted.setdefault(event.tenant, set()).add(event.permit)
+        for tenant, ids in wanted.items():
+            found = load_permits(page.conn, tenant, ids)
+            page.permits.update({(tenant, i): found.get(i) for i in ids})
+
+    def _nothing_to_fold(self, page: _Page, event: LoggedEvent) -> bool:
+        """Whether folding ``event`` would change nothing (no savepoint for it then): an event of no permit
+        that is not the service's certificate event, or an observation of a permit the workflow does not run."""
+        if event.kind in _CERTIFICATE_KINDS and event.key_id == self._service_key_id:
+            return False
+        if event.permit is None:
+            return True
+        key = (event.tenant, event.permit)
+        return key in page.permits and page.permits[key] is None and event.kind != "permit.drafted"
 
     def _save_cursor(self, conn: Connection, leaf_index: int) -> None:
         c = db.projection_cursors.c
@@ -170,6 +198,8 @@ class Projector:
         key = (event.tenant, event.permit) if event.permit is not None else None
         if key is not None and key in page.stopped:
             self._record(page, event, f"not applied: the permit's projection stopped at leaf {page.stopped[key]}")
+            return
+        if self._nothing_to_fold(page, event):
             return
         savepoint = page.conn.begin_nested()
         try:

@@ -26,9 +26,11 @@ from sqlalchemy import Engine, select
 from evidence_api import db
 from evidence_api.services import permits
 from evidence_api.services.errors import Conflict, Forbidden, NotFound
+from evidence_api.services.monitored import values_readings
 from evidence_api.services.people import Organisation
 from evidence_api.services.permit_facts import load_facts
 from evidence_api.services.permit_model import Permit
+from evidence_api.services.permit_rules import reading_failures
 from evidence_api.services.permit_store import load_permit
 from evidence_api.services.projector import Projector
 from evidence_api.services.recorder import Recorder
@@ -41,6 +43,8 @@ from ledger.log import PreparedEvent, Receipt, Submission
 __all__ = ["ActionResult", "Workflow", "check_item", "draft_id"]
 
 _log = logging.getLogger(__name__)
+
+_FULL, _WATCHED = object(), object()  # verdicts of ``Workflow._verdict``
 
 ActionResult = tuple[Permit, list[Receipt]]
 """The permit after an action, and the receipts of the action and its follow-ups."""
@@ -224,16 +228,63 @@ class Workflow:
             self.refuse_bypass(tenant, submission.events)
             return self._recorder.append(submission)
 
-    def observe_logged(self, tenant: str, logged: Sequence[PreparedEvent]) -> None:
-        """Evaluate the detector readings among events just logged by ``POST /v1/events``, per permit."""
-        by_permit: dict[str, list[tuple[PreparedEvent, dict[str, Any], Any]]] = defaultdict(list)
+    def observe_logged(self, tenant: str, logged: Sequence[PreparedEvent], *, until: int | None = None) -> None:
+        """Evaluate the detector readings among events just logged by ``POST /v1/events`` (the last of them at
+        leaf ``until``), per permit.
+
+        Decided from memory first (``services.monitored``): a reading for a permit not in a field state costs
+        nothing, one within its permit's limits a few comparisons (and the projector folds it before the answer,
+        so the permit's document shows it, as before). A reading that may change its permit (out of limits), or
+        whose permit is in flux (an action holds its lock, its projection stopped or is being rebuilt, or the
+        intake sent no values; or that is not a gas test, on a watched permit) takes the full check: opened, and
+        decided on the projection.
+        """
+        by_permit: dict[str, list[PreparedEvent]] = defaultdict(list)
+        watched = False
         for p in logged:
-            if p.kind == "detector.reading" and p.permit is not None:
-                context = f"{tenant}|{p.event_id}".encode()
-                opened = orjson.loads(open_sealed(self._wrapper, tenant, p.payload_sealed, p.payload_key, context=context))
-                by_permit[p.permit].append((p, orjson.loads(p.leaf.fill(None)), opened["payload"]))
-        for permit_id, readings in by_permit.items():
-            self._observe(tenant, permit_id, readings)
+            if p.kind != "detector.reading" or p.permit is None:
+                continue
+            verdict = self._verdict(tenant, p.permit, p)
+            if verdict is _FULL:
+                by_permit[p.permit].append(p)
+            watched = watched or verdict is _WATCHED
+        for permit_id, prepared in by_permit.items():
+            self._observe(tenant, permit_id, [self._opened(tenant, p) for p in prepared])
+        if watched and not by_permit:
+            self._projector.catch_up(until=until)
+
+    def _verdict(self, tenant: str, permit_id: str, reading: PreparedEvent) -> object:
+        """``_FULL`` if ``reading`` may raise an alarm on its permit (or that cannot be told from memory),
+        ``_WATCHED`` if its permit is watched and the reading within limits, else None."""
+        key, monitored = (tenant, permit_id), self._projector.monitored
+        if reading.observed is None or not monitored.settled(key) or self._busy(key):
+            return _FULL
+        content = monitored.content(key)
+        if content is None:
+            return None  # not in a field state: a reading there changes nothing
+        if isinstance(reading.observed, str):
+            return _FULL  # not a gas test: the full check says why in the log, as it always did
+        try:
+            rules = self._org.rules(tenant)
+            if rules.photo_steps.get("detector.reading"):
+                return _FULL  # a photo rule on readings: the full check decides (and refuses) as it always did
+            gas = rules.level(content.type, content.level).gas
+            failures = reading_failures(values_readings(reading.observed), content, gas, rules)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - anything unexpected here: let the full check decide and report it
+            return _FULL
+        return _FULL if failures else _WATCHED
+
+    def _busy(self, key: tuple[str, str]) -> bool:
+        """Whether an action on the permit is under way (its events may be logged and not yet projected)."""
+        with self._guard:
+            lock = self._locks.get(key)
+        return lock is not None and lock.locked()
+
+    def _opened(self, tenant: str, p: PreparedEvent) -> tuple[PreparedEvent, dict[str, Any], Any]:
+        """A logged reading with its event as logged and its payload, opened for the full check."""
+        context = f"{tenant}|{p.event_id}".encode()
+        opened = orjson.loads(open_sealed(self._wrapper, tenant, p.payload_sealed, p.payload_key, context=context))
+        return p, orjson.loads(p.leaf.fill(None)), opened["payload"]
 
     def _observe(self, tenant: str, permit_id: str, readings: Sequence[tuple[PreparedEvent, dict[str, Any], Any]]) -> None:
         """Evaluate detector readings already in the log for ``permit_id``: a reading out of limits suspends

@@ -11,9 +11,20 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from gmssl import sm2 as pure_sm2
 from gmssl import sm3 as pure_sm3  # noqa: F401  (gmssl's sm2 needs it imported)
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.errors import InvalidSignature, KeyMaterialError, MalformedInput
-from ledger.sm import SM2PrivateKey, SM2PublicKey, sm3, sm4_gcm_decrypt, sm4_gcm_encrypt
+from ledger.sm import (
+    SM2PrivateKey,
+    SM2PublicKey,
+    reference_sm3,
+    reference_sm4_gcm_encrypt,
+    sm3,
+    sm4_gcm_decrypt,
+    sm4_gcm_encrypt,
+    sm4_gcm_encrypt_with_nonce,
+)
 
 
 def test_sm3_standard_vector_abc() -> None:
@@ -36,6 +47,43 @@ def test_sm4_standard_vector_million_rounds() -> None:
     for _ in range(1_000_000):
         block = encryptor.update(block)
     assert block.hex() == "595298c7c6fd271f0402f804c33d3f66"
+
+
+def test_sm4_gcm_rfc8998_vector() -> None:
+    # RFC 8998 appendix A.1 (SM4-GCM)
+    key, nonce = bytes.fromhex("0123456789abcdeffedcba9876543210"), bytes.fromhex("00001234567800000000abcd")
+    aad = bytes.fromhex("feedfacedeadbeeffeedfacedeadbeefabaddad2")
+    plain = bytes.fromhex("".join(c * 16 for c in "abcdefea"))
+    want = ("17f399f08c67d5ee19d0dc9969c4bb7d5fd46fd3756489069157b282bb200735d82710ca5c22f0ccfa7cbf93d496ac15"
+            "a56834cbcf98c397b4024a2691233b8d" + "83de3541e4c2b58177e065a9bf7b62ec")
+    for seal in (sm4_gcm_encrypt_with_nonce, reference_sm4_gcm_encrypt):
+        assert seal(key, nonce, plain, aad=aad).hex() == nonce.hex() + want
+    assert sm4_gcm_decrypt(key, nonce + bytes.fromhex(want), aad=aad) == plain
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.binary(min_size=16, max_size=16), nonce=st.binary(min_size=12, max_size=12),
+       plain=st.binary(max_size=2000), aad=st.binary(max_size=100))
+def test_sm4_gcm_same_bytes_as_reference(key: bytes, nonce: bytes, plain: bytes, aad: bytes) -> None:
+    sealed = sm4_gcm_encrypt_with_nonce(key, nonce, plain, aad=aad)
+    assert sealed == reference_sm4_gcm_encrypt(key, nonce, plain, aad=aad)
+    assert sm4_gcm_decrypt(key, sealed, aad=aad) == plain
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=5000))
+def test_sm3_same_digest_as_reference(data: bytes) -> None:
+    assert sm3(data) == reference_sm3(data) == sm3(bytearray(data)) == sm3(memoryview(data))  # type: ignore[arg-type]
+
+
+def test_sm4_gcm_fresh_nonce_each_call() -> None:
+    key = bytes(16)
+    assert len({sm4_gcm_encrypt(key, b"same")[:12] for _ in range(50)}) == 50
+
+
+def test_sm4_gcm_bad_key_refused_as_before() -> None:
+    with pytest.raises(ValueError, match="key size"):
+        sm4_gcm_encrypt(bytes(15), b"x")
 
 
 def test_sm4_gcm_round_trip_and_tamper() -> None:
