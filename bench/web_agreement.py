@@ -1,8 +1,9 @@
 """The full agreement run of the two verifiers (issue 11): ≥ 10,000 mutations of real packs (the pack
-engineer's generator, ``tests/tamper``), each verified by the Python verifier and by verify.html's core on
-Node; every one must get the same reason class from both (and the same file, for the classes that name one,
-or the same assurance, for a pack both accept), and every untampered pack must be accepted by both. The packs
-carry trusted time: the real test TSA and two real witnesses are started for the run.
+engineer's generator, ``tests/tamper``, over three packs of a fresh world and the captured two-chain pack), each
+verified by the Python verifier and by verify.html's core on Node; every one must get the same reason class from
+both (and the same file, for the classes that name one, or the same assurance, for a pack both accept), and every
+untampered pack must be accepted by both. The fresh world's packs carry trusted time: the real test TSA and two
+real witnesses are started for the run.
 
 Run: .venv/bin/python -m bench.web_agreement [flips per file, default 140]
 Prints counts per reason class, every disagreement, and the time per verification on each side (the
@@ -43,15 +44,15 @@ def main(flips_per_file: int = 140) -> int:
     """Run every mutation through both verifiers; return 0 when they agree on all and accept the real packs."""
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
-        real = build_real_packs(scratch / "world", keyframes=3, timed=True)
+        real = build_real_packs(scratch / "world", keyframes=3, timed=True, chain=True)
         trust = scratch / "trust-root.json"
         trust.write_text(real.trust_root_json, encoding="utf-8")
         files, wants, classes = [], [], Counter[str]()
         python_seconds = 0.0
-        for source in real.sources:
+        for source, assurance in zip(real.sources, real.assurances, strict=True):
             files.append(scratch / f"valid-{source.name}.zip")
             files[-1].write_bytes(source.data)
-            wants.append((f"valid/{source.name}", (None, real.assurance)))
+            wants.append((f"valid/{source.name}", (None, assurance)))
         for n, mutation in enumerate(mutations(real.sources, flips_per_file=flips_per_file)):
             files.append(scratch / f"{n:05d}.zip")
             files[-1].write_bytes(mutation.data)

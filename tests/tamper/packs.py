@@ -11,14 +11,16 @@ Families (docs/formats.md, "Verification order"):
   catches any change of up to 32 bits), anything else → ``zip``;
 - files removed, added (valid and hostile names), swapped between packs, and manifests from other packs;
 - a lying service (manifest re-signed with the real log key after a change): events reordered or dropped,
-  proofs for other leaves, an older checkpoint, payloads, keys, media and receipts changed;
+  proofs for other leaves, an older checkpoint, payloads, keys, media and receipts changed (the Fabric and EVM
+  receipts of a chain pack too: ``tests/tamper/chain.py``);
 - manifests and checkpoints re-signed with other keys;
 - receipts of packs with trusted time (``PackSource.timed``), re-signed so that only the receipt check can
   catch them: RFC 3161 tokens with bytes flipped, of another checkpoint, from an untrusted TSA (all
   ``anchor-rfc3161``); cosignatures of another checkpoint, with another timestamp or flipped bytes
   (``anchor-witness``); and what is not a forgery but an absence, which both verifiers must accept at the
   lower assurance (``reason`` "accepted", ``assurance`` set): a cosignature by a key the trust root does not
-  name, one witness's receipt dropped or doubled (below the quorum), an informative field changed.
+  name, one witness's receipt dropped or doubled (below the quorum), an informative field changed
+  (``tests/tamper/receipts.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from evidence_api.services.pack_zip import write_pack_zip
 from ledger.canonical import canonical
 from ledger.cosignature import CosignerKey
 from ledger.sm import Signer, sm3
+from tests.tamper.chain import chain_anchor_changes
 from tests.tamper.zipraw import entries_of, layout, raw_zip
 
 __all__ = ["ACCEPTED", "Mutation", "PackSource", "TimedExtras", "mutations", "resign"]
@@ -124,6 +127,8 @@ def _files(source: PackSource, other: PackSource) -> Iterator[Mutation]:
                        "manifest" if path == "manifest.json" else "missing-file",
                        None if path == "manifest.json" else path)
     for path in ("payloads/999999.json", "media/extra/0.jpg", "anchors/fabric.json", "zz-notes.txt"):
+        if path in files:  # a chain pack has its own anchors/fabric.json
+            continue
         yield Mutation(f"{source.name}/added-{path}", write_pack_zip({**files, path: b"{}"}), "extra-file", path)
     for name, entries in _hostile(files):
         yield Mutation(f"{source.name}/hostile-{name}", raw_zip(entries), "zip")
@@ -200,6 +205,7 @@ def _semantic_changes(source: PackSource, files: dict[str, bytes]) -> Iterator[t
     yield from _key_changes(files, source)
     yield from _media_changes(files)
     yield from _anchor_changes(files)
+    yield from chain_anchor_changes(files)
     yield "scope-other-permit", lambda f: _scope_edit, "scope"
     yield "events-not-parsable", _set("events.jsonl", files["events.jsonl"] + b"{\n"), "malformed"
     yield "digest-wrong", lambda f: _digest_edit, "manifest"

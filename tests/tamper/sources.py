@@ -1,7 +1,8 @@
 """Real packs to tamper with: one world, three scopes (a permit pinned to an older checkpoint with a later
-anchor, a permit at its anchored checkpoint, a worker's history), and the keys the mutations need. With
-``timed``, the world also timestamps its checkpoints at the real test TSA and has them cosigned by two real
-witnesses, so every pack carries ``rfc3161`` and ``witness`` receipts (assurance ``signed+tsa+witnessed``)."""
+anchor, a permit at its anchored checkpoint, a worker's history), optionally the captured two-chain pack
+(Fabric and EVM receipts), and the keys the mutations need. With ``timed``, the world also timestamps its
+checkpoints at the real test TSA and has them cosigned by two real witnesses, so every pack of the world carries
+``rfc3161`` and ``witness`` receipts (assurance ``signed+tsa+witnessed``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from ledger.sm import Signer, SM2PrivateKey
 from ledger.witnesses import WitnessCollector
+from tests.tamper.chain import chain_source, merged_trust_root
 from tests.tamper.packs import PackSource, TimedExtras
 from tests.tamper.timed import TSA_NAME, TimedServices, start_timed_services, untrusted_token
 from tests.vectors.pack_world import ORIGIN, TENANT, World, open_world, permit_story
@@ -23,11 +25,11 @@ __all__ = ["RealPacks", "build_real_packs"]
 
 @dataclass(frozen=True)
 class RealPacks:
-    """The sources, the trust root that accepts them (as JSON text), and the assurance they verify at."""
+    """The sources, the trust root that accepts them (as JSON text), and the assurance each verifies at."""
 
     sources: list[PackSource]
     trust_root_json: str
-    assurance: str = "signed"
+    assurances: tuple[str, ...]
 
     @property
     def trust_root(self) -> TrustRoot:
@@ -51,9 +53,10 @@ def _services(root: Path, signer: Signer, timed: bool) -> Iterator[TimedServices
 
 
 def build_real_packs(root: Path, *, keyframes: int = 2, pdf: bool = False, small_viewer: bool = False,
-                     timed: bool = False) -> RealPacks:
+                     timed: bool = False, chain: bool = False) -> RealPacks:
     """Build the three packs in a fresh world under ``root`` (``small_viewer``: a placeholder verify.html;
-    ``timed``: with a real TSA and two real witnesses, started here and stopped before returning)."""
+    ``timed``: with a real TSA and two real witnesses, started here and stopped before returning); ``chain``
+    adds the captured two-chain pack (Fabric and EVM receipts) and its chains to the trust root."""
     key = SM2PrivateKey.generate()
     signer = Signer.from_private_key(key)
     with ExitStack() as stack:
@@ -83,13 +86,23 @@ def build_real_packs(root: Path, *, keyframes: int = 2, pdf: bool = False, small
         stranger = Signer.from_private_key(SM2PrivateKey.generate())
         sources = [PackSource(name, pack.data, signer, stranger, (older.checkpoint.tree_size, older.text), extras)
                    for name, pack in zip(("permit-pinned", "permit", "worker"), packs, strict=True)]
-    if services is None:
-        return RealPacks(sources, TrustRoot.for_log(ORIGIN, signer.public.to_pem()).to_json())
-    root_json = TrustRoot.for_log(ORIGIN, signer.public.to_pem(), timestamp_authorities=[(TSA_NAME, [services.tsa_root_pem])],
-                                  witnesses=[(w.name, pem) for w, pem in zip(services.witnesses, services.witness_pems,
-                                                                             strict=True)],
-                                  quorum=len(services.witnesses)).to_json()
-    return RealPacks(sources, root_json, "signed+tsa+witnessed")
+    trust_root, level = TrustRoot.for_log(ORIGIN, signer.public.to_pem()).to_json(), "signed"
+    if services is not None:
+        trust_root, level = _timed_root(signer, services), "signed+tsa+witnessed"
+    assurances = tuple(level for _ in sources)
+    if chain:
+        two_chain, chain_root = chain_source()
+        sources.append(two_chain)
+        trust_root, assurances = merged_trust_root(trust_root, chain_root), (*assurances, "dual-chain")
+    return RealPacks(sources, trust_root, assurances)
+
+
+def _timed_root(signer: Signer, services: TimedServices) -> str:
+    """The trust root naming the log key, the TSA's root and both witnesses (quorum 2)."""
+    return TrustRoot.for_log(ORIGIN, signer.public.to_pem(), timestamp_authorities=[(TSA_NAME, [services.tsa_root_pem])],
+                             witnesses=[(w.name, pem) for w, pem in zip(services.witnesses, services.witness_pems,
+                                                                        strict=True)],
+                             quorum=len(services.witnesses)).to_json()
 
 
 def _extras(world: World, services: TimedServices, collector: WitnessCollector, older: int) -> TimedExtras:

@@ -1,7 +1,7 @@
 """A bounded sample of the tamper suite (bench/tamper_packs.py runs it in full): real packs with trusted time
 (the real test TSA and two real witnesses), every family of mutation, each refused with its expected reason
 class or, for an absence of trust (a cosignature that does not count), accepted at the lower assurance; the
-untampered packs accepted at ``signed+tsa+witnessed``."""
+untampered packs accepted at ``signed+tsa+witnessed`` (and the captured two-chain pack at ``dual-chain``)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,14 @@ pytestmark = [pytest.mark.tsa, pytest.mark.witness]
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> RealPacks:
-    return build_real_packs(Path(tmp_path_factory.mktemp("packs")), timed=True)
+    return build_real_packs(Path(tmp_path_factory.mktemp("packs")), timed=True, chain=True)
 
 
 def test_untampered_packs_are_accepted(real: RealPacks) -> None:
-    for source in real.sources:
+    for source, assurance in zip(real.sources, real.assurances, strict=True):
         report = verify_pack(source.data, trust_root=real.trust_root)
-        assert report.valid and report.assurance == "signed+tsa+witnessed"
+        assert report.valid and report.assurance == assurance
+    assert set(real.assurances) == {"signed+tsa+witnessed", "dual-chain"}
 
 
 def test_pack_mutations_sample_each_refused_with_its_reason(real: RealPacks) -> None:
@@ -45,4 +46,4 @@ def test_pack_mutations_sample_each_refused_with_its_reason(real: RealPacks) -> 
     assert not wrong, wrong[:10]
     assert sum(seen.values()) > 500
     assert set(REASON_CLASSES) - {"unreadable", "untrusted-log"} <= set(seen) | {"unreadable"}
-    assert {"anchor-local", "anchor-rfc3161", "anchor-witness", ACCEPTED} <= set(seen)
+    assert {"anchor-local", "anchor-fabric", "anchor-evm", "anchor-rfc3161", "anchor-witness", ACCEPTED} <= set(seen)

@@ -1,9 +1,10 @@
 """Both verifiers agree (issue 11, "Two verifiers that must agree"): the pack engineer's mutation generator
 (``tests/tamper``) over real packs, a bounded sample; the Node core of verify.html gives every mutation the
 reason class the Python verifier gives (and the file, for the classes that name one), and accepts every
-untampered pack. The packs carry trusted time (the real test TSA and two real witnesses), so the browser's
-RFC 3161 and cosignature checks are held to the command line's verdicts too, assurance included. The full run
-(≥ 10,000 mutations) is ``bench/web_agreement.py``.
+untampered pack, the two-chain pack's Fabric and EVM receipts included. The packs of the fresh world carry
+trusted time (the real test TSA and two real witnesses), so the browser's RFC 3161 and cosignature checks are
+held to the command line's verdicts too, assurance included. The full run (≥ 10,000 mutations) is
+``bench/web_agreement.py``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ pytestmark = [pytest.mark.tsa, pytest.mark.witness]
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> RealPacks:
-    """Three real packs (permit pinned to an older checkpoint, permit, worker) and their trust root."""
-    return build_real_packs(tmp_path_factory.mktemp("world"), timed=True)
+    """Three real packs with trusted time (permit pinned to an older checkpoint, permit, worker), the captured
+    two-chain pack (Fabric and EVM receipts) and their trust root."""
+    return build_real_packs(tmp_path_factory.mktemp("world"), timed=True, chain=True)
 
 
 def test_web_accepts_the_untampered_packs(real: RealPacks, tmp_path: Path) -> None:
@@ -33,7 +35,7 @@ def test_web_accepts_the_untampered_packs(real: RealPacks, tmp_path: Path) -> No
         files.append(tmp_path / f"{source.name}.zip")
         files[-1].write_bytes(source.data)
     got = node_reasons(files, trust)
-    assert [(g["valid"], g["reason"], g["assurance"]) for g in got] == [(True, None, real.assurance)] * len(real.sources)
+    assert [(g["valid"], g["reason"], g["assurance"]) for g in got] == [(True, None, a) for a in real.assurances]
 
 
 def test_web_and_python_agree_on_a_sample_of_mutations(real: RealPacks, tmp_path: Path) -> None:
@@ -49,5 +51,6 @@ def test_web_and_python_agree_on_a_sample_of_mutations(real: RealPacks, tmp_path
     got = node_reasons(files, trust)
     differ = [(name, want, node_verdict(g)) for (name, want), g in zip(wants, got, strict=True) if node_verdict(g) != want]
     assert len(got) == len(wants) > 300
+    assert {"anchor-local", "anchor-fabric", "anchor-evm", "anchor-rfc3161", "anchor-witness", None} <= \
+        {want[0] for _, want in wants}
     assert not differ, f"{len(differ)} of {len(wants)} differ (name, python, node): {differ[:5]}"
-    assert {"anchor-rfc3161", "anchor-witness", None} <= {want[0] for _, want in wants}

@@ -1,13 +1,14 @@
 // Anchor receipts of a pack (docs/formats.md, "Anchors"; step 20), one checker per receipt kind the browser
-// can check offline: `local` (the journal entry, signed with the log key), `rfc3161` and `witness`
-// (trustedtime.js). A checker returns its outcome or a promise of it (WebCrypto is asynchronous). Every other
-// kind is listed as "not checked in the browser" and gives no assurance: the browser never claims a level it
-// did not verify.
+// can check offline: `local` (the journal entry, signed with the log key), `fabric` and `evm` (chainanchors.js),
+// `rfc3161` and `witness` (trustedtime.js). A checker returns its outcome or a promise of it (WebCrypto is
+// asynchronous). Any other kind is listed as "not checked" and gives no assurance: the browser never claims a
+// level it did not verify.
 import { VerifierError, MalformedInput } from "./errors.js";
 import { PackError } from "./reasons.js";
 import { toHex } from "./bytes.js";
 import { JournalEntry, verifyJournalEntry } from "./anchors.js";
 import { checkRfc3161, checkWitness } from "./trustedtime.js";
+import { checkEvm, checkFabric } from "./chainanchors.js";
 
 function checkLocal(envelope, context) {
   const keys = new Map(context.logKeys.map((k) => [k.fingerprint, k]));
@@ -27,13 +28,10 @@ function checkLocal(envelope, context) {
 }
 
 /** Receipt checkers by "kind/version". */
-export const CHECKERS = { "local/1": checkLocal, "rfc3161/1": checkRfc3161, "witness/1": checkWitness };
-
-/** Why the browser does not check a kind (the Python CLI may: compare with `tiezheng verify`). */
-const NOT_IN_BROWSER = {
-  fabric: "Fabric receipts (block signatures against the orgs' CA certificates) are not checked in the browser; run tiezheng verify",
-  evm: "regulator-chain receipts are not checked in the browser; run tiezheng verify",
+export const CHECKERS = {
+  "local/1": checkLocal, "fabric/1": checkFabric, "evm/1": checkEvm, "rfc3161/1": checkRfc3161, "witness/1": checkWitness,
 };
+
 
 /** Step 20: check every anchors/<kind>.json a checker exists for; the others are "not checked". */
 export async function checkAnchors(content, trustRoot, logKeys) {
@@ -41,7 +39,7 @@ export async function checkAnchors(content, trustRoot, logKeys) {
   for (const envelope of [...content.anchors].sort((a, b) => (a.kind < b.kind ? -1 : 1))) {
     const checker = CHECKERS[`${envelope.kind}/${envelope.kindVersion}`];
     if (checker === undefined) {
-      const why = NOT_IN_BROWSER[envelope.kind] ?? `this verifier does not know receipt kind ${JSON.stringify(envelope.kind)} version ${envelope.kindVersion}`;
+      const why = `this verifier does not know receipt kind ${JSON.stringify(envelope.kind)} version ${envelope.kindVersion}`;
       outcomes.push({ kind: envelope.kind, status: "not checked", detail: why, receipts: [] });
       continue;
     }
@@ -65,10 +63,12 @@ function checkCovered(content, envelope) {
   }
 }
 
-/** The assurance level from the kinds this verifier verified. */
+/** The assurance level from the kinds this verifier verified: dual-chain needs one tree size and root on both chains. */
 export function assuranceOf(outcomes) {
   const verified = new Set(outcomes.filter((o) => o.status === "verified").map((o) => o.kind));
-  let level = verified.has("fabric") && verified.has("evm") ? "dual-chain" : verified.has("fabric") ? "fabric" : "signed";
+  const anchored = (kind) => new Set(outcomes.filter((o) => o.kind === kind && o.status === "verified").flatMap((o) => o.receipts.map((r) => `${r.tree_size} ${r.root_hash}`)));
+  const onFabric = anchored("fabric"), onBoth = [...anchored("evm")].some((pair) => onFabric.has(pair));
+  let level = onBoth ? "dual-chain" : onFabric.size ? "fabric" : "signed";
   if (verified.has("rfc3161")) level += "+tsa";
   if (verified.has("witness")) level += "+witnessed";
   return level;
