@@ -5,7 +5,10 @@ Two figures, p50 / p99 / max:
 - service: pending row → anchored row of the ``evm`` backend in the anchors table (prepare, send, mined,
   receipt and block evidence read; includes the anchorer's polling interval when a block is not mined at once);
 - raw: ``eth_sendRawTransaction`` → receipt available, for registry writes of a second origin sent by this
-  benchmark every 0.2 s during the same intake (polling the receipt every 5 ms).
+  benchmark every 0.2 s during the same intake (polling the receipt every 5 ms);
+- registry digest: a daily digest's hash through the staged recorder the digest job uses
+  (``DigestRecorder``: sign → send → mined → receipt and block evidence read, ``recorded``), every 0.5 s
+  during the same intake, by a third operator account (the job adds at most its polling interval).
 
 Run: .venv/bin/python -m bench.evm_anchor [--events 40000] [--block-time SECONDS] [--anchor-interval 0.2]
 Needs contracts/install.sh (anvil and solc-js). Starts its own anvil and service; stops both.
@@ -22,14 +25,14 @@ import subprocess
 import tempfile
 import threading
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from eth_account import Account
 
 import ledger.evm  # noqa: F401  (web3 imported with the recursion limit kept)
 from bench.intake import _port, batch_bodies, send, setup, start_server
-from ledger.evm import OperatorKey, Registry, Transactor, origin_hash
+from ledger.evm import DigestRecorder, OperatorKey, Registry, Transactor, origin_hash, tenant_hash
 from ledger.evm.artifact import Artifact
 from ledger.evm.registry import connect
 from ledger.sm import SM2PrivateKey
@@ -84,6 +87,22 @@ class RawWriter:
             self.latencies.append(time.monotonic() - started)
 
 
+class DigestWriter(RawWriter):
+    """Records a digest hash of a new day every ``period`` seconds and times prepare → recorded."""
+
+    def _run(self) -> None:
+        recorder, n = DigestRecorder(self.transactor), 0
+        while not self.stop.wait(self.period):
+            n += 1
+            started = time.monotonic()
+            pending = recorder.prepare(tenant_hash("bench-plant"), date(2000, 1, 1) + timedelta(days=n),
+                                       n.to_bytes(32, "big"))
+            recorder.submit(pending)
+            while recorder.status(pending) is None:
+                time.sleep(0.005)
+            self.latencies.append(time.monotonic() - started)
+
+
 def _service_latencies(database: Path) -> list[float]:
     with sqlite3.connect(database) as conn:
         rows = conn.execute("SELECT created_at, updated_at FROM anchors WHERE backend = 'evm' AND status = 'anchored'")
@@ -105,7 +124,8 @@ def run(args: argparse.Namespace) -> None:
             service_key = _funded_key(url, work / "service.key")
             registry, deployed = Registry.deploy(url, service_key, bytecode=Artifact.load(
                 work / "build" / "EvidenceRegistry.json").bytecode,
-                operators=[service_key.address, (raw_key := _funded_key(url, work / "raw.key")).address])
+                operators=[service_key.address, (raw_key := _funded_key(url, work / "raw.key")).address,
+                           (digest_key := _funded_key(url, work / "digest.key")).address])
             os.environ.update({"TIEZHENG_ANCHOR_BACKENDS": "local,evm", "TIEZHENG_EVM_RPC_URL": url,
                                "TIEZHENG_EVM_CONTRACT": deployed.contract,
                                "TIEZHENG_EVM_OPERATOR_KEY": str(work / "service.key"),
@@ -114,11 +134,13 @@ def run(args: argparse.Namespace) -> None:
             try:
                 token, actor = setup(base, SM2PrivateKey.generate())
                 bodies = batch_bodies(actor, args.events, 500)
-                raw = RawWriter(registry, raw_key)
+                raw, digests = RawWriter(registry, raw_key), DigestWriter(registry, digest_key, period=0.5)
                 raw.thread.start()
+                digests.thread.start()
                 elapsed, _ = send(base, token, bodies, 8)
-                raw.stop.set()
-                raw.thread.join()
+                for writer in (raw, digests):
+                    writer.stop.set()
+                    writer.thread.join()
                 time.sleep(2 * args.anchor_interval + (args.block_time or 0))  # the last round
             finally:
                 server.send_signal(signal.SIGINT)
@@ -129,6 +151,8 @@ def run(args: argparse.Namespace) -> None:
                   f"{date.today()} on a shared 2-core machine: noisy")
             print("  " + _percentiles("service pending → anchored", _service_latencies(work / "data" / "tiezheng.db")))
             print("  " + _percentiles("raw send → receipt", raw.latencies))
+            print("  " + _percentiles("registry digest submit → recorded", digests.latencies).replace("anchors)",
+                                                                                                    "digests)"))
         finally:
             _anvil(work / "state", anvil_port, args.block_time, "down")
 

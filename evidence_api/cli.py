@@ -58,11 +58,17 @@ def demo(
     fabric_profile: Annotated[Path, typer.Option(
         help="The Fabric network's client profile, with --fabric.", envvar="TIEZHENG_FABRIC_PROFILE",
     )] = Path(".tiezheng/services/fabric/network.json"),
+    dual_chain: Annotated[bool, typer.Option(
+        "--dual-chain", envvar="TIEZHENG_DEMO_DUAL_CHAIN",
+        help="As --fabric, and also anchor on a regulator chain of its own (anvil); the next morning's digest "
+             "then verifies as dual-chain.",
+    )] = False,
 ) -> None:
     """Start the service on the embedded default, log a hot-work permit's evidence, export and verify a bundle."""
     from evidence_api.demo import run_demo
 
-    raise typer.Exit(run_demo(data_dir=data_dir, out=out, fabric_profile=fabric_profile if fabric else None))
+    raise typer.Exit(run_demo(data_dir=data_dir, out=out, fabric_profile=fabric_profile if fabric or dual_chain
+                              else None, dual_chain=dual_chain))
 
 
 @app.command()
@@ -187,13 +193,23 @@ def digest_verify(
     previous: Annotated[Path | None, typer.Option(help="The previous day's digest file, to check the link.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show tracebacks.")] = False,
+    evm: Annotated[str | None, typer.Option(
+        "--evm", help="JSON-RPC URL of a regulator-chain node: also confirm the EVM anchor's and the registry "
+                      "record's blocks are on that chain.", metavar="URL")] = None,
+    fabric: Annotated[str | None, typer.Option(
+        help="Also compare the Fabric anchor's block with the one this live peer (host:port) serves.")] = None,
+    fabric_profile: Annotated[str | None, typer.Option(
+        help="The Fabric client profile (network.json) naming that peer and an identity to ask it as.",
+        envvar="TIEZHENG_FABRIC_PROFILE")] = None,
 ) -> None:
-    """Verify a regulator digest offline. Exit 0 valid, 1 invalid, 2 unusable input or no trust."""
+    """Verify a regulator digest offline (dual-chain when the Fabric and the EVM receipt both hold its tree).
+    Exit 0 valid, 1 invalid, 2 unusable input or no trust."""
     from verifier.digest_cli import digest_verify_command
 
     raise typer.Exit(digest_verify_command(str(digest), trust_root=trust_root,
                                            previous=str(previous) if previous else None,
-                                           json_output=json_output, verbose=verbose))
+                                           json_output=json_output, verbose=verbose, evm=evm, fabric=fabric,
+                                           fabric_profile=fabric_profile))
 
 
 @risk_app.command("verify")

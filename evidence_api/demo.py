@@ -62,9 +62,10 @@ def _free_port() -> int:
 class _Server:
     """uvicorn on a background thread, stopped (and drained) by ``stop``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.port = _free_port()
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(create_app(settings, clock=clock), host="127.0.0.1", port=self.port,
+                                log_level="warning")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
@@ -227,20 +228,22 @@ def _print_timeline(timeline: list[TimelineEntry]) -> None:
     _console.print(table)
 
 
-def _wait_for_anchor(client: ApiClient, size: int, backend: str) -> Checkpoint:
-    deadline = time.monotonic() + (60 if backend == "fabric" else 15)
+def _wait_for_anchor(client: ApiClient, size: int, backends: set[str]) -> Checkpoint:
+    """The newest checkpoint, once it covers ``size`` events and every one of ``backends`` anchored it."""
+    chain = "fabric" in backends
+    deadline = time.monotonic() + (60 if chain else 15)
     while time.monotonic() < deadline:
         try:
             checkpoint = client.checkpoint()
             anchors = client.anchors(checkpoint.tree_size).anchors if checkpoint.tree_size >= size else ()
-            if any(a["backend"] == backend for a in anchors):
+            if backends <= {a["backend"] for a in anchors}:
                 return checkpoint
         except ApiError as exc:
             if exc.status != 404:  # 404: no checkpoint cut yet
                 raise
         time.sleep(0.2)
-    raise RuntimeError(f"no {backend} anchor covers {size} events in time"
-                       + ("; is the Fabric network up? (tiezheng network status)" if backend == "fabric" else ""))
+    raise RuntimeError(f"no anchor of {', '.join(sorted(backends))} covers {size} events in time"
+                       + ("; is the Fabric network up? (tiezheng network status)" if chain else ""))
 
 
 def _write_trust_root(client: httpx.Client, data_dir: Path, fabric_profile: Path | None) -> tuple[Path, Path, str]:
@@ -264,11 +267,13 @@ def _verify(path: Path, trust_root: Path) -> int:
     return verify_command(str(path), trust_root=str(trust_root), json_output=False, verbose=False)
 
 
-def run_demo(*, data_dir: Path, out: Path, fabric_profile: Path | None = None) -> int:
+def run_demo(*, data_dir: Path, out: Path, fabric_profile: Path | None = None, dual_chain: bool = False) -> int:
     """Run the demo; returns the exit code (0 when the bundle verifies and the tampered copy does not).
 
     With ``fabric_profile`` (a running network's client profile) the log is also anchored on that Fabric
-    network, under an origin of its own, and the bundle carries the Fabric receipt.
+    network, under an origin of its own, and the bundle carries the Fabric receipt. With ``dual_chain``
+    (which needs ``fabric_profile``) also on a regulator chain of the demo's own, and the next morning the
+    day's digest is verified ``dual-chain`` (``evidence_api.demo_chain``).
     """
     admin_token = secrets.token_urlsafe(24)
     # anchoring every second (default: 5 s) so the demo's bundle carries its anchor without a wait
@@ -276,17 +281,36 @@ def run_demo(*, data_dir: Path, out: Path, fabric_profile: Path | None = None) -
         "anchor_backends": "local,fabric", "fabric_profile": fabric_profile,
         # the chaincode registers one key per origin, and each demo run makes a new key
         "log_origin": f"tiezheng.demo/{secrets.token_hex(4)}"}
-    server = _Server(Settings(data_dir=data_dir, admin_token=admin_token, anchor_interval=1.0, **fabric))
+    if dual_chain and fabric_profile is None:
+        raise ValueError("the dual-chain demo needs the Fabric network's client profile")
+    chain = None
+    if dual_chain:
+        from evidence_api.demo_chain import DemoChain
+
+        chain = DemoChain.start(data_dir)
+        fabric.update(chain.settings())
+    settings = Settings(data_dir=data_dir, admin_token=admin_token, anchor_interval=1.0, **fabric)
+    server = _Server(settings)
     base = server.start()
     _console.print(f"[bold]Tiezheng demo[/] — service on {base}, data in {data_dir.resolve()}")
     try:
         with ApiClient.connect(base, admin_token, timeout=60) as root:
-            return _run(root, data_dir, out, fabric_profile)
+            code, tenant, root_file = _run(root, data_dir, out, fabric_profile, chain)
+    except BaseException:
+        if chain is not None:
+            chain.stop()
+        raise
     finally:
         server.stop()
+    if chain is None:
+        return code
+    from evidence_api.demo_chain import next_morning_digest
+
+    return next_morning_digest(settings, admin_token, tenant, root_file, chain) or code
 
 
-def _run(root: ApiClient, data_dir: Path, out: Path, fabric_profile: Path | None) -> int:
+def _run(root: ApiClient, data_dir: Path, out: Path, fabric_profile: Path | None,
+         chain: Any = None) -> tuple[int, str, Path]:
     run = secrets.token_hex(3)
     tenant = f"demo-chem-{run}"
     client: httpx.Client = root.http  # plain HTTP for the verify step: it takes the log's key as anyone would
@@ -307,7 +331,8 @@ def _run(root: ApiClient, data_dir: Path, out: Path, fabric_profile: Path | None
                    "lel-detector-07 (model tz-m4), queued in its outbox and synced under one SM2 attestation, "
                    "each checked against the gas limits")
     backend = "fabric" if fabric_profile is not None else "local"
-    checkpoint = _wait_for_anchor(api, api.timeline(permit)[-1].leaf_index + 1, backend)
+    backends = {"local", backend} | ({"evm"} if chain is not None else set())
+    checkpoint = _wait_for_anchor(api, api.timeline(permit)[-1].leaf_index + 1, backends)
     timeline = api.timeline(permit)
     _print_timeline(timeline[:-20] + timeline[-2:])
     where = "on the Fabric channel (endorsed by both orgs)" if backend == "fabric" else "in the local journal"
@@ -317,6 +342,10 @@ def _run(root: ApiClient, data_dir: Path, out: Path, fabric_profile: Path | None
     bundle = api.bundle(checkin).document
     out.write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     key_file, root_file, origin = _write_trust_root(client, data_dir, fabric_profile)
+    if chain is not None:
+        from evidence_api.demo_chain import trust_regulator_chain
+
+        trust_regulator_chain(root_file, chain.trust_entry)
     _console.print(f"[bold]Bundle[/] of the guardian check-in written to {out}; verifying it offline against the "
                    f"trust root {root_file} (the log's key, taken once from GET /v1/log/public-key):")
     valid = _verify(out, root_file)
@@ -329,7 +358,7 @@ def _run(root: ApiClient, data_dir: Path, out: Path, fabric_profile: Path | None
                    f"[cyan]tiezheng trust-root init --origin {origin} --log-key {key_file}{extra} -o {root_file}[/])")
     legal = root.with_token(root.issue_token(tenant, "reader", "legal team").token)  # packs need admin or reader
     pack_ok = _export_pack(legal, permit, out.with_name("demo-pack.zip"), root_file, data_dir)
-    return 0 if valid == 0 and rejected == 1 and pack_ok else 1
+    return (0 if valid == 0 and rejected == 1 and pack_ok else 1), tenant, root_file
 
 
 def _export_pack(api: ApiClient, permit: str, path: Path, root_file: Path, data_dir: Path) -> bool:

@@ -11,7 +11,11 @@ A digest file is what ``GET /v1/regulator/digests`` serves per day: ``{"digest",
 5. The consistency proof leads from the previous day's tree to this one; with ``previous`` (the previous
    day's digest file, itself checked by steps 1-4) its date, tree, root and hash must be the ones named.
 6. Each anchor with status ``anchored``: its receipt is of exactly this (size, root) and passes its
-   backend's check (``CHAIN_CHECKS``); backends this verifier cannot check offline are reported so.
+   backend's check (``CHAIN_CHECKS``: the local journal, Fabric and EVM, ``verifier.digest_chains``);
+   backends this verifier does not know, or a chain the trust root does not name, are reported
+   ``unchecked`` and not relied on.
+7. A ``recorded`` registry record: the EVM registry's ``DigestRecorded`` log of exactly this tenant hash,
+   date and digest hash (``REGISTRY_CHECK``).
 
 Assurance: ``dual-chain`` only when a ``fabric`` and an ``evm`` receipt both verified for the digest's
 (size, root); ``fabric`` with a verified Fabric receipt; otherwise ``signed``.
@@ -42,10 +46,12 @@ from verifier._json import (
 )
 from verifier.anchors import JournalEntry, verify_journal_entry
 from verifier.checkpoint import Checkpoint, verify_checkpoint
+from verifier.digest_chains import ChainFinding, check_evm_anchor, check_fabric_anchor, check_registry_record
 from verifier.digest_counts import check_counts
 from verifier.errors import AnchorMismatch, BadSignature, KeyMismatch, MalformedInput, VerificationFailed
 from verifier.hashing import empty_root
 from verifier.merkle import MAX_CONSISTENCY_HASHES, verify_consistency
+from verifier.report import chain_assurance
 from verifier.sm import PublicKey, sm3, verify_sm2
 from verifier.trust import TrustRoot
 
@@ -124,6 +130,8 @@ class DigestReport:
     previous_checked: bool
     registry: str = "absent"
     notes: tuple[str, ...] = field(default=())
+    details: dict[str, str] = field(default_factory=dict)
+    confirmed: tuple[str, ...] = field(default=())
 
     def to_json(self) -> str:
         """The report as indented JSON."""
@@ -132,30 +140,47 @@ class DigestReport:
     def to_text(self) -> str:
         """The report for a human."""
         lines = [f"VALID: digest of {self.date} for log {self.origin} (tree size {self.tree_size})"]
-        lines += [f"  anchor {name}: {status}" for name, status in sorted(self.anchors.items())]
-        lines.append(f"  digest hash on the evm registry: {self.registry}")
+        lines += [f"  anchor {name}: {status}" + (f" ({self.details[name]})" if name in self.details else "")
+                  for name, status in sorted(self.anchors.items())]
+        lines.append(f"  digest hash on the evm registry: {self.registry}"
+                     + (f" ({self.details['registry']})" if "registry" in self.details else ""))
+        lines += [f"  confirmed online: {c}" for c in self.confirmed]
         lines += [f"assurance: {self.assurance}"] + [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
 
-ChainCheck = Callable[[JSONObject, DigestFile, TrustRoot], None]
-"""A backend's offline receipt check: raises ``VerificationFailed`` or ``MalformedInput``, returns nothing."""
+ChainCheck = Callable[[JSONObject, "DigestFile", TrustRoot], ChainFinding]
+"""A backend's offline receipt check: returns what it showed, raises ``VerificationFailed`` or ``MalformedInput``."""
 
 
-def _check_local(receipt: JSONObject, digest: DigestFile, trust_root: TrustRoot) -> None:
+def _check_local(receipt: JSONObject, digest: DigestFile, trust_root: TrustRoot) -> ChainFinding:
     entry = JournalEntry.from_json(object_field(receipt, "entry", "local receipt"))
     key = _log_key(trust_root, digest.origin, entry.key_id)
     verify_journal_entry(entry, public_key_pem=key)
     if (entry.origin, entry.tree_size, entry.root_hash) != (digest.origin, digest.tree_size, digest.root_hash):
         raise AnchorMismatch(f"local journal entry anchors {entry.origin} size {entry.tree_size}, not the digest's "
                              f"tree {digest.origin} size {digest.tree_size}")
+    return ChainFinding(True, f"journal entry {entry.seq} signed by the log key; proves nothing against the operator")
 
 
-CHAIN_CHECKS: dict[str, ChainCheck] = {"local": _check_local}
-"""The offline receipt check of each backend; ``fabric`` and ``evm`` plug in here (verifier.fabric, verifier.evm)."""
+def _check_fabric(receipt: JSONObject, digest: DigestFile, trust_root: TrustRoot) -> ChainFinding:
+    return check_fabric_anchor(receipt, checkpoint=digest.checkpoint, trust_root=trust_root)
 
-REGISTRY_CHECK: ChainCheck | None = None
-"""The offline check of the EVM registry's record of the digest hash (verifier.evm plugs in here)."""
+
+def _check_evm(receipt: JSONObject, digest: DigestFile, trust_root: TrustRoot) -> ChainFinding:
+    return check_evm_anchor(receipt, checkpoint=digest.checkpoint, trust_root=trust_root)
+
+
+def _check_registry(receipt: JSONObject, digest: DigestFile, trust_root: TrustRoot) -> ChainFinding:
+    return check_registry_record(receipt, tenant_hash=hex_field(digest.digest, "tenant", "digest"), day=digest.day,
+                                 digest_hash=digest.digest_hash, trust_root=trust_root)
+
+
+CHAIN_CHECKS: dict[str, ChainCheck] = {"local": _check_local, "fabric": _check_fabric, "evm": _check_evm}
+"""The offline receipt check of each backend; a backend not named here is reported ``unchecked``."""
+
+REGISTRY_CHECK: ChainCheck | None = _check_registry
+"""The offline check of the EVM registry's record of the digest hash."""
 
 
 def verify_digest(digest: DigestFile, *, trust_root: TrustRoot, previous: DigestFile | None = None) -> DigestReport:
@@ -164,29 +189,35 @@ def verify_digest(digest: DigestFile, *, trust_root: TrustRoot, previous: Digest
     (exit 1) or ``MalformedInput`` / ``UntrustedLog`` (exit 2)."""
     _verify_signed(digest, trust_root)
     notes = list(_verify_previous(digest, previous, trust_root))
-    anchors = {a["backend"]: _verify_anchor(a, digest, trust_root) for a in digest.anchors}
-    notes += [f"{name}: no offline check for this backend in this verifier; its receipt was not relied on"
-              for name, status in anchors.items() if status == "unchecked"]
-    registry = _verify_registry(digest, trust_root)
+    findings = {a["backend"]: _verify_anchor(a, digest, trust_root) for a in digest.anchors}
+    anchors = {name: status for name, (status, _) in findings.items()}
+    details = {name: detail for name, (_, detail) in findings.items() if detail}
+    notes += [f"{name}: {details.get(name, 'no offline check for this backend in this verifier')}; its receipt was "
+              "not relied on" for name, status in anchors.items() if status == "unchecked"]
+    registry, detail = _verify_registry(digest, trust_root)
+    if detail:
+        details["registry"] = detail
     if registry == "unchecked":
-        notes.append("registry: no offline check of the evm registry's digest record in this verifier")
-    verified = {name for name, status in anchors.items() if status == "verified"}
-    assurance = "dual-chain" if {"fabric", "evm"} <= verified else "fabric" if "fabric" in verified else "signed"
+        notes.append(f"registry: {detail or 'no offline check of the evm registry record in this verifier'}")
+    tree = (digest.tree_size, digest.root_hash)
+    assurance = chain_assurance(fabric=[tree] if anchors.get("fabric") == "verified" else [],
+                                evm=[tree] if anchors.get("evm") == "verified" else [])
     if assurance == "signed":
         notes.append("signed: only the log operator's own key vouches for this digest; no chain receipt verified")
     return DigestReport(True, digest.day.isoformat(), digest.origin, digest.tree_size, digest.root_hash.hex(),
-                        assurance, anchors, previous is not None, registry, tuple(notes))
+                        assurance, anchors, previous is not None, registry, tuple(notes), details)
 
 
-def _verify_registry(digest: DigestFile, trust_root: TrustRoot) -> str:
+def _verify_registry(digest: DigestFile, trust_root: TrustRoot) -> tuple[str, str]:
+    """Step 7: the registry record's status (``verified``, ``unchecked`` or as served) and its detail."""
     if digest.registry is None:
-        return "absent"
+        return "absent", ""
     if digest.registry["status"] != "recorded":
-        return str(digest.registry["status"])
+        return str(digest.registry["status"]), ""
     if REGISTRY_CHECK is None:
-        return "unchecked"
-    REGISTRY_CHECK(object_field(digest.registry, "receipt", "registry"), digest, trust_root)
-    return "verified"
+        return "unchecked", ""
+    found = REGISTRY_CHECK(object_field(digest.registry, "receipt", "registry"), digest, trust_root)
+    return ("verified" if found.verified else "unchecked"), found.detail
 
 
 def _verify_signed(digest: DigestFile, trust_root: TrustRoot) -> None:
@@ -237,11 +268,11 @@ def _verify_previous(digest: DigestFile, previous: DigestFile | None, trust_root
     return []
 
 
-def _verify_anchor(anchor: JSONObject, digest: DigestFile, trust_root: TrustRoot) -> str:
-    """Step 6 for one anchor entry; returns what it showed (``verified``, ``unchecked`` or its status)."""
+def _verify_anchor(anchor: JSONObject, digest: DigestFile, trust_root: TrustRoot) -> tuple[str, str]:
+    """Step 6 for one anchor entry: what it showed (``verified``, ``unchecked`` or its status) and a detail."""
     name, status = anchor["backend"], anchor["status"]
     if status != "anchored":
-        return str(status)
+        return str(status), ""
     receipt = object_field(anchor, "receipt", f"anchors.{name}")
     size, root = int_field(receipt, "tree_size", f"{name} receipt"), hex_field(receipt, "root_hash", f"{name} receipt")
     if (size, root) != (digest.tree_size, digest.root_hash):
@@ -249,9 +280,9 @@ def _verify_anchor(anchor: JSONObject, digest: DigestFile, trust_root: TrustRoot
                              f"{digest.tree_size} root {digest.root_hash.hex()}")
     check = CHAIN_CHECKS.get(name)
     if check is None:
-        return "unchecked"
-    check(receipt, digest, trust_root)
-    return "verified"
+        return "unchecked", ""
+    found = check(receipt, digest, trust_root)
+    return ("verified" if found.verified else "unchecked"), found.detail
 
 
 def _log_key(trust_root: TrustRoot, origin: str, key_id: str) -> str:

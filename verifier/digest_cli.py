@@ -16,7 +16,7 @@ from rich.text import Text
 
 from verifier.cli import EXIT_INVALID, EXIT_UNUSABLE, EXIT_VALID, _native_stderr_silenced, _printable, _read
 from verifier.digest import MAX_DIGEST_BYTES, DigestFile, verify_digest
-from verifier.errors import MalformedInput, UntrustedLog, VerifierError
+from verifier.errors import CheckUnavailable, MalformedInput, UntrustedLog, VerifierError
 from verifier.risk import MAX_RECORD_BYTES, verify_risk_record
 from verifier.trust import TrustRoot
 
@@ -24,9 +24,12 @@ __all__ = ["digest_verify_command", "risk_verify_command"]
 
 
 def digest_verify_command(path: str, *, trust_root: str | None, previous: str | None, json_output: bool,
-                          verbose: bool) -> int:
+                          verbose: bool, evm: str | None = None, fabric: str | None = None,
+                          fabric_profile: str | None = None) -> int:
     """Verify the digest file at ``path`` against the trust root file ``trust_root``; ``previous`` is the
-    previous day's digest file (optional). Prints the report or the reason; returns the exit code."""
+    previous day's digest file (optional). With ``evm`` (a JSON-RPC URL) or ``fabric`` (a peer's host:port,
+    with the client profile ``fabric_profile``) a valid digest's chain receipts are also confirmed on those
+    nodes (``verifier.digest_online``). Prints the report or the reason; returns the exit code."""
     out = Console(highlight=False, soft_wrap=True)
     try:
         digest = DigestFile.from_bytes(_read(path, "digest", MAX_DIGEST_BYTES))
@@ -37,6 +40,10 @@ def digest_verify_command(path: str, *, trust_root: str | None, previous: str | 
         root = TrustRoot.from_file(trust_root)
         with _native_stderr_silenced(enabled=not verbose):
             report = verify_digest(digest, trust_root=root, previous=before)
+            if evm or fabric:  # grpc and the network clients load only when asked
+                from verifier.digest_online import confirm_online
+
+                report = confirm_online(digest, report, evm=evm, fabric=fabric, fabric_profile=fabric_profile)
     except VerifierError as exc:
         return _failure(out, exc, json_output=json_output, verbose=verbose)
     if json_output:
@@ -69,7 +76,7 @@ def risk_verify_command(path: str, *, trust_root: str | None, json_output: bool,
 
 
 def _failure(out: Console, exc: VerifierError, *, json_output: bool, verbose: bool) -> int:
-    code = EXIT_UNUSABLE if isinstance(exc, MalformedInput) else EXIT_INVALID
+    code = EXIT_UNUSABLE if isinstance(exc, MalformedInput | CheckUnavailable) else EXIT_INVALID
     if verbose:
         Console(stderr=True).print_exception()
     if json_output:

@@ -65,7 +65,9 @@ def _anchor_backends(settings: Settings, signer: Signer, clock: Clock) -> tuple[
             from ledger.fabric.profile import FabricProfile
 
             profile = FabricProfile.from_file(settings.fabric_profile, client_org=settings.fabric_client_org)
-            backends.append(FabricAnchor(profile.client(clock=clock), origin=settings.log_origin,
+            # peers refuse a message stamped more than 15 min off their own clock (authentication.timewindow):
+            # Fabric's protocol stamps come from the system clock, whatever clock the service runs on
+            backends.append(FabricAnchor(profile.client(clock=Clock(clock.tz)), origin=settings.log_origin,
                                          log_key_pem=signer.public.to_pem()))
         elif name == "evm":
             from ledger.anchors.evm import EvmAnchor
@@ -124,6 +126,7 @@ class Services:
     packs: PackJobs
     witness_collector: WitnessCollector | None = None
     evm_digests: DigestRecorder | None = None  # the regulator chain's digest writer, when the evm backend is on
+    registry_job: Periodic | None = None  # records each stored digest's hash with evm_digests (digest_registry)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
@@ -164,8 +167,9 @@ class Services:
                                           "wecom": WeComChannel()}, clock=clock)
         sender = Periodic("tiezheng-notifier", 1.0, notifier.send_pending_once)
         digests = Digests(engine, log, projector, backends=[b.name for b in anchorer.backends], clock=clock,
-                          build_at=settings.digest_time)
+                          build_at=settings.digest_time, registry=evm_digests is not None)
         digest_job = Periodic("tiezheng-digests", 60.0, digests.daily_once)
+        registry_job = _registry_job(settings, engine, evm_digests)
         risk = RiskRecords(engine, log, projector, org, clock=clock)
         store = open_media_store(settings, clock)
         media = MediaService(engine, wrapper, store, settings.data_dir / "media-staging", rules=org.rules, clock=clock,
@@ -182,17 +186,21 @@ class Services:
         certificate_job.start()
         sender.start()
         digest_job.start()
+        if registry_job is not None:
+            registry_job.start()
         if collector is not None:
             collector.start()
         _log.info("log %s open at tree size %d (%s)", settings.log_origin, log.tree_size, settings.database_url)
         return cls(settings, clock, engine, log, anchorer, keys, Auth(engine, admin_token=settings.admin_token, clock=clock), intake, wrapper,
                    org, recorder, workflow, watchdog, certificates, certificate_job, notifier, sender, projector, projection_job,
                    digests, digest_job, risk, media, media_events, retention, retention_job, packs, collector,
-                   evm_digests=evm_digests)
+                   evm_digests=evm_digests, registry_job=registry_job)
 
     def close(self) -> None:
         """Stop the watchdog, drain the writer, anchor the last checkpoint, stop the pools."""
         self.digest_job.close()
+        if self.registry_job is not None:
+            self.registry_job.close()
         self.packs.close()
         self.watchdog.close()
         self.retention_job.close()
@@ -210,6 +218,16 @@ class Services:
             self.witness_collector.close()
         self.intake.close()
         self.engine.dispose()
+
+
+def _registry_job(settings: Settings, engine: Engine, recorder: DigestRecorder | None) -> Periodic | None:
+    """The job that records every stored digest's hash on the EVM registry, when the evm backend is on."""
+    if recorder is None:
+        return None
+    from evidence_api.services.digest_registry import DigestRegistry  # web3: only with the evm backend
+
+    registry = DigestRegistry(engine, recorder, from_block=settings.evm_from_block)
+    return Periodic("tiezheng-digest-registry", settings.anchor_interval, registry.run_once)
 
 
 def _packs(settings: Settings, engine: Engine, log: TransparencyLog, keys: KeyRegistry, wrapper: LocalKeyWrapper,

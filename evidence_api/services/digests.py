@@ -78,12 +78,13 @@ class DigestView:
 class Digests:
     """Builds, stores and serves digests of ``log``; ``projector`` is caught up to a day's tree before its
     counts are read; ``backends`` names the configured anchor backends; ``build_at`` is the plant time of
-    the daily run."""
+    the daily run; ``registry`` says whether digest hashes go to the EVM registry (``digest_registry``)."""
 
     def __init__(self, engine: Engine, log: TransparencyLog, projector: Projector, *, backends: list[str],
-                 clock: Clock, build_at: time = time(2, 0)) -> None:
+                 clock: Clock, build_at: time = time(2, 0), registry: bool = False) -> None:
         self._engine, self._log, self._projector = engine, log, projector
         self._backends, self._clock, self._build_at = backends, clock, build_at
+        self._registry = registry
 
     # -- reading ---------------------------------------------------------------------------------
     def get(self, tenant: str, day: date) -> DigestView:
@@ -216,7 +217,8 @@ class Digests:
 
     def _view(self, row: dict[str, Any]) -> DigestView:
         size = int(row["tree_size"])
-        return DigestView(json.loads(row["body"]), row["digest_hash"], self._anchor_status(size), _registry(row))
+        return DigestView(json.loads(row["body"]), row["digest_hash"], self._anchor_status(size),
+                          _registry(row, configured=self._registry))
 
     def _anchor_status(self, size: int) -> list[dict[str, Any]]:
         if size == 0:
@@ -232,12 +234,12 @@ class Digests:
         return out
 
 
-def _registry(row: dict[str, Any]) -> dict[str, Any]:
+def _registry(row: dict[str, Any], *, configured: bool) -> dict[str, Any]:
     if row.get("registry_receipt"):
         return {"status": "recorded", "receipt": json.loads(row["registry_receipt"])}
     if row.get("registry_error"):
         return {"status": "failed"}
-    if row.get("registry_pending"):
+    if row.get("registry_pending") or configured:
         return {"status": "pending"}
     return {"status": "not_configured"}
 

@@ -1,7 +1,7 @@
 """The registry contract's interface (``contracts/EvidenceRegistry.sol``) and the values it stores.
 
 Only hashes, sizes, dates and counts go on chain (docs/formats.md, "Regulator chain"): a log is named by
-``origin_hash`` = SM3(origin UTF-8), a tenant by ``tenant_hash`` = SM3(tenant id UTF-8), a day by the
+``origin_hash`` = SM3(origin UTF-8), a tenant by ``tenant_hash`` (as digests name it), a day by the
 number YYYYMMDD. The ABI is written out here, so the service needs no build artifact at run time; a test
 checks it against the ABI solc-js compiles from the source.
 """
@@ -68,8 +68,9 @@ def origin_hash(origin: str) -> bytes:
 
 
 def tenant_hash(tenant: str) -> bytes:
-    """The 32-byte key of the tenant ``tenant`` on chain: SM3 of its UTF-8 id."""
-    return sm3(tenant.encode("utf-8"))
+    """The 32-byte key of the tenant ``tenant`` on chain: SM3 of ``tiezheng.tenant/v1`` LF its UTF-8 id, the
+    ``tenant`` a regulator digest carries (so a verifier holding the digest checks the record's key)."""
+    return sm3(b"tiezheng.tenant/v1\n" + tenant.encode("utf-8"))
 
 
 def date_number(day: date) -> int:

@@ -30,7 +30,7 @@ from datetime import date
 from typing import Any
 
 from ledger.errors import EvmTransactionError, EvmUnavailable
-from ledger.evm.abi import DIGEST_EVENT
+from ledger.evm.abi import DIGEST_EVENT, date_number
 from ledger.evm.registry import SignedTx, event_topic
 from ledger.evm.transactor import Transactor
 
@@ -137,6 +137,21 @@ class DigestRecorder:
     def recorded(self, tenant_hash: bytes, day: date) -> bytes | None:
         """The digest the chain holds for ``tenant_hash`` and ``day``, or None."""
         return self.registry.digest_of(tenant_hash, day)
+
+    def find(self, tenant_hash: bytes, day: date, *, from_block: int = 0) -> DigestReceipt | None:
+        """The receipt of the write that recorded ``tenant_hash``'s digest of ``day``, read back from the
+        registry's ``DigestRecorded`` logs from block ``from_block`` on (after a crash that lost track of
+        it); None if there is none. Raises ``EvmUnavailable``."""
+        number = date_number(day)
+        for log in self.registry.logs(DIGEST_EVENT, tenant_hash, from_block=from_block):
+            data = bytes(log["data"])
+            if int.from_bytes(data[:32], "big") != number:
+                continue
+            receipt = self.registry.receipt(_hex(log["transactionHash"]))
+            if receipt is not None and int(receipt["status"]) == 1:
+                return DigestReceipt(tenant_hash, day, data[32:64], _hex(receipt["transactionHash"]),
+                                     self.registry.evidence(receipt, int(log["logIndex"])))
+        return None
 
 
 def _digest_log(receipt: dict[str, Any], contract: str) -> dict[str, Any]:

@@ -170,8 +170,8 @@ def test_digest_verify_pending_and_unchecked_anchors(two_days: tuple[Path, Path,
     data = json.loads(first.read_text())
     digest_tree = data["digest"]["log"]
     data["anchors"] = [{"backend": "fabric", "status": "pending"},
-                       {"backend": "evm", "status": "anchored", "receipt": {
-                           "backend": "evm", "tree_size": digest_tree["tree_size"],
+                       {"backend": "besu-x", "status": "anchored", "receipt": {
+                           "backend": "besu-x", "tree_size": digest_tree["tree_size"],
                            "root_hash": digest_tree["root_hash"]}}]
     path = first.with_name("pending.json")
     path.write_text(json.dumps(data))
@@ -179,8 +179,8 @@ def test_digest_verify_pending_and_unchecked_anchors(two_days: tuple[Path, Path,
     code, report = _run(path, root)
 
     assert code == 0 and report["assurance"] == "signed"
-    assert report["anchors"] == {"fabric": "pending", "evm": "unchecked"}
-    assert any(note.startswith("evm: no offline check") for note in report["notes"])
+    assert report["anchors"] == {"fabric": "pending", "besu-x": "unchecked"}
+    assert any(note.startswith("besu-x: no offline check") for note in report["notes"])
 
 
 def test_digest_verify_refuses_a_receipt_of_another_tree(two_days: tuple[Path, Path, Path]) -> None:
@@ -206,7 +206,7 @@ def test_digest_verify_reports_the_registry_record(two_days: tuple[Path, Path, P
 
     code, report = _run(path, root)
 
-    assert code == 0 and report["registry"] == "unchecked"
+    assert code == 2 and "evm digest receipt is missing field" in report["failure"], report
     data["registry"] = {"status": "recorded"}
     path.write_text(json.dumps(data))
     assert _run(path, root) == (2, {"valid": False, "error": "MalformedInput", "exit_code": 2,
