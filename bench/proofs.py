@@ -1,7 +1,7 @@
 """Inclusion-proof latency at a large tree (default one million leaves), in-process and over real HTTP.
 
-The tree is filled straight into the node store (synthetic leaf hashes, no events), which is all a proof
-reads; then a real server is started on that database. Run: .venv/bin/python -m bench.proofs [leaves]
+The tree is filled straight into the store (synthetic leaf hashes in minimal ``events`` rows, and the stored
+Merkle nodes of level 4 and up), which is all a proof reads; then a real server is started on that database. Run: .venv/bin/python -m bench.proofs [leaves]
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from sqlalchemy import text
 
 from bench.intake import _port, start_server
 from evidence_api.db import migrate
@@ -24,19 +26,28 @@ from verifier.merkle import verify_inclusion
 
 
 def fill(url: str, leaves: int, chunk: int = 100_000, *, quiet: bool = False) -> None:
-    """Synthetic leaf hashes into the node store and the tree size into the log state (no events)."""
+    """Synthetic leaf hashes into minimal ``events`` rows, the stored nodes (level >= 4) and the tree size."""
     engine = make_engine(url)
     frontier = Frontier()
     start = time.monotonic()
     for first in range(0, leaves, chunk):
         created = frontier.append(sm3(i.to_bytes(8, "big")) for i in range(first, min(leaves, first + chunk)))
         with engine.begin() as conn:
-            db.insert_rows(conn, db.merkle_nodes, [(db.node_key(n), h) for n, h in created])
+            db.insert_rows(conn, db.events, [_event_row(n[1], h) for n, h in created if n[0] == 0])
+            db.insert_rows(conn, db.merkle_nodes, [(db.node_key(n), h) for n, h in created if n[0] >= db.STORED_LEVEL])
             conn.execute(db.log_state.delete())
             conn.execute(db.log_state.insert().values(id=1, tree_size=frontier.size))
         if not quiet or frontier.size % (10 * chunk) == 0 or frontier.size == leaves:
             print(f"  filled {frontier.size:,} leaves ({time.monotonic() - start:.0f} s)", flush=True)
+    with engine.begin() as conn:  # the synthetic events carry no payload: the service's projector skips them
+        conn.execute(text("UPDATE projection_cursors SET leaf_index = :last WHERE name = 'main'"), {"last": leaves - 1})
     engine.dispose()
+
+
+def _event_row(index: int, leaf_hash: bytes) -> tuple[object, ...]:
+    """A minimal ``events`` row holding ``leaf_hash`` (what a proof reads of an event)."""
+    return (index, f"{index:036d}", "bench", "bench.synthetic", None, "k", leaf_hash, leaf_hash, b"{}", b"", b"",
+            None, "2026-12-01T00:00:00.000Z", "", db.event_key("bench", f"{index:036d}"))
 
 
 def percentiles(samples: list[float]) -> str:

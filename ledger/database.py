@@ -17,11 +17,14 @@ __all__ = ["begin_write", "make_engine"]
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # a new file only (fixed once the WAL header is written): rows of ~700 B waste up to a sixth of a 4 KiB
+    # page (5 fit where 5.9 would) and at most 4 % of a 16 KiB one; index pages hold 4x the keys
+    cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache: event-id index inserts are random
-    cursor.execute("PRAGMA wal_autocheckpoint=16384")  # fold the WAL back every ~64 MiB, not every 4 MiB
+    cursor.execute("PRAGMA wal_autocheckpoint=4096")  # fold the WAL back every ~64 MiB of 16 KiB pages
     cursor.close()
 
 

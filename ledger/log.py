@@ -207,14 +207,20 @@ class TransparencyLog(LogReader):
         return [inclusion_proof(fixed, index, tree_size) for index in leaf_indices]
 
     def prove_inclusion(self, leaf_index: int, tree_size: int) -> tuple[bytes, bytes, list[bytes]]:
-        """(leaf hash, root hash, inclusion proof) for ``leaf_index`` in ``tree_size``, on one connection."""
+        """(leaf hash, root hash, inclusion proof) for ``leaf_index`` in ``tree_size``, from one read."""
         self._check_size(tree_size)
+        frontier, wanted = self._frontier, _NodeRecorder()
+        inclusion_proof(wanted, leaf_index, tree_size)
+        wanted.ids.add((0, leaf_index))
+        if tree_size != frontier.size:
+            root_at(wanted, tree_size)
         with self.engine.connect() as conn:
-            store = db.SqlNodeStore(conn)
-            proof = inclusion_proof(store, leaf_index, tree_size)
-            leaf = store.get_nodes([(0, leaf_index)])[(0, leaf_index)]
-            frontier = self._frontier
-            root = frontier.root() if tree_size == frontier.size else root_at(store, tree_size)
+            fixed = _FixedNodes(db.SqlNodeStore(conn).get_nodes(wanted.ids))
+        proof = inclusion_proof(fixed, leaf_index, tree_size)
+        leaf = fixed.get_nodes([(0, leaf_index)]).get((0, leaf_index))
+        if leaf is None:
+            raise ProofError(f"node store lacks the hash of leaf {leaf_index}")
+        root = frontier.root() if tree_size == frontier.size else root_at(fixed, tree_size)
         return leaf, root, proof
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:

@@ -24,6 +24,7 @@ __all__ = [
     "NodeReader",
     "consistency_proof",
     "inclusion_proof",
+    "perfect_root",
     "root_at",
     "subtree_blocks",
 ]
@@ -57,6 +58,16 @@ def subtree_blocks(start: int, end: int) -> list[NodeId]:
         blocks.append((level, start >> level))
         start += 1 << level
     return blocks
+
+
+def perfect_root(hashes: Sequence[bytes]) -> bytes:
+    """MTH of a complete subtree from its leaf hashes; requires a power-of-two number of them (>= 1)."""
+    if not hashes or len(hashes) & (len(hashes) - 1):
+        raise ProofError(f"a complete subtree has a power-of-two number of leaves, got {len(hashes)}")
+    level = list(hashes)
+    while len(level) > 1:
+        level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
 
 
 def _fold(blocks: Sequence[NodeId], nodes: Mapping[NodeId, bytes]) -> bytes:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine, Row, func, select
@@ -21,6 +22,7 @@ from sqlalchemy import Engine, Row, func, select
 from ledger import storage as db
 from ledger.checkpoint import SignedCheckpoint
 from ledger.errors import MalformedInput
+from ledger.packing import unpack
 
 __all__ = ["EventHead", "LogReader", "LoggedEvent"]
 
@@ -36,6 +38,7 @@ class LoggedEvent:
     ``prev``), ``leaf_hash`` its RFC 9162 leaf hash, ``claim_hash`` the hash that makes a retry idempotent.
     ``payload_sealed`` and ``payload_key`` are the SM4-sealed payload and its wrapped data key.
     ``attestation_digest`` names the signed batch it arrived in (``attestation()`` returns that body).
+    The leaf is stored packed (``ledger.packing``) and unpacked when first read.
     """
 
     leaf_index: int
@@ -45,7 +48,7 @@ class LoggedEvent:
     permit: str | None
     key_id: str
     claim_hash: bytes
-    leaf: bytes
+    stored_leaf: bytes = field(repr=False)
     leaf_hash: bytes
     received_at: str
     flags: tuple[str, ...]
@@ -58,11 +61,17 @@ class LoggedEvent:
         """Build from a row of the ``events`` table (SQLite and PostgreSQL drivers return bytes-likes)."""
         return cls(
             leaf_index=row.leaf_index, event_id=row.event_id, tenant=row.tenant, kind=row.kind, permit=row.permit,
-            key_id=row.key_id, claim_hash=bytes(row.claim_hash), leaf=bytes(row.leaf), leaf_hash=bytes(row.leaf_hash),
+            key_id=row.key_id, claim_hash=bytes(row.claim_hash), stored_leaf=bytes(row.leaf),
+            leaf_hash=bytes(row.leaf_hash),
             received_at=row.received_at, flags=tuple(f for f in row.flags.split(",") if f),
             payload_sealed=bytes(row.payload_sealed), payload_key=bytes(row.payload_key),
             attestation_digest=bytes(row.attestation) if row.attestation is not None else None,
         )
+
+    @cached_property
+    def leaf(self) -> bytes:
+        """The canonical leaf bytes (what ``leaf_hash`` is the RFC 9162 hash of)."""
+        return unpack(self.stored_leaf)
 
 
 @dataclass(frozen=True)
@@ -89,10 +98,10 @@ class LogReader:
 
     def event(self, tenant: str, event_id: str) -> LoggedEvent | None:
         """The event ``event_id`` of ``tenant``, or None if that tenant logged no such event."""
-        e = db.events.c
         with self.engine.connect() as conn:
-            row = conn.execute(select(db.events).where(e.tenant == tenant, e.event_id == event_id)).first()
-        return LoggedEvent.from_row(row) if row is not None else None
+            rows = conn.execute(select(db.events).where(db.events.c.id_key == db.event_key(tenant, event_id)))
+            found = [row for row in rows if (row.tenant, row.event_id) == (tenant, event_id)]
+        return LoggedEvent.from_row(found[0]) if found else None
 
     def permit_events(self, tenant: str, permit: str) -> list[LoggedEvent]:
         """Every event of ``tenant``'s permit ``permit``, in log order (the order of its ``prev`` chain)."""
@@ -123,7 +132,7 @@ class LogReader:
             body = conn.execute(select(a.body).where(a.tenant == tenant, a.digest == digest)).scalar()
         if body is None:
             return None
-        parsed: dict[str, Any] = json.loads(bytes(body))
+        parsed: dict[str, Any] = json.loads(unpack(bytes(body)))
         return parsed
 
     def anchored_sizes(self) -> dict[str, int]:

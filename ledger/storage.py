@@ -7,6 +7,7 @@ is their source of truth and a test checks the two agree.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -28,14 +29,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.database import make_engine
 from ledger.errors import StorageError
-from ledger.merkle import NodeId
+from ledger.merkle import NodeId, perfect_root
 
 __all__ = [
+    "STORED_LEVEL",
     "SqlNodeStore",
     "anchors",
     "attestations",
     "checkpoints",
     "cosignatures",
+    "event_key",
     "events",
     "insert_rows",
     "log_state",
@@ -67,9 +70,12 @@ events = Table(
     Column("attestation", LargeBinary(32)),
     Column("received_at", String(40), nullable=False),
     Column("flags", String(200), nullable=False, server_default=""),
-    # idempotency is per tenant: one tenant's ids neither collide with nor reveal another's (migration 0003)
-    UniqueConstraint("tenant", "event_id", name="uq_events_tenant_event_id"),
+    # idempotency is per tenant (migration 0003): the writer finds an id of a tenant by ``event_key``, an
+    # 8-byte key (migration 0010: a third of the index UNIQUE (tenant, event_id) was), and compares the id
+    # and tenant of each row found; keys of different events may collide, so the index is not unique
+    Column("id_key", BigInteger, nullable=False),
 )
+Index("ix_events_id_key", events.c.id_key)
 Index("ix_events_tenant_permit", events.c.tenant, events.c.permit, events.c.leaf_index)
 Index("ix_events_tenant_leaf", events.c.tenant, events.c.leaf_index)  # a tenant's events of a day (digests)
 
@@ -149,6 +155,21 @@ cosignatures = Table(
 Index("ix_cosignatures_tree_size", cosignatures.c.tree_size)
 
 _LEVEL_SHIFT = 56
+STORED_LEVEL = 4
+"""``merkle_nodes`` holds the subtrees of this level and above (1 row per 8 leaves, not 2 per leaf, migration
+0010); a lower one is folded from the leaf hashes in ``events``: at most 16 rows, read by their key."""
+_INDEX_MASK = (1 << _LEVEL_SHIFT) - 1
+_PARAMS_PER_QUERY = 450  # twice that stays below SQLite's limit of bound parameters
+
+
+def event_key(tenant: str, event_id: str) -> int:
+    """The lookup key of ``tenant``'s event ``event_id``: the first 8 bytes of BLAKE2b over both, signed.
+
+    Not a security function (a hit is checked against the row's tenant and id), but unkeyed-collision resistant
+    enough that nobody can pile many ids of their choice onto one key and slow every lookup of it down.
+    """
+    digest = hashlib.blake2b(f"{tenant}\x00{event_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def node_key(node: NodeId) -> int:
@@ -158,23 +179,44 @@ def node_key(node: NodeId) -> int:
 
 
 class SqlNodeStore:
-    """``NodeReader`` over the ``merkle_nodes`` table, on a connection (so uncommitted nodes are visible)."""
+    """``NodeReader`` over ``merkle_nodes`` and the leaf hashes of ``events``, on a connection (so uncommitted
+    rows are visible)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def get_nodes(self, ids: Iterable[NodeId]) -> Mapping[NodeId, bytes]:
-        """Read the requested nodes in one query."""
-        by_key = {node_key(node): node for node in ids}
-        if not by_key:
-            return {}
+        """Read the requested nodes, in one query for a proof: stored ones by key, lower ones folded from the
+        leaf hashes under them (at most 15 for the lower levels of one audit path)."""
+        wanted = set(ids)
+        folded = [node for node in wanted if node[0] < STORED_LEVEL]
+        keys = [node_key(node) for node in wanted if node[0] >= STORED_LEVEL]
+        leaves = sorted({i for level, index in folded for i in range(index << level, (index + 1) << level)})
         try:
-            rows = self._conn.execute(
-                select(merkle_nodes.c.node_id, merkle_nodes.c.hash).where(merkle_nodes.c.node_id.in_(by_key))
-            )
-            return {by_key[row.node_id]: bytes(row.hash) for row in rows}
+            rows = self._read(keys, leaves)
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot read merkle nodes: {exc}") from exc
+        found = {(key >> _LEVEL_SHIFT, key & _INDEX_MASK): rows[key] for key in keys if key in rows}
+        for level, index in folded:
+            hashes = [rows.get(-1 - i) for i in range(index << level, (index + 1) << level)]
+            if all(h is not None for h in hashes):
+                found[(level, index)] = perfect_root([h for h in hashes if h is not None])
+        return found
+
+    def _read(self, keys: list[int], leaves: list[int]) -> dict[int, bytes]:
+        """Node key -> hash of the stored nodes ``keys``, and ``-1 - i`` -> leaf hash of each leaf ``i``."""
+        mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
+        found: dict[int, bytes] = {}
+        for start in range(0, max(len(keys), len(leaves)), _PARAMS_PER_QUERY):
+            some_keys, some_leaves = keys[start:start + _PARAMS_PER_QUERY], leaves[start:start + _PARAMS_PER_QUERY]
+            parts = ([f"SELECT node_id, hash FROM merkle_nodes WHERE node_id IN ({', '.join([mark] * len(some_keys))})"]
+                     if some_keys else [])
+            if some_leaves:
+                parts.append(f"SELECT -1 - leaf_index, leaf_hash FROM events "
+                             f"WHERE leaf_index IN ({', '.join([mark] * len(some_leaves))})")
+            rows = self._conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(some_keys + some_leaves))
+            found.update((int(key), bytes(digest)) for key, digest in rows)
+        return found
 
 
 def insert_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:

@@ -13,7 +13,6 @@ Everything happens inside the caller's one transaction: the group is durable tog
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,6 +26,7 @@ from ledger.canonical import canonical
 from ledger.errors import DuplicateConflict, LedgerError, StorageError
 from ledger.hashing import leaf_hash
 from ledger.merkle import Frontier
+from ledger.packing import pack, pack_leaf
 from ledger.records import PreparedEvent, Receipt, Submission
 
 __all__ = ["GroupCommit"]
@@ -115,7 +115,7 @@ class GroupCommit:
         first = self.frontier.size
         leaves = [self._leaf(p, first + i) for i, p in enumerate(fresh)]
         new_nodes = self.frontier.append(digest for _, digest in leaves)
-        self._nodes.extend((db.node_key(node), digest) for node, digest in new_nodes)
+        self._nodes.extend((db.node_key(node), digest) for node, digest in new_nodes if node[0] >= db.STORED_LEVEL)
         by_key = dict(existing)
         for index, (p, (leaf, digest)) in enumerate(zip(fresh, leaves, strict=True), start=first):
             receipt = Receipt(p.event_id, index, digest, p.received_at)
@@ -124,20 +124,22 @@ class GroupCommit:
             self._events.append((
                 index, p.event_id, p.tenant, p.kind, p.permit, p.key_id, p.claim_hash, digest, leaf,
                 p.payload_sealed, p.payload_key, sub.attestation_digest, p.received_at, ",".join(p.flags),
+                db.event_key(p.tenant, p.event_id),
             ))
         if fresh and sub.attestation is not None and sub.attestation_digest is not None:
             self._attestations.setdefault(sub.attestation_digest, {
-                "digest": sub.attestation_digest, "tenant": fresh[0].tenant, "body": canonical(sub.attestation)})
+                "digest": sub.attestation_digest, "tenant": fresh[0].tenant, "body": pack(canonical(sub.attestation))})
         return [by_key[(p.tenant, p.event_id)] for p in sub.events]
 
     def _leaf(self, p: PreparedEvent, index: int) -> tuple[bytes, bytes]:
-        """(leaf bytes, leaf hash) of ``p`` at ``index``: links it to its permit's chain and advances the chain."""
+        """(stored leaf, leaf hash) of ``p`` at ``index``: links it to its permit's chain and advances the
+        chain. The leaf is stored packed (``ledger.packing``); its hash is over the canonical bytes."""
         head = self._heads.get((p.tenant, p.permit)) if p.permit is not None else None
-        leaf = p.leaf.fill(head[0] if head else None)
-        digest = leaf_hash(leaf)
+        prev = head[0] if head else None
+        digest = leaf_hash(p.leaf.fill(prev))
         if p.permit is not None:
             self._heads[(p.tenant, p.permit)] = (digest, index)
-        return leaf, digest
+        return pack_leaf(p.leaf.head, prev, p.leaf.tail), digest
 
     # -- reads against the log and the group -----------------------------------------------------
     def _existing(self, sub: Submission) -> dict[_Key, Receipt]:
@@ -154,16 +156,15 @@ class GroupCommit:
         return {key: replace(receipt, duplicate=True) for key, (_, receipt) in known.items()}
 
     def _logged(self, keys: dict[_Key, bytes]) -> dict[_Key, tuple[bytes, Receipt]]:
-        by_tenant: dict[str, list[str]] = defaultdict(list)
-        for tenant, event_id in keys:
-            by_tenant[tenant].append(event_id)
+        """The logged events among ``keys``: one probe of the compact key index, each hit checked by its id."""
+        by_key = {db.event_key(tenant, event_id): (tenant, event_id) for tenant, event_id in keys}
         e, found = db.events.c, {}
-        for tenant, ids in by_tenant.items():
-            rows = self.conn.execute(select(e.event_id, e.claim_hash, e.leaf_index, e.leaf_hash, e.received_at)
-                                     .where(e.tenant == tenant, e.event_id.in_(ids)))
-            for r in rows:
-                found[(tenant, r.event_id)] = (bytes(r.claim_hash),
-                                               Receipt(r.event_id, r.leaf_index, bytes(r.leaf_hash), r.received_at))
+        rows = self.conn.execute(select(e.tenant, e.event_id, e.claim_hash, e.leaf_index, e.leaf_hash, e.received_at)
+                                 .where(e.id_key.in_(list(by_key))))
+        for r in rows:
+            if (r.tenant, r.event_id) in keys:
+                found[(r.tenant, r.event_id)] = (bytes(r.claim_hash),
+                                                 Receipt(r.event_id, r.leaf_index, bytes(r.leaf_hash), r.received_at))
         return found
 
     def _load_heads(self, fresh: Sequence[PreparedEvent]) -> None:

@@ -16,6 +16,7 @@ from ledger.evm import (
     Transactor,
     tenant_hash,
 )
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.evm
 
@@ -32,7 +33,8 @@ def test_digest_prepare_persist_submit_status(registry: Registry, operator: Oper
     restarted = DigestRecorder(Transactor(registry, operator))  # a new process sends the stored one
     restarted.submit(stored)
     restarted.submit(stored)  # idempotent
-    receipt = restarted.status(stored)
+    # anvil can serve the receipt a moment after the send returns: wait for it with a deadline
+    receipt = wait_until(lambda: restarted.status(stored), timeout=30)
 
     assert isinstance(receipt, DigestReceipt) and receipt.tx_hash == pending.tx_hash
     body = receipt.to_json()

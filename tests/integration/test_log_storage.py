@@ -23,6 +23,7 @@ from ledger.canonical import canonical
 from ledger.checkpoint import SignedCheckpoint
 from ledger.errors import DuplicateConflict, InvalidSignature, ProofError, StorageError
 from ledger.log import Receipt, TransparencyLog
+from ledger.packing import unpack
 from ledger.sm import Signer, SM2PrivateKey, sm3
 from ledger.writer import GroupCommit
 from tests.helpers import make_actor, signed_item, submission, wait_until
@@ -44,7 +45,7 @@ def _rfc9162_leaf_hash(leaf: bytes) -> bytes:
 def _stored_event(engine: Engine, event_id: str) -> dict[str, Any]:
     with engine.connect() as conn:
         leaf = conn.execute(select(db.events.c.leaf).where(db.events.c.event_id == event_id)).scalar_one()
-    event: dict[str, Any] = json.loads(bytes(leaf))
+    event: dict[str, Any] = json.loads(unpack(bytes(leaf)))
     return event
 
 

@@ -13,7 +13,8 @@ import evidence_api
 from ledger.database import make_engine
 from ledger.log import TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey
-from tests.helpers import make_actor, signed_item, submission
+from tests.helpers import make_actor, signed_item
+from tests.legacy_log import append_legacy
 
 
 def _alembic(url: str) -> Config:
@@ -37,10 +38,7 @@ def test_migration_0008_up_down_up_keeps_the_log(database_url: str, log_key: SM2
     config = _alembic(database_url)
     command.upgrade(config, "0007")
     engine = make_engine(database_url)
-    log = TransparencyLog(engine, origin="test.tiezheng/log", signer=Signer.from_private_key(log_key))
-    log.start()
-    log.submit(submission(signed_item(make_actor(), payload={"n": 1})))
-    log.close()
+    append_legacy(engine, [signed_item(make_actor(), payload={"n": 1})])  # as the writer of 0007 did
     engine.dispose()
 
     command.upgrade(config, "0008")

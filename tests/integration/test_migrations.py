@@ -21,6 +21,7 @@ from ledger.errors import DuplicateConflict
 from ledger.log import TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey
 from tests.helpers import TENANT, make_actor, signed_item, submission, wait_until
+from tests.legacy_log import append_legacy, legacy_root
 from verifier.anchors import read_journal, verify_journal
 
 OTHER = "other-co"
@@ -53,10 +54,8 @@ def test_upgrade_to_0003_keeps_existing_events_and_scopes_ids_per_tenant(
         old_engine: Engine, database_url: str, log_key: SM2PrivateKey) -> None:
     actor = make_actor()
     old = [signed_item(actor, permit="P-1", payload={"n": n}) for n in range(3)]
-    log = _open(old_engine, log_key)
-    before = log.submit(submission(*old))
-    root = log.root_at(3)
-    log.close()
+    before = append_legacy(old_engine, old)  # as the writer of revision 0002 did
+    root = legacy_root(before)
 
     command.upgrade(_alembic(database_url), "head")
 
@@ -99,10 +98,9 @@ def test_upgrade_to_0005_keeps_anchor_receipts_and_anchoring_continues(
         old_engine: Engine, database_url: str, log_key: SM2PrivateKey, tmp_path: Path) -> None:
     command.upgrade(_alembic(database_url), "0004")
     signer = Signer.from_private_key(log_key)
-    log = _open(old_engine, log_key)
-    log.submit(submission(*(signed_item(make_actor()) for _ in range(2))))
-    log.close()  # cuts the checkpoint of size 2
-    checkpoint = log.latest_checkpoint()
+    append_legacy(old_engine, [signed_item(make_actor()) for _ in range(2)])  # as the writer of 0004 did
+    log = TransparencyLog(old_engine, origin="test.tiezheng/log", signer=signer)
+    checkpoint = log.cut_checkpoint()
     assert checkpoint is not None
     journal = LocalJournal(tmp_path / "journal.jsonl", signer=signer)
     pending = journal.prepare(AnchorRequest(checkpoint, None, []))
