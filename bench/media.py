@@ -25,18 +25,12 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from bench.segments import best, raw_sm4_gcm
 
 MIB = 1 << 20
-
-
-def _raw(buf: bytes) -> None:
-    encryptor = Cipher(algorithms.SM4(os.urandom(16)), modes.GCM(os.urandom(12))).encryptor()
-    encryptor.update(buf)
-    encryptor.finalize()
 
 
 def _staged(buf: bytes, folder: Path) -> dict[str, float]:
@@ -73,24 +67,14 @@ def _staged(buf: bytes, folder: Path) -> dict[str, float]:
     return {"main": main_cpu, "helper": helper["cpu"]}
 
 
-def _best(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    walls, cpus = [], []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return min(walls), min(cpus)
-
-
 def throughput(mib: int, repeat: int) -> None:
     """Print MB/s and ratios of the upload path against raw SM4-GCM, on three clocks."""
     buf = os.urandom(mib * MIB)
     size = len(buf) / 1e6
-    raw_wall, raw_cpu = _best(lambda: _raw(buf), repeat)
+    raw_wall, raw_cpu = best(lambda: raw_sm4_gcm(buf), repeat)
     threads: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        up_wall, up_cpu = _best(lambda: threads.append(_staged(buf, Path(tmp))), repeat)
+        up_wall, up_cpu = best(lambda: threads.append(_staged(buf, Path(tmp))), repeat)
     critical = min(max(t["main"], t["helper"]) for t in threads)
     print(f"{'':34s} {'wall MB/s':>10s} {'cpu MB/s':>10s} {'critical MB/s':>14s}")
     print(f"{'raw sm4-gcm, one buffer':34s} {size / raw_wall:10.1f} {size / raw_cpu:10.1f} {size / raw_cpu:14.1f}")

@@ -1,7 +1,9 @@
 """The full agreement run of the two verifiers (issue 11): ≥ 10,000 mutations of real packs (the pack
-engineer's generator, ``tests/tamper``, over three packs of a fresh world and the captured two-chain pack), each verified by the Python verifier and by verify.html's core on
-Node; every one must get the same reason class from both (and the same file, for the classes that name one),
-and every untampered pack must be accepted by both.
+engineer's generator, ``tests/tamper``, over three packs of a fresh world and the captured two-chain pack), each
+verified by the Python verifier and by verify.html's core on Node; every one must get the same reason class from
+both (and the same file, for the classes that name one, or the same assurance, for a pack both accept), and every
+untampered pack must be accepted by both. The fresh world's packs carry trusted time: the real test TSA and two
+real witnesses are started for the run.
 
 Run: .venv/bin/python -m bench.web_agreement [flips per file, default 140]
 Prints counts per reason class, every disagreement, and the time per verification on each side (the
@@ -19,8 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.e2e.verify_html_kit import node_reasons, python_reason
-from tests.tamper.packs import PATH_CLASSES, mutations
+from tests.e2e.verify_html_kit import node_reasons, node_verdict, python_verdict
+from tests.tamper.packs import ACCEPTED, mutations
 from tests.tamper.sources import build_real_packs
 
 
@@ -42,32 +44,31 @@ def main(flips_per_file: int = 140) -> int:
     """Run every mutation through both verifiers; return 0 when they agree on all and accept the real packs."""
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
-        real = build_real_packs(scratch / "world", keyframes=3, chain=True)
+        real = build_real_packs(scratch / "world", keyframes=3, timed=True, chain=True)
         trust = scratch / "trust-root.json"
         trust.write_text(real.trust_root_json, encoding="utf-8")
         files, wants, classes = [], [], Counter[str]()
         python_seconds = 0.0
-        for source in real.sources:
+        for source, assurance in zip(real.sources, real.assurances, strict=True):
             files.append(scratch / f"valid-{source.name}.zip")
             files[-1].write_bytes(source.data)
-            wants.append((f"valid/{source.name}", None, None))
+            wants.append((f"valid/{source.name}", (None, assurance)))
         for n, mutation in enumerate(mutations(real.sources, flips_per_file=flips_per_file)):
             files.append(scratch / f"{n:05d}.zip")
             files[-1].write_bytes(mutation.data)
             start = time.perf_counter()
             with _quiet_stderr():
-                reason, path = python_reason(mutation.data, real.trust_root)
+                want = python_verdict(mutation.data, real.trust_root)
             python_seconds += time.perf_counter() - start
-            wants.append((mutation.name, reason, path if reason in PATH_CLASSES else None))
+            wants.append((mutation.name, want))
             classes[mutation.reason] += 1
-            if reason != mutation.reason:
-                print(f"PYTHON DIFFERS FROM THE GENERATOR {mutation.name}: want {mutation.reason}, got {reason}")
+            if (want[0] or ACCEPTED) != mutation.reason:
+                print(f"PYTHON DIFFERS FROM THE GENERATOR {mutation.name}: want {mutation.reason}, got {want}")
         start = time.perf_counter()
         got = node_reasons(files, trust)
         node_seconds = time.perf_counter() - start
-    differ = [f"{name}: python {reason} {path}, node {g['reason']} {g['path']}"
-              for (name, reason, path), g in zip(wants, got, strict=True)
-              if (g["reason"], g["path"] if reason in PATH_CLASSES else None) != (reason, path)]
+    differ = [f"{name}: python {want}, node {node_verdict(g)}" for (name, want), g in zip(wants, got, strict=True)
+              if node_verdict(g) != want]
     total = len(wants) - len(real.sources)
     print(f"untampered packs: {len(real.sources)} ({', '.join(s.name for s in real.sources)})")
     print(f"mutations: {total}; both verifiers agree on {len(wants) - len(differ)} of {len(wants)} packs; "

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from evidence_api.cors import check_origin
 from ledger.clock import DEFAULT_PLANT_TZ, zone
 
 __all__ = ["ANCHOR_BACKENDS", "Settings", "WitnessSetting"]
@@ -54,7 +55,9 @@ class Settings(BaseSettings):
     media_bucket: str = "tiezheng-media"  # created with Object Lock if missing
     max_media_bytes: int = 16 * 1024**3  # largest upload (tus Upload-Length)
     max_media_chunk_bytes: int = 64 * 1024**2  # largest tus PATCH body (clients: chunk_size / chunkSize below this)
-    retention_interval: float = 3600.0  # seconds between media-retention runs
+    media_upload_expiry: float = 86400.0  # seconds an unfinished tus upload lives after its last PATCH (tus expiration)
+    media_cors_origins: list[str] = []  # JSON list of web origins whose pages may use /v1/media (tus-js-client)
+    retention_interval: float = 3600.0  # seconds between media-retention runs (they also remove expired uploads)
     evm_rpc_url: str | None = None  # the regulator chain's JSON-RPC URL (evm backend)
     evm_contract: str | None = None  # the registry's address, as `tiezheng evm deploy` printed it
     evm_operator_key: Path | None = None  # file with an operator account's private key (mode 0600)
@@ -80,11 +83,21 @@ class Settings(BaseSettings):
         if self.admin_token is not None and len(self.admin_token) < 12:
             raise ValueError("TIEZHENG_ADMIN_TOKEN must be at least 12 characters")
         zone(self.plant_timezone)  # refuses an unknown zone with its name
+        self._check_media()
         self._check_anchor_backends()
         if "fabric" in self.backends() and self.fabric_profile is None:
             raise ValueError("TIEZHENG_ANCHOR_BACKENDS names fabric: set TIEZHENG_FABRIC_PROFILE to the network's "
                              "client profile (network.json; network/fabric/up.sh writes one)")
         return self
+
+    def _check_media(self) -> None:
+        if not self.media_upload_expiry > 0:
+            raise ValueError(f"TIEZHENG_MEDIA_UPLOAD_EXPIRY is seconds above 0, got {self.media_upload_expiry}")
+        for origin in self.media_cors_origins:
+            try:
+                check_origin(origin)
+            except ValueError as exc:
+                raise ValueError(f"TIEZHENG_MEDIA_CORS_ORIGINS: {exc}") from None
 
     def _check_anchor_backends(self) -> None:
         names = self.backends()

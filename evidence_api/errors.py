@@ -56,7 +56,7 @@ STATUS_DESCRIPTIONS: dict[int, str] = {
     403: "The token's role or tenant may not do this",
     404: "Something the request names does not exist for the caller's tenant",
     409: "Conflicts with stored state (an id already taken, or a permit state that does not allow the action)",
-    410: "The media was deleted by retention; its record (SM3, size, events) stays",
+    410: "The media was deleted by retention (its record: SM3, size, events, stays), or an unfinished upload expired",
     412: "A tus request without 'Tus-Resumable: 1.0.0'",
     413: "The request body (or a batch in it) exceeds the configured limit",
     415: "The request body is not of a media type this operation accepts",

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from evidence_api.config import Settings
+from evidence_api.cors import MediaCors
 from evidence_api.deps import refuse_unknown_query
 from evidence_api.errors import install_error_handlers
 from evidence_api.middleware import BodyGuard
@@ -52,6 +53,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
                        route_limits=[("PATCH", re.compile(r"/v1/media/[^/]+"), settings.max_media_chunk_bytes)])
+    if settings.media_cors_origins:  # outermost: preflights need no token, and 401/413 answers carry CORS too
+        app.add_middleware(MediaCors, origins=settings.media_cors_origins)
     for module in (admin, certificates, events, holds, log, media, org, packs, permits, regulator, risk):
         app.include_router(module.router)
     app.include_router(permits.projection_router)

@@ -230,6 +230,12 @@ class ApiClient:
                 "public_key_pem": actor.signer.public.to_pem()}
         return rec.Device.from_json(self.request("POST", "/v1/devices", body=_present(body)))
 
+    def create_detector(self, detector_id: str, *, area: str | None = None) -> rec.Device:
+        """Register a detector whose readings a gateway relays (it signs nothing, so it has no key): the id
+        its readings name (``gateway bind --detector``)."""
+        body = {"id": detector_id, "kind": "detector", "area": area}
+        return rec.Device.from_json(self.request("POST", "/v1/devices", body=_present(body)))
+
     # -- evidence events -------------------------------------------------------------------------
     def submit(self, items: Sequence[Mapping[str, Any]], *, attestation: Mapping[str, Any] | None = None
                ) -> tuple[rec.Receipt, ...]:

@@ -7,9 +7,10 @@ from typing import Any
 
 from ingest.signing import Actor, new_item, sign_item
 from ledger.canonical import canonical
+from ledger.checkpoint import SignedCheckpoint
 from ledger.clock import Clock
 from ledger.events import claim_hash, claim_of, leaf_template
-from ledger.log import PreparedEvent, Submission
+from ledger.log import PreparedEvent, Submission, TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey
 
 TENANT = "acme-chem"
@@ -54,3 +55,19 @@ def wait_until(probe: Any, *, timeout: float = 5.0, interval: float = 0.02) -> A
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {probe}")
         time.sleep(interval)
+
+
+def grow(log: TransparencyLog, count: int, *, permit: str | None = "P-1", tag: str | None = None) -> SignedCheckpoint:
+    """Append ``count`` events of one new actor (payloads ``{"n": n}``, plus ``"tag"`` when given, so a fork's
+    events differ) about ``permit``, and return the checkpoint that covers them once the log has cut it."""
+    actor = make_actor()
+    extra = {} if tag is None else {"tag": tag}
+    log.submit(submission(*(signed_item(actor, permit=permit, payload={"n": n, **extra}) for n in range(count))))
+    size = log.tree_size
+
+    def covering() -> SignedCheckpoint | None:
+        latest = log.latest_checkpoint()
+        return latest if latest is not None and latest.checkpoint.tree_size == size else None
+
+    found: SignedCheckpoint = wait_until(covering)
+    return found

@@ -173,7 +173,8 @@ def _check_structure(token: bytes) -> None:
                     [s["version"].native for s in signers])
         algorithms = [(s["signature_algorithm"]["algorithm"].dotted, s["digest_algorithm"]["algorithm"].native)
                       for s in signers]
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+        # asn1crypto raises AttributeError or IndexError for some mistyped fields: a refusal, never a crash
         raise MalformedInput(f"timestamp token is not an rfc 3161 token: {str(exc)[:200]}") from exc
     if not canonical:
         raise MalformedInput("timestamp token is not in DER (it re-encodes differently)")

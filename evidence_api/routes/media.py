@@ -1,14 +1,19 @@
-"""Media: resumable uploads by the tus 1.0 protocol (core, creation, termination), ranged reads, the record,
+"""Media: resumable uploads by the tus 1.0 protocol (core, creation, termination, expiration), ranged reads, the record,
 and the signed ``media.stored`` / ``media.keyframe`` event that makes an upload evidence.
 
 tus: ``POST /v1/media`` creates an upload (``Upload-Length``, ``Upload-Metadata``) and answers its URL in
 ``Location``; ``PATCH`` sends bytes at ``Upload-Offset``; ``HEAD`` tells the offset to resume from;
-``DELETE`` abandons an unfinished upload. Client libraries: tuspy, tus-js-client, TUSKit, tus-android-client.
+``DELETE`` abandons an unfinished upload. An unfinished upload expires (``Upload-Expires``, an HTTP date, on
+POST, PATCH and HEAD) ``TIEZHENG_MEDIA_UPLOAD_EXPIRY`` after its last PATCH: then 410, and 404 once the
+periodic job removed it. Browsers (tus-js-client) need ``TIEZHENG_MEDIA_CORS_ORIGINS`` (``evidence_api.cors``).
+Client libraries: tuspy, tus-js-client, TUSKit, tus-android-client.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
@@ -28,13 +33,17 @@ from evidence_api.services.media import parse_metadata, parse_range
 router = APIRouter(prefix="/v1/media", tags=["media"], route_class=StrictRoute)
 
 TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,termination,expiration"
 OFFSET_STREAM = "application/offset+octet-stream"
 MediaId = Annotated[str, Path(description="the upload id (a UUID) from POST /v1/media")]
 TusResumable = Annotated[str, Header(alias="Tus-Resumable", description="must be 1.0.0 (else 412)",
                                      json_schema_extra={"enum": [TUS_VERSION]})]
 """Required; any other version is refused by ``_tus`` with tus's 412, not by the framework."""
 _TUS_HEADERS = {"Tus-Resumable": {"description": "1.0.0", "schema": {"type": "string"}}}
-_OFFSET_HEADERS = _TUS_HEADERS | {"Upload-Offset": {"description": "bytes received", "schema": {"type": "integer"}}}
+_EXPIRES = {"Upload-Expires": {"description": "while unfinished: when the upload expires (HTTP date)",
+                               "schema": {"type": "string"}}}
+_OFFSET_HEADERS = _TUS_HEADERS | _EXPIRES | {"Upload-Offset": {"description": "bytes received",
+                                                                "schema": {"type": "integer"}}}
 _BINARY = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
 _PATCH_BODY = {"requestBody": {"required": True, "content": {OFFSET_STREAM: {"schema": {"type": "string",
                                                                                             "format": "binary"}}}}}
@@ -49,21 +58,26 @@ def _tus(version: str | None) -> dict[str, str]:
     return {"Tus-Resumable": TUS_VERSION}
 
 
+def _expires(moment: datetime | None) -> dict[str, str]:
+    """The ``Upload-Expires`` header (RFC 9110 HTTP date) of an unfinished upload; nothing once it is complete."""
+    return {} if moment is None else {"Upload-Expires": format_datetime(moment.astimezone(UTC), usegmt=True)}
+
+
 @router.options("", status_code=204, response_class=Response, responses={204: {
     "description": "The tus capabilities", "headers": _TUS_HEADERS | {
         "Tus-Version": {"description": "1.0.0", "schema": {"type": "string"}},
-        "Tus-Extension": {"description": "creation,termination", "schema": {"type": "string"}},
+        "Tus-Extension": {"description": TUS_EXTENSIONS, "schema": {"type": "string"}},
         "Tus-Max-Size": {"description": "largest Upload-Length", "schema": {"type": "integer"}}}}})
 def tus_options(services: ServicesDep, principal: PrincipalDep) -> Response:
-    """What this tus server supports: version 1.0.0, creation and termination, the size limit."""
+    """What this tus server supports: version 1.0.0, creation, termination and expiration, the size limit."""
     principal.require(*READ_ROLES)
     return Response(status_code=204, headers={
-        "Tus-Resumable": TUS_VERSION, "Tus-Version": TUS_VERSION, "Tus-Extension": "creation,termination",
+        "Tus-Resumable": TUS_VERSION, "Tus-Version": TUS_VERSION, "Tus-Extension": TUS_EXTENSIONS,
         "Tus-Max-Size": str(services.media.max_length)})
 
 
 @router.post("", status_code=201, response_model=MediaCreatedOut, responses=problems(404, 412, 413) | {201: {
-    "description": "Created; PATCH the bytes to Location", "headers": _TUS_HEADERS | {
+    "description": "Created; PATCH the bytes to Location", "headers": _TUS_HEADERS | _EXPIRES | {
         "Location": {"description": "the upload URL", "schema": {"type": "string"}}}}})
 def create_upload(request: Request, services: ServicesDep, principal: PrincipalDep, tus_resumable: TusResumable,
                   upload_length: Annotated[int, Header(alias="Upload-Length", ge=0, le=2**53 - 1)],
@@ -77,10 +91,11 @@ def create_upload(request: Request, services: ServicesDep, principal: PrincipalD
     row = services.media.create(principal.own_tenant(), principal.label, upload_length, parse_metadata(upload_metadata))
     url = f"/v1/media/{row.id}"
     body = MediaCreatedOut(id=row.id, upload_url=url).model_dump_json()
-    return Response(body, status_code=201, media_type="application/json", headers=headers | {"Location": url})
+    headers |= {"Location": url} | _expires(services.media.expires(row))
+    return Response(body, status_code=201, media_type="application/json", headers=headers)
 
 
-@router.head("/{media_id}", status_code=200, response_class=Response, responses=problems(404, 412) | {200: {
+@router.head("/{media_id}", status_code=200, response_class=Response, responses=problems(404, 410, 412) | {200: {
     "description": "How far the upload got", "headers": _OFFSET_HEADERS | {
         "Upload-Length": {"description": "declared size", "schema": {"type": "integer"}}}}})
 def upload_offset(media_id: MediaId, services: ServicesDep, principal: PrincipalDep,
@@ -88,26 +103,28 @@ def upload_offset(media_id: MediaId, services: ServicesDep, principal: Principal
     """The offset to resume from (tus core): the bytes the server has sealed; everything once stored."""
     principal.require(*READ_ROLES)
     headers = _tus(tus_resumable)
-    row = services.media.get(principal.own_tenant(), media_id)
-    return Response(status_code=200, headers=headers | {
+    row = services.media.upload(principal.own_tenant(), media_id)
+    return Response(status_code=200, headers=headers | _expires(services.media.expires(row)) | {
         "Upload-Offset": str(services.media.offset(row)), "Upload-Length": str(row.length), "Cache-Control": "no-store"})
 
 
 @router.patch("/{media_id}", status_code=204, response_class=Response, openapi_extra=_PATCH_BODY,
-              responses=problems(404, 409, 412) | {204: {"description": "Accepted up to Upload-Offset",
+              responses=problems(404, 409, 410, 412) | {204: {"description": "Accepted up to Upload-Offset",
                                                          "headers": _OFFSET_HEADERS}})
 async def upload_bytes(media_id: MediaId, request: Request, services: ServicesDep, principal: PrincipalDep,
                        tus_resumable: TusResumable,
                        upload_offset: Annotated[int, Header(alias="Upload-Offset", ge=0, le=2**53 - 1)]) -> Response:
     """Send bytes from ``Upload-Offset`` (tus core); the answer's ``Upload-Offset`` is how far the server
-    sealed (whole 64 KiB segments, or the end). The last byte checks the declared SM3: a mismatch answers
+    sealed (whole 64 KiB segments, or the end), and while unfinished its ``Upload-Expires``, moved to
+    ``TIEZHENG_MEDIA_UPLOAD_EXPIRY`` from now. The last byte checks the declared SM3: a mismatch answers
     422 ``digest-mismatch`` and removes the upload. A body over ``TIEZHENG_MAX_MEDIA_CHUNK_BYTES`` is 413."""
     principal.require("ingest", "admin")
     headers = _tus(tus_resumable)
     media = services.media
-    row = await asyncio.to_thread(media.get, principal.own_tenant(), media_id)
+    row = await asyncio.to_thread(media.upload, principal.own_tenant(), media_id)
     upload = await asyncio.to_thread(media.open_upload, row, upload_offset)
     try:
+        expires = await asyncio.to_thread(media.extend, row)  # a PATCH that may write moves the expiry on
         async for chunk in request.stream():
             if chunk:
                 await asyncio.to_thread(upload.append, chunk)
@@ -117,11 +134,12 @@ async def upload_bytes(media_id: MediaId, request: Request, services: ServicesDe
         offset = upload.offset
     finally:
         await asyncio.to_thread(upload.close)
+    headers |= _expires(expires if offset < row.length else None)
     return Response(status_code=204, headers=headers | {"Upload-Offset": str(offset)})
 
 
 @router.delete("/{media_id}", status_code=204, response_class=Response,
-               responses=problems(404, 409, 412) | {204: {"description": "Removed", "headers": _TUS_HEADERS}})
+               responses=problems(404, 409, 410, 412) | {204: {"description": "Removed", "headers": _TUS_HEADERS}})
 def terminate_upload(media_id: MediaId, services: ServicesDep, principal: PrincipalDep,
                      tus_resumable: TusResumable) -> Response:
     """Abandon an unfinished upload (tus termination); stored media is refused (409): only retention deletes it."""
@@ -139,7 +157,7 @@ def read_media(media_id: MediaId, services: ServicesDep, principal: PrincipalDep
                range_: Annotated[str | None, Header(alias="Range")] = None) -> StreamingResponse:
     """The stored media, or one ``Range`` of it (``bytes=START-END``), decrypting only the segments it touches."""
     principal.require(*READ_ROLES)
-    row = services.media.get(principal.own_tenant(), media_id)
+    row = services.media.upload(principal.own_tenant(), media_id)
     wanted = parse_range(range_, row.length) if row.length else None
     start, end = wanted or (0, row.length)
     chunks = services.media.read(row, start, end)

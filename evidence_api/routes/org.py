@@ -104,7 +104,7 @@ def list_users(services: ServicesDep, principal: PrincipalDep) -> list[User]:
 
 @router.post("/devices", status_code=201, responses=problems(404, 409))
 def create_device(body: DeviceCreate, services: ServicesDep, principal: PrincipalDep) -> Device:
-    """Register a device with its public key (admin)."""
+    """Register a device with its public key (admin); a detector a gateway relays may have none."""
     principal.require("admin")
     return Device.model_validate(services.org.add_device(principal.own_tenant(), body.id, kind=body.kind, key_id=body.key_id,
                                    public_key_pem=body.public_key_pem, area=body.area))

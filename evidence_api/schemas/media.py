@@ -28,7 +28,8 @@ class MediaRecordOut(BaseModel):
     permit: str | None
     purpose: str | None
     stored_at: str | None
-    retain_until: str | None
+    retain_until: str | None = Field(description="stored: when retention deletes it (None: kept); uploading: when "
+                                                 "the unfinished upload expires")
     event_id: str | None = Field(description="its media.stored (or media.keyframe) event, once logged")
     deleted_at: str | None
     delete_event_id: str | None

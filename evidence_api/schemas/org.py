@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic.config import JsonDict
 
 from evidence_api.schemas.ids import Id
@@ -84,13 +84,23 @@ class WorkerCreate(BaseModel):
 
 
 class DeviceCreate(BaseModel):
-    """A detector, camera or phone with its SM2 public key."""
+    """A detector, camera, phone or gateway with its SM2 public key. A detector whose readings a gateway relays
+    signs nothing and may be registered without one (its id is what the readings name)."""
 
     id: Id
     kind: Literal["detector", "camera", "phone", "gateway"]
-    key_id: Id
-    public_key_pem: str = Field(min_length=1, max_length=4096)
+    key_id: Id | None = None
+    public_key_pem: str | None = Field(None, min_length=1, max_length=4096)
     area: Id | None = None
+
+    @model_validator(mode="after")
+    def _key_unless_relayed_detector(self) -> DeviceCreate:
+        if (self.key_id is None) != (self.public_key_pem is None):
+            raise ValueError("key_id and public_key_pem go together: give both, or (a relayed detector) neither")
+        if self.key_id is None and self.kind != "detector":
+            raise ValueError(f"a {self.kind} signs what it sends: give its key_id and public_key_pem (only a "
+                             "detector whose readings a gateway relays may have no key)")
+        return self
 
 
 class ViolationCreate(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -173,10 +174,12 @@ class Services:
         risk = RiskRecords(engine, log, projector, org, clock=clock)
         store = open_media_store(settings, clock)
         media = MediaService(engine, wrapper, store, settings.data_dir / "media-staging", rules=org.rules, clock=clock,
-                             max_length=settings.max_media_bytes)
+                             max_length=settings.max_media_bytes,
+                             upload_expiry=timedelta(seconds=settings.media_upload_expiry))
         media_events = MediaEvents(engine, media, recorder, rules=org.rules)
         retention = Retention(engine, media, recorder, org, clock=clock)
-        retention_job = Periodic("tiezheng-media-retention", settings.retention_interval, retention.run_once)
+        retention_job = Periodic("tiezheng-media-retention", settings.retention_interval,
+                                 lambda: (media.expire_uploads(), retention.run_once()))
         packs = _packs(settings, engine, log, keys, wrapper, media, clock)
         log.start()
         projection_job.start()

@@ -1,4 +1,4 @@
-"""Media uploads (tus 1.0 core, creation, termination) into the object store, and ranged reads.
+"""Media uploads (tus 1.0 core, creation, termination, expiration) into the object store, and ranged reads.
 
 An upload is created with its declared length and metadata (the plaintext's SM3 among it), receives PATCH
 requests that ``ingest.media.upload.StagedUpload`` seals segment by segment into a staging file, and when
@@ -8,6 +8,11 @@ Object Lock; different, the staging file and the upload's row are removed and th
 nothing of it is stored. The object's data key is random per object and kept only wrapped by the tenant's
 key (``ledger.keystore``), bound to the object's header. Reads decrypt only the segments a range touches.
 
+An unfinished upload expires ``upload_expiry`` after its creation or its last PATCH (tus expiration): from
+then on its tus requests answer 410, and ``expire_uploads`` (the periodic job) removes its staging file and
+row, after which its URL is 404. While uploading, the row's ``retain_until`` is that expiry (once stored it
+is the retention date), so the record tells when an abandoned upload goes.
+
 The evidence event that makes a stored object evidence (``media.stored``) is ``services.media_events``'s.
 """
 
@@ -15,23 +20,26 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, or_, select, update
 
 from evidence_api import db, media_tables
 from evidence_api.services.errors import Conflict, Gone, NotFound, RangeNotSatisfiable, TooLarge
+from evidence_api.services.people import find_row
 from evidence_api.services.rules import Rules
-from ingest.media import DEFAULT_SEGMENT_SIZE, DigestMismatch, Header, Layout, read_range
-from ingest.media.upload import HashCache, StagedUpload, create_staging, staged_offset
+from ingest.media import DEFAULT_SEGMENT_SIZE, DigestMismatch, Header, Layout, MediaError, read_range
+from ingest.media.upload import HashCache, StagedUpload, UploadBusy, create_staging, staged_offset
 from ingest.objectstore import ObjectStore
 from ledger.clock import Clock, rfc3339
 from ledger.errors import MalformedInput
@@ -49,6 +57,7 @@ _CONTENT_TYPE = re.compile(r"^(image|video|audio|application)/[a-z0-9][a-z0-9.+-
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _DATA_KEY_SIZE = 16
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -150,9 +159,10 @@ class MediaService:
     """Uploads, their staging files and the stored objects of every tenant."""
 
     def __init__(self, engine: Engine, wrapper: DataKeyWrapper, store: ObjectStore, staging: Path, *,
-                 rules: Callable[[str], Rules], clock: Clock, max_length: int) -> None:
+                 rules: Callable[[str], Rules], clock: Clock, max_length: int,
+                 upload_expiry: timedelta = timedelta(hours=24)) -> None:
         self._engine, self._wrapper, self.store, self._staging = engine, wrapper, store, staging
-        self._rules, self.clock, self.max_length = rules, clock, max_length
+        self._rules, self.clock, self.max_length, self.upload_expiry = rules, clock, max_length, upload_expiry
         self._hashes = HashCache()
 
     # -- creation -----------------------------------------------------------------------------------
@@ -161,7 +171,7 @@ class MediaService:
         if not 0 <= length <= self.max_length:
             raise TooLarge(f"Upload-Length {length} is over the limit of {self.max_length} bytes (Tus-Max-Size)")
         if "permit" in metadata:
-            self._check_permit(tenant, metadata["permit"])
+            find_row(self._engine, db.permits, tenant, metadata["permit"])
         media_id = uuid.UUID(metadata["media"]) if "media" in metadata else uuid.uuid4()
         self._check_unused(tenant, str(media_id))
         header = Header(media_id, uuid.uuid4(), DEFAULT_SEGMENT_SIZE, os.urandom(7))
@@ -175,7 +185,8 @@ class MediaService:
                 length=length,
                 declared_sm3=metadata["sm3"], header=header.to_bytes().hex(),
                 wrapped_key=base64.b64encode(wrapped).decode(), object_key=f"{tenant}/media/{media_id}",
-                metadata=orjson.dumps(metadata).decode(), uploader=uploader, created_at=self.clock.stamp()))
+                metadata=orjson.dumps(metadata).decode(), uploader=uploader, created_at=self.clock.stamp(),
+                retain_until=rfc3339(self.clock.now() + self.upload_expiry)))
         row = self.get(tenant, str(media_id))
         if length == 0:
             with self.open_upload(row, 0) as upload:
@@ -189,12 +200,6 @@ class MediaService:
             if conn.execute(select(m.id).where(m.tenant == tenant, m.id == media_id)).first() is not None:
                 raise Conflict(f"media {media_id} already exists; a chosen upload id is used once")
 
-    def _check_permit(self, tenant: str, permit: str) -> None:
-        p = db.permits.c
-        with self._engine.connect() as conn:
-            if conn.execute(select(p.id).where(p.tenant == tenant, p.id == permit)).first() is None:
-                raise NotFound(f"permit {permit!r} does not exist for tenant {tenant!r}")
-
     def _path(self, tenant: str, media_id: str) -> Path:
         return self._staging / tenant / f"{media_id}.part"
 
@@ -207,6 +212,36 @@ class MediaService:
         if row is None:
             raise NotFound(f"media {media_id!r} does not exist for tenant {tenant!r} (or its upload was refused)")
         return MediaRow.from_row(row)
+
+    def upload(self, tenant: str, media_id: str) -> MediaRow:
+        """``get`` for a tus request: also ``Gone`` when the upload is unfinished and past its expiry."""
+        row = self.get(tenant, media_id)
+        if (expired := self._expired(row)) is not None:
+            raise Gone(f"upload {media_id} expired unfinished at {rfc3339(expired)} ({self.upload_expiry} after "
+                       "its last PATCH); its partial data is discarded: create a new upload and send the file again")
+        return row
+
+    def _expired(self, row: MediaRow) -> datetime | None:
+        """The expiry of an unfinished upload if it has passed, else None."""
+        expires = self.expires(row)
+        return expires if expires is not None and expires <= self.clock.now() else None
+
+    def expires(self, row: MediaRow) -> datetime | None:
+        """When the unfinished upload ``row`` expires (tus ``Upload-Expires``); None once stored or deleted."""
+        if row.state != "uploading":
+            return None
+        if row.row["retain_until"]:
+            return datetime.fromisoformat(row.row["retain_until"])
+        return datetime.fromisoformat(row.row["created_at"]) + self.upload_expiry  # created before expiration
+
+    def extend(self, row: MediaRow) -> datetime:
+        """Move the expiry of the unfinished upload ``row`` to ``upload_expiry`` from now (a PATCH arrived)."""
+        expires = self.clock.now() + self.upload_expiry
+        m = media_tables.media.c
+        with self._engine.begin() as conn:
+            conn.execute(update(media_tables.media).where(
+                m.tenant == row.tenant, m.id == row.id, m.state == "uploading").values(retain_until=rfc3339(expires)))
+        return expires
 
     def offset(self, row: MediaRow) -> int:
         """Bytes acknowledged so far (tus HEAD): the whole sealed segments, or everything once stored.
@@ -292,14 +327,47 @@ class MediaService:
     def terminate(self, tenant: str, media_id: str) -> None:
         """Remove an unfinished upload (tus termination); ``Conflict`` for stored media, which only
         retention deletes (with its ``media.deleted`` event)."""
-        row = self.get(tenant, media_id)
+        row = self.upload(tenant, media_id)
         if row.state != "uploading":
             raise Conflict(f"media {media_id} is {row.state}: stored evidence is not deleted on request; "
                            "retention deletes process video (media.deleted)")
-        path = self._path(tenant, media_id)
-        key = self._wrapper.unwrap(tenant, row.wrapped_key or b"", context=row.header.key_context())
-        with StagedUpload.open(path, row.header, key, row.length, self._hashes):  # not while a PATCH writes
+        self._remove_unfinished(row)
+
+    def _remove_unfinished(self, row: MediaRow, *, if_expired: bool = False) -> bool:
+        """Remove the staging file and row of an unfinished upload under its lock (``UploadBusy`` while a PATCH
+        writes); with ``if_expired``, only if it is still expired once locked. True if removed."""
+        path = self._path(row.tenant, row.id)
+        key = self._wrapper.unwrap(row.tenant, row.wrapped_key or b"", context=row.header.key_context())
+        try:
+            upload: StagedUpload | nullcontext[None] = StagedUpload.open(path, row.header, key, row.length, self._hashes)
+        except FileNotFoundError:  # the staging file is gone already: only the row is left
+            upload = nullcontext()
+        with upload:
+            if if_expired and self._expired(self.get(row.tenant, row.id)) is None:
+                return False  # a PATCH extended it since
             self._discard(row, path)
+        return True
+
+    def expire_uploads(self) -> list[str]:
+        """Remove every unfinished upload past its expiry (the periodic job); returns their ids. One that a
+        PATCH writes right now is left for the next run."""
+        m = media_tables.media.c
+        with self._engine.connect() as conn:
+            due = conn.execute(select(m.tenant, m.id).where(m.state == "uploading", or_(
+                m.retain_until.is_(None), m.retain_until <= self.clock.stamp())).order_by(m.retain_until)).all()
+        removed = []
+        for tenant, media_id in due:
+            try:
+                row = self.get(tenant, media_id)
+                if self._expired(row) is not None and self._remove_unfinished(row, if_expired=True):
+                    removed.append(media_id)
+            except (NotFound, UploadBusy):  # finished, terminated or written meanwhile
+                continue
+            except MediaError as exc:  # its staging file is not the upload's: leave it for a human
+                _log.warning("media upload %s expired but was not removed: %s", media_id, exc)
+        if removed:
+            _log.info("media uploads: removed %d expired unfinished uploads", len(removed))
+        return removed
 
     # -- reads --------------------------------------------------------------------------------------
     def pack_file(self, tenant: str, media_id: str, file_name: str) -> bytes | None:

@@ -26,7 +26,7 @@ from ledger.clock import Clock
 from ledger.errors import MalformedInput
 from ledger.sm import SM2PublicKey, sm3
 
-__all__ = ["DEVICE_KINDS", "USER_ROLES", "Organisation", "User"]
+__all__ = ["DEVICE_KINDS", "USER_ROLES", "Organisation", "User", "find_row"]
 
 USER_ROLES = ("applicant", "team_leader", "workshop_head", "safety_officer", "production_manager", "guardian",
               "gas_analyst", "worker", "legal", "regulator", "insurer", "admin")
@@ -44,6 +44,16 @@ class User:
 
 def _row(row: Any) -> dict[str, Any]:
     return dict(row._mapping)
+
+
+def find_row(engine: Engine, table: Table, tenant: str, item_id: str) -> dict[str, Any]:
+    """The row ``item_id`` of ``table`` for ``tenant``; raises ``NotFound`` naming the collection
+    (``permit 'HW-1' does not exist for tenant 'acme'``)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(table).where(table.c.tenant == tenant, table.c.id == item_id)).first()
+    if row is None:
+        raise NotFound(f"{table.name[:-1]} {item_id!r} does not exist for tenant {tenant!r}")
+    return _row(row)
 
 
 class Organisation:
@@ -69,11 +79,7 @@ class Organisation:
 
     def get(self, table: Table, tenant: str, item_id: str) -> dict[str, Any]:
         """The row ``item_id`` of ``table`` for ``tenant``; raises ``NotFound`` naming the collection."""
-        with self._engine.connect() as conn:
-            row = conn.execute(select(table).where(table.c.tenant == tenant, table.c.id == item_id)).first()
-        if row is None:
-            raise NotFound(f"{table.name[:-1]} {item_id!r} does not exist for tenant {tenant!r}")
-        return _row(row)
+        return find_row(self._engine, table, tenant, item_id)
 
     def rows(self, table: Table, tenant: str, **equal: Any) -> list[dict[str, Any]]:
         """Rows of ``table`` for ``tenant`` whose columns equal ``equal`` (None values ignored), by id."""
@@ -136,16 +142,21 @@ class Organisation:
             return self._insert(db.workers, {"tenant": tenant, "id": worker_id, "name": name, "team": team,
                                              "contractor": contractor, "user_id": user_id}, conn)
 
-    def add_device(self, tenant: str, device_id: str, *, kind: str, key_id: str, public_key_pem: str,
+    def add_device(self, tenant: str, device_id: str, *, kind: str, key_id: str | None, public_key_pem: str | None,
                    area: str | None = None) -> dict[str, Any]:
-        """Register a detector, camera or phone with its SM2 public key."""
+        """Register a detector, camera, phone or gateway with its SM2 public key; a detector whose readings a
+        gateway relays signs nothing and may have none (``key_id`` and ``public_key_pem`` None)."""
         if kind not in DEVICE_KINDS:
             raise MalformedInput(f"device kind must be one of {list(DEVICE_KINDS)}, got {kind!r}")
-        SM2PublicKey.from_pem(public_key_pem)
+        if (key_id is None) != (public_key_pem is None) or (key_id is None and kind != "detector"):
+            raise MalformedInput(f"a {kind} needs key_id and public_key_pem (only a relayed detector may have no key)")
+        if public_key_pem is not None:
+            SM2PublicKey.from_pem(public_key_pem)
         with self._engine.begin() as conn:
             self._require(conn, db.areas, tenant, [area])
             row = self._insert(db.devices, {"tenant": tenant, "id": device_id, "kind": kind, "area": area}, conn)
-            self._keys.register(tenant, key_id, "device", device_id, public_key_pem, conn=conn)
+            if key_id is not None and public_key_pem is not None:
+                self._keys.register(tenant, key_id, "device", device_id, public_key_pem, conn=conn)
         return row
 
     def add_violation(self, tenant: str, violation_id: str, *, worker: str, occurred_on: date,

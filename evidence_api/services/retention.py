@@ -121,7 +121,7 @@ class Retention:
 
     def holds(self, tenant: str, permit: str) -> list[HoldOut]:
         """Every hold ever placed on ``permit``, oldest first."""
-        self._check_permit(tenant, permit)
+        self._org.get(db.permits, tenant, permit)
         h = media_tables.legal_holds.c
         with self._engine.connect() as conn:
             rows = conn.execute(select(media_tables.legal_holds).where(h.tenant == tenant, h.permit == permit)
@@ -175,7 +175,7 @@ class Retention:
             raise MalformedInput(f"this endpoint takes a signed {kind} item, got {event['kind']!r}")
         if event["subject"].get("permit") != permit:
             raise MalformedInput(f"{kind}: event.subject.permit must be {permit!r}")
-        self._check_permit(tenant, permit)
+        self._org.get(db.permits, tenant, permit)
         actor = event["actor"]
         if actor["type"] != "user":
             raise Forbidden(f"{kind} is signed by a person with role {' or '.join(HOLD_ROLES)}")
@@ -185,12 +185,6 @@ class Retention:
             raise Forbidden(f"user {actor['id']!r} (roles {list(roles)}) may not sign {kind}; needs one of "
                             f"{list(HOLD_ROLES)}")
         return event
-
-    def _check_permit(self, tenant: str, permit: str) -> None:
-        p = db.permits.c
-        with self._engine.connect() as conn:
-            if conn.execute(select(p.id).where(p.tenant == tenant, p.id == permit)).first() is None:
-                raise NotFound(f"permit {permit!r} does not exist for tenant {tenant!r}")
 
     def _hold(self, tenant: str, hold_id: str) -> HoldOut:
         h = media_tables.legal_holds.c

@@ -16,6 +16,8 @@ root=$(dirname "$(dirname "$here")")
 . "$here/native.sh"
 
 BIN=$root/contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+NATIVE_NAME=anvil NATIVE_WHERE=127.0.0.1:$ANVIL_PORT NATIVE_TIMEOUT=$ANVIL_START_TIMEOUT
+NATIVE_KEEPS="chain id $ANVIL_CHAIN_ID, $ANVIL_HARDFORK, state in $STATE/anvil"
 
 install() { [ -x "$BIN" ] || bash "$root/contracts/install.sh" >&2; }
 
@@ -24,8 +26,7 @@ ready() {
     -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "http://127.0.0.1:$ANVIL_PORT" | grep -q result
 }
 
-up() {
-  if native_pid anvil >/dev/null; then echo "anvil: already running on 127.0.0.1:$ANVIL_PORT"; return; fi
+launch() {
   install
   [ -x "$BIN" ] || die "no anvil binary at $BIN (this platform is not linux-amd64?)"
   mkdir -p "$STATE/anvil"
@@ -33,20 +34,8 @@ up() {
               --state "$STATE/anvil/state.json" --preserve-historical-states)
   [ -n "$ANVIL_BLOCK_TIME" ] && args+=(--block-time "$ANVIL_BLOCK_TIME")
   native_start anvil "$BIN" "${args[@]}"
-  native_wait anvil "$ANVIL_START_TIMEOUT" ready
-  echo "anvil: running on 127.0.0.1:$ANVIL_PORT (chain id $ANVIL_CHAIN_ID, $ANVIL_HARDFORK), state in $STATE/anvil"
-}
-
-down() { native_stop anvil; }
-
-status() {
-  if native_pid anvil >/dev/null && ready; then echo "anvil: running on 127.0.0.1:$ANVIL_PORT ($STATE/anvil)"
-  else echo "anvil: stopped"; fi
 }
 
 url() { echo "http://127.0.0.1:$ANVIL_PORT"; }
 
-case "${1:-}" in
-  up|down|status|url) "$1" ;;
-  *) echo "usage: $0 up|down|status|url" >&2; exit 2 ;;
-esac
+native_main "$@"

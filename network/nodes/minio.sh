@@ -17,34 +17,23 @@ HOME_DIR=$TIEZHENG_S3_TOOLS/minio/$MINIO_VERSION
 BIN=$HOME_DIR/bin/minio
 
 build() {
-  [ -x "$BIN" ] && return 0
-  command -v go >/dev/null || die "go is not installed; MinIO is built from source with the Go toolchain"
+  go_build_needed "$BIN" MinIO || return 0
   go_build_logged "$HOME_DIR" env GOBIN="$HOME_DIR/bin" go install -trimpath "github.com/minio/minio@$MINIO_VERSION"
 }
 
+NATIVE_NAME=minio NATIVE_WHERE=127.0.0.1:$MINIO_PORT NATIVE_TIMEOUT=$S3_START_TIMEOUT NATIVE_EXTRA=build
+NATIVE_KEEPS="data in $STATE/minio/data"
+
 ready() { curl -fsS -o /dev/null "http://127.0.0.1:$MINIO_PORT/minio/health/ready"; }
 
-up() {
-  if native_pid minio >/dev/null; then echo "minio: already running on 127.0.0.1:$MINIO_PORT"; return; fi
+launch() {
   build
   mkdir -p "$STATE/minio/data"
   native_start minio env MINIO_ROOT_USER="$MINIO_ROOT_USER" MINIO_ROOT_PASSWORD="$MINIO_ROOT_PASSWORD" \
     MINIO_BROWSER=off MINIO_UPDATE=off "$BIN" server "$STATE/minio/data" \
     --address "127.0.0.1:$MINIO_PORT" --console-address "127.0.0.1:$MINIO_CONSOLE_PORT" --quiet
-  native_wait minio "$S3_START_TIMEOUT" ready
-  echo "minio: running on 127.0.0.1:$MINIO_PORT, data in $STATE/minio/data"
-}
-
-down() { native_stop minio; }
-
-status() {
-  if native_pid minio >/dev/null && ready; then echo "minio: running on 127.0.0.1:$MINIO_PORT ($STATE/minio)"
-  else echo "minio: stopped"; fi
 }
 
 url() { echo "http://$MINIO_ROOT_USER:$MINIO_ROOT_PASSWORD@127.0.0.1:$MINIO_PORT"; }
 
-case "${1:-}" in
-  up|down|status|url|build) "$1" ;;
-  *) echo "usage: $0 up|down|status|url|build" >&2; exit 2 ;;
-esac
+native_main "$@"

@@ -19,10 +19,11 @@ HOME_DIR=$TIEZHENG_S3_TOOLS/seaweedfs/$SEAWEEDFS_VERSION
 BIN=$HOME_DIR/bin/weed
 MODULE=github.com/seaweedfs/seaweedfs
 DATA=$STATE/seaweedfs
+NATIVE_NAME=seaweedfs NATIVE_WHERE=127.0.0.1:$SEAWEEDFS_S3_PORT NATIVE_TIMEOUT=$S3_START_TIMEOUT NATIVE_EXTRA=build
+NATIVE_KEEPS="data in $DATA/data"
 
 build() {
-  [ -x "$BIN" ] && return 0
-  command -v go >/dev/null || die "go is not installed; SeaweedFS is built from source with the Go toolchain"
+  go_build_needed "$BIN" SeaweedFS || return 0
   mkdir -p "$HOME_DIR/module"
   cat >"$HOME_DIR/module/go.mod" <<MOD
 module tiezheng.local/seaweedfs-build
@@ -51,8 +52,7 @@ ready() {
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SEAWEEDFS_S3_PORT/")" != 000 ]
 }
 
-up() {
-  if native_pid seaweedfs >/dev/null; then echo "seaweedfs: already running on 127.0.0.1:$SEAWEEDFS_S3_PORT"; return; fi
+launch() {
   build
   mkdir -p "$DATA/data"
   s3_config
@@ -60,20 +60,8 @@ up() {
     -master.port="$SEAWEEDFS_MASTER_PORT" -volume.port="$SEAWEEDFS_VOLUME_PORT" \
     -filer.port="$SEAWEEDFS_FILER_PORT" -volume.max="$SEAWEEDFS_VOLUME_MAX" -master.volumeSizeLimitMB="$SEAWEEDFS_VOLUME_SIZE_MB" \
     -s3 -s3.port="$SEAWEEDFS_S3_PORT" -s3.config="$DATA/s3.json" -s3.port.iceberg=0 -s3.port.lance=0
-  native_wait seaweedfs "$S3_START_TIMEOUT" ready
-  echo "seaweedfs: S3 on 127.0.0.1:$SEAWEEDFS_S3_PORT, data in $DATA/data"
-}
-
-down() { native_stop seaweedfs; }
-
-status() {
-  if native_pid seaweedfs >/dev/null && ready; then echo "seaweedfs: running, S3 on 127.0.0.1:$SEAWEEDFS_S3_PORT ($DATA)"
-  else echo "seaweedfs: stopped"; fi
 }
 
 url() { echo "http://$SEAWEEDFS_ACCESS_KEY:$SEAWEEDFS_SECRET_KEY@127.0.0.1:$SEAWEEDFS_S3_PORT"; }
 
-case "${1:-}" in
-  up|down|status|url|build) "$1" ;;
-  *) echo "usage: $0 up|down|status|url|build" >&2; exit 2 ;;
-esac
+native_main "$@"

@@ -9,27 +9,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 TSA_PORT=${TSA_PORT:-8318}
 PYTHON=${PYTHON:-$(cd "$here/../.." && pwd)/.venv/bin/python}
 [ -x "$PYTHON" ] || PYTHON=python3
+NATIVE_NAME=tsa NATIVE_WHERE=http://127.0.0.1:$TSA_PORT/ NATIVE_TIMEOUT=20
+NATIVE_KEEPS="root certificate $STATE/tsa/root.pem"
 
 ready() { curl -fsS -o /dev/null "http://127.0.0.1:$TSA_PORT/root.pem"; }
 
-up() {
-  if native_pid tsa >/dev/null; then echo "tsa: already running on 127.0.0.1:$TSA_PORT"; return; fi
+launch() {
   command -v openssl >/dev/null || die "openssl is not installed; the test TSA runs openssl ts -reply"
   native_start tsa "$PYTHON" "$here/../tsa/tsa.py" --state "$STATE/tsa" --port "$TSA_PORT"
-  native_wait tsa 20 ready
-  echo "tsa: running on http://127.0.0.1:$TSA_PORT/, root certificate $STATE/tsa/root.pem"
-}
-
-down() { native_stop tsa; }
-
-status() {
-  if native_pid tsa >/dev/null && ready; then echo "tsa: running on http://127.0.0.1:$TSA_PORT/ ($STATE/tsa)"
-  else echo "tsa: stopped"; fi
 }
 
 url() { echo "http://127.0.0.1:$TSA_PORT/"; }
 
-case "${1:-}" in
-  up|down|status|url) "$1" ;;
-  *) echo "usage: $0 up|down|status|url" >&2; exit 2 ;;
-esac
+native_main "$@"

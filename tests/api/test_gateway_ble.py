@@ -50,6 +50,8 @@ def test_two_models_relayed_over_virtual_ble(active: Plant, tmp_path: Path) -> N
 
     gateway = make_actor("gw-1", kind="device")
     active.admin.create_device(gateway, kind="gateway", area="unit-3")
+    for detector in ("m4-0001", "s1-0002"):  # the relayed detectors are registered devices of the tenant
+        active.admin.create_device(make_actor(detector, kind="device"), kind="detector", area="unit-3")
     box = Outbox(tmp_path / "outbox.db", gateway=gateway, tenant=TENANT, max_batch=8)
     relay, states = Relay(box, MODELS), []
 

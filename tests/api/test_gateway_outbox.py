@@ -33,6 +33,7 @@ def _gateway(plant: Plant, tmp_path: Path, clock: ManualClock | None = None, max
              ) -> tuple[Outbox, OutboxSync]:
     gateway = make_actor("gw-1", kind="device")
     plant.admin.create_device(gateway, kind="gateway", area="unit-3")
+    plant.admin.create_device(make_actor(BINDING.detector, kind="device"), kind="detector", area="unit-3")
     box = Outbox(tmp_path / "outbox.db", gateway=gateway, tenant=TENANT,
                  clock=clock or ManualClock(plant.clock.now()), max_batch=max_batch)
     return box, OutboxSync(box, ApiClient(plant.api.client, token=plant.api.ingest, retries=0))

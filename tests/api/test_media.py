@@ -140,7 +140,7 @@ def test_tus_refusals(api: Api) -> None:
     deleted = api.client.delete(url, headers=tus_headers(api.ingest))
     assert_problem(deleted, 409, "conflict", "stored evidence is not deleted on request")
     options = api.client.options("/v1/media", headers=bearer(api.reader))
-    assert options.status_code == 204 and options.headers["Tus-Extension"] == "creation,termination"
+    assert options.status_code == 204 and options.headers["Tus-Extension"] == "creation,termination,expiration"
 
 
 def test_termination_removes_an_unfinished_upload(api: Api) -> None:

@@ -91,6 +91,7 @@ def active_permit(url: str) -> Tenant:
     today = Clock().today()
     plan = PlantPlan("plant-1", "一厂", people=PEOPLE,
                      areas=[AreaPlan("unit-3", "三号装置", *POINT, radius_m=200)],
+                     devices={"m4-0001": ("detector", "unit-3")},  # the gas detector the gateway tests relay
                      workers=[permit_support._worker("welder", ("2.1", today + timedelta(days=900),
                                                                 today + timedelta(days=400)))],
                      overrides={"hot_work_upgrade": {"night_from_hour": None, "rest_days": []},

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import _missing_service
-from tests.e2e.verify_html_kit import chromium_missing, open_verifier, python_reason
-from tests.tamper.packs import PATH_CLASSES, mutations
+from tests.e2e.verify_html_kit import chromium_missing, node_verdict, open_verifier, python_verdict
+from tests.tamper.packs import mutations
 from tests.tamper.sources import RealPacks, build_real_packs
 
 pytestmark = pytest.mark.browser
@@ -42,6 +42,12 @@ def chromium(pytestconfig: pytest.Config) -> None:
 def real(tmp_path_factory: pytest.TempPathFactory) -> RealPacks:
     """Real packs built by the service's pack builder."""
     return build_real_packs(tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture(scope="module")
+def timed(tmp_path_factory: pytest.TempPathFactory) -> RealPacks:
+    """Real packs with RFC 3161 and witness receipts (the real test TSA and two real witnesses)."""
+    return build_real_packs(tmp_path_factory.mktemp("timed"), timed=True)
 
 
 def _cli(pack: Path, trust_root: Path) -> dict[str, Any]:
@@ -82,6 +88,38 @@ def test_verify_html_inside_a_built_pack_verifies_it(chromium: None, real: RealP
         assert (verdict.state, verdict.reason) == ("valid", ""), verdict.text
 
 
+@pytest.mark.tsa
+@pytest.mark.witness
+def test_verify_html_grants_tsa_and_witnessed_as_the_cli(chromium: None, timed: RealPacks, tmp_path: Path) -> None:
+    """A pack with a TSA token and two cosignatures, opened from file://: the page checks them (WebCrypto,
+    Ed25519) and shows ``signed+tsa+witnessed``, as ``tiezheng verify`` does; against a trust root that names
+    neither, both say ``signed``; a token of an untrusted TSA is ``anchor-rfc3161`` for both."""
+    from verifier.web import verify_html_path
+
+    pack = tmp_path / "pack.zip"
+    pack.write_bytes(timed.sources[1].data)
+    trust = tmp_path / "trust-root.json"
+    trust.write_text(timed.trust_root_json, encoding="utf-8")
+    plain = tmp_path / "plain-root.json"
+    root = json.loads(timed.trust_root_json)
+    plain.write_text(json.dumps({k: v for k, v in root.items() if k in ("v", "type", "logs")}), encoding="utf-8")
+    forged = tmp_path / "forged.zip"
+    forged.write_bytes(next(m for m in mutations(timed.sources[1:2], flips_per_file=1)
+                            if m.name.endswith("rfc3161-token-of-untrusted-tsa")).data)
+    with open_verifier(verify_html_path()) as page:
+        verdict = page.verify(pack, trust)
+        assert (verdict.state, verdict.reason) == ("valid", ""), verdict.text
+        assert "signed+tsa+witnessed" in verdict.text and _cli(pack, trust)["assurance"] == "signed+tsa+witnessed"
+        assert "tamper-tsa" in verdict.text and "witness-a.tamper/w1" in verdict.text
+        assert page.requests == [verify_html_path().as_uri()]
+    with open_verifier(verify_html_path()) as page:
+        verdict = page.verify(pack, plain)
+        assert verdict.state == "valid" and "signed+" not in verdict.text and _cli(pack, plain)["assurance"] == "signed"
+    with open_verifier(verify_html_path()) as page:
+        verdict = page.verify(forged, trust)
+        assert (verdict.state, verdict.reason) == ("invalid", "anchor-rfc3161") == ("invalid", _cli(forged, trust)["reason"])
+
+
 def test_verify_html_without_trust_root_says_what_to_choose(chromium: None, real: RealPacks, tmp_path: Path,
                                                              ) -> None:
     pack = tmp_path / "pack.zip"
@@ -114,17 +152,19 @@ def test_verify_html_shows_the_reason_of_the_cli(chromium: None, case: str, tmp_
     assert (verdict.state, verdict.reason, verdict.path or None) == (_STATE[want["exit"]], want["reason"], want["path"])
 
 
-def test_verify_html_bundle_agrees_with_python_in_the_browser(chromium: None, real: RealPacks) -> None:
-    """The minified bundle, run by Chromium's engine (not Node), on a sample of every mutation family."""
+@pytest.mark.tsa
+@pytest.mark.witness
+def test_verify_html_bundle_agrees_with_python_in_the_browser(chromium: None, timed: RealPacks) -> None:
+    """The minified bundle, run by Chromium's engine (not Node), on a sample of every mutation family of packs
+    with trusted time (WebCrypto from file://, as the clerk's browser runs it)."""
     from verifier.web import verify_html_path
 
-    sample = list(mutations(real.sources, flips_per_file=1, seed=7))[::4]
-    wants = [python_reason(m.data, real.trust_root) for m in sample]
+    sample = list(mutations(timed.sources, flips_per_file=1, seed=7))[::4]
+    wants = [python_verdict(m.data, timed.trust_root) for m in sample]
     with open_verifier(verify_html_path()) as page:
-        got = page.verify_in_page([m.data for m in sample], real.trust_root_json.encode())
-    differ = [(m.name, want, (g["reason"], g["path"])) for m, want, g in zip(sample, wants, got, strict=True)
-              if (g["reason"], g["path"] if want[0] in PATH_CLASSES else None)
-              != (want[0], want[1] if want[0] in PATH_CLASSES else None)]
+        got = page.verify_in_page([m.data for m in sample], timed.trust_root_json.encode())
+    differ = [(m.name, want, node_verdict(g)) for m, want, g in zip(sample, wants, got, strict=True)
+              if node_verdict(g) != want]
     assert len(sample) > 100 and not differ, differ[:5]
 
 
@@ -188,11 +228,10 @@ def test_verify_html_bundle_agrees_with_python_on_chain_receipts(chromium: None)
     every = list(mutations([source], flips_per_file=1, seed=3))
     sample = [m for i, m in enumerate(every) if m.reason.startswith("anchor-") or i % 6 == 0]
     trust = TrustRoot.from_bytes(json.dumps(root).encode())
-    wants = [python_reason(m.data, trust) for m in sample]
+    wants = [python_verdict(m.data, trust) for m in sample]
     with open_verifier(verify_html_path()) as page:
         got = page.verify_in_page([source.data, *(m.data for m in sample)], json.dumps(root).encode())
     assert got[0]["reason"] is None, got[0]
-    differ = [(m.name, want, (g["reason"], g["path"])) for m, want, g in zip(sample, wants, got[1:], strict=True)
-              if (g["reason"], g["path"] if want[0] in PATH_CLASSES else None)
-              != (want[0], want[1] if want[0] in PATH_CLASSES else None)]
+    differ = [(m.name, want, node_verdict(g)) for m, want, g in zip(sample, wants, got[1:], strict=True)
+              if node_verdict(g) != want]
     assert sum(m.reason in ("anchor-fabric", "anchor-evm") for m in sample) == 20 and not differ, differ[:5]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.tamper.packs import PATH_CLASSES
 from verifier.pack import verify_pack
 from verifier.pack_errors import PackInvalid, PackUnusable
 from verifier.trust import TrustRoot
@@ -79,10 +80,10 @@ class VerifyPage:
 _VERIFY_MANY = """([root, packs]) => {
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const trust = bytes(root);
-  return packs.map((p) => {
-    const r = window.tiezhengVerify({ zip: bytes(p) }, trust);
-    return { reason: r.reason, path: r.path, exit_code: r.exit_code };
-  });
+  return Promise.all(packs.map(async (p) => {
+    const r = await window.tiezhengVerify({ zip: bytes(p) }, trust);
+    return { reason: r.reason, path: r.path, exit_code: r.exit_code, assurance: r.valid ? r.assurance : null };
+  }));
 }"""
 
 _DATA_TRANSFER = """(files) => {
@@ -119,16 +120,30 @@ def open_verifier(html: Path) -> Iterator[VerifyPage]:
 
 
 def python_reason(data: bytes, trust_root: TrustRoot) -> tuple[str | None, str | None]:
-    """The Python verifier's (reason class, file) for a pack; (None, None) when it accepts it."""
+    """The Python verifier's (reason class, file) for a pack; (None, assurance) when it accepts it."""
     try:
-        verify_pack(data, trust_root=trust_root)
+        report = verify_pack(data, trust_root=trust_root)
     except (PackInvalid, PackUnusable) as exc:
         return exc.reason, exc.path
-    return None, None
+    return None, report.assurance
+
+
+def python_verdict(data: bytes, trust_root: TrustRoot) -> tuple[str | None, str | None]:
+    """What both verifiers must agree on: (reason class, the file for the classes that name one) of a refused
+    pack, (None, assurance) of an accepted one."""
+    reason, second = python_reason(data, trust_root)
+    return reason, second if reason is None or reason in PATH_CLASSES else None
+
+
+def node_verdict(got: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``python_verdict``'s pair from one of ``node_reasons``' (or ``VerifyPage.verify_in_page``'s) verdicts."""
+    reason = got["reason"]
+    return reason, got["assurance"] if reason is None else got["path"] if reason in PATH_CLASSES else None
 
 
 def node_reasons(packs: list[Path], trust_root: Path) -> list[dict[str, Any]]:
-    """The Node core's verdict on each pack file, in order: ``{"valid", "reason", "path", "exit_code"}``."""
+    """The Node core's verdict on each pack file, in order: ``{"valid", "reason", "path", "exit_code",
+    "assurance"}`` (``assurance`` null for a refused pack)."""
     node = shutil.which("node")
     if node is None or not (WEB / "node_modules").is_dir():
         raise AssertionError("node and verifier/web/node_modules are needed: run `bash verifier/web/build.sh`")

@@ -22,11 +22,12 @@ from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.base import AnchorReceipt, AnchorRequest, PendingAnchor
 from ledger.anchors.local import LocalJournal, entry_id
 from ledger.canonical import canonical
-from ledger.checkpoint import Checkpoint, SignedCheckpoint
+from ledger.checkpoint import Checkpoint
 from ledger.errors import AnchorCommitError, AnchorSubmitError
 from ledger.log import TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey, sm3
-from tests.helpers import make_actor, signed_item, submission, wait_until
+from tests.helpers import grow as _grow
+from tests.helpers import wait_until
 from verifier.anchors import read_journal, verify_journal
 from verifier.merkle import verify_consistency
 
@@ -113,20 +114,6 @@ def journal(journal_path: Path, signer: Signer) -> LocalJournal:
 
 def _entries(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_bytes().splitlines()]
-
-
-def _grow(log: TransparencyLog, count: int) -> SignedCheckpoint:
-    """Append ``count`` events and wait for the checkpoint that covers them."""
-    actor = make_actor()
-    log.submit(submission(*(signed_item(actor, payload={"n": n}) for n in range(count))))
-    size = log.tree_size
-
-    def probe() -> SignedCheckpoint | None:
-        latest = log.latest_checkpoint()
-        return latest if latest is not None and latest.checkpoint.tree_size == size else None
-
-    found: SignedCheckpoint = wait_until(probe)
-    return found
 
 
 def _verify(path: Path, key: SM2PrivateKey) -> None:

@@ -17,7 +17,7 @@ from ledger.clock import ManualClock
 from ledger.dayend import DayEndMilestones, day_end_checkpoint
 from ledger.log import TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey
-from tests.helpers import make_actor, signed_item, submission, wait_until
+from tests.helpers import grow
 
 _NOON = datetime.fromisoformat("2026-11-30T12:00:00+08:00")
 
@@ -37,16 +37,7 @@ def day_log(engine: Engine, log_key: SM2PrivateKey, clock: ManualClock) -> Itera
 
 
 def _grow(log: TransparencyLog, count: int) -> SignedCheckpoint:
-    actor = make_actor()
-    log.submit(submission(*(signed_item(actor, payload={"n": n}, permit=None) for n in range(count))))
-    size = log.tree_size
-
-    def probe() -> SignedCheckpoint | None:
-        latest = log.latest_checkpoint()
-        return latest if latest is not None and latest.checkpoint.tree_size == size else None
-
-    found: SignedCheckpoint = wait_until(probe)
-    return found
+    return grow(log, count, permit=None)  # day-end events are about no permit
 
 
 def test_day_end_checkpoint_is_the_last_cut_before_midnight(day_log: TransparencyLog, clock: ManualClock) -> None:

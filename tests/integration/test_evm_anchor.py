@@ -12,30 +12,17 @@ import pytest
 from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.base import AnchorReceipt, AnchorRequest
 from ledger.anchors.evm import EvmAnchor
-from ledger.checkpoint import SignedCheckpoint
 from ledger.evm import Artifact, OperatorKey, Registry, Transactor, origin_hash, tenant_hash
 from ledger.evm.digests import DigestRecorder
 from ledger.evm.registry import connect
 from ledger.log import TransparencyLog
 from tests.evm_support import AnvilNode, funded_operator, mine, set_automine
-from tests.helpers import make_actor, signed_item, submission, wait_until
+from tests.helpers import grow as _grow
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.evm
 
 ORIGIN = "test.tiezheng/log"  # the ``log`` fixture's origin
-
-
-def _grow(log: TransparencyLog, count: int) -> SignedCheckpoint:
-    actor = make_actor()
-    log.submit(submission(*(signed_item(actor, payload={"n": n}) for n in range(count))))
-    size = log.tree_size
-
-    def probe() -> SignedCheckpoint | None:
-        latest = log.latest_checkpoint()
-        return latest if latest is not None and latest.checkpoint.tree_size == size else None
-
-    found: SignedCheckpoint = wait_until(probe)
-    return found
 
 
 def _next_receipt(anchorer: Anchorer) -> AnchorReceipt:

@@ -28,7 +28,8 @@ from ledger.fabric import _protos as pb
 from ledger.fabric.profile import FabricProfile
 from ledger.log import TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey
-from tests.helpers import make_actor, signed_item, submission, wait_until
+from tests.helpers import grow as _grow
+from tests.helpers import wait_until
 from tests.integration.fabric_cli import PeerCLI, SignedLog, leaves, network_cli, network_json_path
 
 pytestmark = pytest.mark.fabric
@@ -77,20 +78,6 @@ def backend(profile: FabricProfile, log: TransparencyLog) -> Iterator[FabricAnch
     anchor = _backend(profile, log)
     yield anchor
     anchor.close()
-
-
-def _grow(log: TransparencyLog, count: int) -> SignedCheckpoint:
-    """Append ``count`` events and wait for the checkpoint that covers them."""
-    actor = make_actor()
-    log.submit(submission(*(signed_item(actor, payload={"n": n}) for n in range(count))))
-    size = log.tree_size
-
-    def probe() -> SignedCheckpoint | None:
-        latest = log.latest_checkpoint()
-        return latest if latest is not None and latest.checkpoint.tree_size == size else None
-
-    found: SignedCheckpoint = wait_until(probe)
-    return found
 
 
 def _anchor(anchorer: Anchorer) -> AnchorReceipt:

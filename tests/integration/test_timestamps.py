@@ -23,22 +23,13 @@ from ledger.checkpoint import SignedCheckpoint
 from ledger.log import TransparencyLog
 from tests import processes
 from tests.conftest import ROOT, TsaServer
-from tests.helpers import make_actor, signed_item, submission, wait_until
+from tests.helpers import grow as _grow
 from verifier.checkpoint import Checkpoint
 from verifier.errors import InvalidProof, MalformedInput, RootMismatch, TimestampInvalid
 from verifier.timestamps import TimestampAnchor, verify_timestamp_anchor, verify_token
 from verifier.trust import TimestampAuthority as TrustedTSA
 
 pytestmark = pytest.mark.tsa
-
-
-def _grow(log: TransparencyLog, count: int) -> SignedCheckpoint:
-    actor = make_actor()
-    log.submit(submission(*(signed_item(actor, payload={"n": n}) for n in range(count))))
-    size = log.tree_size
-    found: SignedCheckpoint = wait_until(lambda: (c := log.latest_checkpoint()) and c.checkpoint.tree_size == size
-                                         and c)
-    return found
 
 
 def _trusted(tsa: TsaServer) -> TrustedTSA:

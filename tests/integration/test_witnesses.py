@@ -25,7 +25,7 @@ from ledger.sm import Signer, SM2PrivateKey
 from ledger.storage import make_engine
 from ledger.witnesses import WitnessCollector, WitnessEndpoint
 from tests.conftest import WitnessProcess
-from tests.helpers import make_actor, signed_item, submission, wait_until
+from tests.helpers import grow
 from verifier.checkpoint import Checkpoint
 from verifier.errors import CosignatureInvalid
 from verifier.trust import TrustRoot
@@ -36,12 +36,7 @@ ORIGIN = "test.tiezheng/log"
 
 
 def _grow(log: TransparencyLog, count: int, tag: str = "") -> SignedCheckpoint:
-    actor = make_actor()
-    log.submit(submission(*(signed_item(actor, payload={"n": n, "tag": tag}) for n in range(count))))
-    size = log.tree_size
-    found: SignedCheckpoint = wait_until(lambda: (c := log.latest_checkpoint()) and c.checkpoint.tree_size == size
-                                         and c)
-    return found
+    return grow(log, count, tag=tag)
 
 
 def _endpoint(w: WitnessProcess) -> WitnessEndpoint:

@@ -13,7 +13,14 @@ Families (docs/formats.md, "Verification order"):
 - a lying service (manifest re-signed with the real log key after a change): events reordered or dropped,
   proofs for other leaves, an older checkpoint, payloads, keys, media and receipts changed (the Fabric and EVM
   receipts of a chain pack too: ``tests/tamper/chain.py``);
-- manifests and checkpoints re-signed with other keys.
+- manifests and checkpoints re-signed with other keys;
+- receipts of packs with trusted time (``PackSource.timed``), re-signed so that only the receipt check can
+  catch them: RFC 3161 tokens with bytes flipped, of another checkpoint, from an untrusted TSA (all
+  ``anchor-rfc3161``); cosignatures of another checkpoint, with another timestamp or flipped bytes
+  (``anchor-witness``); and what is not a forgery but an absence, which both verifiers must accept at the
+  lower assurance (``reason`` "accepted", ``assurance`` set): a cosignature by a key the trust root does not
+  name, one witness's receipt dropped or doubled (below the quorum), an informative field changed
+  (``tests/tamper/receipts.py``).
 """
 
 from __future__ import annotations
@@ -27,23 +34,39 @@ from typing import Any
 from evidence_api.services.pack_files import evidence_digest, sign_manifest
 from evidence_api.services.pack_zip import write_pack_zip
 from ledger.canonical import canonical
+from ledger.cosignature import CosignerKey
 from ledger.sm import Signer, sm3
 from tests.tamper.chain import chain_anchor_changes
 from tests.tamper.zipraw import entries_of, layout, raw_zip
 
-__all__ = ["Mutation", "PackSource", "mutations", "resign"]
+__all__ = ["ACCEPTED", "Mutation", "PackSource", "TimedExtras", "mutations", "resign"]
 
 PATH_CLASSES = frozenset({"missing-file", "extra-file", "file-hash"})
+ACCEPTED = "accepted"
 
 
 @dataclass(frozen=True)
 class Mutation:
-    """One mutated pack, the reason class it must be refused with and, for file classes, the file."""
+    """One mutated pack, the reason class it must be refused with and, for file classes, the file; or
+    ``reason`` ``ACCEPTED`` and the ``assurance`` it must be accepted at."""
 
     name: str
     data: bytes
     reason: str
     path: str | None = None
+    assurance: str | None = None
+
+
+@dataclass(frozen=True)
+class TimedExtras:
+    """For packs with trusted time: the base64 token and the cosignature lines (one per witness, with their
+    newline) of an older checkpoint, a base64 token of the anchored checkpoint from a TSA the trust root does
+    not name, and an Ed25519 cosigner it does not name."""
+
+    older_token: str
+    older_lines: tuple[str, ...]
+    untrusted_token: str
+    stranger: CosignerKey
 
 
 @dataclass(frozen=True)
@@ -55,6 +78,7 @@ class PackSource:
     signer: Signer
     stranger: Signer
     older_checkpoint: tuple[int, str] | None = None
+    timed: TimedExtras | None = None
 
 
 def resign(files: dict[str, bytes], signer: Signer, *, edit: Callable[[dict[str, Any]], None] | None = None) -> bytes:
@@ -78,6 +102,7 @@ def mutations(sources: list[PackSource], *, flips_per_file: int = 40, seed: int 
         yield from _files(source, other)
         yield from _lying_service(source)
         yield from _strangers(source)
+        yield from _receipts(source, rng, flips_per_file)
 
 
 def _flips(source: PackSource, rng: random.Random, per_file: int) -> Iterator[Mutation]:
@@ -316,3 +341,9 @@ def _strangers(source: PackSource) -> Iterator[Mutation]:
     wrong = canonical({**manifest, "format": "tiezheng.pack/v0"})
     yield Mutation(f"{source.name}/manifest-other-format", write_pack_zip({**files, "manifest.json": wrong}), "manifest")
 
+
+
+def _receipts(source: PackSource, rng: random.Random, per_file: int) -> Iterator[Mutation]:
+    from tests.tamper.receipts import receipt_mutations  # it builds on this module's Mutation and resign
+
+    yield from receipt_mutations(source, rng, per_file)

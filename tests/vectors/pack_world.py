@@ -10,7 +10,7 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +26,7 @@ from evidence_api.services.pack_scope import LogScopes
 from evidence_api.services.packs import PackBuilder
 from ingest.signing import Actor, attest_batch, new_item, sign_item
 from ledger.anchors.anchorer import Anchorer
+from ledger.anchors.base import Anchor
 from ledger.anchors.local import LocalJournal
 from ledger.clock import ManualClock
 from ledger.database import make_engine
@@ -105,10 +106,11 @@ def _fetch(world_media: dict[tuple[str, str], bytes]) -> Any:
 
 @contextmanager
 def open_world(root: Path, *, log_key: SM2PrivateKey | None = None, pdf: bool = False,
-               small_viewer: bool = False, origin: str = ORIGIN) -> Iterator[World]:
+               small_viewer: bool = False, origin: str = ORIGIN, anchors: Sequence[Anchor] = ()) -> Iterator[World]:
     """A fresh world under ``root`` (a new folder); ``pdf`` renders real certificates (WeasyPrint);
     ``small_viewer`` puts a placeholder instead of the built verify.html (the golden vectors stay small);
-    ``origin`` names the log (a chain that already holds the default origin needs a fresh one)."""
+    ``origin`` names the log (a chain that already holds the default origin needs a fresh one); ``anchors``
+    are backends anchored besides the local journal (e.g. a TSA)."""
     root.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{root / 'tiezheng.db'}"
     migrate(url)
@@ -117,7 +119,8 @@ def open_world(root: Path, *, log_key: SM2PrivateKey | None = None, pdf: bool = 
     key = log_key or SM2PrivateKey.generate()
     signer = Signer.from_private_key(key)
     log = TransparencyLog(engine, origin=origin, signer=signer, checkpoint_interval=0.02, clock=clock)
-    anchorer = Anchorer(log, [LocalJournal(root / "local-journal.jsonl", signer=signer, clock=clock)], clock=clock)
+    anchorer = Anchorer(log, [LocalJournal(root / "local-journal.jsonl", signer=signer, clock=clock), *anchors],
+                        clock=clock)
     keys = KeyRegistry(engine, clock=clock)
     wrapper = LocalKeyWrapper(hashlib.sha256(b"vectors master key " + os.urandom(8)).digest()[:32])
     intake = EventIntake(keys, wrapper, max_batch=5000, clock=clock)

@@ -1,11 +1,13 @@
 // Anchor receipts of a pack (docs/formats.md, "Anchors"; step 20), one checker per receipt kind the browser
-// can check offline: `local` (the journal entry, signed with the log key), `fabric` and `evm` (chainanchors.js). Every other kind
-// is listed as "not checked in the browser" and gives no assurance: the browser never claims a level it
-// did not verify.
+// can check offline: `local` (the journal entry, signed with the log key), `fabric` and `evm` (chainanchors.js),
+// `rfc3161` and `witness` (trustedtime.js). A checker returns its outcome or a promise of it (WebCrypto is
+// asynchronous). Any other kind is listed as "not checked" and gives no assurance: the browser never claims a
+// level it did not verify.
 import { VerifierError, MalformedInput } from "./errors.js";
 import { PackError } from "./reasons.js";
 import { toHex } from "./bytes.js";
 import { JournalEntry, verifyJournalEntry } from "./anchors.js";
+import { checkRfc3161, checkWitness } from "./trustedtime.js";
 import { checkEvm, checkFabric } from "./chainanchors.js";
 
 function checkLocal(envelope, context) {
@@ -26,27 +28,24 @@ function checkLocal(envelope, context) {
 }
 
 /** Receipt checkers by "kind/version". */
-export const CHECKERS = { "local/1": checkLocal, "fabric/1": checkFabric, "evm/1": checkEvm };
-
-/** Why the browser does not check a kind (the Python CLI may: compare with `tiezheng verify`). */
-const NOT_IN_BROWSER = {
-  rfc3161: "RFC 3161 timestamp tokens (CMS, X.509 chains) are not checked in the browser; run tiezheng verify",
-  witness: "witness cosignatures are not checked in the browser; run tiezheng verify",
+export const CHECKERS = {
+  "local/1": checkLocal, "fabric/1": checkFabric, "evm/1": checkEvm, "rfc3161/1": checkRfc3161, "witness/1": checkWitness,
 };
 
+
 /** Step 20: check every anchors/<kind>.json a checker exists for; the others are "not checked". */
-export function checkAnchors(content, trustRoot, logKeys) {
+export async function checkAnchors(content, trustRoot, logKeys) {
   const outcomes = [];
   for (const envelope of [...content.anchors].sort((a, b) => (a.kind < b.kind ? -1 : 1))) {
     const checker = CHECKERS[`${envelope.kind}/${envelope.kindVersion}`];
     if (checker === undefined) {
-      const why = NOT_IN_BROWSER[envelope.kind] ?? `this verifier does not know receipt kind ${JSON.stringify(envelope.kind)} version ${envelope.kindVersion}`;
+      const why = `this verifier does not know receipt kind ${JSON.stringify(envelope.kind)} version ${envelope.kindVersion}`;
       outcomes.push({ kind: envelope.kind, status: "not checked", detail: why, receipts: [] });
       continue;
     }
     try {
       checkCovered(content, envelope);
-      outcomes.push(checker(envelope, { content, trustRoot, logKeys }));
+      outcomes.push(await checker(envelope, { content, trustRoot, logKeys }));
     } catch (exc) {
       if (exc instanceof VerifierError) throw new PackError(`anchor-${envelope.kind}`, `anchors/${envelope.kind}.json: ${exc.message}`, `anchors/${envelope.kind}.json`);
       throw exc;

@@ -1,11 +1,13 @@
 // The trust root (docs/formats.md, "Trust root", tiezheng.trust-root/v1): the one file naming every key the
 // verifier trusts, chosen by the person verifying, never taken from the evidence. Parsed as strictly as the
-// Python verifier (verifier/trust.py); X.509 certificates are checked here to be one DER SEQUENCE each, and
-// decoded by the checker that uses them (the Fabric orgs' CAs: fabricblock.js).
+// Python verifier (verifier/trust.py). The TSA roots are parsed as X.509 here (the browser checks RFC 3161
+// tokens against them); the Fabric CA certificates are checked to be one DER SEQUENCE each, and decoded by
+// the checker that uses them (fabricblock.js).
 import { MalformedInput, UntrustedLog } from "./errors.js";
 import { toHex } from "./bytes.js";
 import { intField, listField, loads, MAX_INT, requireFields, requireObject, strField } from "./json.js";
 import { PublicKey, sm3, unarmor } from "./sm.js";
+import { Certificate } from "./tsacert.js";
 
 export const TRUST_ROOT_TYPE = "tiezheng.trust-root/v1";
 export const MAX_TRUST_ROOT_BYTES = 4 * 1024 * 1024;
@@ -143,7 +145,17 @@ function chain(value, where) {
 function tsa(value, where) {
   const obj = requireObject(value, where);
   requireFields(obj, where, ["name", "certificates"]);
-  return { name: text(obj, "name", where, LABEL, "1 to 255 characters without control characters"), certificates: certificates(obj, "certificates", where) };
+  const name = text(obj, "name", where, LABEL, "1 to 255 characters without control characters");
+  const ders = certificates(obj, "certificates", where);
+  ders.forEach((der, i) => {
+    try {
+      Certificate.from(der);
+    } catch (exc) {
+      if (exc instanceof MalformedInput) throw new MalformedInput(`${where}.certificates[${i}] is not an x.509 certificate: ${exc.message}`);
+      throw exc;
+    }
+  });
+  return { name, certificates: ders };
 }
 
 function witnesses(value) {

@@ -30,8 +30,8 @@ function context(changes = {}) {
   };
 }
 
-test("the two-chain pack is dual-chain with both chains trusted, as the CLI says", () => {
-  const report = verifyPack({ zip: PACK }, rootBytes({}));
+test("the two-chain pack is dual-chain with both chains trusted, as the CLI says", async () => {
+  const report = await verifyPack({ zip: PACK }, rootBytes({}));
   assert.equal(report.reason, null, report.detail);
   assert.equal(report.assurance, "dual-chain");
   const kinds = Object.fromEntries(report.anchors.map((a) => [a.kind, a]));
@@ -42,22 +42,22 @@ test("the two-chain pack is dual-chain with both chains trusted, as the CLI says
   assert.equal(kinds.fabric.receipts[0].endorsed_by, "Org1MSP, Org2MSP");
 });
 
-test("fabric alone is fabric; the regulator chain alone, or neither, is signed", () => {
-  const fabricOnly = verifyPack({ zip: PACK }, rootBytes({ regulator_chains: [] }));
+test("fabric alone is fabric; the regulator chain alone, or neither, is signed", async () => {
+  const fabricOnly = await verifyPack({ zip: PACK }, rootBytes({ regulator_chains: [] }));
   assert.equal(fabricOnly.assurance, "fabric");
   assert.equal(fabricOnly.anchors.find((a) => a.kind === "evm").status, "not checked");
-  assert.equal(verifyPack({ zip: PACK }, rootBytes({ fabric: null })).assurance, "signed");
-  assert.equal(verifyPack({ zip: PACK }, rootBytes({ fabric: null, regulator_chains: [] })).assurance, "signed");
+  assert.equal((await verifyPack({ zip: PACK }, rootBytes({ fabric: null }))).assurance, "signed");
+  assert.equal((await verifyPack({ zip: PACK }, rootBytes({ fabric: null, regulator_chains: [] }))).assurance, "signed");
 });
 
-test("a trust root naming other Fabric CAs or another registry refuses the pack as anchor-<kind>", () => {
+test("a trust root naming other Fabric CAs or another registry refuses the pack as anchor-<kind>", async () => {
   const [org1, org2, orderer] = VECTOR.trust_root.fabric.orgs;
   const otherCa = { ...VECTOR.trust_root.fabric, orgs: [org1, { ...org2, ca_certificates: org1.ca_certificates }, orderer] };
-  const report = verifyPack({ zip: PACK }, rootBytes({ fabric: otherCa }));
+  const report = await verifyPack({ zip: PACK }, rootBytes({ fabric: otherCa }));
   assert.equal(report.reason, "anchor-fabric", report.detail);
   assert.match(report.detail, /not issued by a ca of Org2MSP/);
   const chain = { ...VECTOR.trust_root.regulator_chains[0], operators: ["0x" + "cd".repeat(20)] };
-  const evm = verifyPack({ zip: PACK }, rootBytes({ regulator_chains: [chain] }));
+  const evm = await verifyPack({ zip: PACK }, rootBytes({ regulator_chains: [chain] }));
   assert.equal(evm.reason, "anchor-evm", evm.detail);
   assert.match(evm.detail, /is not an operator of the registry/);
 });

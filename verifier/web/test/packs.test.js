@@ -20,9 +20,9 @@ test("pack vectors exist, valid and refused both", { skip: !present && "tests/ve
 });
 
 for (const file of cases) {
-  test(`pack ${file}`, () => {
+  test(`pack ${file}`, async () => {
     const v = JSON.parse(readFileSync(join(VECTORS, file), "utf-8"));
-    const report = verifyPack({ zip: bytes(v.pack) }, new Uint8Array(readFileSync(join(VECTORS, v.trust_root))));
+    const report = await verifyPack({ zip: bytes(v.pack) }, new Uint8Array(readFileSync(join(VECTORS, v.trust_root))));
     if (!v.want_error) {
       assert.equal(report.reason, null, report.detail);
       assert.equal(report.valid, true);
