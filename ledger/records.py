@@ -19,7 +19,9 @@ class PreparedEvent:
 
     ``leaf`` is its canonical leaf but for ``prev``, which the writer fills in from the permit's chain.
     ``observed`` is what the intake read from the plaintext for the service's own checks after the commit
-    (a detector reading's values); it is not logged, and the log never reads it.
+    (a detector reading's values), and ``detector`` the detector a reading names (``payload.detector.id``),
+    for the service's check that it is registered before the append; neither is logged, and the log never
+    reads them.
     """
 
     event_id: str
@@ -34,6 +36,7 @@ class PreparedEvent:
     received_at: str
     flags: tuple[str, ...] = ()
     observed: object = None
+    detector: str | None = None
 
 
 CommitHook = Callable[[Connection, list["Receipt"]], None]

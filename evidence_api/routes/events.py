@@ -14,7 +14,7 @@ from evidence_api.errors import problems
 from evidence_api.routes.strict import StrictRoute
 from evidence_api.schemas.log import BundleOut, ReceiptsOut
 from evidence_api.services.bundles import build_bundle
-from evidence_api.services.detectors import refuse_unregistered_detectors
+from evidence_api.services.detectors import named_detectors, refuse_unregistered_detectors
 from evidence_api.services.media_events import refuse_unbound
 
 router = APIRouter(prefix="/v1/events", tags=["events"], route_class=StrictRoute)
@@ -38,7 +38,9 @@ async def submit_events(request: Request, services: ServicesDep, principal: Prin
     body = await request.body()  # BodyGuard has limited its size; the intake worker parses it
     submission = await services.intake.prepare(tenant, body)
     refuse_unbound(submission.events)
-    await asyncio.to_thread(refuse_unregistered_detectors, services.engine, services.wrapper, tenant, submission.events)
+    named = named_detectors(submission.events)
+    if named:  # one registry query per batch that names detectors; most readings name none
+        await asyncio.to_thread(refuse_unregistered_detectors, services.engine, tenant, named)
     services.workflow.refuse_bypass(tenant, submission.events)
     if services.workflow.carries_actions(submission.events):  # checked again and appended under permit locks
         receipts = await asyncio.to_thread(services.workflow.append_raw, tenant, submission)

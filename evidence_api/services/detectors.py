@@ -23,44 +23,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from sqlalchemy import Engine, select
 
 from evidence_api import db
 from evidence_api.services.errors import RuleViolation
-from ledger.keystore import DataKeyWrapper, open_sealed
 from ledger.log import PreparedEvent
 
-__all__ = ["named_detectors", "refuse_unregistered_detectors"]
+__all__ = ["detector_id", "named_detectors", "refuse_unregistered_detectors"]
 
 
-def _detector_id(payload: Any) -> str | None:
-    """The detector a reading's payload names (``detector.id``), or None if it names none."""
+def detector_id(payload: Any) -> str | None:
+    """The detector a reading's payload names (``detector.id``), or None if it names none. Read by the intake
+    worker beside the seal (``PreparedEvent.detector``), so the server never opens a sealed payload for it."""
     detector = payload.get("detector") if isinstance(payload, dict) else None
     ident = detector.get("id") if isinstance(detector, dict) else None
     return ident if isinstance(ident, str) else None
 
 
-def named_detectors(wrapper: DataKeyWrapper, tenant: str, events: Sequence[PreparedEvent]) -> dict[str, str]:
-    """``{detector id: first event id naming it}`` over the ``detector.reading`` events of a checked batch
-    (their payloads opened with ``tenant``'s key)."""
+def named_detectors(events: Sequence[PreparedEvent]) -> dict[str, str]:
+    """``{detector id: first event id naming it}`` over the ``detector.reading`` events of a checked batch."""
     named: dict[str, str] = {}
     for p in events:
-        if p.kind != "detector.reading":
-            continue
-        context = f"{tenant}|{p.event_id}".encode()
-        opened = orjson.loads(open_sealed(wrapper, tenant, p.payload_sealed, p.payload_key, context=context))
-        ident = _detector_id(opened["payload"])
-        if ident is not None:
-            named.setdefault(ident, p.event_id)
+        if p.kind == "detector.reading" and p.detector is not None:
+            named.setdefault(p.detector, p.event_id)
     return named
 
 
-def refuse_unregistered_detectors(engine: Engine, wrapper: DataKeyWrapper, tenant: str,
-                                  events: Sequence[PreparedEvent]) -> None:
-    """Raise ``RuleViolation`` (``detector.unregistered``) naming the first reading whose detector is not a
-    registered detector of ``tenant``; nothing is logged then. See the module for why."""
-    named = named_detectors(wrapper, tenant, events)
+def refuse_unregistered_detectors(engine: Engine, tenant: str, named: dict[str, str]) -> None:
+    """Raise ``RuleViolation`` (``detector.unregistered``) naming the first reading of ``named`` (from
+    ``named_detectors``) whose detector is not a registered detector of ``tenant``; nothing is logged then.
+    See the module for why."""
     if not named:
         return
     d = db.devices.c

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from evidence_api.services.detectors import detector_id
 from evidence_api.services.errors import Forbidden, TooLarge
 from evidence_api.services.keys import ActorKey, KeyRegistry
 from evidence_api.services.monitored import read_values
@@ -146,8 +147,9 @@ class EventIntake:
         sealed, wrapped = seal(self._wrapper, tenant, plaintext, context=context)
         occurred = parse_rfc3339(event["occurred_at"], "occurred_at")
         flags = clock_flags(occurred, received_time, max_skew=self._max_skew, max_age=self._max_age)
-        observed = None
+        observed, detector = None, None
         if event["kind"] == "detector.reading":
+            detector = detector_id(item["payload"])  # checked against the registry in the server, unopened
             if received_time - occurred > self._max_delay:
                 flags.append("received_late")  # relayed late (a gateway's outbox was offline): kept, and said so
             if event["subject"].get("permit") is not None and event["actor"]["type"] != "service":
@@ -156,10 +158,11 @@ class EventIntake:
         head, tail = leaf_parts(canonical_claim, received_at=received_at, signature=event.get("signature"),
                                 attestation=attestation_hex)
         return (event["event_id"], tenant, event["kind"], event["subject"].get("permit"), key.key_id, claim_digest,
-                head, tail, sealed, wrapped, received_at, tuple(flags), observed)
+                head, tail, sealed, wrapped, received_at, tuple(flags), observed, detector)
 
 
-PackedEvent = tuple[str, str, str, "str | None", str, bytes, bytes, bytes, bytes, bytes, str, tuple[str, ...], object]
+PackedEvent = tuple[str, str, str, "str | None", str, bytes, bytes, bytes, bytes, bytes, str, tuple[str, ...], object,
+                    "str | None"]
 """A ``PreparedEvent`` as plain values, in field order with the leaf as head and tail: what a worker
 process pickles back (several times cheaper to pickle and unpickle than the objects)."""
 PackedSubmission = tuple[list[PackedEvent], "dict[str, Any] | None", "bytes | None"]
@@ -170,8 +173,9 @@ def unpack_submission(packed: PackedSubmission) -> Submission:
     """The ``Submission`` of what ``EventIntake.prepare_packed`` returned."""
     events, attestation, digest = packed
     return Submission([PreparedEvent(e, t, kind, permit, key, claim, LeafTemplate(head, tail), sealed, wrapped, at,
-                                     flags, observed)
-                       for e, t, kind, permit, key, claim, head, tail, sealed, wrapped, at, flags, observed in events],
+                                     flags, observed, detector)
+                       for e, t, kind, permit, key, claim, head, tail, sealed, wrapped, at, flags, observed, detector
+                       in events],
                       attestation, digest)
 
 

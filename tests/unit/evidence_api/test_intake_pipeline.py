@@ -64,10 +64,12 @@ _NUMBER = st.one_of(st.integers(-(2**53) + 1, 2**53 - 1), st.floats(allow_nan=Fa
 _PAYLOAD = st.recursive(st.one_of(st.none(), st.booleans(), _NUMBER, st.text(max_size=8)),
                         lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(st.text(max_size=4), c, max_size=3)),
                         max_leaves=8)
+_DETECTOR_PAYLOAD = st.fixed_dictionaries({"detector": st.one_of(
+    st.fixed_dictionaries({"id": st.one_of(st.text(max_size=8), st.integers(-9, 9))}), _PAYLOAD)})
 _ITEM = st.fixed_dictionaries({
     "kind": st.sampled_from(["detector.reading", "media.keyframe", "guardian.heartbeat"]),
     "permit": st.one_of(st.none(), st.sampled_from(["HW-1", "P-2"])),
-    "payload": _PAYLOAD,
+    "payload": st.one_of(_PAYLOAD, _DETECTOR_PAYLOAD),
     "location": st.one_of(st.none(), st.fixed_dictionaries({
         "lat": st.floats(-90, 90), "lon": st.floats(-180, 180), "accuracy_m": st.floats(0, 1000)})),
 })
@@ -119,6 +121,14 @@ def test_prepare_same_bytes_as_reference(world: tuple[EventIntake, list[Actor]],
         opened = open_sealed(LocalKeyWrapper(MASTER), TENANT, p.payload_sealed, p.payload_key,
                              context=f"{TENANT}|{p.event_id}".encode())
         assert orjson.loads(opened)["salt"] == item["salt"]
+        assert p.detector == _named_detector(p.kind, item["payload"])  # read in the worker, never reopened
+
+
+def _named_detector(kind: str, payload: Any) -> str | None:
+    if kind != "detector.reading" or not isinstance(payload, dict) or not isinstance(payload.get("detector"), dict):
+        return None
+    ident = payload["detector"].get("id")
+    return ident if isinstance(ident, str) else None
 
 
 def test_leaf_parts_refuses_a_claim_without_its_members() -> None:
