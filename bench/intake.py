@@ -1,8 +1,11 @@
 """Intake benchmark over real HTTP on the embedded default (SQLite): batch-signed and individually signed
 events per second, checkpoint lag, and inclusion-proof latency at a large tree.
 
-Run: .venv/bin/python bench/intake.py [--batch-events 100000] [--single-events 6000] [--proof-leaves 1000000]
+Run: .venv/bin/python -m bench.intake [--batch-events 100000] [--single-events 6000] [--proof-leaves 1000000]
      [--profile]   (writes a cProfile of the server to bench/out/server.prof and prints the top functions)
+
+Against immudb, every figure of issue 12 in paired, alternating rounds (bench/immudb_compare.py):
+     .venv/bin/python -m bench.intake --against immudb [--quick] [--rounds 3] [--profile (py-spy)]
 
 Request bodies are built and serialized before the clock starts, so the figures are the server's.
 """
@@ -57,11 +60,16 @@ def start_server(data_dir: Path, port: int, profile: bool) -> subprocess.Popen[b
     raise RuntimeError("server did not start")
 
 
+def bench_actor(key: SM2PrivateKey) -> Actor:
+    """The bench detector holding ``key`` (the same key id in every server this process starts)."""
+    return Actor("device", "detector-1", f"detector-1#{os.getpid()}", Signer.from_private_key(key))
+
+
 def setup(base: str, key: SM2PrivateKey) -> tuple[str, Actor]:
     """The bench tenant, its admin token, and a detector holding ``key``, registered."""
     with ApiClient.connect(base, ADMIN) as root:
         access = open_tenant(root, TENANT, "Bench", roles=("admin",))
-        actor = Actor("device", "detector-1", f"detector-1#{os.getpid()}", Signer.from_private_key(key))
+        actor = bench_actor(key)
         access.admin.register_key(TENANT, actor)
     return access.tokens["admin"], actor
 
@@ -89,7 +97,8 @@ class CheckpointWatch:
     """Polls the checkpoint every 50 ms (often enough for a lag of ~0.5 s, rarely enough not to load the server); answers when a tree size was first covered."""
 
     def __init__(self, base: str) -> None:
-        self.base, self.seen, self.stop = base, [], threading.Event()
+        self.base, self.stop = base, threading.Event()
+        self.seen: list[tuple[float, int]] = []
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -162,14 +171,27 @@ def run_intake(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch-events", type=int, default=100_000)
+    parser.add_argument("--against", choices=["immudb"], help="paired rounds against immudb, all of issue 12's figures")
+    parser.add_argument("--quick", action="store_true", help="with --against: small sizes (a few minutes)")
+    parser.add_argument("--rounds", type=int, help="with --against: paired rounds (default 3)")
+    parser.add_argument("--batch-events", type=int, help="events per batch-signed run (default 100,000; quick 10,000)")
     parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--single-events", type=int, default=6_000)
+    parser.add_argument("--single-events", type=int, help="individually signed events (default 6,000; quick 1,000)")
     parser.add_argument("--single-batch", type=int, default=200)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--proof-leaves", type=int, default=1_000_000)
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--proof-leaves", type=int, help="tree size for proofs (default 1,000,000; against "
+                        "immudb 10,000,000, quick 100,000)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the server (with --against: py-spy)")
+    parser.add_argument("--out", type=Path, help="with --against: folder for intake-immudb.json (default bench/out)")
     args = parser.parse_args()
+    if args.against == "immudb":
+        from bench.immudb_compare import run_compare
+
+        run_compare(args)
+        return
+    args.batch_events = args.batch_events or 100_000
+    args.single_events = args.single_events or 6_000
+    args.proof_leaves = 1_000_000 if args.proof_leaves is None else args.proof_leaves
     run_intake(args)
     if args.proof_leaves:
         from bench.proofs import run_proofs

@@ -113,7 +113,8 @@ def _pct(samples: list[float]) -> str:
     return f"p50 {statistics.median(ordered) * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms"
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the benchmark and print it; returns the baseline p50 and every action's latencies (seconds)."""
     clock = Clock()
     with tempfile.TemporaryDirectory() as tmp:
         port = _port()
@@ -149,12 +150,14 @@ def run(args: argparse.Namespace) -> None:
         finally:
             server.terminate()
             server.wait()
-    base_p50 = statistics.median(latencies.pop("baseline"))
+    baseline_samples = latencies.pop("baseline")
+    base_p50 = statistics.median(baseline_samples)
     print(f"\n{args.permits} permits draft → active with {args.clients} clients: {elapsed:.1f} s, "
           f"{args.permits / elapsed:.1f} permits/s, {7 * args.permits / elapsed:.0f} actions/s")
     print(f"baseline (one signed event via POST /v1/events, same clients): p50 {base_p50 * 1000:.1f} ms")
     for kind, samples in latencies.items():
         print(f"  {kind:28s} {_pct(samples)}   ×{statistics.median(samples) / base_p50:4.1f} baseline p50")
+    return {"baseline": baseline_samples, "actions": dict(latencies), "seconds": elapsed}
 
 
 def main() -> None:

@@ -23,7 +23,8 @@ from ledger.storage import make_engine
 from verifier.merkle import verify_inclusion
 
 
-def fill(url: str, leaves: int, chunk: int = 100_000) -> None:
+def fill(url: str, leaves: int, chunk: int = 100_000, *, quiet: bool = False) -> None:
+    """Synthetic leaf hashes into the node store and the tree size into the log state (no events)."""
     engine = make_engine(url)
     frontier = Frontier()
     start = time.monotonic()
@@ -33,7 +34,8 @@ def fill(url: str, leaves: int, chunk: int = 100_000) -> None:
             db.insert_rows(conn, db.merkle_nodes, [(db.node_key(n), h) for n, h in created])
             conn.execute(db.log_state.delete())
             conn.execute(db.log_state.insert().values(id=1, tree_size=frontier.size))
-        print(f"  filled {frontier.size:,} leaves ({time.monotonic() - start:.0f} s)", flush=True)
+        if not quiet or frontier.size % (10 * chunk) == 0 or frontier.size == leaves:
+            print(f"  filled {frontier.size:,} leaves ({time.monotonic() - start:.0f} s)", flush=True)
     engine.dispose()
 
 
@@ -43,34 +45,51 @@ def percentiles(samples: list[float]) -> str:
             f"max {samples[-1] * 1e3:.2f} ms")
 
 
-def run_proofs(leaves: int, requests: int = 1000) -> None:
+def local_proofs(url: str, leaves: int, requests: int) -> list[float]:
+    """Seconds per inclusion proof computed in-process (node store reads + hashing), random leaves."""
+    engine = make_engine(url)
+    samples = []
+    try:
+        for index in random.sample(range(leaves), min(requests, leaves)):
+            started = time.perf_counter()
+            with engine.connect() as conn:
+                inclusion_proof(db.SqlNodeStore(conn), index, leaves)
+            samples.append(time.perf_counter() - started)
+    finally:
+        engine.dispose()
+    return samples
+
+
+def http_proofs(base: str, leaves: int, requests: int) -> list[float]:
+    """Seconds per ``GET /v1/log/proofs/inclusion`` (one client, keep-alive), each proof verified."""
+    samples = []
+    with ApiClient.connect(base) as client:
+        for index in random.sample(range(leaves), min(requests, leaves)):
+            started = time.perf_counter()
+            proof = client.inclusion_proof(index, leaves)
+            samples.append(time.perf_counter() - started)
+            verify_inclusion(index, leaves, proof.leaf_hash, list(proof.proof), proof.root_hash)
+    return samples
+
+
+def run_proofs(leaves: int, requests: int = 1000) -> dict[str, list[float]]:
+    """Fill a tree of ``leaves``, print the proof latencies in-process and over HTTP; returns the samples."""
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'tiezheng.db'}"
         migrate(url)
         print(f"filling a tree of {leaves:,} leaves…", flush=True)
         fill(url, leaves)
-        engine = make_engine(url)
-        local = []
-        for index in random.sample(range(leaves), requests):
-            started = time.perf_counter()
-            with engine.connect() as conn:
-                inclusion_proof(db.SqlNodeStore(conn), index, leaves)
-            local.append(time.perf_counter() - started)
+        local = local_proofs(url, leaves, requests)
         print(f"inclusion proof at {leaves:,} leaves, in-process: {percentiles(local)}")
         port = _port()
         server = start_server(Path(tmp), port, profile=False)
         try:
-            remote = []
-            with ApiClient.connect(f"http://127.0.0.1:{port}") as client:
-                for index in random.sample(range(leaves), requests):
-                    started = time.perf_counter()
-                    proof = client.inclusion_proof(index, leaves)
-                    remote.append(time.perf_counter() - started)
-                    verify_inclusion(index, leaves, proof.leaf_hash, list(proof.proof), proof.root_hash)
+            remote = http_proofs(f"http://127.0.0.1:{port}", leaves, requests)
             print(f"inclusion proof at {leaves:,} leaves, HTTP GET (verified): {percentiles(remote)}")
         finally:
             server.terminate()
             server.wait(timeout=60)
+    return {"local": local, "http": remote}
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The full agreement run of the two verifiers (issue 11): ≥ 10,000 mutations of real packs (the pack
-engineer's generator, ``tests/tamper``), each verified by the Python verifier and by verify.html's core on
+engineer's generator, ``tests/tamper``, over three packs of a fresh world and the captured two-chain pack), each verified by the Python verifier and by verify.html's core on
 Node; every one must get the same reason class from both (and the same file, for the classes that name one),
 and every untampered pack must be accepted by both.
 
@@ -42,7 +42,7 @@ def main(flips_per_file: int = 140) -> int:
     """Run every mutation through both verifiers; return 0 when they agree on all and accept the real packs."""
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
-        real = build_real_packs(scratch / "world", keyframes=3)
+        real = build_real_packs(scratch / "world", keyframes=3, chain=True)
         trust = scratch / "trust-root.json"
         trust.write_text(real.trust_root_json, encoding="utf-8")
         files, wants, classes = [], [], Counter[str]()

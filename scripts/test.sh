@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh --dev
 bash scripts/install-system.sh
 bash contracts/install.sh  # the regulator chain: pinned solc-js and anvil (npm ci), the registry compiled
+bash network/nodes/immudb.sh build  # the intake benchmark's baseline for tests/integration/test_bench_immudb.py (≈80 s cold)
 
 echo "test: lint (ruff), types (mypy --strict), layering (import-linter), docstrings (interrogate)"
 .venv/bin/ruff check ledger evidence_api ingest verifier bench tests

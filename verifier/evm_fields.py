@@ -3,6 +3,7 @@ hex, minimal quantities, bounded sizes; anything else is ``MalformedInput``."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
 
 MAX_RECEIPTS, _MAX_LOGS, _MAX_TOPICS, _MAX_DATA = 100_000, 10_000, 4, 1 << 20
 """At most this many receipts (and transactions) per block."""
+_HEX = re.compile(r"[0-9a-f]*")
 HEADER_FIELDS = (
     "parentHash", "sha3Uncles", "miner", "stateRoot", "transactionsRoot", "receiptsRoot", "logsBloom",
     "difficulty", "number", "gasLimit", "gasUsed", "timestamp", "extraData", "mixHash", "nonce",
@@ -73,7 +75,8 @@ def hex0x_field(obj: JSONObject, key: str, where: str, *, size: int | None = Non
 
 def _bytes0x(text: Any, where: str, size: int | None, *, limit: int = _MAX_DATA) -> bytes:
     body = text[2:] if isinstance(text, str) and text.startswith("0x") else None
-    if body is None or len(body) % 2 or len(body) > 2 * limit or body != body.lower():
+    # only [0-9a-f] pairs: bytes.fromhex would also take spaces, a second spelling of the same bytes
+    if body is None or len(body) % 2 or len(body) > 2 * limit or not _HEX.fullmatch(body):
         raise MalformedInput(f"{where} must be 0x and lower-case hex bytes, got {str(text)[:80]!r}")
     try:
         raw = bytes.fromhex(body)
@@ -86,7 +89,8 @@ def _bytes0x(text: Any, where: str, size: int | None, *, limit: int = _MAX_DATA)
 
 def _quantity(text: Any, where: str) -> int:
     body = text[2:] if isinstance(text, str) and text.startswith("0x") else ""
-    if not body or len(body) > 64 or (body != "0" and body.startswith("0")) or body != body.lower():
+    # int(body, 16) would also take "_", "+" and spaces: other spellings of one quantity
+    if not body or len(body) > 64 or (body != "0" and body.startswith("0")) or not _HEX.fullmatch(body):
         raise MalformedInput(f"{where} must be a minimal 0x hex quantity, got {str(text)[:80]!r}")
     try:
         return int(body, 16)

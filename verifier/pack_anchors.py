@@ -27,7 +27,7 @@ from verifier.timestamps import MAX_TOKEN_BYTES, verify_token
 from verifier.trust import LogKey, TrustRoot
 from verifier.witness import Cosigner, count_quorum, verify_cosignatures
 
-__all__ = ["CHECKERS", "AnchorChecker", "AnchorContext", "AnchorOutcome", "assurance_of", "check_anchors"]
+__all__ = ["CHECKERS", "FABRIC_OFFLINE", "AnchorChecker", "AnchorContext", "AnchorOutcome", "assurance_of", "check_anchors"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,11 @@ def _check_local(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
                          "by the log key (proves nothing against the operator)", tuple(shown))
 
 
+FABRIC_OFFLINE = ("not checked offline: that the block is on the channel's ledger, and its validation code VALID, "
+                  "which the serving peer writes and no orderer signs")
+"""What a verified Fabric receipt of a pack cannot show offline (verify.html says the same)."""
+
+
 def _check_fabric(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
     """``fabric``: each receipt's block is checked against the trust root's Fabric orgs (``verifier.fabric``),
     and the checkpoint the chaincode stored is the receipt's tree, signed by a trusted log key."""
@@ -80,7 +85,9 @@ def _check_fabric(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
     if network is None:
         return AnchorOutcome("fabric", "not checked", "the trust root names no Fabric network")
     shown: list[dict[str, Any]] = []
+    orderers: set[str] = set()
     for receipt in receipts.receipts:
+        _no_bundle_fields(receipt, "fabric", ("backend",))
         parsed = FabricReceipt.from_json({**receipt, "backend": "fabric"})
         found = verify_fabric_receipt(parsed, network=network)
         if (found.tree_size, found.root_hash) != (parsed.tree_size, parsed.root_hash):
@@ -89,12 +96,17 @@ def _check_fabric(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
         stored = Checkpoint.from_text(found.checkpoint_text)
         if (stored.origin, stored.tree_size, stored.root_hash) != (found.origin, found.tree_size, found.root_hash):
             raise AnchorMismatch("fabric anchor: the stored checkpoint text does not match the stored record")
+        if stored.origin != context.content.manifest.origin:
+            raise AnchorMismatch(f"fabric anchor stores a checkpoint of log {stored.origin[:80]!r}, not of "
+                                 f"{context.content.manifest.origin!r}")
         _trusted(stored, context)
         shown.append({"tree_size": parsed.tree_size, "root_hash": parsed.root_hash.hex(), "tx_id": parsed.tx_id,
                       "block_number": parsed.block_number, "endorsed_by": ", ".join(found.endorsed_by)})
+        orderers.add(found.orderer.msp_id)
     orgs = sorted({org for r in shown for org in str(r["endorsed_by"]).split(", ")})
     return AnchorOutcome("fabric", "verified", f"{len(shown)} Fabric transaction(s) on channel {network.channel}, "
-                         f"endorsed by {', '.join(orgs)}", tuple(shown))
+                         f"endorsed by {', '.join(orgs)}, block signed by {', '.join(sorted(orderers))} "
+                         f"({FABRIC_OFFLINE})", tuple(shown))
 
 
 def _check_evm(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
@@ -107,6 +119,7 @@ def _check_evm(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
     for receipt in receipts.receipts:
         # The pack links every receipt's tree to the pack checkpoint itself (step 19), so the receipt is
         # checked against the pack's checkpoint of its own size, which needs no further proof.
+        _no_bundle_fields(receipt, "evm", ("backend", "consistency_proof"))
         parsed = EvmAnchor.from_json({**receipt, "backend": "evm", "consistency_proof": []})
         chain = verify_evm_anchor(parsed, checkpoint=context.content.checkpoints[parsed.tree_size],
                                   trust_root=context.trust_root)
@@ -115,6 +128,13 @@ def _check_evm(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:
                       "chain_id": chain.chain_id, "contract": chain.contract})
     return AnchorOutcome("evm", "verified", f"{len(shown)} regulator-chain transaction(s) logging the checkpoint "
                          "(offline: that the block is on the canonical chain is not checked)", tuple(shown))
+
+
+def _no_bundle_fields(receipt: Any, kind: str, names: tuple[str, ...]) -> None:
+    """A pack's receipt carries its kind's fields only: the envelope names the kind, step 19 the proof."""
+    extra = [name for name in names if isinstance(receipt, dict) and name in receipt]
+    if extra:
+        raise MalformedInput(f"{kind} receipt has unknown field {extra[0]!r} (a pack's receipt has no {', '.join(names)})")
 
 
 def _check_rfc3161(receipts: Receipts, context: AnchorContext) -> AnchorOutcome:

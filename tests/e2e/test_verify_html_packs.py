@@ -126,3 +126,73 @@ def test_verify_html_bundle_agrees_with_python_in_the_browser(chromium: None, re
               if (g["reason"], g["path"] if want[0] in PATH_CLASSES else None)
               != (want[0], want[1] if want[0] in PATH_CLASSES else None)]
     assert len(sample) > 100 and not differ, differ[:5]
+
+
+def _two_chain(tmp_path: Path, *, forge: bool = False) -> tuple[Path, Path]:
+    """The captured two-chain pack (tests/vectors/chainpack) and its trust root as files; ``forge``: the
+    service lied in its Fabric receipt (a block byte changed, the manifest re-signed with the log key)."""
+    from ledger.canonical import canonical
+    from tests.tamper.chain import chain_source
+    from tests.tamper.packs import resign
+    from tests.tamper.zipraw import entries_of
+
+    source, root = chain_source()
+    data = source.data
+    if forge:
+        files = entries_of(data)
+        envelope = json.loads(files["anchors/fabric.json"])
+        block = bytearray(base64.b64decode(envelope["receipts"][0]["block"]))
+        block[len(block) // 2] ^= 0x01
+        envelope["receipts"][0]["block"] = base64.b64encode(bytes(block)).decode()
+        files["anchors/fabric.json"] = canonical(envelope)
+        data = resign(files, source.signer)
+    pack, trust = tmp_path / "two-chain.zip", tmp_path / "trust-root.json"
+    pack.write_bytes(data)
+    trust.write_text(json.dumps(root), encoding="utf-8")
+    return pack, trust
+
+
+def test_verify_html_two_chain_pack_is_dual_chain(chromium: None, tmp_path: Path) -> None:
+    """A real pack anchored on Fabric and on the regulator chain: the browser says dual-chain, as the CLI."""
+    from verifier.web import verify_html_path
+
+    pack, trust = _two_chain(tmp_path)
+    want = _cli(pack, trust)
+    with open_verifier(verify_html_path()) as page:
+        verdict = page.verify(pack, trust)
+    assert want["assurance"] == "dual-chain" and want["exit"] == 0
+    assert (verdict.state, verdict.reason) == ("valid", ""), verdict.text
+    assert "dual-chain" in verdict.text and "Org1MSP, Org2MSP" in verdict.text, verdict.text
+
+
+def test_verify_html_refuses_a_lying_services_fabric_receipt(chromium: None, tmp_path: Path) -> None:
+    """The service lied in its Fabric receipt and re-signed the manifest: both verifiers say anchor-fabric."""
+    from verifier.web import verify_html_path
+
+    pack, trust = _two_chain(tmp_path, forge=True)
+    want = _cli(pack, trust)
+    with open_verifier(verify_html_path()) as page:
+        verdict = page.verify(pack, trust)
+    assert (want["reason"], want["exit"]) == ("anchor-fabric", 1)
+    assert (verdict.state, verdict.reason, verdict.path) == ("invalid", "anchor-fabric", "anchors/fabric.json"), verdict.text
+
+
+def test_verify_html_bundle_agrees_with_python_on_chain_receipts(chromium: None) -> None:
+    """The bundle in Chromium's engine and the Python verifier on mutations of the two-chain pack: every
+    lying-service change of its Fabric and EVM receipts, and a sample of the other families."""
+    from tests.tamper.chain import chain_source
+    from verifier.trust import TrustRoot
+    from verifier.web import verify_html_path
+
+    source, root = chain_source()
+    every = list(mutations([source], flips_per_file=1, seed=3))
+    sample = [m for i, m in enumerate(every) if m.reason.startswith("anchor-") or i % 6 == 0]
+    trust = TrustRoot.from_bytes(json.dumps(root).encode())
+    wants = [python_reason(m.data, trust) for m in sample]
+    with open_verifier(verify_html_path()) as page:
+        got = page.verify_in_page([source.data, *(m.data for m in sample)], json.dumps(root).encode())
+    assert got[0]["reason"] is None, got[0]
+    differ = [(m.name, want, (g["reason"], g["path"])) for m, want, g in zip(sample, wants, got[1:], strict=True)
+              if (g["reason"], g["path"] if want[0] in PATH_CLASSES else None)
+              != (want[0], want[1] if want[0] in PATH_CLASSES else None)]
+    assert sum(m.reason in ("anchor-fabric", "anchor-evm") for m in sample) == 20 and not differ, differ[:5]

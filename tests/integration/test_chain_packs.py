@@ -2,7 +2,8 @@
 carries ``anchors/fabric.json`` and ``anchors/evm.json``; ``verify_pack`` checks both offline and reaches
 ``dual-chain`` only when the trust root names both chains, ``fabric`` with the Fabric orgs alone, and
 refuses a pack whose Fabric block or EVM receipt was changed (and the manifest re-signed) as
-``anchor-fabric`` / ``anchor-evm``."""
+``anchor-fabric`` / ``anchor-evm``; verify.html (its core on Node, the bundle in headless Chromium) says the
+same."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from ledger.clock import Clock
 from ledger.evm import Registry, Transactor
 from ledger.fabric.profile import FabricProfile
 from ledger.sm import Signer
+from tests.conftest import _missing_service
+from tests.e2e.verify_html_kit import chromium_missing, node_reasons, open_verifier
 from tests.helpers import wait_until
 from tests.integration.fabric_cli import PeerCLI, network_cli, network_json_path
 from tests.tamper.packs import resign
@@ -32,6 +35,7 @@ from verifier.pack import verify_pack
 from verifier.pack_errors import PackInvalid, PackUnusable
 from verifier.pack_zip import read_pack_zip
 from verifier.trust import TrustRoot
+from verifier.web import verify_html_path
 
 pytestmark = [pytest.mark.fabric, pytest.mark.evm]
 
@@ -98,7 +102,7 @@ def test_pack_anchored_on_both_chains_is_dual_chain(anchored_pack: tuple[bytes, 
 
 @pytest.mark.parametrize("kind", ["fabric", "evm"])
 def test_a_changed_chain_receipt_is_refused_as_its_kind(anchored_pack: tuple[bytes, Any, dict[str, Any]],
-                                                       kind: str) -> None:
+                                                       kind: str, tmp_path: Path) -> None:
     data, world, chain = anchored_pack
 
     def change(receipt: dict[str, Any]) -> None:
@@ -119,3 +123,30 @@ def test_a_changed_chain_receipt_is_refused_as_its_kind(anchored_pack: tuple[byt
         verify_pack(tampered, trust_root=_root(world, fabric=True, evm=chain))
     error = refused.value
     assert isinstance(error, PackInvalid | PackUnusable) and error.reason == f"anchor-{kind}", error.message
+    pack, trust = tmp_path / "tampered.zip", tmp_path / "trust-root.json"
+    pack.write_bytes(tampered)
+    trust.write_text(_root(world, fabric=True, evm=chain).to_json(), encoding="utf-8")
+    (browser,) = node_reasons([pack], trust)  # verify.html's core
+    assert (browser["reason"], browser["path"]) == (f"anchor-{kind}", f"anchors/{kind}.json"), browser
+
+
+@pytest.mark.browser
+def test_pack_anchored_on_both_chains_is_dual_chain_in_chromium(anchored_pack: tuple[bytes, Any, dict[str, Any]],
+                                                                 pytestconfig: pytest.Config, tmp_path: Path) -> None:
+    missing = chromium_missing()
+    if missing:
+        _missing_service(pytestconfig, missing)
+    data, world, chain = anchored_pack
+    pack, both, fabric_only = tmp_path / "pack.zip", tmp_path / "both.json", tmp_path / "fabric.json"
+    pack.write_bytes(data)
+    both.write_text(_root(world, fabric=True, evm=chain).to_json(), encoding="utf-8")
+    fabric_only.write_text(_root(world, fabric=True, evm=None).to_json(), encoding="utf-8")
+
+    with open_verifier(verify_html_path()) as page:
+        verdict = page.verify(pack, both)
+    with open_verifier(verify_html_path()) as page:
+        fabric = page.verify(pack, fabric_only)
+
+    assert (verdict.state, verdict.reason) == ("valid", ""), verdict.text
+    assert "dual-chain" in verdict.text and "endorsed by Org1MSP, Org2MSP" in verdict.text, verdict.text
+    assert fabric.state == "valid" and "dual-chain" not in fabric.text and "fabric" in fabric.text, fabric.text

@@ -11,7 +11,8 @@ Families (docs/formats.md, "Verification order"):
   catches any change of up to 32 bits), anything else → ``zip``;
 - files removed, added (valid and hostile names), swapped between packs, and manifests from other packs;
 - a lying service (manifest re-signed with the real log key after a change): events reordered or dropped,
-  proofs for other leaves, an older checkpoint, payloads, keys, media and receipts changed;
+  proofs for other leaves, an older checkpoint, payloads, keys, media and receipts changed (the Fabric and EVM
+  receipts of a chain pack too: ``tests/tamper/chain.py``);
 - manifests and checkpoints re-signed with other keys.
 """
 
@@ -27,6 +28,7 @@ from evidence_api.services.pack_files import evidence_digest, sign_manifest
 from evidence_api.services.pack_zip import write_pack_zip
 from ledger.canonical import canonical
 from ledger.sm import Signer, sm3
+from tests.tamper.chain import chain_anchor_changes
 from tests.tamper.zipraw import entries_of, layout, raw_zip
 
 __all__ = ["Mutation", "PackSource", "mutations", "resign"]
@@ -100,6 +102,8 @@ def _files(source: PackSource, other: PackSource) -> Iterator[Mutation]:
                        "manifest" if path == "manifest.json" else "missing-file",
                        None if path == "manifest.json" else path)
     for path in ("payloads/999999.json", "media/extra/0.jpg", "anchors/fabric.json", "zz-notes.txt"):
+        if path in files:  # a chain pack has its own anchors/fabric.json
+            continue
         yield Mutation(f"{source.name}/added-{path}", write_pack_zip({**files, path: b"{}"}), "extra-file", path)
     for name, entries in _hostile(files):
         yield Mutation(f"{source.name}/hostile-{name}", raw_zip(entries), "zip")
@@ -176,6 +180,7 @@ def _semantic_changes(source: PackSource, files: dict[str, bytes]) -> Iterator[t
     yield from _key_changes(files, source)
     yield from _media_changes(files)
     yield from _anchor_changes(files)
+    yield from chain_anchor_changes(files)
     yield "scope-other-permit", lambda f: _scope_edit, "scope"
     yield "events-not-parsable", _set("events.jsonl", files["events.jsonl"] + b"{\n"), "malformed"
     yield "digest-wrong", lambda f: _digest_edit, "manifest"

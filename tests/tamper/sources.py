@@ -1,5 +1,6 @@
 """Real packs to tamper with: one world, three scopes (a permit pinned to an older checkpoint with a later
-anchor, a permit at its anchored checkpoint, a worker's history), and the keys the mutations need."""
+anchor, a permit at its anchored checkpoint, a worker's history), optionally the captured two-chain pack
+(Fabric and EVM receipts), and the keys the mutations need."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.sm import Signer, SM2PrivateKey
+from tests.tamper.chain import chain_source, merged_trust_root
 from tests.tamper.packs import PackSource
 from tests.vectors.pack_world import ORIGIN, TENANT, World, open_world, permit_story
 from verifier.trust import TrustRoot
@@ -33,8 +35,10 @@ def _worker_story(world: World) -> None:
         ["certificate.issued", "certificate.reviewed", "certificate.warning", "certificate.renewed"])])
 
 
-def build_real_packs(root: Path, *, keyframes: int = 2, pdf: bool = False, small_viewer: bool = False) -> RealPacks:
-    """Build the three packs in a fresh world under ``root`` (``small_viewer``: a placeholder verify.html)."""
+def build_real_packs(root: Path, *, keyframes: int = 2, pdf: bool = False, small_viewer: bool = False,
+                     chain: bool = False) -> RealPacks:
+    """Build the three packs in a fresh world under ``root`` (``small_viewer``: a placeholder verify.html);
+    ``chain`` adds the captured two-chain pack (Fabric and EVM receipts) and its chains to the trust root."""
     with open_world(root, pdf=pdf, small_viewer=small_viewer) as world:
         world.log_events([world.item("liu.yang", "permit.drafted", {"step": "draft"}, permit="HW-0001")])
         world.checkpoint()
@@ -55,4 +59,9 @@ def build_real_packs(root: Path, *, keyframes: int = 2, pdf: bool = False, small
         signer = world.log.signer
         sources = [PackSource(name, pack.data, signer, stranger, (older.checkpoint.tree_size, older.text))
                    for name, pack in zip(("permit-pinned", "permit", "worker"), packs, strict=True)]
-        return RealPacks(sources, TrustRoot.for_log(ORIGIN, signer.public.to_pem()).to_json())
+        trust_root = TrustRoot.for_log(ORIGIN, signer.public.to_pem()).to_json()
+        if chain:
+            two_chain, chain_root = chain_source()
+            sources.append(two_chain)
+            trust_root = merged_trust_root(trust_root, chain_root)
+        return RealPacks(sources, trust_root)

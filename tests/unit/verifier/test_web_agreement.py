@@ -1,7 +1,8 @@
 """Both verifiers agree (issue 11, "Two verifiers that must agree"): the pack engineer's mutation generator
 (``tests/tamper``) over real packs, a bounded sample; the Node core of verify.html gives every mutation the
 reason class the Python verifier gives (and the file, for the classes that name one), and accepts every
-untampered pack. The full run (≥ 10,000 mutations) is ``bench/web_agreement.py``.
+untampered pack, the two-chain pack's Fabric and EVM receipts included. The full run (≥ 10,000 mutations) is
+``bench/web_agreement.py``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from tests.tamper.sources import RealPacks, build_real_packs
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> RealPacks:
-    """Three real packs (permit pinned to an older checkpoint, permit, worker) and their trust root."""
-    return build_real_packs(tmp_path_factory.mktemp("world"))
+    """Three real packs (permit pinned to an older checkpoint, permit, worker), the captured two-chain pack
+    (Fabric and EVM receipts) and their trust root."""
+    return build_real_packs(tmp_path_factory.mktemp("world"), chain=True)
 
 
 def test_web_accepts_the_untampered_packs(real: RealPacks, tmp_path: Path) -> None:
@@ -46,4 +48,5 @@ def test_web_and_python_agree_on_a_sample_of_mutations(real: RealPacks, tmp_path
     differ = [(name, reason, path, g["reason"], g["path"]) for (name, reason, path), g in zip(wants, got, strict=True)
               if (g["reason"], g["path"] if reason in PATH_CLASSES else None) != (reason, path)]
     assert len(got) == len(wants) > 300
+    assert {"anchor-local", "anchor-fabric", "anchor-evm"} <= {reason for _, reason, _ in wants}
     assert not differ, f"{len(differ)} of {len(wants)} differ (name, python, path, node, path): {differ[:5]}"

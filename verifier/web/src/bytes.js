@@ -101,7 +101,13 @@ export function equal(a, b) {
 
 /** A value for a message, cut to 80 characters. */
 export function short(value) {
-  const text = typeof value === "string" ? JSON.stringify(value) : String(value);
+  let text;
+  try {
+    // JSON values of the verifier's parser are objects without a prototype: String() cannot show them
+    text = typeof value === "string" || (value !== null && typeof value === "object") ? JSON.stringify(value) ?? "?" : String(value);
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
   return text.length <= 80 ? text : text.slice(0, 80) + "...";
 }
 

@@ -54,6 +54,9 @@ export class AttestationMismatch extends VerificationFailed {}
 /** An anchor record does not match its own checkpoint, the pack's checkpoint or the journal chain. */
 export class AnchorMismatch extends VerificationFailed {}
 
+/** An EVM receipt does not show that the trusted registry logged this checkpoint (verifier/errors.py). */
+export class ChainMismatch extends VerificationFailed {}
+
 /** A media segment does not authenticate, or the plaintext is not the recorded one. */
 export class SegmentMismatch extends VerificationFailed {}
 

@@ -16,7 +16,7 @@ import { sm3, verifySm2 } from "./sm.js";
 /** What the browser verifier cannot check, whatever the pack holds (said in every report). */
 export const NOT_CHECKED_IN_BROWSER = [
   "report.pdf, report.html: hashed (file-hash) but not read: the certificate is the service's rendering of the evidence (the command line does not read them either)",
-  "the trust root's fabric, regulator_chains, timestamp_authorities sections: parsed, but their X.509 certificates are only checked to be DER, not decoded",
+  "the trust root's timestamp_authorities section: parsed, but its X.509 certificates are only checked to be DER, not decoded (the fabric section's CA certificates are decoded and used)",
 ];
 
 /**
@@ -64,7 +64,8 @@ class Run {
       return parseManifest(manifestEntry.data);
     }, (m) => `pack ${m.packId}`);
     this.partial = { pack_id: manifest.packId, scope: manifest.scope, evidence_digest: toHex(manifest.evidenceDigest) };
-    const logKeys = this.step("trust root", () => trustedKeys(trustRootBytes, manifest.origin), (k) => `${k.length} trusted key(s) for ${manifest.origin}`);
+    const trust = this.step("trust root", () => trustedKeys(trustRootBytes, manifest.origin), (t) => `${t.logKeys.length} trusted key(s) for ${manifest.origin}`);
+    const logKeys = trust.logKeys;
     this.step("manifest signature", () => checkManifestSignature(manifest, logKeys), (d) => d);
     const files = this.step("files", () => checkFiles(manifest, entries, crcChecked), () => `${manifest.files.length} files match their SM3`);
     const content = this.step("parse", () => readContent(manifest, files), () => "every file parses");
@@ -76,7 +77,7 @@ class Run {
     const chain = this.step("chain", () => checkChain(content), (d) => d);
     const [present, deleted] = this.step("media", () => checkMedia(content), ([p, d]) => `${p} media present, ${d} deleted`);
     this.step("consistency proofs", () => checkConsistency(content), (n) => `${n} checkpoints consistent with the pack checkpoint`);
-    const anchors = this.step("anchors", () => checkAnchors(content, null, logKeys), (o) => o.map((a) => `${a.kind}: ${a.status}`).join("; ") || "no anchors");
+    const anchors = this.step("anchors", () => checkAnchors(content, trust.root, logKeys), (o) => o.map((a) => `${a.kind}: ${a.status}`).join("; ") || "no anchors");
     return {
       ...this.partial, assurance: assuranceOf(anchors), origin: manifest.origin, tree_size: manifest.treeSize,
       root_hash: toHex(content.checkpoint.rootHash), log_key_fingerprint: signer, created_at: manifest.createdAt,
@@ -117,13 +118,14 @@ function readEntries(source) {
   return { entries, crcChecked: false, what: "unzipped folder (no zip layer to check)" };
 }
 
-// Step 5: the trust root names keys for the manifest's log.
+// Step 5: the trust root names keys for the manifest's log: {root, logKeys}.
 function trustedKeys(bytes, origin) {
   if (bytes === null || bytes === undefined) {
     throw new PackError("untrusted-log", "no trust root given: the verifier trusts only keys you choose, never the keys inside the pack. choose the trust-root file (trust-root.json) that you obtained from the log's operator out of band");
   }
   try {
-    return TrustRoot.fromBytes(bytes).logKeys(origin);
+    const root = TrustRoot.fromBytes(bytes);
+    return { root, logKeys: root.logKeys(origin) };
   } catch (exc) {
     if (exc instanceof MalformedInput) throw new PackError("untrusted-log", exc.message);
     throw exc;

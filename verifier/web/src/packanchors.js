@@ -1,11 +1,12 @@
 // Anchor receipts of a pack (docs/formats.md, "Anchors"; step 20), one checker per receipt kind the browser
-// can check offline. Today that is `local` (the journal entry, signed with the log key). Every other kind
+// can check offline: `local` (the journal entry, signed with the log key), `fabric` and `evm` (chainanchors.js). Every other kind
 // is listed as "not checked in the browser" and gives no assurance: the browser never claims a level it
 // did not verify.
 import { VerifierError, MalformedInput } from "./errors.js";
 import { PackError } from "./reasons.js";
 import { toHex } from "./bytes.js";
 import { JournalEntry, verifyJournalEntry } from "./anchors.js";
+import { checkEvm, checkFabric } from "./chainanchors.js";
 
 function checkLocal(envelope, context) {
   const keys = new Map(context.logKeys.map((k) => [k.fingerprint, k]));
@@ -25,12 +26,10 @@ function checkLocal(envelope, context) {
 }
 
 /** Receipt checkers by "kind/version". */
-export const CHECKERS = { "local/1": checkLocal };
+export const CHECKERS = { "local/1": checkLocal, "fabric/1": checkFabric, "evm/1": checkEvm };
 
 /** Why the browser does not check a kind (the Python CLI may: compare with `tiezheng verify`). */
 const NOT_IN_BROWSER = {
-  fabric: "Fabric receipts (block signatures against the orgs' CA certificates) are not checked in the browser; run tiezheng verify",
-  evm: "regulator-chain receipts are not checked in the browser; run tiezheng verify",
   rfc3161: "RFC 3161 timestamp tokens (CMS, X.509 chains) are not checked in the browser; run tiezheng verify",
   witness: "witness cosignatures are not checked in the browser; run tiezheng verify",
 };
@@ -65,10 +64,12 @@ function checkCovered(content, envelope) {
   }
 }
 
-/** The assurance level from the kinds this verifier verified. */
+/** The assurance level from the kinds this verifier verified: dual-chain needs one tree size and root on both chains. */
 export function assuranceOf(outcomes) {
   const verified = new Set(outcomes.filter((o) => o.status === "verified").map((o) => o.kind));
-  let level = verified.has("fabric") && verified.has("evm") ? "dual-chain" : verified.has("fabric") ? "fabric" : "signed";
+  const anchored = (kind) => new Set(outcomes.filter((o) => o.kind === kind && o.status === "verified").flatMap((o) => o.receipts.map((r) => `${r.tree_size} ${r.root_hash}`)));
+  const onFabric = anchored("fabric"), onBoth = [...anchored("evm")].some((pair) => onFabric.has(pair));
+  let level = onBoth ? "dual-chain" : onFabric.size ? "fabric" : "signed";
   if (verified.has("rfc3161")) level += "+tsa";
   if (verified.has("witness")) level += "+witnessed";
   return level;

@@ -1,7 +1,7 @@
 // The trust root (docs/formats.md, "Trust root", tiezheng.trust-root/v1): the one file naming every key the
 // verifier trusts, chosen by the person verifying, never taken from the evidence. Parsed as strictly as the
-// Python verifier (verifier/trust.py); X.509 certificates are checked to be one DER SEQUENCE each (the
-// browser verifier does not use them: the receipt kinds that need them are "not checked in the browser").
+// Python verifier (verifier/trust.py); X.509 certificates are checked here to be one DER SEQUENCE each, and
+// decoded by the checker that uses them (the Fabric orgs' CAs: fabricblock.js).
 import { MalformedInput, UntrustedLog } from "./errors.js";
 import { toHex } from "./bytes.js";
 import { intField, listField, loads, MAX_INT, requireFields, requireObject, strField } from "./json.js";
@@ -56,7 +56,7 @@ function parse(obj, digest) {
     digest,
     logs,
     fabric: absent("fabric") ? null : fabric(obj.fabric),
-    regulatorChains: unique(items(obj, "regulator_chains", "trust root", chain), (c) => `${c.chainId} ${c.contract}`, "regulator_chains"),
+    regulatorChains: unique(items(obj, "regulator_chains", "trust root", chain), (c) => `${c.chainId} ${c.contract} ${c.operators.join(",")}`, "regulator_chains"),
     timestampAuthorities: unique(items(obj, "timestamp_authorities", "trust root", tsa), (t) => t.name, "timestamp_authorities"),
     witnesses: absent("witnesses") ? { quorum: 0, keys: [] } : witnesses(obj.witnesses),
   });
@@ -128,10 +128,16 @@ function mspRefs(obj, key, where, known) {
 
 function chain(value, where) {
   const obj = requireObject(value, where);
-  requireFields(obj, where, ["chain_id", "contract"]);
+  requireFields(obj, where, ["chain_id", "contract", "operators"]);
   const chainId = intField(obj, "chain_id", where, MAX_INT);
   if (chainId === 0) throw new MalformedInput(`${where}.chain_id must be a positive eip-155 chain id, got 0`);
-  return { chainId, contract: text(obj, "contract", where, ADDRESS, "0x and 40 lower-case hex digits") };
+  const contract = text(obj, "contract", where, ADDRESS, "0x and 40 lower-case hex digits");
+  const operators = listField(obj, "operators", where, MAX_ITEMS);
+  operators.forEach((op, i) => {
+    if (typeof op !== "string" || !ADDRESS.test(op)) throw new MalformedInput(`${where}.operators[${i}] must be 0x and 40 lower-case hex digits`);
+  });
+  if (!operators.length || new Set(operators).size !== operators.length) throw new MalformedInput(`${where}.operators must name at least one account, each once`);
+  return { chainId, contract, operators };
 }
 
 function tsa(value, where) {
