@@ -13,7 +13,7 @@ from ledger.events import LeafTemplate
 __all__ = ["CommitHook", "PreparedEvent", "Receipt", "Submission"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: the server builds one per event from a worker's tuples
 class PreparedEvent:
     """An event that passed every check that does not depend on the log: shape, signature, commitment.
 

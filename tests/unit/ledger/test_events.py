@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -43,3 +44,28 @@ def test_leaf_template_refuses_a_nested_prev_key() -> None:
     event = {"v": 1, "subject": {"prev": None}, "tenant": TENANT}
     with pytest.raises(MalformedInput, match="nested 'prev' key"):
         leaf_template(event)
+
+
+def _reference_uuid_ok(value: str) -> bool:
+    """What ``check_claim`` accepted as an event id before its regular expression: the canonical UUID form."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+_UUID_LIKE = st.one_of(
+    st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()), st.uuids().map(lambda u: "{" + str(u) + "}"),
+    st.uuids().map(lambda u: "urn:uuid:" + str(u)), st.uuids().map(lambda u: u.hex), st.uuids().map(lambda u: str(u) + "\n"),
+    st.text(alphabet="0123456789abcdefABCDEF-{}:urn ", max_size=45), st.text(max_size=40))
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=_UUID_LIKE)
+def test_check_claim_event_id_accepts_exactly_what_the_uuid_reference_did(value: str) -> None:
+    event = signed_item(make_actor("guardian-1"))["event"] | {"event_id": value}
+    if _reference_uuid_ok(value):
+        check_claim(event, tenant=TENANT)
+    else:
+        with pytest.raises(MalformedInput, match="event_id must be a lower-case UUID string"):
+            check_claim(event, tenant=TENANT)
