@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     fabric_profile: Path | None = None  # the Fabric network's client profile (network.json), for "fabric"
     fabric_client_org: str | None = None  # MSP id whose user_msp identity the service uses; default: the first
     max_batch: int = 1000
+    reading_late_after: float = 300.0  # seconds after its occurred_at that a detector reading is flagged received_late
     max_body_bytes: int = 16 * 1024 * 1024
     watchdog_interval: float = 10.0  # seconds between permit checks (expiry, guardian silence, overdue gas tests)
     certificate_registry_url: str | None = None  # e.g. https://registry.example/api/certs/{number}?name={holder_name}
@@ -83,6 +84,8 @@ class Settings(BaseSettings):
         if self.admin_token is not None and len(self.admin_token) < 12:
             raise ValueError("TIEZHENG_ADMIN_TOKEN must be at least 12 characters")
         zone(self.plant_timezone)  # refuses an unknown zone with its name
+        if not (0 < self.reading_late_after < 86400 * 365):  # inf and nan fail this test too
+            raise ValueError(f"TIEZHENG_READING_LATE_AFTER is seconds above 0 (default 300), got {self.reading_late_after}")
         self._check_media()
         self._check_anchor_backends()
         if "fabric" in self.backends() and self.fabric_profile is None:

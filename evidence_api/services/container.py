@@ -150,7 +150,8 @@ class Services:
         collector = witness_collector(settings, log, clock)
         keys = KeyRegistry(engine, clock=clock)
         workers = settings.intake_workers if settings.intake_workers is not None else (os.cpu_count() or 1)
-        intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch, clock=clock), workers=workers,
+        intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch, clock=clock,
+                                        max_delay=timedelta(seconds=settings.reading_late_after)), workers=workers,
                             database_url=settings.database_url, master_key=master_key)
         service_signer = Signer.from_private_key(load_or_create_log_key(settings.data_dir / "keys" / "service-key.pem"))
         recorder = Recorder(engine, log, keys, intake.local, service_signer, clock=clock)

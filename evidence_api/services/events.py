@@ -69,6 +69,13 @@ class EventIntake:
         self._keys, self._wrapper, self.max_batch, self._clock = keys, wrapper, max_batch, clock or Clock()
         self._max_skew, self._max_age, self._max_delay = max_skew, max_age, max_delay
 
+    @property
+    def limits(self) -> dict[str, Any]:
+        """The intake's limits as keyword arguments of ``EventIntake``: what a worker process is built with,
+        so a setting applies whether intake runs in workers or in the server."""
+        return {"max_batch": self.max_batch, "max_skew": self._max_skew, "max_age": self._max_age,
+                "max_delay": self._max_delay}
+
     def prepare(self, tenant: str, body: Any) -> Submission:
         """Check a ``POST /v1/events`` body for ``tenant``; raises a ledger or service error naming the problem."""
         return unpack_submission(self.prepare_packed(tenant, body))
@@ -225,14 +232,14 @@ def _poll_parent(server: int) -> None:
     os._exit(0)
 
 
-def _start_worker(server: int, database_url: str, master_key: bytes, max_batch: int) -> None:
+def _start_worker(server: int, database_url: str, master_key: bytes, limits: dict[str, Any]) -> None:
     """Process-pool initializer: tie the worker's life to ``server``; then its own engine, keys and wrapper."""
     global _worker_intake
     _die_with(server)
     # The log writer in the server process is the one serial stage of intake; workers yield the CPU to it.
     os.nice(_WORKER_NICENESS)
     keys = KeyRegistry(make_engine(database_url))
-    _worker_intake = EventIntake(keys, LocalKeyWrapper(master_key), max_batch=max_batch)
+    _worker_intake = EventIntake(keys, LocalKeyWrapper(master_key), **limits)
 
 
 def _prepare_in_worker(tenant: str, body: bytes) -> PackedSubmission:
@@ -248,7 +255,7 @@ class IntakePool:
         if workers > 0:
             self._pool = ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                initargs=(os.getpid(), database_url, master_key, local.max_batch))
+                initargs=(os.getpid(), database_url, master_key, local.limits))
 
     async def prepare(self, tenant: str, body: bytes) -> Submission:
         """Check and seal a request body for ``tenant``; raises what ``EventIntake.prepare`` raises."""
