@@ -73,6 +73,17 @@ def funded_operator(url: str) -> OperatorKey:
     return OperatorKey.from_hex(account.key.hex())
 
 
+def operator_key_file(folder: Path, url: str) -> tuple[Path, OperatorKey]:
+    """A fresh funded operator key saved as `tiezheng evm deploy` and the service take it (``operator.key``
+    in ``folder``, mode 0600), and the key."""
+    account = Account.create()
+    connect(url).provider.make_request("anvil_setBalance", [account.address, hex(10**21)])  # type: ignore[arg-type]
+    path = folder / "operator.key"
+    path.touch(mode=0o600)
+    path.write_text(account.key.hex() + "\n")
+    return path, OperatorKey.from_file(path)
+
+
 def set_automine(url: str, enabled: bool) -> None:
     """Switch anvil's mining of each transaction on arrival on or off."""
     connect(url).provider.make_request("evm_setAutomine", [enabled])  # type: ignore[arg-type]

@@ -17,16 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
 from fastapi.testclient import TestClient
 
 from evidence_api.config import Settings
 from evidence_api.main import create_app
 from ledger.clock import ManualClock
 from ledger.evm import OperatorKey, Registry
-from ledger.evm.registry import connect
 from tests.api.digest_support import DAY, digests, worked_day
 from tests.api.support import ADMIN_TOKEN, MAX_BATCH, MAX_BODY_BYTES, Api, seed
+from tests.evm_support import operator_key_file
 from tests.helpers import signed_item, wait_until
 from tests.integration.fabric_cli import network_json_path
 from verifier.fabric_profile import fabric_section
@@ -62,16 +61,6 @@ def chain_settings(data: Path, *, evm_url: str, registry: Registry, key_file: Pa
                     log_origin=f"tiezheng.test/digests-{uuid.uuid4().hex[:12]}",
                     evm_rpc_url=evm_url, evm_contract=registry.contract, evm_operator_key=key_file,
                     **chains, **extra)
-
-
-def operator_key_file(folder: Path, evm_url: str) -> tuple[Path, Any]:
-    """A fresh funded operator key, saved as `tiezheng evm deploy` takes it (mode 0600), and the key."""
-    account = Account.create()
-    connect(evm_url).provider.make_request("anvil_setBalance", [account.address, hex(10**21)])  # type: ignore[arg-type]
-    path = folder / "operator.key"
-    path.touch(mode=0o600)
-    path.write_text(account.key.hex() + "\n")
-    return path, OperatorKey.from_file(path)
 
 
 def settled(api: Api, day: str, *, registry: bool) -> dict[str, Any]:

@@ -22,10 +22,10 @@ from evidence_api.main import create_app
 from ledger.clock import ManualClock
 from ledger.evm import Registry, tenant_hash
 from ledger.evm.registry import connect
-from tests.api.chain_digest_support import chain_settings, operator_key_file, trust_root_file
+from tests.api.chain_digest_support import chain_settings, trust_root_file
 from tests.api.digest_support import DAY, digests
 from tests.api.support import TENANT, Api, seed
-from tests.evm_support import AnvilNode, mine, set_automine
+from tests.evm_support import AnvilNode, mine, operator_key_file, set_automine
 from tests.helpers import signed_item, wait_until
 from verifier.digest_cli import digest_verify_command
 

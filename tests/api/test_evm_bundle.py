@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
 
 from evidence_api.config import Settings
 from ledger.evm import OperatorKey, Registry, origin_hash
-from ledger.evm.registry import connect
 from tests.api.support import ADMIN_TOKEN, MAX_BATCH, MAX_BODY_BYTES, Api, bearer
+from tests.evm_support import operator_key_file as make_key_file
 from tests.helpers import signed_item, wait_until
 from verifier.bundle import Bundle, verify_bundle
 from verifier.trust import TrustRoot
@@ -25,12 +24,7 @@ pytestmark = pytest.mark.evm
 @pytest.fixture
 def operator_key_file(tmp_path: Path, evm_url: str) -> Path:
     """A fresh operator key, funded on the node, in a key file as `tiezheng evm deploy` takes it (mode 0600)."""
-    account = Account.create()
-    connect(evm_url).provider.make_request("anvil_setBalance", [account.address, hex(10**21)])  # type: ignore[arg-type]
-    path = tmp_path / "operator.key"
-    path.touch(mode=0o600)
-    path.write_text(account.key.hex() + "\n")
-    return path
+    return make_key_file(tmp_path, evm_url)[0]
 
 
 @pytest.fixture

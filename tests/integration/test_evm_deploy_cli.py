@@ -12,7 +12,7 @@ from eth_account import Account
 
 from evidence_api.evm_cli import deploy_command
 from ledger.evm import Artifact, Registry
-from ledger.evm.registry import connect
+from tests.evm_support import operator_key_file
 from verifier.trust import TrustRoot
 
 pytestmark = pytest.mark.evm
@@ -20,12 +20,7 @@ pytestmark = pytest.mark.evm
 
 @pytest.fixture
 def key_file(tmp_path: Path, evm_url: str) -> Path:
-    account = Account.create()
-    connect(evm_url).provider.make_request("anvil_setBalance", [account.address, hex(10**21)])  # type: ignore[arg-type]
-    path = tmp_path / "operator.key"
-    path.touch(mode=0o600)
-    path.write_text(account.key.hex() + "\n")
-    return path
+    return operator_key_file(tmp_path, evm_url)[0]
 
 
 def _artifact(tmp_path: Path, registry_artifact: Artifact) -> Path:
