@@ -23,16 +23,13 @@ from cryptography import x509
 
 from verifier._json import (
     b64_field,
-    hex_field,
-    hex_list_field,
-    int_field,
     require_fields,
     require_object,
     str_field,
 )
 from verifier.checkpoint import Checkpoint
-from verifier.errors import AnchorMismatch, MalformedInput, TimestampInvalid
-from verifier.merkle import MAX_CONSISTENCY_HASHES, verify_consistency
+from verifier.errors import MalformedInput, TimestampInvalid
+from verifier.note_anchor import note_of, proof_of, verify_note_extends
 from verifier.sm import sm3
 from verifier.trust import TimestampAuthority
 
@@ -92,20 +89,14 @@ class TimestampAnchor:
         when its ``tree_size``/``root_hash`` are not those of its own checkpoint note."""
         obj = require_object(value, "tsa anchor")
         require_fields(obj, "tsa anchor", required=_FIELDS)
-        if obj["kind"] != TIMESTAMP_KIND:
-            raise MalformedInput(f"tsa anchor kind is {obj['kind']!r}, want {TIMESTAMP_KIND!r}")
-        checkpoint = Checkpoint.from_text(str_field(obj, "checkpoint", "tsa anchor"))
-        got = (int_field(obj, "tree_size", "tsa anchor"), hex_field(obj, "root_hash", "tsa anchor"))
-        if got != (checkpoint.tree_size, checkpoint.root_hash):
-            raise MalformedInput("tsa anchor tree_size/root_hash are not those of its checkpoint")
+        checkpoint = note_of(obj, "tsa anchor", TIMESTAMP_KIND)
         token = b64_field(obj, "token", "tsa anchor")
         if len(token) > MAX_TOKEN_BYTES:
             raise MalformedInput(f"tsa anchor token is {len(token)} bytes, want at most {MAX_TOKEN_BYTES}")
         str_field(obj, "gen_time", "tsa anchor")  # the server's reading; the verifier reports the token's own
         str_field(obj, "hash_algorithm", "tsa anchor")
         return cls(checkpoint=checkpoint, token=token, label=str_field(obj, "tsa", "tsa anchor"),
-                   consistency_proof=hex_list_field(obj, "consistency_proof", "tsa anchor",
-                                                    max_items=MAX_CONSISTENCY_HASHES))
+                   consistency_proof=proof_of(obj, "tsa anchor"))
 
 
 def verify_token(token: bytes, *, message: bytes, authorities: Sequence[TimestampAuthority]) -> TimestampResult:
@@ -152,13 +143,8 @@ def verify_timestamp_anchor(anchor: TimestampAnchor, *, checkpoint: Checkpoint,
     3. The token timestamps the note's exact bytes (``verify_token``).
     Returns what the token says; the checkpoint existed no later than its ``gen_time``.
     """
-    note = anchor.checkpoint
-    if note.origin != checkpoint.origin or note.tree_size < checkpoint.tree_size:
-        raise AnchorMismatch(f"timestamped checkpoint {note.origin!r} size {note.tree_size} does not extend "
-                             f"{checkpoint.origin!r} size {checkpoint.tree_size}")
-    verify_consistency(checkpoint.tree_size, note.tree_size, checkpoint.root_hash, note.root_hash,
-                       anchor.consistency_proof)
-    return verify_token(anchor.token, message=note.text.encode("utf-8"), authorities=authorities)
+    verify_note_extends(anchor.checkpoint, checkpoint, anchor.consistency_proof, "timestamped")
+    return verify_token(anchor.token, message=anchor.checkpoint.text.encode("utf-8"), authorities=authorities)
 
 
 def _check_structure(token: bytes) -> None:

@@ -18,10 +18,10 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from verifier._json import hex_field, hex_list_field, int_field, require_fields, require_object, str_field
+from verifier._json import int_field, require_fields, require_object, str_field
 from verifier.checkpoint import Checkpoint
-from verifier.errors import AnchorMismatch, CosignatureInvalid, MalformedInput
-from verifier.merkle import MAX_CONSISTENCY_HASHES, verify_consistency
+from verifier.errors import CosignatureInvalid
+from verifier.note_anchor import note_of, proof_of, verify_note_extends
 from verifier.trust import Witnesses, WitnessKey
 
 __all__ = ["COSIGNATURE_KIND", "CosignedAnchor", "Cosigner", "cosigned_message", "count_quorum", "key_id",
@@ -64,16 +64,10 @@ class CosignedAnchor:
         ``tree_size``/``root_hash`` that are not its own checkpoint's."""
         obj = require_object(value, "witness anchor")
         require_fields(obj, "witness anchor", required=_FIELDS)
-        if obj["kind"] != COSIGNATURE_KIND:
-            raise MalformedInput(f"witness anchor kind is {obj['kind']!r}, want {COSIGNATURE_KIND!r}")
-        checkpoint = Checkpoint.from_text(str_field(obj, "checkpoint", "witness anchor"))
-        got = (int_field(obj, "tree_size", "witness anchor"), hex_field(obj, "root_hash", "witness anchor"))
-        if got != (checkpoint.tree_size, checkpoint.root_hash):
-            raise MalformedInput("witness anchor tree_size/root_hash are not those of its checkpoint")
+        checkpoint = note_of(obj, "witness anchor", COSIGNATURE_KIND)
         int_field(obj, "timestamp", "witness anchor")  # the server's reading; the signed one is in the line
         return cls(checkpoint=checkpoint, label=str_field(obj, "witness", "witness anchor"),
-                   consistency_proof=hex_list_field(obj, "consistency_proof", "witness anchor",
-                                                    max_items=MAX_CONSISTENCY_HASHES))
+                   consistency_proof=proof_of(obj, "witness anchor"))
 
 
 def verify_cosignatures(checkpoint: Checkpoint, witnesses: Sequence[WitnessKey]) -> tuple[Cosigner, ...]:
@@ -103,13 +97,8 @@ def verify_cosigned_anchor(anchor: CosignedAnchor, *, checkpoint: Checkpoint,
     2. The consistency proof from ``checkpoint`` to the note's tree (``InvalidProof``, ``RootMismatch``).
     3. The trusted witnesses' cosignatures on the note (``verify_cosignatures``).
     """
-    note = anchor.checkpoint
-    if note.origin != checkpoint.origin or note.tree_size < checkpoint.tree_size:
-        raise AnchorMismatch(f"cosigned checkpoint {note.origin!r} size {note.tree_size} does not extend "
-                             f"{checkpoint.origin!r} size {checkpoint.tree_size}")
-    verify_consistency(checkpoint.tree_size, note.tree_size, checkpoint.root_hash, note.root_hash,
-                       anchor.consistency_proof)
-    return verify_cosignatures(note, witnesses)
+    verify_note_extends(anchor.checkpoint, checkpoint, anchor.consistency_proof, "cosigned")
+    return verify_cosignatures(anchor.checkpoint, witnesses)
 
 
 def count_quorum(cosigners: Sequence[Cosigner], policy: Witnesses) -> bool:
