@@ -34,13 +34,12 @@ from ledger.anchors.anchorer import Anchorer
 from ledger.anchors.base import Anchor, AnchorReceipt, PendingAnchor
 from ledger.anchors.fabric import FabricAnchor
 from ledger.anchors.local import LocalJournal
-from ledger.canonical import canonical
 from ledger.clock import Clock
 from ledger.database import make_engine
-from ledger.events import claim_hash, claim_of, leaf_template
 from ledger.fabric.profile import FabricProfile
-from ledger.log import PreparedEvent, Submission, TransparencyLog
+from ledger.log import Submission, TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey
+from tests.helpers import prepared
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,21 +91,13 @@ class Load:
             items = [sign_item(self.actor, new_item(self.actor, tenant="bench", kind="detector.reading",
                                                     payload={"lel": i}, occurred_at="2026-12-01T08:00:00Z",
                                                     subject={"permit": "P-1"})) for i in range(self.batch)]
-            self.events += len(self.log.submit(Submission([_prepared(item) for item in items])))
+            self.events += len(self.log.submit(Submission([prepared(item) for item in items])))
 
     def _poll(self) -> None:
         while not self.stop.wait(0.01):
             latest = self.log.latest_checkpoint()
             if latest is not None:
                 self.cut.setdefault(latest.checkpoint.tree_size, time.monotonic())
-
-
-def _prepared(item: dict[str, Any]) -> PreparedEvent:
-    event, received_at = item["event"], Clock().stamp()
-    return PreparedEvent(event_id=event["event_id"], tenant=event["tenant"], kind=event["kind"],
-                         permit=event["subject"].get("permit"), key_id=event["actor"]["key_id"],
-                         claim_hash=claim_hash(claim_of(event)), leaf=leaf_template({**event, "received_at": received_at}),
-                         payload_sealed=canonical(item["payload"]), payload_key=b"k", received_at=received_at)
 
 
 def _percentiles(values: list[float]) -> str:
