@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Engine, Row, func, select
+from sqlalchemy import Connection, Engine, Row, func, select
 
 from ledger import storage as db
 from ledger.checkpoint import SignedCheckpoint
 from ledger.errors import MalformedInput
 from ledger.packing import unpack
 
-__all__ = ["EventHead", "LogReader", "LoggedEvent"]
+__all__ = ["EventHead", "LogReader", "LoggedEvent", "events_on"]
 
 _MAX_PAGE = 10_000
 _ANCHORED = "anchored"  # ledger.anchors.book.ANCHORED; rows still pending or failed are not receipts
@@ -72,6 +72,16 @@ class LoggedEvent:
     def leaf(self) -> bytes:
         """The canonical leaf bytes (what ``leaf_hash`` is the RFC 9162 hash of)."""
         return unpack(self.stored_leaf)
+
+
+def events_on(conn: Connection, after_index: int, until: int) -> list[LoggedEvent]:
+    """The events with ``after_index < leaf_index <= until``, ascending, as ``conn`` sees them: for a commit
+    hook (``Submission.on_commit``), whose connection is the log writer's, the rows staged in its transaction
+    included. Everyone else reads committed rows through ``LogReader``."""
+    e = db.events.c
+    rows = conn.execute(select(db.events).where(e.leaf_index > after_index, e.leaf_index <= until)
+                        .order_by(e.leaf_index))
+    return [LoggedEvent.from_row(row) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,16 @@ class MonitoredPermits:
         self.load(engine)
         self._rebuilding = False
 
+    @property
+    def rebuilding(self) -> bool:
+        """Whether a rebuild is under way (from ``begin_rebuild`` to ``end_rebuild``)."""
+        return self._rebuilding
+
+    def doubt(self, keys: Iterable[Key]) -> None:
+        """Hold ``keys`` unsettled until the next load: their projection may have moved without this knowing
+        (a fold whose commit's outcome is unknown). Every reading for them then takes the full check."""
+        self._stopped.update(keys)
+
     def settled(self, key: Key) -> bool:
         """Whether what this holds for ``key`` is the projection's last word: not during a rebuild, and not for
         a permit whose projection stopped at an event it could not fold (the workflow refuses those)."""

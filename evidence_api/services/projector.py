@@ -4,9 +4,16 @@ The projections are the permit documents (``permits.evolve``), certificate rows,
 the notification queue. The projector reads ``log.events_since(cursor)`` in pages, opens each payload it
 needs (``ledger.keystore``), folds it, and commits the projection rows together with the new cursor in one
 transaction: after a crash at any point the projection resumes exactly where its last commit left it, and
-``rebuild()`` replays the whole log from leaf 0 into empty projections. Nothing here runs inside the log's
-own transaction, so no projection can fail or slow down an append (Trillian's personalities likewise never
-write in the log's transaction).
+``rebuild()`` replays the whole log from leaf 0 into empty projections.
+
+The permit workflow's own appends fold in the log writer's transaction: ``CommitFold`` is their commit hook
+(``Submission.on_commit``), which folds every event from the cursor through the submission's last leaf on
+the writer's connection, with the same code and the same cursor, so the action and its projection commit
+together (one transaction, one fsync, no second writer waiting on the first). It is a shortcut, never the
+only way: when the cursor is far behind, during a rebuild, or if that fold fails for any reason, it rolls
+its own savepoint back and leaves the events to the cursor as before, so a projection can still never
+refuse or fail an append. Every fold re-reads the cursor inside its write transaction (under the write
+lock on SQLite, a row lock on PostgreSQL), so a page folded meanwhile by the writer is never folded twice.
 
 What it folds: permit events of a permit it knows (a ``permit.drafted`` creates one; events of a permit
 that was never drafted through the workflow are observations and stay in the log only); and the
@@ -40,14 +47,21 @@ from evidence_api.services.rules import Rules
 from ledger.clock import Clock
 from ledger.database import begin_write
 from ledger.keystore import DataKeyWrapper, open_sealed
-from ledger.log import TransparencyLog
-from ledger.reader import LoggedEvent
+from ledger.log import Receipt, TransparencyLog
+from ledger.reader import LoggedEvent, events_on
 
-__all__ = ["ProjectionStatus", "Projector"]
+__all__ = ["CommitFold", "FoldedPage", "ProjectionStatus", "Projector"]
 
 _log = logging.getLogger(__name__)
 
 _CERTIFICATE_KINDS = frozenset({"certificate.registered", "certificate.expiry_warning"})
+
+
+def _may_matter(event: LoggedEvent, tenant: str, permit_id: str) -> bool:
+    """Whether folding ``event`` may change what a decision on ``permit_id`` of ``tenant`` reads."""
+    if event.kind in permits.WORKFLOW_KINDS or event.kind in _CERTIFICATE_KINDS:
+        return True
+    return event.permit == permit_id and event.tenant == tenant
 
 
 @dataclass(frozen=True)
@@ -64,13 +78,31 @@ class ProjectionStatus:
                 "failed": len(self.failures), "failures": self.failures}
 
 
-class _Page:
-    """What one transaction of the projector has loaded and changed."""
+class FoldedPage:
+    """What one transaction of the projector has loaded and changed: the page's permits as folded (None: not
+    one the workflow runs), the permits it stopped, and the leaves it could not fold with their error."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.permits: dict[tuple[str, str], Permit | None] = {}
         self.stopped: dict[tuple[str, str], int] = {}
+        self.failures: dict[int, str] = {}
+
+
+_Page = FoldedPage
+
+
+class CommitFold:
+    """The commit hook of a workflow submission: folds the log up to its last leaf in the writer's transaction
+    (``Projector.fold_committing``). ``page`` is what it folded, None if it left the events to the cursor."""
+
+    def __init__(self, projector: Projector) -> None:
+        self._projector = projector
+        self.page: FoldedPage | None = None
+
+    def __call__(self, conn: Connection, receipts: list[Receipt]) -> None:
+        """Run by the log writer after staging the submission's new events, before its commit."""
+        self.page = self._projector.fold_committing(conn, max(r.leaf_index for r in receipts))
 
 
 class Projector:
@@ -94,12 +126,26 @@ class Projector:
         returns the cursor. Safe from any thread: one fold runs at a time."""
         with self._lock:
             cursor = self.cursor()
+            if until is None and cursor >= self._log.tree_size - 1:
+                return cursor  # nothing committed past it (the writer's own folds keep it there)
             while until is None or cursor < until:
                 folded = self._fold_page(cursor)
                 if folded == cursor:
                     break
                 cursor = folded
             return cursor
+
+    def catch_up_before(self, tenant: str, permit_id: str) -> None:
+        """Before a decision on ``permit_id``: fold what is committed (``catch_up``) if any of it can change
+        what the decision reads — an event of that permit, a workflow action or a certificate event of any
+        permit (they feed the facts), or more than a page. Observations of other permits (readings, notes)
+        cannot: they are left to the next fold (the action's own, in the writer's transaction)."""
+        cursor = self.cursor()
+        if cursor >= self._log.tree_size - 1:
+            return
+        pending = self._log.events_since(cursor, limit=self._page)
+        if len(pending) == self._page or any(_may_matter(e, tenant, permit_id) for e in pending):
+            self.catch_up()
 
     def cursor(self) -> int:
         """The last leaf index folded (-1 before the first)."""
@@ -119,6 +165,7 @@ class Projector:
                     for table in (db.permit_workers, db.permits, db.certificate_warnings, db.certificates,
                                   db.projection_failures, db.projection_cursors):
                         conn.execute(delete(table))
+                    self._save_cursor(conn, -1)  # the row stays: folds lock it (PostgreSQL)
                 _log.warning("projections emptied; folding the log again from leaf 0")
                 self._replaying = True
                 return self.catch_up()
@@ -152,14 +199,56 @@ class Projector:
         if not events:
             return cursor
         with begin_write(self._engine) as conn:  # the write lock first: the page reads, then writes
+            moved = self._locked_cursor(conn)
+            if moved != cursor:
+                return moved  # the log writer folded these meanwhile (``fold_committing``): go on from there
             page = _Page(conn)
-            self._load_stopped(page)
-            self._load_permits(page, events)
-            for event in events:
-                self._fold_isolated(page, event)
-            self._save_cursor(conn, events[-1].leaf_index)
+            self._fold_events(page, events)
         self.monitored.apply(page.permits, page.stopped)  # committed: the watched permits follow
         return events[-1].leaf_index
+
+    def fold_committing(self, conn: Connection, until: int) -> FoldedPage | None:
+        """Fold every event past the cursor through leaf ``until`` on ``conn``, the log writer's transaction
+        that holds them (``CommitFold``), and move the cursor there; the page, for ``settle`` once that
+        transaction committed. None (nothing written) if the cursor is more than a page behind, a rebuild
+        runs, or the fold failed: the events are then folded from the cursor after the commit, as any."""
+        if self._replaying or self.monitored.rebuilding:
+            return None  # the rebuild folds from leaf 0 (and queues no notification again)
+        savepoint = conn.begin_nested()
+        try:
+            cursor = self._locked_cursor(conn)
+            if not cursor < until <= cursor + self._page:
+                savepoint.rollback()
+                return None
+            page = _Page(conn)
+            self._fold_events(page, events_on(conn, cursor, until))
+        except Exception:  # noqa: BLE001 - the events are logged whatever happens here: the cursor folds them later
+            savepoint.rollback()
+            _log.error("projection in the log's transaction failed through leaf %d; folding it after the commit",
+                       until, exc_info=True)
+            return None
+        savepoint.commit()
+        return page
+
+    def settle(self, page: FoldedPage) -> None:
+        """Follow a page ``fold_committing`` folded, once its transaction committed: the watched permits."""
+        with self._lock:
+            self.monitored.apply(page.permits, page.stopped)
+
+    def _locked_cursor(self, conn: Connection) -> int:
+        """The cursor as committed, read in a write transaction and locked until it ends (PostgreSQL: the
+        row; SQLite: the transaction already holds the database's write lock)."""
+        c = db.projection_cursors.c
+        value = conn.execute(select(c.leaf_index).where(c.name == self.NAME).with_for_update()).scalar()
+        return -1 if value is None else int(value)
+
+    def _fold_events(self, page: _Page, events: list[LoggedEvent]) -> None:
+        self._load_stopped(page)
+        self._load_permits(page, events)
+        for event in events:
+            self._fold_isolated(page, event)
+        if events:
+            self._save_cursor(page.conn, events[-1].leaf_index)
 
     def _load_stopped(self, page: _Page) -> None:
         f = db.projection_failures.c
@@ -216,6 +305,7 @@ class Projector:
             savepoint.commit()
 
     def _record(self, page: _Page, event: LoggedEvent, error: str) -> None:
+        page.failures[event.leaf_index] = error[:2000]
         page.conn.execute(insert(db.projection_failures).values(
             leaf_index=event.leaf_index, event_id=event.event_id, tenant=event.tenant, kind=event.kind,
             permit=event.permit, error=error[:2000], failed_at=self._clock.stamp()))

@@ -4,9 +4,10 @@ For each action: (1) the item's shape is checked; (2) a retry of an already logg
 receipt and changes nothing; (3) the item is checked like any intake item (registered key, SM2 signature,
 payload commitment); (4) the signer must be a registered user; (5) under the permit's lock, the facts the
 rules need are loaded and ``permits.decide`` decides on the current projection; (6) the event and any
-follow-up events the service signs (suspension, alarm) are appended together; (7) still under the lock,
-the workflow waits until the projector has folded them (``permits.evolve``), so the next decision on the
-permit sees them, and answers with the permit as projected. A refused action writes nothing at all. The
+follow-up events the service signs (suspension, alarm) are appended together, and the projector folds
+them (``permits.evolve``) in the same transaction (``projector.CommitFold``; or, if it left them to its
+cursor, (7) the workflow waits, still under the lock, until the projector has folded them), so the next
+decision on the permit sees them; it answers with the permit as projected. A refused action writes nothing at all. The
 lock is per process: one service process owns a database (as the log writer does).
 """
 
@@ -17,6 +18,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +34,7 @@ from evidence_api.services.permit_facts import load_facts
 from evidence_api.services.permit_model import Permit
 from evidence_api.services.permit_rules import reading_failures
 from evidence_api.services.permit_store import load_permit
-from evidence_api.services.projector import Projector
+from evidence_api.services.projector import CommitFold, Projector
 from evidence_api.services.recorder import Recorder
 from ledger.clock import Clock
 from ledger.errors import MalformedInput, StorageError
@@ -134,14 +136,14 @@ class Workflow:
                     raise NotFound(f"permit {permit_id!r} does not exist for tenant {tenant!r}; draft it first")
                 facts = load_facts(self._engine, self._org, tenant, old, act.kind, self.clock.today())
                 follow = permits.decide(old, act, rules, facts, self.clock.now())
-            receipts = self._append(tenant, permit_id, submission, follow)
-            return self.get(tenant, permit_id), receipts
+            receipts, permit = self._append(tenant, permit_id, submission, follow)
+            return permit or self.get(tenant, permit_id), receipts
 
     def _current(self, tenant: str, permit_id: str) -> Permit | None:
-        """The projected permit to decide on, with every committed event folded (observations that came
-        through ``POST /v1/events``; a rebuild in progress finishes first); ``StorageError`` if its
-        projection stopped at an event."""
-        self._projector.catch_up()
+        """The projected permit to decide on, with every committed event that can change the decision folded
+        (observations of it that came through ``POST /v1/events``, ``Projector.catch_up_before``; a rebuild in
+        progress finishes first); ``StorageError`` if its projection stopped at an event."""
+        self._projector.catch_up_before(tenant, permit_id)
         permit = self.load(tenant, permit_id)
         stopped = self._projector.stopped_at(tenant, permit_id) if permit is not None else None
         if stopped is not None:
@@ -150,21 +152,38 @@ class Workflow:
         return permit
 
     def _append(self, tenant: str, permit_id: str, submission: Submission,
-                follow: Sequence[permits.FollowUp]) -> list[Receipt]:
-        """Sign the follow-ups, append them after ``submission``, and wait until the projector has folded all
-        of it; ``StorageError`` if it could not (the events are logged; the status names them)."""
+                follow: Sequence[permits.FollowUp]) -> tuple[list[Receipt], Permit | None]:
+        """Sign the follow-ups, append them after ``submission``, and see the projector fold all of it; the
+        receipts and the permit as folded (None: load it). ``StorageError`` if it could not fold them (the
+        events are logged; the status names them).
+
+        The fold runs in the log writer's transaction (``CommitFold``), so the action and its projection
+        commit together; if the writer left them to the cursor, this waits until the projector passed them."""
         items = [self._recorder.service_item(tenant, kind, payload, subject={"permit": permit_id})
                  for kind, payload in follow]
         if items:
             submission = Submission([*submission.events, *self._recorder.prepare(tenant, items).events])
-        receipts = self._recorder.append(submission)
+        fold = CommitFold(self._projector)
+        try:
+            receipts = self._recorder.append(replace(submission, on_commit=fold))
+        except BaseException:
+            if fold.page is not None:  # folded in a commit whose outcome this cannot tell (a timeout)
+                self._projector.monitored.doubt(fold.page.permits)
+            raise
         leaves = [r.leaf_index for r in receipts]
-        self._projector.catch_up(until=max(leaves))
-        failed = self._projector.failed(leaves)
+        page = fold.page
+        if page is not None and not any(r.duplicate for r in receipts):
+            self._projector.settle(page)
+            failed = {leaf: page.failures[leaf] for leaf in leaves if leaf in page.failures}
+        else:
+            if page is not None:
+                self._projector.settle(page)
+            self._projector.catch_up(until=max(leaves))
+            failed, page = self._projector.failed(leaves), None
         if failed:
             raise StorageError(f"permit {permit_id!r}: logged, but the projection could not fold leaf "
                                f"{min(failed)}: {failed[min(failed)]}")
-        return receipts
+        return receipts, page.permits.get((tenant, permit_id)) if page is not None else None
 
     # -- the service's own actions ---------------------------------------------------------------
     def watch_once(self, now: datetime | None = None) -> int:
