@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from evidence_api import db
 from evidence_api.services import permits
@@ -23,15 +23,25 @@ NOTIFY = frozenset({"permit.suspended", "permit.expired", "alarm.raised", "permi
 """Permit event kinds that notify the permit's parties."""
 
 
+_p = db.permits.c
+_ONE = select(_p.doc, _p.version).where(_p.tenant == bindparam("b_tenant"), _p.id == bindparam("b_id"))
+_SOME = select(_p.id, _p.doc, _p.version).where(_p.tenant == bindparam("b_tenant"),
+                                               _p.id.in_(bindparam("b_ids", expanding=True)))
+_COLUMNS = ("type", "level", "state", "area", "starts_at", "ends_at", "doc", "version", "updated_at")
+_UPDATE = update(db.permits).where(_p.tenant == bindparam("b_tenant"), _p.id == bindparam("b_id"),
+                                   _p.version == bindparam("b_previous")
+                                   ).values({name: bindparam(f"b_{name}") for name in _COLUMNS})
+# statements built once: building them costs more than running them (the writer runs these per action)
+
+
 def load_permit(engine: Engine | Connection, tenant: str, permit_id: str) -> Permit | None:
     """The projected permit, or None."""
-    p = db.permits.c
-    query = select(p.doc, p.version).where(p.tenant == tenant, p.id == permit_id)
+    params = {"b_tenant": tenant, "b_id": permit_id}
     if isinstance(engine, Connection):
-        row = engine.execute(query).first()
+        row = engine.execute(_ONE, params).first()
     else:
         with engine.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_ONE, params).first()
     if row is None:
         return None
     return Permit.from_json(orjson.loads(row.doc) | {"version": row.version})
@@ -40,9 +50,9 @@ def load_permit(engine: Engine | Connection, tenant: str, permit_id: str) -> Per
 def load_permits(conn: Connection, tenant: str, permit_ids: Iterable[str]) -> dict[str, Permit]:
     """The projected permits of ``tenant`` among ``permit_ids`` (absent ones are left out), in one query per
     500 ids."""
-    p, ids, found = db.permits.c, sorted(set(permit_ids)), {}
+    ids, found = sorted(set(permit_ids)), {}
     for start in range(0, len(ids), 500):
-        rows = conn.execute(select(p.id, p.doc, p.version).where(p.tenant == tenant, p.id.in_(ids[start:start + 500])))
+        rows = conn.execute(_SOME, {"b_tenant": tenant, "b_ids": ids[start:start + 500]})
         for row in rows:
             found[row.id] = Permit.from_json(orjson.loads(row.doc) | {"version": row.version})
     return found
@@ -58,12 +68,11 @@ def store_permit(conn: Connection, tenant: str, permit: Permit, previous_version
            "starts_at": rfc3339(content.starts_at), "ends_at": rfc3339(content.ends_at),
            "doc": orjson.dumps({k: v for k, v in permit.to_json().items() if k != "version"}).decode(),
            "version": permit.version, "updated_at": updated_at}
-    p = db.permits.c
     if previous_version == 0:
         conn.execute(insert(db.permits).values(tenant=tenant, id=permit.id, **row))
     else:
-        done = conn.execute(update(db.permits).where(p.tenant == tenant, p.id == permit.id,
-                                                     p.version == previous_version).values(**row))
+        done = conn.execute(_UPDATE, {"b_tenant": tenant, "b_id": permit.id, "b_previous": previous_version,
+                                      **{f"b_{name}": value for name, value in row.items()}})
         if done.rowcount != 1:
             raise StorageError(f"permit {permit.id} changed under its lock; retry the action")
     if not workers:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from evidence_api import db
 from evidence_api.services import permits
@@ -55,6 +55,16 @@ __all__ = ["CommitFold", "FoldedPage", "ProjectionStatus", "Projector"]
 _log = logging.getLogger(__name__)
 
 _CERTIFICATE_KINDS = frozenset({"certificate.registered", "certificate.expiry_warning"})
+
+# statements built once: every action runs these (building one costs more than running it)
+_c, _f = db.projection_cursors.c, db.projection_failures.c
+_CURSOR = select(_c.leaf_index).where(_c.name == bindparam("b_name"))
+_LOCKED_CURSOR = _CURSOR.with_for_update()
+_SAVE_CURSOR = update(db.projection_cursors).where(_c.name == bindparam("b_name")).values(
+    leaf_index=bindparam("b_leaf"), updated_at=bindparam("b_at"))
+_STOPPED = select(_f.tenant, _f.permit, _f.leaf_index).where(_f.permit.is_not(None))
+_STOPPED_AT = select(_f.leaf_index).where(_f.tenant == bindparam("b_tenant"), _f.permit == bindparam("b_permit")
+                                          ).order_by(_f.leaf_index).limit(1)
 
 
 def _may_matter(event: LoggedEvent, tenant: str, permit_id: str) -> bool:
@@ -82,11 +92,15 @@ class FoldedPage:
     """What one transaction of the projector has loaded and changed: the page's permits as folded (None: not
     one the workflow runs), the permits it stopped, and the leaves it could not fold with their error."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: Connection, generation: int = 0) -> None:
+        self.conn, self.generation, self.until = conn, generation, -1
         self.permits: dict[tuple[str, str], Permit | None] = {}
         self.stopped: dict[tuple[str, str], int] = {}
         self.failures: dict[int, str] = {}
+
+
+class _LeftToCursor(Exception):
+    """A fold in the writer's transaction met an event it would record as not folded: the cursor does that."""
 
 
 _Page = FoldedPage
@@ -116,6 +130,8 @@ class Projector:
         self._service_key_id, self._clock, self._page = service_key_id, clock, page
         self._lock = threading.RLock()
         self._replaying = False
+        self._generation = 0  # one more at each rebuild: a page folded before it is not settled after it
+        self._folded_to = -1  # a lower bound of the cursor (a read of it, or a committed fold), for catch_up_before
         self.monitored = MonitoredPermits()
         """The permits in a field state, in step with this projection (``services.monitored``)."""
         self.monitored.load(engine)
@@ -127,12 +143,14 @@ class Projector:
         with self._lock:
             cursor = self.cursor()
             if until is None and cursor >= self._log.tree_size - 1:
+                self._advance(cursor)
                 return cursor  # nothing committed past it (the writer's own folds keep it there)
             while until is None or cursor < until:
                 folded = self._fold_page(cursor)
                 if folded == cursor:
                     break
                 cursor = folded
+            self._advance(cursor)
             return cursor
 
     def catch_up_before(self, tenant: str, permit_id: str) -> None:
@@ -140,8 +158,12 @@ class Projector:
         what the decision reads — an event of that permit, a workflow action or a certificate event of any
         permit (they feed the facts), or more than a page. Observations of other permits (readings, notes)
         cannot: they are left to the next fold (the action's own, in the writer's transaction)."""
+        last = self._log.tree_size - 1
+        if self._folded_to >= last:
+            return
         cursor = self.cursor()
-        if cursor >= self._log.tree_size - 1:
+        if cursor >= last:
+            self._advance(cursor)
             return
         pending = self._log.events_since(cursor, limit=self._page)
         if len(pending) == self._page or any(_may_matter(e, tenant, permit_id) for e in pending):
@@ -149,9 +171,8 @@ class Projector:
 
     def cursor(self) -> int:
         """The last leaf index folded (-1 before the first)."""
-        c = db.projection_cursors.c
         with self._engine.connect() as conn:
-            value = conn.execute(select(c.leaf_index).where(c.name == self.NAME)).scalar()
+            value = conn.execute(_CURSOR, {"b_name": self.NAME}).scalar()
         return -1 if value is None else int(value)
 
     def rebuild(self) -> int:
@@ -159,6 +180,8 @@ class Projector:
         notification queue is kept as it is and nothing is queued again (those notifications went out, or
         are still queued, the first time)."""
         with self._lock:
+            self._generation += 1
+            self._folded_to = -1
             self.monitored.begin_rebuild()
             try:
                 with self._engine.begin() as conn:
@@ -182,10 +205,9 @@ class Projector:
 
     def stopped_at(self, tenant: str, permit_id: str) -> int | None:
         """The leaf at which ``permit_id``'s projection stopped (an event it could not fold), or None."""
-        f = db.projection_failures.c
         with self._engine.connect() as conn:
-            return conn.execute(select(f.leaf_index).where(f.tenant == tenant, f.permit == permit_id)
-                                .order_by(f.leaf_index).limit(1)).scalar()
+            leaf: int | None = conn.execute(_STOPPED_AT, {"b_tenant": tenant, "b_permit": permit_id}).scalar()
+        return leaf
 
     def failed(self, leaves: list[int]) -> dict[int, str]:
         """Of ``leaves``, those the projection could not fold, with the error."""
@@ -205,6 +227,7 @@ class Projector:
             page = _Page(conn)
             self._fold_events(page, events)
         self.monitored.apply(page.permits, page.stopped)  # committed: the watched permits follow
+        self._advance(events[-1].leaf_index)
         return events[-1].leaf_index
 
     def fold_committing(self, conn: Connection, until: int) -> FoldedPage | None:
@@ -220,40 +243,55 @@ class Projector:
             if not cursor < until <= cursor + self._page:
                 savepoint.rollback()
                 return None
-            page = _Page(conn)
-            self._fold_events(page, events_on(conn, cursor, until))
+            page = _Page(conn, self._generation)
+            self._fold_events(page, events_on(conn, cursor, until), isolated=False)
+        except _LeftToCursor as why:
+            savepoint.rollback()
+            _log.info("projection through leaf %d left to the cursor: %s", until, why)
+            return None
         except Exception:  # noqa: BLE001 - the events are logged whatever happens here: the cursor folds them later
             savepoint.rollback()
             _log.error("projection in the log's transaction failed through leaf %d; folding it after the commit",
                        until, exc_info=True)
             return None
         savepoint.commit()
+        page.until = until
         return page
 
     def settle(self, page: FoldedPage) -> None:
-        """Follow a page ``fold_committing`` folded, once its transaction committed: the watched permits."""
+        """Follow a page ``fold_committing`` folded, once its transaction committed: the watched permits (not
+        if a rebuild ran since: the rebuild's own load is newer)."""
         with self._lock:
-            self.monitored.apply(page.permits, page.stopped)
+            if page.generation == self._generation:
+                self.monitored.apply(page.permits, page.stopped)
+                self._advance(page.until)
+
+    def _advance(self, cursor: int) -> None:
+        with self._lock:
+            self._folded_to = max(self._folded_to, cursor)
 
     def _locked_cursor(self, conn: Connection) -> int:
         """The cursor as committed, read in a write transaction and locked until it ends (PostgreSQL: the
         row; SQLite: the transaction already holds the database's write lock)."""
-        c = db.projection_cursors.c
-        value = conn.execute(select(c.leaf_index).where(c.name == self.NAME).with_for_update()).scalar()
+        value = conn.execute(_LOCKED_CURSOR, {"b_name": self.NAME}).scalar()
         return -1 if value is None else int(value)
 
-    def _fold_events(self, page: _Page, events: list[LoggedEvent]) -> None:
+    def _fold_events(self, page: _Page, events: list[LoggedEvent], *, isolated: bool = True) -> None:
+        """Fold ``events`` and move the cursor past them; each in a savepoint, a failure recorded, unless not
+        ``isolated`` (in the writer's transaction): then any event that would be recorded raises
+        ``_LeftToCursor``, and the whole page is left to the cursor, which records it."""
         self._load_stopped(page)
         self._load_permits(page, events)
         for event in events:
-            self._fold_isolated(page, event)
+            if isolated:
+                self._fold_isolated(page, event)
+            else:
+                self._fold_strict(page, event)
         if events:
             self._save_cursor(page.conn, events[-1].leaf_index)
 
     def _load_stopped(self, page: _Page) -> None:
-        f = db.projection_failures.c
-        rows = page.conn.execute(select(f.tenant, f.permit, f.leaf_index).where(f.permit.is_not(None))).all()
-        for tenant, permit_id, leaf in rows:
+        for tenant, permit_id, leaf in page.conn.execute(_STOPPED).all():
             page.stopped.setdefault((tenant, permit_id), leaf)
 
     def _load_permits(self, page: _Page, events: list[LoggedEvent]) -> None:
@@ -277,10 +315,19 @@ class Projector:
         return key in page.permits and page.permits[key] is None and event.kind != "permit.drafted"
 
     def _save_cursor(self, conn: Connection, leaf_index: int) -> None:
-        c = db.projection_cursors.c
-        values = {"leaf_index": leaf_index, "updated_at": self._clock.stamp()}
-        if conn.execute(update(db.projection_cursors).where(c.name == self.NAME).values(**values)).rowcount == 0:
-            conn.execute(insert(db.projection_cursors).values(name=self.NAME, **values))
+        at = self._clock.stamp()
+        if conn.execute(_SAVE_CURSOR, {"b_name": self.NAME, "b_leaf": leaf_index, "b_at": at}).rowcount == 0:
+            conn.execute(insert(db.projection_cursors).values(name=self.NAME, leaf_index=leaf_index, updated_at=at))
+
+    def _fold_strict(self, page: _Page, event: LoggedEvent) -> None:
+        key = (event.tenant, event.permit) if event.permit is not None else None
+        if key is not None and key in page.stopped:
+            raise _LeftToCursor(f"leaf {event.leaf_index}: its permit's projection stopped at leaf {page.stopped[key]}")
+        if not self._nothing_to_fold(page, event):
+            try:
+                self._fold(page, event)
+            except Exception as exc:  # the cursor folds it again and records why it fails
+                raise _LeftToCursor(f"leaf {event.leaf_index} does not fold: {type(exc).__name__}: {exc}") from exc
 
     def _fold_isolated(self, page: _Page, event: LoggedEvent) -> None:
         """Fold one event in a savepoint; a failure is rolled back to it and recorded instead."""
