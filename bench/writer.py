@@ -1,7 +1,7 @@
 """The log writer alone (no HTTP, no intake workers): events/s of durable group commits as the log grows, and
 what one event costs on disk, on SQLite. Events are shaped like ``bench.intake``'s (a detector reading with a
-location, 500 per attested batch, 50 permits), prepared beforehand, so the figure is the writer's and the
-storage's only.
+location, 500 per attested batch, 50 permits), prepared beforehand as the intake workers do (leaf template
+packed for storage included), so the figure is the writer's and the storage's only.
 
 Run: .venv/bin/python -m bench.writer [--leaves 1000000] [--window 100000] [--clients 4]
 
@@ -18,12 +18,14 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from evidence_api.db import migrate
 from ledger.database import make_engine
 from ledger.events import attestation_digest, claim_hash, leaf_template
 from ledger.log import PreparedEvent, Submission, TransparencyLog
+from ledger.packing import pack_template
 from ledger.sm import Signer, SM2PrivateKey
 
 BATCH, PERMITS = 500, 50
@@ -43,11 +45,13 @@ def _batch(start: int) -> Submission:
     attestation = {"v": 1, "tenant": "bench", "actor": ACTOR, "event_hashes": [h.hex() for h in hashes],
                    "signature": "MEUCIQ" + "A" * 90}
     digest = attestation_digest(attestation)
+    templates = [leaf_template({**c, "received_at": received, "attestation": digest.hex()}, known_fast=True)
+                 for c in events]
     prepared = [PreparedEvent(
         event_id=c["event_id"], tenant="bench", kind=c["kind"], permit=c["subject"]["permit"], key_id=ACTOR["key_id"],
-        claim_hash=h, leaf=leaf_template({**c, "received_at": received, "attestation": digest.hex()}, known_fast=True),
+        claim_hash=h, leaf=replace(t, packed=pack_template(t.head, t.tail)),  # packed as the intake worker does
         payload_sealed=os.urandom(126), payload_key=os.urandom(44), received_at=received,
-        flags=("occurred_long_before_receipt", "received_late")) for c, h in zip(events, hashes, strict=True)]
+        flags=("occurred_long_before_receipt", "received_late")) for c, h, t in zip(events, hashes, templates, strict=True)]
     return Submission(prepared, attestation, digest)
 
 

@@ -19,7 +19,7 @@ import re
 
 from ledger.errors import StorageError
 
-__all__ = ["pack", "pack_body", "pack_hash", "pack_leaf", "unpack"]
+__all__ = ["pack", "pack_body", "pack_hash", "pack_leaf", "pack_packed_leaf", "pack_template", "unpack"]
 
 _PACKED = b"\x1f"  # first byte of a packed value (raw canonical JSON starts with "{" or "[")
 _RAW = b"\x00"  # first byte of a value stored verbatim because it holds control bytes (not canonical JSON)
@@ -43,6 +43,7 @@ _ENCODE_RE = re.compile(b'"(?:' + b"|".join([_HEX[1:], _UUID_TEXT[1:], *map(re.e
                         + b"|".join(re.escape(w) for w in _WORDS if w[:1] != b'"'))
 _DECODE_RE = re.compile(rb"\x01(.{32})|\x02(.{16})|[\x03-\x1e]", re.DOTALL)
 _CONTROL = re.compile(rb"[\x00-\x1f]")
+_NULL = _CODES[b"null"]
 
 
 def _encode(match: re.Match[bytes]) -> bytes:
@@ -108,6 +109,20 @@ def pack_leaf(head: bytes, prev: bytes | None, tail: bytes) -> bytes:
     if _CONTROL.search(head) or _CONTROL.search(tail):
         return _RAW + head + _decode_one(middle) + tail
     return _PACKED + pack_body(head) + middle + pack_body(tail)
+
+
+def pack_template(head: bytes, tail: bytes) -> tuple[bytes, bytes] | None:
+    """``(pack_body(head), pack_body(tail))`` of a leaf template's halves, or None if either holds a byte below
+    0x20 (such a leaf is stored raw). Computed where the template is made (the intake worker), so the writer
+    only puts the chain link between the halves (``pack_packed_leaf``)."""
+    if _CONTROL.search(head) or _CONTROL.search(tail):
+        return None
+    return pack_body(head), pack_body(tail)
+
+
+def pack_packed_leaf(packed: tuple[bytes, bytes], prev: bytes | None) -> bytes:
+    """``pack_leaf(head, prev, tail)`` from ``packed = pack_template(head, tail)`` (not None): the same bytes."""
+    return b"".join((_PACKED, packed[0], b"\x01" + prev if prev is not None else _NULL, packed[1]))
 
 
 def _decode_one(token: bytes) -> bytes:
