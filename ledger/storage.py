@@ -40,6 +40,7 @@ __all__ = [
     "cosignatures",
     "event_key",
     "events",
+    "events_by_key",
     "insert_rows",
     "log_state",
     "make_engine",
@@ -230,6 +231,19 @@ def insert_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> 
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     names = ", ".join(column.name for column in table.columns)
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([mark] * len(table.columns))})", rows)
+
+
+def events_by_key(conn: Connection, keys: list[int]) -> list[Any]:
+    """(tenant, event_id, claim_hash, leaf_index, leaf_hash, received_at) of the events whose ``id_key`` is
+    one of ``keys`` (the writer's idempotency probe: plain SQL, SQLAlchemy's per-value binding cost more)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    found: list[Any] = []
+    for start in range(0, len(keys), 2 * _PARAMS_PER_QUERY):
+        some = keys[start:start + 2 * _PARAMS_PER_QUERY]
+        found.extend(conn.exec_driver_sql(
+            "SELECT tenant, event_id, claim_hash, leaf_index, leaf_hash, received_at FROM events "
+            f"WHERE id_key IN ({', '.join([mark] * len(some))})", tuple(some)))
+    return found
 
 
 def read_tree_size(conn: Connection) -> int:

@@ -175,13 +175,10 @@ class GroupCommit:
             if key is None:
                 key = id_keys[pair] = db.event_key(*pair)
             by_key[key] = pair
-        e, found = db.events.c, {}
-        rows = self.conn.execute(select(e.tenant, e.event_id, e.claim_hash, e.leaf_index, e.leaf_hash, e.received_at)
-                                 .where(e.id_key.in_(list(by_key))))
-        for r in rows:
-            if (r.tenant, r.event_id) in keys:
-                found[(r.tenant, r.event_id)] = (bytes(r.claim_hash),
-                                                 Receipt(r.event_id, r.leaf_index, bytes(r.leaf_hash), r.received_at))
+        found = {}
+        for tenant, event_id, claim, index, digest, received_at in db.events_by_key(self.conn, list(by_key)):
+            if (tenant, event_id) in keys:
+                found[(tenant, event_id)] = (bytes(claim), Receipt(event_id, index, bytes(digest), received_at))
         return found
 
     def _load_heads(self, fresh: Sequence[PreparedEvent]) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ledger.canonical import canonical
 from ledger.errors import StorageError
 from ledger.events import leaf_template
-from ledger.packing import pack, pack_leaf, pack_packed_leaf, pack_template, unpack
+from ledger.packing import pack, pack_body, pack_leaf, pack_packed_leaf, pack_template, reference_pack_body, unpack
 
 HASH = "8fe30fe2179607ad2908d65e7bd259493d1c0e6836156e742790891733794d39"
 EVENT = {
@@ -142,3 +142,25 @@ def test_real_leaf_templates_pack_the_same_in_the_worker(fields: dict[str, objec
     assert packed is not None  # canonical JSON never holds a raw control byte
     assert pack_packed_leaf(packed, prev) == pack_leaf(template.head, prev, template.tail)
     assert unpack(pack_packed_leaf(packed, prev)) == template.fill(prev)
+
+
+_HASHES = st.lists(st.sampled_from([HASH, HASH.upper(), HASH[:63], "0" * 64, EVENT["event_id"]]), max_size=6).map(
+    lambda hashes: '"event_hashes":[' + ",".join(f'"{h}"' for h in hashes) + "]")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_TEXT, _HASHES, st.just(f'"{HASH}",'), st.just(f',"{HASH}"')), max_size=12))
+def test_pack_body_packs_runs_of_hashes_as_the_reference_does(pieces: list[str]) -> None:
+    text = "".join(pieces).encode()
+
+    assert pack_body(text) == reference_pack_body(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=40), st.text(max_size=20))
+def test_attestation_bodies_pack_as_the_reference_does(hashes: list[bytes], signature: str) -> None:
+    body = canonical({"v": 1, "tenant": "acme-chem", "actor": EVENT["actor"], "signature": signature,
+                      "event_hashes": [h.hex() for h in hashes]})
+
+    assert pack_body(body) == reference_pack_body(body)
+    assert unpack(pack(body)) == body
