@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from ledger.canonical import canonical
 from ledger.errors import StorageError
 from ledger.events import leaf_template
-from ledger.packing import pack, pack_body, pack_leaf, pack_packed_leaf, pack_template, reference_pack_body, unpack
+from ledger.packing import (
+    pack,
+    pack_body,
+    pack_leaf,
+    pack_packed_leaf,
+    pack_template,
+    reference_pack_body,
+    unpack,
+)
 
 HASH = "8fe30fe2179607ad2908d65e7bd259493d1c0e6836156e742790891733794d39"
 EVENT = {
