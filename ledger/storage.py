@@ -38,6 +38,8 @@ __all__ = [
     "attestations",
     "checkpoints",
     "cosignatures",
+    "decode_flags",
+    "encode_flags",
     "event_key",
     "events",
     "events_by_key",
@@ -70,7 +72,7 @@ events = Table(
     Column("payload_key", LargeBinary, nullable=False),
     Column("attestation", LargeBinary(32)),
     Column("received_at", String(40), nullable=False),
-    Column("flags", String(200), nullable=False, server_default=""),
+    Column("flags", String(200), nullable=False, server_default=""),  # encode_flags (migration 0011)
     # idempotency is per tenant (migration 0003): the writer finds an id of a tenant by ``event_key``, an
     # 8-byte key (migration 0010: a third of the index UNIQUE (tenant, event_id) was), and compares the id
     # and tenant of each row found; keys of different events may collide, so the index is not unique
@@ -171,6 +173,27 @@ def event_key(tenant: str, event_id: str) -> int:
     """
     digest = hashlib.blake2b(f"{tenant}\x00{event_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+# Flags an event row stores as one character each (``encode_flags``, migration 0011): the ones the service
+# sets. The position is the code: only ever append. A code is never a flag's name (those are words), and a
+# flag stored as its name is escaped with "=" if it could be read as a code or an escape.
+_FLAGS = ("occurred_long_before_receipt", "received_late", "occurred_in_future", "keyframe.bad_link",
+          "keyframe.chain_break", "exif.no_time", "exif.time_mismatch", "exif.no_gps", "exif.place_mismatch")
+_FLAG_CODE = {flag: chr(ord("1") + n) for n, flag in enumerate(_FLAGS)}
+_CODE_FLAG = {code: flag for flag, code in _FLAG_CODE.items()}
+
+
+def encode_flags(flags: Iterable[str]) -> str:
+    """The stored form of an event's flags: comma-separated, each known flag as its code (``_FLAGS``)."""
+    return ",".join(_FLAG_CODE.get(flag) or (f"={flag}" if flag in _CODE_FLAG or flag[:1] == "=" else flag)
+                    for flag in flags)
+
+
+def decode_flags(stored: str) -> tuple[str, ...]:
+    """The flags ``encode_flags`` stored (rows written before migration 0011 hold names: read the same)."""
+    return tuple(_CODE_FLAG.get(token) or (token[1:] if token[:1] == "=" else token)
+                 for token in stored.split(",") if token)
 
 
 def node_key(node: NodeId) -> int:

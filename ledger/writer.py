@@ -124,7 +124,7 @@ class GroupCommit:
             digests.append(digest)
             receipts.append(receipt)
             rows.append((index, p.event_id, p.tenant, p.kind, p.permit, p.key_id, p.claim_hash, digest, leaf,
-                         p.payload_sealed, p.payload_key, attestation, p.received_at, ",".join(p.flags), id_keys[key]))
+                         p.payload_sealed, p.payload_key, attestation, p.received_at, db.encode_flags(p.flags), id_keys[key]))
         self._nodes.extend((db.node_key(node), digest) for node, digest in self.frontier.extend(digests, db.STORED_LEVEL))
         if fresh and sub.attestation is not None and attestation is not None:
             self._attestations.setdefault(attestation, {
