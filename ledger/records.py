@@ -86,7 +86,8 @@ class Receipt:
 
 
 def _hex(value: object) -> str:
-    """orjson's fallback for a receipt's bytes field (its only one): lower-case hex, as ``to_json``."""
-    if type(value) is bytes:
+    """orjson's fallback for a receipt's hash (bytes, or any bytes-like a store hands back): lower-case hex,
+    as ``to_json``'s ``.hex()``."""
+    if isinstance(value, bytes | bytearray | memoryview):
         return value.hex()
-    raise TypeError(f"a receipt holds no {type(value).__name__}")
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")

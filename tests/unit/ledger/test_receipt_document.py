@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 
 from ledger.records import Receipt
 
+_hash = st.binary(max_size=64)
 _receipt = st.builds(Receipt, event_id=st.text(max_size=40), leaf_index=st.integers(-(2**63), 2**64 - 1),
-                     leaf_hash=st.binary(max_size=64), received_at=st.text(max_size=40), duplicate=st.booleans())
+                     leaf_hash=_hash | _hash.map(bytearray) | _hash.map(memoryview), received_at=st.text(max_size=40),
+                     duplicate=st.booleans())
 
 
 def _reference(receipts: list[Receipt]) -> bytes:
@@ -35,7 +37,8 @@ def test_document_of_service_receipts_is_the_wire_form() -> None:
 
 
 @pytest.mark.parametrize(("receipt", "why"), [(Receipt("e", 2**64, b"", "t"), "Integer exceeds 64-bit range"),
-                                              (Receipt("\ud800", 1, b"", "t"), "str is not valid UTF-8")])
+                                              (Receipt("\ud800", 1, b"", "t"), "str is not valid UTF-8"),
+                                              (Receipt({1}, 1, b"", "t"), "Type is not JSON serializable: set")])
 def test_document_refuses_what_the_reference_refuses(receipt: Receipt, why: str) -> None:
     with pytest.raises(orjson.JSONEncodeError, match=why):
         _reference([receipt])
