@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import logging
 import multiprocessing
 import os
 import signal
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -194,7 +195,10 @@ def _stored_payload(payload: Any, salt: bytes) -> bytes:
         raise MalformedInput(f"payload cannot be stored: {exc}; nest it less deeply") from exc
 
 
+_log = logging.getLogger(__name__)
 _worker_intake: EventIntake | None = None
+_worker_engine: Any = None
+_worker_ready: Any = None  # the pool's start-up barrier (a multiprocessing.Barrier, inherited at spawn)
 _WORKER_NICENESS = 10
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -232,14 +236,25 @@ def _poll_parent(server: int) -> None:
     os._exit(0)
 
 
-def _start_worker(server: int, database_url: str, master_key: bytes, limits: dict[str, Any]) -> None:
+def _start_worker(server: int, database_url: str, master_key: bytes, limits: dict[str, Any], ready: Any) -> None:
     """Process-pool initializer: tie the worker's life to ``server``; then its own engine, keys and wrapper."""
-    global _worker_intake
+    global _worker_intake, _worker_engine, _worker_ready
     _die_with(server)
     # The log writer in the server process is the one serial stage of intake; workers yield the CPU to it.
     os.nice(_WORKER_NICENESS)
-    keys = KeyRegistry(make_engine(database_url))
-    _worker_intake = EventIntake(keys, LocalKeyWrapper(master_key), **limits)
+    _worker_engine, _worker_ready = make_engine(database_url), ready
+    _worker_intake = EventIntake(KeyRegistry(_worker_engine), LocalKeyWrapper(master_key), **limits)
+
+
+def _warm_up(timeout: float) -> int:
+    """The start-up task, one per worker: connect to the database once (SQLAlchemy loads its dialect and opens
+    the pool's connection on first use, which the first request would pay), then wait at the barrier until
+    every worker of the pool has come this far (so each ran one of these tasks); returns the worker's pid."""
+    assert _worker_intake is not None and _worker_ready is not None, "intake worker was not initialised"
+    with _worker_engine.connect():
+        pass
+    _worker_ready.wait(timeout)
+    return os.getpid()
 
 
 def _prepare_in_worker(tenant: str, body: bytes) -> PackedSubmission:
@@ -251,11 +266,40 @@ class IntakePool:
     """Runs ``EventIntake.prepare`` on raw bodies in ``workers`` processes (0: in a thread of this process)."""
 
     def __init__(self, local: EventIntake, *, workers: int, database_url: str, master_key: bytes) -> None:
-        self.local, self._pool = local, None
+        self.local, self.workers, self._pool, self._started = local, max(workers, 0), None, workers <= 0
         if workers > 0:
+            context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                initargs=(os.getpid(), database_url, master_key, local.limits))
+                workers, mp_context=context, initializer=_start_worker,
+                initargs=(os.getpid(), database_url, master_key, local.limits, context.Barrier(workers)))
+
+    def start(self, timeout: float = 120.0) -> list[int]:
+        """Spawn every worker now and wait until each one has imported the intake code, run its initializer
+        and answered a warm-up task, so that no request pays for it (a spawned worker imports for a second or
+        more, and the pool would otherwise spawn its workers one by one, on demand, inside the first requests).
+        Returns the workers' pids. Call it on the thread that stays for the pool's life (``_die_with``: the
+        service's event-loop thread). Raises ``RuntimeError`` saying what went wrong if a worker cannot start
+        within ``timeout`` seconds; the pool is closed then."""
+        if self._pool is None or self._started:
+            return []
+        began = time.monotonic()
+        # No worker is idle before it has run a task, so each of these submits spawns one more process.
+        futures = [self._pool.submit(_warm_up, timeout) for _ in range(self.workers)]
+        _, pending = wait(futures, timeout=timeout + 5)
+        try:
+            if pending:
+                raise TimeoutError(f"{len(pending)} of {self.workers} did not answer within {timeout:.0f} s")
+            pids = [future.result() for future in futures]
+        except Exception as exc:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            raise RuntimeError(f"intake worker processes did not start: {exc!r}. A worker's own error, if it had "
+                               "one, is logged above it; set TIEZHENG_INTAKE_WORKERS=0 to run intake in the server "
+                               "process instead") from exc
+        self._started = True
+        _log.info("intake: %d worker processes ready in %.2f s (pids %s)", len(pids), time.monotonic() - began,
+                  " ".join(map(str, sorted(pids))))
+        return pids
 
     async def prepare(self, tenant: str, body: bytes) -> Submission:
         """Check and seal a request body for ``tenant``; raises what ``EventIntake.prepare`` raises."""
