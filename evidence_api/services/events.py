@@ -41,6 +41,7 @@ from ledger.events import (
     check_attestation,
     check_claim,
     check_commitment,
+    claim_fast_safe,
     claim_of,
     clock_flags,
     leaf_parts,
@@ -93,7 +94,7 @@ class EventIntake:
         keys = [self._actor_key(tenant, item["event"], position) for position, item in enumerate(items)]
         claims = [claim_of(item["event"]) for item in items]
         # one canonical form per claim: hashed, verified, and spliced into the leaf (ledger.events.leaf_parts)
-        canonical_claims = [canonical(claim) for claim in claims]
+        canonical_claims = [canonical(claim, known_fast=claim_fast_safe(claim)) for claim in claims]
         hashes = [sm3(canonical_claim) for canonical_claim in canonical_claims]
         digest = self._check_signatures(tenant, items, claims, canonical_claims, hashes, keys, attestation)
         received = (received_at, digest.hex() if digest else None, parse_rfc3339(received_at, "received_at"))
