@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +235,15 @@ def test_from_bytes_empty_sections_are_absent(log_key: KeyPair) -> None:
 def test_log_keys_message_quotes_origin_for_the_shell(log_key: KeyPair) -> None:
     with pytest.raises(UntrustedLog, match="trust-root init --origin 'plant 2/log' --log-key KEY.pem"):
         TrustRoot.for_log(ORIGIN, log_key.pem).log_keys("plant 2/log")
+
+
+def test_from_bytes_refuses_a_ber_certificate(full: dict[str, Any], certificates: dict[str, str]) -> None:
+    """A CA certificate whose critical flag is BER TRUE (01, not FF) is refused: verify.html refuses the
+    same bytes (verifier/web/test/x509.test.js), so both verifiers trust exactly the same certificates."""
+    der = x509.load_pem_x509_certificate(certificates["ca.org1"].encode()).public_bytes(serialization.Encoding.DER)
+    at = der.index(b"\x01\x01\xff")
+    ber = der[: at + 2] + b"\x01" + der[at + 3 :]
+    lines = textwrap.wrap(base64.b64encode(ber).decode(), 64)
+    ber_pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+    _refused(_changed(full, "fabric.orgs.0.ca_certificates", [ber_pem]),
+             r"fabric.orgs\[0\].ca_certificates\[0\] is not an x.509 certificate")

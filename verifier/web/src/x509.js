@@ -1,6 +1,6 @@
-// X.509 certificates as Fabric identities use them (RFC 5280), read with a small strict DER reader of our own
-// (definite, minimal lengths; nothing after the certificate) and checked with @noble/curves, so that the
-// Fabric checker stays a plain synchronous function. A general ASN.1 library was tried first: it reads BER
+// X.509 certificates as Fabric identities use them (RFC 5280), read with our strict DER reader (der.js, the
+// one the timestamp tokens are read with) and checked with @noble/curves, so that the Fabric checker stays a
+// plain synchronous function. A general ASN.1 library was tried first: it reads BER
 // too (which the Python verifier's X.509 parser refuses), it was ten times slower per certificate, and it
 // tripled the size of verify.html. What is read: subject and issuer (as DER, and the subject's attributes),
 // the ECDSA public key and the issuer's signature over the TBS bytes. Validity periods are not checked, as
@@ -9,6 +9,7 @@ import { p256, p384 } from "@noble/curves/nist.js";
 import { sha256, sha384 } from "@noble/hashes/sha2.js";
 import { MalformedInput } from "./errors.js";
 import { equal, fromBase64 } from "./bytes.js";
+import { childrenOf, expectTag, oidOf, parseDer } from "./der.js";
 
 const EC_PUBLIC_KEY = "1.2.840.10045.2.1";
 const CURVES = { "1.2.840.10045.3.1.7": ["P-256", p256], "1.3.132.0.34": ["P-384", p384] };
@@ -52,82 +53,34 @@ export class X509 {
   }
 }
 
-// One DER element at `at` of `data`, within `end`: {tag, body, start, end}.
-function element(data, at, end) {
-  if (at + 2 > end) throw new MalformedInput("der element is cut short");
-  const tag = data[at];
-  if ((tag & 0x1f) === 0x1f) throw new MalformedInput("der high tag numbers are not used in certificates");
-  let length = data[at + 1], body = at + 2;
-  if (length & 0x80) {
-    const width = length & 0x7f;
-    if (width < 1 || width > 4 || body + width > end || data[body] === 0) throw new MalformedInput("der length is not minimal definite");
-    length = 0;
-    for (let i = 0; i < width; i++) length = length * 256 + data[body + i];
-    body += width;
-    if (length < 0x80) throw new MalformedInput("der length is not minimal");
-  }
-  if (body + length > end) throw new MalformedInput("der element is longer than its container");
-  return { tag, body: data.subarray(body, body + length), start: at, end: body + length, raw: data.subarray(at, body + length) };
+// A certificate that is not exactly DER is refused by parseDer before any field of it is read.
+function oid(node) {
+  return oidOf(node, "object identifier");
 }
 
-// The elements inside `outer` (a constructed element), each checked to be of `tags` when given.
-function children(outer) {
-  const out = [];
-  for (let at = 0; at < outer.body.length;) {
-    const child = element(outer.body, at, outer.body.length);
-    out.push(child);
-    at = child.end;
-  }
-  return out;
-}
-
-function expect(el, tag, what) {
-  if (el === undefined || el.tag !== tag) throw new MalformedInput(`${what} is missing or of another type`);
-  return el;
-}
-
-function oid(el) {
-  const b = expect(el, OID, "object identifier").body;
-  if (!b.length || b[b.length - 1] & 0x80) throw new MalformedInput("object identifier is cut short");
-  const arcs = [];
-  let value = 0;
-  for (const byte of b) {
-    if (value === 0 && byte === 0x80) throw new MalformedInput("object identifier arc is not minimal");
-    value = value * 128 + (byte & 0x7f);
-    if (!(byte & 0x80)) {
-      arcs.push(value);
-      value = 0;
-    }
-  }
-  const first = Math.min(Math.floor(arcs[0] / 40), 2);
-  return [first, arcs[0] - 40 * first, ...arcs.slice(1)].join(".");
-}
-
-function bitString(el, what) {
-  const b = expect(el, BIT_STRING, what).body;
+function bitString(node, what) {
+  const b = expectTag(node, BIT_STRING, what).value;
   if (!b.length || b[0] !== 0) throw new MalformedInput(`${what} is not a whole number of bytes`);
   return b.subarray(1);
 }
 
-function parseName(el) {
+function parseName(node) {
   const attributes = [];
-  for (const rdn of children(expect(el, SEQUENCE, "name"))) {
-    for (const pair of children(expect(rdn, SET, "relative distinguished name"))) {
-      const [type, value] = children(expect(pair, SEQUENCE, "attribute"));
-      const encoding = value === undefined ? undefined : STRINGS[value.tag];
-      attributes.push([oid(type), encoding === undefined ? "" : new TextDecoder(encoding).decode(value.body)]);
+  for (const rdn of childrenOf(node, SEQUENCE, "name")) {
+    for (const pair of childrenOf(rdn, SET, "relative distinguished name")) {
+      const [type, value] = childrenOf(pair, SEQUENCE, "attribute", 2, 2);
+      const encoding = STRINGS[value.tag];
+      attributes.push([oid(type), encoding === undefined ? "" : new TextDecoder(encoding).decode(value.value)]);
     }
   }
   return attributes;
 }
 
 function parseCertificate(der) {
-  const cert = element(der, 0, der.length);
-  if (cert.tag !== SEQUENCE || cert.end !== der.length) throw new MalformedInput("not one der sequence");
-  const [tbs, signatureAlgorithm, signature] = children(cert);
-  const fields = children(expect(tbs, SEQUENCE, "tbs certificate"));
+  const [tbs, signatureAlgorithm, signature] = childrenOf(parseDer(der, "certificate"), SEQUENCE, "certificate", 3, 3);
+  const fields = childrenOf(tbs, SEQUENCE, "tbs certificate");
   const at = fields[0] && fields[0].tag === VERSION ? 1 : 0;
-  expect(fields[at], INTEGER, "serial number");
+  expectTag(fields[at], INTEGER, "serial number");
   const [issuer, subject, spki] = [fields[at + 2], fields[at + 4], fields[at + 5]];
   const attributes = parseName(subject);
   parseName(issuer);
@@ -137,15 +90,15 @@ function parseCertificate(der) {
     subjectDer: subject.raw,
     issuerDer: issuer.raw,
     tbs: tbs.raw,
-    signatureAlgorithm: oid(children(expect(signatureAlgorithm, SEQUENCE, "signature algorithm"))[0]),
+    signatureAlgorithm: oid(childrenOf(signatureAlgorithm, SEQUENCE, "signature algorithm", 1)[0]),
     signature: bitString(signature, "signature"),
     key: publicKey(spki),
   });
 }
 
 function publicKey(spki) {
-  const [algorithm, key] = children(expect(spki, SEQUENCE, "subject public key info"));
-  const [kind, params] = children(expect(algorithm, SEQUENCE, "public key algorithm"));
+  const [algorithm, key] = childrenOf(spki, SEQUENCE, "subject public key info", 2, 2);
+  const [kind, params] = childrenOf(algorithm, SEQUENCE, "public key algorithm", 1);
   if (oid(kind) !== EC_PUBLIC_KEY || params === undefined || params.tag !== OID) return null;
   const curve = CURVES[oid(params)];
   return curve === undefined ? null : { name: curve[0], curve: curve[1], point: bitString(key, "public key") };
