@@ -18,10 +18,12 @@ from evidence_api.schemas.log import (
     PublicKeyOut,
 )
 from evidence_api.services.errors import NotFound
+from ledger.log import TransparencyLog
 
 router = APIRouter(prefix="/v1/log", tags=["log"], route_class=StrictRoute)
 
-_Size = Annotated[int, Query(ge=0, le=2**56)]
+MAX_SIZE = 2**56
+_Size = Annotated[int, Query(ge=0, le=MAX_SIZE)]
 
 
 @router.get("/checkpoint", responses=problems(404))
@@ -43,25 +45,36 @@ def public_key(services: ServicesDep) -> PublicKeyOut:
 
 # The two proof routes are the log's hot reads: they answer the bytes FastAPI would make of their response
 # model (compact JSON, fields in model order), written by orjson without validating the model again; the
-# model still documents them (tests/api/test_log_proof_routes.py compares both encodings).
+# model still documents them (tests/api/test_log_proof_routes.py compares both encodings). A well-formed
+# request is answered by ``evidence_api.proof_path`` before routing, with the same body functions.
 @router.get("/proofs/inclusion", responses=problems(400), response_model=InclusionProofOut)
 def inclusion(leaf_index: _Size, tree_size: _Size, services: ServicesDep) -> Response:
     """RFC 9162 inclusion proof of a leaf in a tree size."""
-    leaf, root, proof = services.log.prove_inclusion(leaf_index, tree_size)
-    return _json({"leaf_index": leaf_index, "tree_size": tree_size, "leaf_hash": leaf.hex(), "root_hash": root.hex(),
-                  "proof": [h.hex() for h in proof]})
+    return _json(inclusion_body(services.log, leaf_index, tree_size))
 
 
 @router.get("/proofs/consistency", responses=problems(400), response_model=ConsistencyProofOut)
 def consistency(first: _Size, second: _Size, services: ServicesDep) -> Response:
     """RFC 9162 consistency proof between two tree sizes."""
-    first_root, second_root, proof = services.log.prove_consistency(first, second)
-    return _json({"first": first, "second": second, "first_root": first_root.hex(), "second_root": second_root.hex(),
-                  "proof": [h.hex() for h in proof]})
+    return _json(consistency_body(services.log, first, second))
 
 
-def _json(body: dict[str, object]) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json")
+def inclusion_body(log: TransparencyLog, leaf_index: int, tree_size: int) -> bytes:
+    """The JSON body of ``InclusionProofOut`` for ``leaf_index`` in ``tree_size``; raises ``ProofError``."""
+    leaf, root, proof = log.prove_inclusion(leaf_index, tree_size)
+    return orjson.dumps({"leaf_index": leaf_index, "tree_size": tree_size, "leaf_hash": leaf.hex(),
+                         "root_hash": root.hex(), "proof": [h.hex() for h in proof]})
+
+
+def consistency_body(log: TransparencyLog, first: int, second: int) -> bytes:
+    """The JSON body of ``ConsistencyProofOut`` from ``first`` to ``second``; raises ``ProofError``."""
+    first_root, second_root, proof = log.prove_consistency(first, second)
+    return orjson.dumps({"first": first, "second": second, "first_root": first_root.hex(),
+                         "second_root": second_root.hex(), "proof": [h.hex() for h in proof]})
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 @router.get("/anchors")
