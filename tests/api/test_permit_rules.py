@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -136,16 +136,23 @@ def test_submit_recent_violation_refused_old_one_allowed(plant: Plant) -> None:
     submit_refused(plant, hot_work(), "worker.recent_violation", f"violation on {recent}", permit="HW-2")
 
 
+def _one_day(plant: Plant) -> dict[str, str]:
+    """A 7 h window inside one UTC day (tomorrow's 01:00–08:00), whatever the time now: a window from now
+    crosses midnight after 17:00 UTC and splits each worker's hours over two days."""
+    start = datetime.combine((plant.clock.now() + timedelta(days=1)).astimezone(UTC).date(), time(1), tzinfo=UTC)
+    return {"starts_at": iso(start), "ends_at": iso(start + timedelta(hours=7))}
+
+
 def test_submit_daily_hours_over_limit_refused(plant: Plant) -> None:
-    assert submit(plant, hot_work(), permit="HW-A").status_code == 200  # welder 6 h today
-    second = hot_work(area="unit-4", location={"lat": 31.21, "lon": 121.5},
+    assert submit(plant, hot_work(**_one_day(plant)), permit="HW-A").status_code == 200  # welder 6 h that day
+    second = hot_work(area="unit-4", location={"lat": 31.21, "lon": 121.5}, **_one_day(plant),
                       workers=[{"worker": "welder", "operation": "2.1", "hours_per_day": 3}])
     submit_refused(plant, second, "worker.daily_hours", "'welder' would work 9 h.*limit is 8 h", permit="HW-B")
 
 
 def test_submit_daily_hours_within_limit_allowed(plant: Plant) -> None:
-    assert submit(plant, hot_work(), permit="HW-A").status_code == 200
-    second = hot_work(area="unit-4", location={"lat": 31.21, "lon": 121.5},
+    assert submit(plant, hot_work(**_one_day(plant)), permit="HW-A").status_code == 200
+    second = hot_work(area="unit-4", location={"lat": 31.21, "lon": 121.5}, **_one_day(plant),
                       workers=[{"worker": "welder", "operation": "2.1", "hours_per_day": 2}])
     assert submit(plant, second, permit="HW-B").status_code == 200
 
