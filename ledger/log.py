@@ -31,7 +31,7 @@ from ledger.merkle import Frontier, NodeId, consistency_proof, inclusion_proof, 
 from ledger.reader import LoggedEvent, LogReader
 from ledger.records import CommitHook, PreparedEvent, Receipt, Submission
 from ledger.sm import Signer
-from ledger.treetop import TOP_LEVEL, ProofStore, TreeTop
+from ledger.treetop import TOP_LEVEL, ProofStore, RightEdges, TreeTop, inclusion_path
 from ledger.writer import GroupCommit
 
 __all__ = ["CommitHook", "LoggedEvent", "PreparedEvent", "Receipt", "Submission", "TransparencyLog"]
@@ -65,7 +65,7 @@ class TransparencyLog(LogReader):
         self._thread: threading.Thread | None = None
         self._latest: SignedCheckpoint | None = None
         self._last_cut = 0.0
-        self._top, self._roots = TreeTop(top_level), dict[int, bytes]()
+        self._top, self._roots, self._edges = TreeTop(top_level), dict[int, bytes](), RightEdges()
         with engine.connect() as conn:
             size = db.read_tree_size(conn)
             self._frontier = Frontier.load(db.SqlNodeStore(conn), size)
@@ -221,7 +221,7 @@ class TransparencyLog(LogReader):
         """RFC 9162 inclusion proof of ``leaf_index`` in the tree of ``tree_size`` leaves."""
         self._check_size(tree_size)
         with self._read(tree_size) as store:
-            return inclusion_proof(store, leaf_index, tree_size)
+            return inclusion_path(store, self._edges, leaf_index, tree_size)
 
     def inclusion_proofs(self, leaf_indices: Sequence[int], tree_size: int) -> list[list[bytes]]:
         """The audit paths of many leaves in the tree of ``tree_size`` leaves, from one batched read of the
@@ -238,7 +238,7 @@ class TransparencyLog(LogReader):
         """(leaf hash, root hash, inclusion proof) for ``leaf_index`` in ``tree_size``, from one read."""
         self._check_size(tree_size)
         with self._read(tree_size, [(0, leaf_index), *self._root_blocks(tree_size)]) as store:
-            proof = inclusion_proof(store, leaf_index, tree_size)
+            proof = inclusion_path(store, self._edges, leaf_index, tree_size)
             leaf = store.seen.get((0, leaf_index))
             if leaf is None:
                 raise ProofError(f"node store lacks the hash of leaf {leaf_index}")

@@ -20,12 +20,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ledger.errors import StorageError
+from ledger.errors import ProofError, StorageError
 from ledger.hashing import node_hash
-from ledger.merkle import NodeId, perfect_root
+from ledger.merkle import NodeId, NodeReader, perfect_root, subtree_blocks
 from ledger.storage import STORED_LEVEL, node_key
 
-__all__ = ["TOP_LEVEL", "ProofStore", "TreeTop"]
+__all__ = ["TOP_LEVEL", "ProofStore", "RightEdges", "TreeTop", "inclusion_path"]
 
 TOP_LEVEL = 10
 """The lowest level held in memory: 2 hashes per 1,024 leaves; a proof reads at most 6 stored nodes below it
@@ -192,3 +192,83 @@ def _leaf_runs(folded: Sequence[NodeId]) -> list[tuple[int, int]]:
         else:
             runs.append((first, last))
     return runs
+
+
+class RightEdges:
+    """The hashes of the ragged ranges ``[start, tree_size)`` at the right edge of trees, by (tree size, start).
+
+    They are the same for every leaf's audit path in one tree size, so a proof against a size asked before
+    reads only the complete subtrees of its own path. At most ``limit`` entries (≈ 160 bytes each, ≈ 0.6 MiB;
+    a tree size has at most one per level); the memo starts again when full.
+    """
+
+    def __init__(self, limit: int = 4_096) -> None:
+        self._limit, self._hashes = limit, dict[tuple[int, int], bytes]()
+
+    def get(self, tree_size: int, start: int) -> bytes | None:
+        """The hash of ``[start, tree_size)`` if it is remembered."""
+        return self._hashes.get((tree_size, start))
+
+    def put(self, tree_size: int, start: int, digest: bytes) -> None:
+        """Remember the hash of ``[start, tree_size)``."""
+        if len(self._hashes) >= self._limit:
+            self._hashes.clear()
+        self._hashes[(tree_size, start)] = digest
+
+
+def inclusion_path(store: NodeReader, edges: RightEdges, leaf_index: int, tree_size: int) -> list[bytes]:
+    """The RFC 9162 §2.1.3.1 audit path of ``leaf_index`` in ``tree_size`` leaves, leaf side first, in one
+    ``get_nodes`` call: one complete subtree per level, and the ragged right-edge ranges from ``edges``.
+
+    The same hashes as ``ledger.merkle.inclusion_proof`` (the reference, held equal by a property test).
+    Requires 0 <= leaf_index < tree_size, else raises ``ProofError``.
+    """
+    if not 0 <= leaf_index < tree_size:
+        raise ProofError(f"leaf index {leaf_index} is outside a tree of size {tree_size}")
+    ranges = _path_ranges(leaf_index, tree_size)
+    plans: list[NodeId | list[NodeId] | bytes] = []
+    wanted: set[NodeId] = set()
+    for start, end in ranges:
+        width = end - start
+        if width & (width - 1) == 0:  # a complete subtree (every range starts aligned to its size)
+            level = width.bit_length() - 1
+            plans.append((level, start >> level))
+            wanted.add((level, start >> level))
+        elif (known := edges.get(tree_size, start)) is not None:
+            plans.append(known)
+        else:
+            blocks = subtree_blocks(start, end)
+            plans.append(blocks)
+            wanted.update(blocks)
+    nodes = store.get_nodes(wanted)
+    missing = wanted.difference(nodes)
+    if missing:
+        raise ProofError(f"node store lacks {len(missing)} subtree hashes, e.g. {min(missing)}")
+    path = []
+    for (start, _), plan in zip(ranges, plans, strict=True):
+        if isinstance(plan, bytes):
+            path.append(plan)
+        elif isinstance(plan, tuple):
+            path.append(nodes[plan])
+        else:
+            digest = nodes[plan[-1]]
+            for block in reversed(plan[:-1]):
+                digest = node_hash(nodes[block], digest)
+            edges.put(tree_size, start, digest)
+            path.append(digest)
+    return path
+
+
+def _path_ranges(leaf_index: int, tree_size: int) -> list[tuple[int, int]]:
+    """The ranges whose hashes make the audit path, leaf side first (RFC 9162's PATH recursion)."""
+    ranges: list[tuple[int, int]] = []
+    start, end = 0, tree_size
+    while end - start > 1:
+        split = start + (1 << ((end - start - 1).bit_length() - 1))
+        if leaf_index < split:
+            ranges.append((split, end))
+            end = split
+        else:
+            ranges.append((start, split))
+            start = split
+    return ranges[::-1]
