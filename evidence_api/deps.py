@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, get_origin
 
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -16,7 +17,7 @@ from ledger.errors import MalformedInput
 __all__ = ["PrincipalDep", "ServicesDep", "refuse_unknown_query"]
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:  # async: FastAPI runs a plain def in a thread, per request
     services: Services = request.app.state.services
     return services
 
@@ -28,11 +29,15 @@ _BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
                      description="A token from POST /v1/tokens (or the platform admin's TIEZHENG_ADMIN_TOKEN)")
 
 
-def _principal(services: ServicesDep,
-               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> Principal:
-    """The caller; declared through ``HTTPBearer`` so the OpenAPI document names the security scheme."""
+async def _principal(services: ServicesDep,
+                     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> Principal:
+    """The caller; declared through ``HTTPBearer`` so the OpenAPI document names the security scheme. A token
+    seen before is answered from memory; a new one is looked up in a thread (a database read)."""
     header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
-    return services.auth.principal(header)
+    known = services.auth.cached(header)
+    if known is not None:
+        return known
+    return await anyio.to_thread.run_sync(services.auth.principal, header)
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]
@@ -46,14 +51,22 @@ def _query_params(dependant: Dependant) -> dict[str, bool]:
     return own
 
 
-def refuse_unknown_query(request: Request) -> None:
+_ALLOWED = "_tiezheng_query_params"
+"""The attribute of a route where ``refuse_unknown_query`` keeps its ``_query_params`` (computed once: a route's
+dependant does not change once it is routed; routes are unhashable, so no dict keyed by them)."""
+
+
+async def refuse_unknown_query(request: Request) -> None:
     """Refuse (422) a query parameter the operation does not take, or a single-valued one given twice, so a
     typo such as ``?stat=valid`` is told instead of silently answering the unfiltered list; an app-wide
-    dependency."""
+    dependency (async: it does no I/O, and a plain def would cost every request a thread hop)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    allowed = _query_params(route.dependant)
+    allowed: dict[str, bool] | None = getattr(route, _ALLOWED, None)
+    if allowed is None:
+        allowed = _query_params(route.dependant)
+        setattr(route, _ALLOWED, allowed)
     unknown = sorted(set(request.query_params) - set(allowed))
     if unknown:
         takes = ", ".join(sorted(allowed)) or "no query parameters"

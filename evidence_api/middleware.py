@@ -64,9 +64,11 @@ class BodyGuard:
 
 
 async def _authenticate(scope: Scope, authorization: str | None) -> None:
-    """Raise ``Unauthorized`` unless the bearer token is known (a database lookup, so off the event loop)."""
+    """Raise ``Unauthorized`` unless the bearer token is known: from memory when it was seen before, else by a
+    database lookup off the event loop."""
     auth = scope["app"].state.services.auth
-    await anyio.to_thread.run_sync(auth.principal, authorization)
+    if auth.cached(authorization) is None:
+        await anyio.to_thread.run_sync(auth.principal, authorization)
 
 
 async def _refuse(error: ServiceError, scope: Scope, receive: Receive, send: Send) -> None:

@@ -7,7 +7,7 @@ are bytes (the API sends them as lower-case hex), dates are ``datetime.date``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -174,7 +174,7 @@ class Rules:
         return cls(data["rules"], data["overrides"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a client builds one per event it sends
 class Receipt:
     """The event ``event_id`` is durably in the log at ``leaf_index``; ``duplicate`` on a resubmission."""
 
@@ -189,6 +189,13 @@ class Receipt:
         """From a ``receipts`` entry."""
         return cls(data["event_id"], data["leaf_index"], bytes.fromhex(data["leaf_hash"]), data["received_at"],
                    bool(data.get("duplicate", False)))
+
+    @classmethod
+    def all_from_json(cls, entries: Sequence[Json]) -> tuple[Receipt, ...]:
+        """``from_json`` of every entry of a ``receipts`` list, in order (one loop, no call per entry)."""
+        fromhex = bytes.fromhex
+        return tuple([cls(r["event_id"], r["leaf_index"], fromhex(r["leaf_hash"]), r["received_at"],
+                          bool(r.get("duplicate", False))) for r in entries])
 
 
 @dataclass(frozen=True)

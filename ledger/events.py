@@ -201,6 +201,9 @@ class LeafTemplate:
 
     head: bytes  # canonical bytes up to and including '"prev":'
     tail: bytes  # what follows the value
+    # ``ledger.packing.pack_template(head, tail)``, made by the intake worker so the log writer does not pack
+    # (None: not computed, or a half holds a byte < 0x20; the writer then packs itself, with the same result)
+    packed: tuple[bytes, bytes] | None = None
 
     def fill(self, prev: bytes | None) -> bytes:
         """The leaf bytes with ``prev`` (a leaf hash, or None for the first event of a permit)."""

@@ -173,6 +173,28 @@ class Frontier:
             stack.append(entry)
         return created
 
+    def extend(self, leaf_hashes: Iterable[bytes], keep_from: int = 0) -> list[tuple[NodeId, bytes]]:
+        """``append`` returning only the new nodes of level ``keep_from`` and above (what a store keeps).
+
+        The same tree and the same nodes as ``append`` (the reference; a property test holds them equal),
+        without building the entries that are dropped.
+        """
+        created: list[tuple[NodeId, bytes]] = []
+        stack, size = self.stack, self.size
+        for digest in leaf_hashes:
+            level, index = 0, size
+            size += 1
+            if keep_from <= 0:
+                created.append(((0, index), digest))
+            while stack and stack[-1][0][0] == level:
+                digest = node_hash(stack.pop()[1], digest)
+                level, index = level + 1, index >> 1
+                if level >= keep_from:
+                    created.append(((level, index), digest))
+            stack.append(((level, index), digest))
+        self.size = size
+        return created
+
     def root(self) -> bytes:
         """MTH of the current tree."""
         if not self.stack:

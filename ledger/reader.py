@@ -63,7 +63,7 @@ class LoggedEvent:
             leaf_index=row.leaf_index, event_id=row.event_id, tenant=row.tenant, kind=row.kind, permit=row.permit,
             key_id=row.key_id, claim_hash=bytes(row.claim_hash), stored_leaf=bytes(row.leaf),
             leaf_hash=bytes(row.leaf_hash),
-            received_at=row.received_at, flags=tuple(f for f in row.flags.split(",") if f),
+            received_at=row.received_at, flags=db.decode_flags(row.flags),
             payload_sealed=bytes(row.payload_sealed), payload_key=bytes(row.payload_key),
             attestation_digest=bytes(row.attestation) if row.attestation is not None else None,
         )

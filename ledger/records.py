@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 from ledger.events import LeafTemplate
@@ -74,3 +75,19 @@ class Receipt:
         """The receipt as the API returns it (hashes in hex)."""
         return {"event_id": self.event_id, "leaf_index": self.leaf_index, "leaf_hash": self.leaf_hash.hex(),
                 "received_at": self.received_at, "duplicate": self.duplicate}
+
+    @staticmethod
+    def document(receipts: Sequence[Receipt]) -> bytes:
+        """``{"receipts": [to_json() of each]}`` as orjson writes it: the exact bytes of a ``POST /v1/events``
+        answer, serialised by orjson from the dataclasses themselves (fields in declaration order, which is
+        ``to_json``'s order; bytes as hex) without a dict per receipt. ``to_json`` stays the reference; a
+        property test holds the two to the same bytes."""
+        return orjson.dumps({"receipts": receipts}, default=_hex)
+
+
+def _hex(value: object) -> str:
+    """orjson's fallback for a receipt's hash (bytes, or any bytes-like a store hands back): lower-case hex,
+    as ``to_json``'s ``.hex()``."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return value.hex()
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")

@@ -38,8 +38,11 @@ __all__ = [
     "attestations",
     "checkpoints",
     "cosignatures",
+    "decode_flags",
+    "encode_flags",
     "event_key",
     "events",
+    "events_by_key",
     "insert_rows",
     "log_state",
     "make_engine",
@@ -69,7 +72,7 @@ events = Table(
     Column("payload_key", LargeBinary, nullable=False),
     Column("attestation", LargeBinary(32)),
     Column("received_at", String(40), nullable=False),
-    Column("flags", String(200), nullable=False, server_default=""),
+    Column("flags", String(200), nullable=False, server_default=""),  # encode_flags (migration 0011)
     # idempotency is per tenant (migration 0003): the writer finds an id of a tenant by ``event_key``, an
     # 8-byte key (migration 0010: a third of the index UNIQUE (tenant, event_id) was), and compares the id
     # and tenant of each row found; keys of different events may collide, so the index is not unique
@@ -172,6 +175,27 @@ def event_key(tenant: str, event_id: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+# Flags an event row stores as one character each (``encode_flags``, migration 0011): the ones the service
+# sets. The position is the code: only ever append. A code is never a flag's name (those are words), and a
+# flag stored as its name is escaped with "=" if it could be read as a code or an escape.
+_FLAGS = ("occurred_long_before_receipt", "received_late", "occurred_in_future", "keyframe.bad_link",
+          "keyframe.chain_break", "exif.no_time", "exif.time_mismatch", "exif.no_gps", "exif.place_mismatch")
+_FLAG_CODE = {flag: chr(ord("1") + n) for n, flag in enumerate(_FLAGS)}
+_CODE_FLAG = {code: flag for flag, code in _FLAG_CODE.items()}
+
+
+def encode_flags(flags: Iterable[str]) -> str:
+    """The stored form of an event's flags: comma-separated, each known flag as its code (``_FLAGS``)."""
+    return ",".join(_FLAG_CODE.get(flag) or (f"={flag}" if flag in _CODE_FLAG or flag[:1] == "=" else flag)
+                    for flag in flags)
+
+
+def decode_flags(stored: str) -> tuple[str, ...]:
+    """The flags ``encode_flags`` stored (rows written before migration 0011 hold names: read the same)."""
+    return tuple(_CODE_FLAG.get(token) or (token[1:] if token[:1] == "=" else token)
+                 for token in stored.split(",") if token)
+
+
 def node_key(node: NodeId) -> int:
     """Pack (level, index) into one integer key: level in the top byte, index below (index < 2**56)."""
     level, index = node
@@ -230,6 +254,19 @@ def insert_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> 
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     names = ", ".join(column.name for column in table.columns)
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([mark] * len(table.columns))})", rows)
+
+
+def events_by_key(conn: Connection, keys: list[int]) -> list[Any]:
+    """(tenant, event_id, claim_hash, leaf_index, leaf_hash, received_at) of the events whose ``id_key`` is
+    one of ``keys`` (the writer's idempotency probe: plain SQL, SQLAlchemy's per-value binding cost more)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    found: list[Any] = []
+    for start in range(0, len(keys), 2 * _PARAMS_PER_QUERY):
+        some = keys[start:start + 2 * _PARAMS_PER_QUERY]
+        found.extend(conn.exec_driver_sql(
+            "SELECT tenant, event_id, claim_hash, leaf_index, leaf_hash, received_at FROM events "
+            f"WHERE id_key IN ({', '.join([mark] * len(some))})", tuple(some)))
+    return found
 
 
 def read_tree_size(conn: Connection) -> int:

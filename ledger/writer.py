@@ -26,7 +26,7 @@ from ledger.canonical import canonical
 from ledger.errors import DuplicateConflict, LedgerError, StorageError
 from ledger.hashing import leaf_hash
 from ledger.merkle import Frontier
-from ledger.packing import pack, pack_leaf
+from ledger.packing import pack, pack_leaf, pack_packed_leaf
 from ledger.records import PreparedEvent, Receipt, Submission
 
 __all__ = ["GroupCommit"]
@@ -58,6 +58,7 @@ class GroupCommit:
         self._events: list[tuple[Any, ...]] = []
         self._nodes: list[tuple[int, bytes]] = []
         self._attestations: dict[bytes, dict[str, Any]] = {}
+        self._id_keys: dict[_Key, int] = {}  # ``storage.event_key`` of each id probed, reused for its row
 
     def add(self, sub: Submission) -> list[Receipt] | LedgerError:
         """Stage ``sub``; its receipts (in its order), or the error that refused it (then nothing of it is
@@ -112,34 +113,44 @@ class GroupCommit:
         self._attestations.clear()
 
     def _stage(self, sub: Submission, fresh: list[PreparedEvent], existing: dict[_Key, Receipt]) -> list[Receipt]:
-        first = self.frontier.size
-        leaves = [self._leaf(p, first + i) for i, p in enumerate(fresh)]
-        new_nodes = self.frontier.append(digest for _, digest in leaves)
-        self._nodes.extend((db.node_key(node), digest) for node, digest in new_nodes if node[0] >= db.STORED_LEVEL)
-        by_key = dict(existing)
-        for index, (p, (leaf, digest)) in enumerate(zip(fresh, leaves, strict=True), start=first):
+        first, staged, rows, id_keys = self.frontier.size, self._staged, self._events, self._id_keys
+        attestation = sub.attestation_digest
+        digests, receipts = [], []
+        for index, p in enumerate(fresh, start=first):
+            leaf, digest = self._leaf(p, index)
+            key = (p.tenant, p.event_id)
             receipt = Receipt(p.event_id, index, digest, p.received_at)
-            by_key[(p.tenant, p.event_id)] = receipt
-            self._staged[(p.tenant, p.event_id)] = (p.claim_hash, receipt)
-            self._events.append((
-                index, p.event_id, p.tenant, p.kind, p.permit, p.key_id, p.claim_hash, digest, leaf,
-                p.payload_sealed, p.payload_key, sub.attestation_digest, p.received_at, ",".join(p.flags),
-                db.event_key(p.tenant, p.event_id),
-            ))
-        if fresh and sub.attestation is not None and sub.attestation_digest is not None:
-            self._attestations.setdefault(sub.attestation_digest, {
-                "digest": sub.attestation_digest, "tenant": fresh[0].tenant, "body": pack(canonical(sub.attestation))})
+            staged[key] = (p.claim_hash, receipt)
+            digests.append(digest)
+            receipts.append(receipt)
+            rows.append((index, p.event_id, p.tenant, p.kind, p.permit, p.key_id, p.claim_hash, digest, leaf,
+                         p.payload_sealed, p.payload_key, attestation, p.received_at, db.encode_flags(p.flags), id_keys[key]))
+        self._nodes.extend((db.node_key(node), digest) for node, digest in self.frontier.extend(digests, db.STORED_LEVEL))
+        if fresh and sub.attestation is not None and attestation is not None:
+            self._attestations.setdefault(attestation, {
+                "digest": attestation, "tenant": fresh[0].tenant, "body": pack(canonical(sub.attestation))})
+        if not existing and len(receipts) == len(sub.events):
+            return receipts  # every event new and once: the receipts are in submission order already
+        by_key = dict(existing)
+        by_key.update(zip(((p.tenant, p.event_id) for p in fresh), receipts, strict=True))
         return [by_key[(p.tenant, p.event_id)] for p in sub.events]
 
     def _leaf(self, p: PreparedEvent, index: int) -> tuple[bytes, bytes]:
         """(stored leaf, leaf hash) of ``p`` at ``index``: links it to its permit's chain and advances the
-        chain. The leaf is stored packed (``ledger.packing``); its hash is over the canonical bytes."""
-        head = self._heads.get((p.tenant, p.permit)) if p.permit is not None else None
-        prev = head[0] if head else None
-        digest = leaf_hash(p.leaf.fill(prev))
-        if p.permit is not None:
-            self._heads[(p.tenant, p.permit)] = (digest, index)
-        return pack_leaf(p.leaf.head, prev, p.leaf.tail), digest
+        chain. The leaf is stored packed (``ledger.packing``), in the form the intake worker packed if it did;
+        its hash is over the canonical bytes."""
+        template, permit = p.leaf, p.permit
+        if permit is None:
+            prev = None
+        else:
+            head = self._heads.get((p.tenant, permit))
+            prev = head[0] if head else None
+        digest = leaf_hash(template.fill(prev))
+        if permit is not None:
+            self._heads[(p.tenant, permit)] = (digest, index)
+        if template.packed is not None:
+            return pack_packed_leaf(template.packed, prev), digest
+        return pack_leaf(template.head, prev, template.tail), digest
 
     # -- reads against the log and the group -----------------------------------------------------
     def _existing(self, sub: Submission) -> dict[_Key, Receipt]:
@@ -157,14 +168,17 @@ class GroupCommit:
 
     def _logged(self, keys: dict[_Key, bytes]) -> dict[_Key, tuple[bytes, Receipt]]:
         """The logged events among ``keys``: one probe of the compact key index, each hit checked by its id."""
-        by_key = {db.event_key(tenant, event_id): (tenant, event_id) for tenant, event_id in keys}
-        e, found = db.events.c, {}
-        rows = self.conn.execute(select(e.tenant, e.event_id, e.claim_hash, e.leaf_index, e.leaf_hash, e.received_at)
-                                 .where(e.id_key.in_(list(by_key))))
-        for r in rows:
-            if (r.tenant, r.event_id) in keys:
-                found[(r.tenant, r.event_id)] = (bytes(r.claim_hash),
-                                                 Receipt(r.event_id, r.leaf_index, bytes(r.leaf_hash), r.received_at))
+        id_keys = self._id_keys
+        by_key = {}
+        for pair in keys:
+            key = id_keys.get(pair)
+            if key is None:
+                key = id_keys[pair] = db.event_key(*pair)
+            by_key[key] = pair
+        found = {}
+        for tenant, event_id, claim, index, digest, received_at in db.events_by_key(self.conn, list(by_key)):
+            if (tenant, event_id) in keys:
+                found[(tenant, event_id)] = (bytes(claim), Receipt(event_id, index, bytes(digest), received_at))
         return found
 
     def _load_heads(self, fresh: Sequence[PreparedEvent]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -16,6 +15,7 @@ from evidence_api.schemas.log import BundleOut, ReceiptsOut
 from evidence_api.services.bundles import build_bundle
 from evidence_api.services.detectors import named_detectors, refuse_unregistered_detectors
 from evidence_api.services.media_events import refuse_unbound
+from ledger.records import Receipt
 
 router = APIRouter(prefix="/v1/events", tags=["events"], route_class=StrictRoute)
 
@@ -51,9 +51,8 @@ async def submit_events(request: Request, services: ServicesDep, principal: Prin
     if readings:  # a reading out of limits suspends its permit before the detector hears back
         until = max(fresh[p.event_id] for p in readings)
         await asyncio.to_thread(services.workflow.observe_logged, tenant, readings, until=until)
-    out = [r.to_json() for r in receipts]
     status = 200 if all(r.duplicate for r in receipts) else 201
-    return Response(orjson.dumps({"receipts": out}), status_code=status, media_type="application/json")
+    return Response(Receipt.document(receipts), status_code=status, media_type="application/json")
 
 
 @router.get("/{event_id}/bundle", response_model=None, responses=_BUNDLE | problems(404))

@@ -67,22 +67,30 @@ class Auth:
         self._cache: dict[str, Principal] = {}
 
     def principal(self, authorization: str | None) -> Principal:
-        """The caller behind an ``Authorization: Bearer ...`` header; raises ``Unauthorized``."""
+        """The caller behind an ``Authorization: Bearer ...`` header; raises ``Unauthorized``. Reads the
+        database for a token not seen before (run it off the event loop; ``cached`` first spares that)."""
+        known = self.cached(authorization)
+        if known is not None:
+            return known
+        digest = _token_hash((authorization or "").partition(" ")[2])
+        with self._engine.connect() as conn:
+            row = conn.execute(select(db.api_tokens).where(db.api_tokens.c.token_hash == digest)).first()
+        if row is None:
+            raise Unauthorized("unknown bearer token")
+        found = self._cache[digest] = Principal(row.tenant, row.role, row.label)
+        return found
+
+    def cached(self, authorization: str | None) -> Principal | None:
+        """``principal(authorization)`` when it needs no database read (the bootstrap admin token, or a token
+        resolved before), else None; raises ``Unauthorized`` for a header that is no bearer token. No I/O, so
+        the event loop calls it directly and goes to a thread only on None."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("send 'Authorization: Bearer <token>'")
         # bytes: compare_digest refuses str with non-ASCII characters (a header may carry any latin-1 byte)
         if self._admin_token and hmac.compare_digest(token.encode("utf-8", "surrogatepass"), self._admin_token.encode()):
             return Principal(None, "admin", "bootstrap admin")
-        digest = _token_hash(token)
-        cached = self._cache.get(digest)
-        if cached is None:
-            with self._engine.connect() as conn:
-                row = conn.execute(select(db.api_tokens).where(db.api_tokens.c.token_hash == digest)).first()
-            if row is None:
-                raise Unauthorized("unknown bearer token")
-            cached = self._cache[digest] = Principal(row.tenant, row.role, row.label)
-        return cached
+        return self._cache.get(_token_hash(token))
 
     def create_tenant(self, tenant_id: str, name: str) -> None:
         """Create a tenant; ``Conflict`` if the id is taken."""

@@ -48,6 +48,7 @@ from ledger.events import (
 )
 from ledger.keystore import DataKeyWrapper, LocalKeyWrapper, seal
 from ledger.log import PreparedEvent, Submission
+from ledger.packing import pack_template
 from ledger.sm import sm3
 
 __all__ = ["EventIntake", "IntakePool", "PackedEvent", "PackedSubmission", "parse_body", "unpack_submission"]
@@ -164,14 +165,15 @@ class EventIntake:
                 observed = read_values(item["payload"])
         head, tail = leaf_parts(canonical_claim, received_at=received_at, signature=event.get("signature"),
                                 attestation=attestation_hex)
+        # the leaf's stored form too (ledger.packing), so the log writer, the one serial stage, does not pack it
         return (event["event_id"], tenant, event["kind"], event["subject"].get("permit"), key.key_id, claim_digest,
-                head, tail, sealed, wrapped, received_at, tuple(flags), observed, detector)
+                head, tail, pack_template(head, tail), sealed, wrapped, received_at, tuple(flags), observed, detector)
 
 
-PackedEvent = tuple[str, str, str, "str | None", str, bytes, bytes, bytes, bytes, bytes, str, tuple[str, ...], object,
-                    "str | None"]
-"""A ``PreparedEvent`` as plain values, in field order with the leaf as head and tail: what a worker
-process pickles back (several times cheaper to pickle and unpickle than the objects)."""
+PackedEvent = tuple[str, str, str, "str | None", str, bytes, bytes, bytes, "tuple[bytes, bytes] | None", bytes, bytes,
+                    str, tuple[str, ...], object, "str | None"]
+"""A ``PreparedEvent`` as plain values, in field order with the leaf as head, tail and packed form: what a
+worker process pickles back (several times cheaper to pickle and unpickle than the objects)."""
 PackedSubmission = tuple[list[PackedEvent], "dict[str, Any] | None", "bytes | None"]
 """A ``Submission`` as (events, attestation, attestation digest)."""
 
@@ -179,10 +181,10 @@ PackedSubmission = tuple[list[PackedEvent], "dict[str, Any] | None", "bytes | No
 def unpack_submission(packed: PackedSubmission) -> Submission:
     """The ``Submission`` of what ``EventIntake.prepare_packed`` returned."""
     events, attestation, digest = packed
-    return Submission([PreparedEvent(e, t, kind, permit, key, claim, LeafTemplate(head, tail), sealed, wrapped, at,
-                                     flags, observed, detector)
-                       for e, t, kind, permit, key, claim, head, tail, sealed, wrapped, at, flags, observed, detector
-                       in events],
+    return Submission([PreparedEvent(e, t, kind, permit, key, claim, LeafTemplate(head, tail, packed), sealed, wrapped,
+                                     at, flags, observed, detector)
+                       for e, t, kind, permit, key, claim, head, tail, packed, sealed, wrapped, at, flags, observed,
+                       detector in events],
                       attestation, digest)
 
 

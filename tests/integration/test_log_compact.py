@@ -129,11 +129,12 @@ def test_an_event_sharing_the_id_key_of_another_is_neither_its_duplicate_nor_its
     assert found is not None and found.leaf_index == 1 and found.leaf_hash == receipt.leaf_hash
 
 
-def test_a_new_sqlite_database_has_16_kib_pages_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
+def test_a_new_sqlite_database_has_4_kib_pages_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
     old = tmp_path / "old.db"
     with sqlite3.connect(old) as conn:
-        conn.execute("CREATE TABLE t (x)")  # 4 KiB pages, SQLite's default
-    for path, want in ((tmp_path / "new.db", 16384), (old, 4096)):
+        conn.execute("PRAGMA page_size=16384")  # as new databases were made for a while (87b5e37)
+        conn.execute("CREATE TABLE t (x)")
+    for path, want in ((tmp_path / "new.db", 4096), (old, 16384)):
         engine = make_engine(f"sqlite:///{path}")
         with engine.connect() as conn:
             conn.execute(text("CREATE TABLE IF NOT EXISTS u (y)"))

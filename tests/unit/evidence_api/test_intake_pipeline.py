@@ -28,6 +28,7 @@ from ledger.database import make_engine
 from ledger.errors import MalformedInput
 from ledger.events import attestation_digest, claim_of, leaf_parts, leaf_template
 from ledger.keystore import LocalKeyWrapper, open_sealed
+from ledger.packing import pack_leaf, pack_packed_leaf
 from ledger.records import PreparedEvent
 from ledger.sm import Signer, SM2PrivateKey, reference_sm3, reference_sm4_gcm_encrypt
 
@@ -122,6 +123,9 @@ def test_prepare_same_bytes_as_reference(world: tuple[EventIntake, list[Actor]],
                              context=f"{TENANT}|{p.event_id}".encode())
         assert orjson.loads(opened)["salt"] == item["salt"]
         assert p.detector == _named_detector(p.kind, item["payload"])  # read in the worker, never reopened
+        # packed for storage in the worker, exactly as the writer would pack it (ledger.packing is the reference)
+        assert p.leaf.packed is not None
+        assert pack_packed_leaf(p.leaf.packed, None) == pack_leaf(p.leaf.head, None, p.leaf.tail)
 
 
 def _named_detector(kind: str, payload: Any) -> str | None:

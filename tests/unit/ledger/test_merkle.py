@@ -149,3 +149,22 @@ def test_proofs_read_logarithmically_many_nodes_in_one_call(size: int) -> None:
         store.nodes_read = store.calls = 0
         consistency_proof(store, first, size)
         assert store.calls == 1 and store.nodes_read <= bound
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 40), st.lists(st.integers(0, 70), max_size=6), st.integers(0, 6))
+def test_frontier_extend_keeps_the_nodes_append_makes_from_a_level_up(start: int, batches: list[int],
+                                                                      keep_from: int) -> None:
+    """``Frontier.extend`` (the writer's) grows the same tree as ``append`` (the reference) and returns exactly
+    its nodes of level >= ``keep_from``, batch after batch."""
+    reference, fast = Frontier(), Frontier()
+    reference.append(leaf_hash(b"%d" % n) for n in range(start))
+    fast.extend(leaf_hash(b"%d" % n) for n in range(start))
+    done = start
+    for count in batches:
+        hashes = [leaf_hash(b"%d" % n) for n in range(done, done + count)]
+        done += count
+        expected = [(node, digest) for node, digest in reference.append(hashes) if node[0] >= keep_from]
+
+        assert fast.extend(hashes, keep_from) == expected
+        assert (fast.size, fast.stack, fast.root()) == (reference.size, reference.stack, reference.root())

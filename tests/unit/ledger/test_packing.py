@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from ledger.canonical import canonical
 from ledger.errors import StorageError
 from ledger.events import leaf_template
-from ledger.packing import pack, pack_leaf, unpack
+from ledger.packing import (
+    pack,
+    pack_body,
+    pack_leaf,
+    pack_packed_leaf,
+    pack_template,
+    reference_pack_body,
+    unpack,
+)
 
 HASH = "8fe30fe2179607ad2908d65e7bd259493d1c0e6836156e742790891733794d39"
 EVENT = {
@@ -108,3 +116,59 @@ def test_pack_round_trips_canonical_json_of_any_event_like_object(fields: dict[s
     leaf = canonical({**EVENT, **fields})
 
     assert unpack(pack(leaf)) == leaf
+
+
+_HALF = st.one_of(st.binary(max_size=120), _TEXT.map(str.encode),
+                  st.lists(st.one_of(_TEXT, st.just(f'"{HASH}"'), st.just('"prev":')), max_size=8).map(
+                      lambda pieces: "".join(pieces).encode()))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_HALF, _HALF, st.one_of(st.none(), st.binary(min_size=32, max_size=32)))
+def test_leaf_packed_in_the_worker_is_stored_as_the_writer_packs_it(head: bytes, tail: bytes,
+                                                                    prev: bytes | None) -> None:
+    """The intake worker's ``pack_template`` + the writer's ``pack_packed_leaf`` give ``pack_leaf``'s bytes (the
+    reference); halves with a control byte have no packed form, so the writer keeps them raw as before."""
+    packed = pack_template(head, tail)
+    reference = pack_leaf(head, prev, tail)
+
+    if packed is None:
+        assert reference[:1] == b"\x00"
+    else:
+        assert pack_packed_leaf(packed, prev) == reference
+    value = b'"' + prev.hex().encode() + b'"' if prev is not None else b"null"
+    assert unpack(reference) == head + value + tail
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(EVENT)), _JSON, max_size=8),
+       st.one_of(st.none(), st.binary(min_size=32, max_size=32)))
+def test_real_leaf_templates_pack_the_same_in_the_worker(fields: dict[str, object], prev: bytes | None) -> None:
+    template = leaf_template({**EVENT, **fields})
+    packed = pack_template(template.head, template.tail)
+
+    assert packed is not None  # canonical JSON never holds a raw control byte
+    assert pack_packed_leaf(packed, prev) == pack_leaf(template.head, prev, template.tail)
+    assert unpack(pack_packed_leaf(packed, prev)) == template.fill(prev)
+
+
+_HASHES = st.lists(st.sampled_from([HASH, HASH.upper(), HASH[:63], "0" * 64, EVENT["event_id"]]), max_size=6).map(
+    lambda hashes: '"event_hashes":[' + ",".join(f'"{h}"' for h in hashes) + "]")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_TEXT, _HASHES, st.just(f'"{HASH}",'), st.just(f',"{HASH}"')), max_size=12))
+def test_pack_body_packs_runs_of_hashes_as_the_reference_does(pieces: list[str]) -> None:
+    text = "".join(pieces).encode()
+
+    assert pack_body(text) == reference_pack_body(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=40), st.text(max_size=20))
+def test_attestation_bodies_pack_as_the_reference_does(hashes: list[bytes], signature: str) -> None:
+    body = canonical({"v": 1, "tenant": "acme-chem", "actor": EVENT["actor"], "signature": signature,
+                      "event_hashes": [h.hex() for h in hashes]})
+
+    assert pack_body(body) == reference_pack_body(body)
+    assert unpack(pack(body)) == body
