@@ -153,6 +153,7 @@ class Services:
         intake = IntakePool(EventIntake(keys, wrapper, max_batch=settings.max_batch, clock=clock,
                                         max_delay=timedelta(seconds=settings.reading_late_after)), workers=workers,
                             database_url=settings.database_url, master_key=master_key)
+        intake.start()  # every worker spawned and warm before the first request (and before anything else starts)
         service_signer = Signer.from_private_key(load_or_create_log_key(settings.data_dir / "keys" / "service-key.pem"))
         recorder = Recorder(engine, log, keys, intake.local, service_signer, clock=clock)
         org = Organisation(engine, keys, clock=clock)

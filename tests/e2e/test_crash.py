@@ -170,13 +170,13 @@ def sqlite_server(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_after", [0, 300, 1500], ids=["workers-starting", "300-acked", "1500-acked"])
+@pytest.mark.parametrize("kill_after", [0, 300, 1500], ids=["first-requests", "300-acked", "1500-acked"])
 def test_kill_9_under_load_leaves_no_process_of_the_server(
     sqlite_server: tuple[int, subprocess.Popen[bytes]], kill_after: int,
 ) -> None:
-    """Three clients keep sending attested batches; the server is killed while its intake workers are still
-    starting (the first requests spawn them), or after ``kill_after`` acknowledged events. Every process it
-    started must be gone: the workers (re-parented to PID 1) and the resource tracker they kept alive."""
+    """Three clients keep sending attested batches; the server is killed during the first requests, or after
+    ``kill_after`` acknowledged events. Every process it started must be gone: the workers (re-parented to
+    PID 1) and the resource tracker they kept alive."""
     port, process = sqlite_server
     base = f"http://127.0.0.1:{port}"
     token, actor = _setup(base)
@@ -196,6 +196,24 @@ def test_kill_9_under_load_leaves_no_process_of_the_server(
         for pump in pumps:
             pump.join()
     assert len(acked) >= kill_after
+
+
+@pytest.mark.slow
+def test_kill_9_while_the_intake_workers_start_leaves_no_process_of_the_server(tmp_path: Path) -> None:
+    """The server spawns its intake workers at start-up and waits for each to import and initialise (seconds):
+    killed in that window, before it answers anything, it leaves none of them behind either (a worker still
+    importing has not set its parent-death signal yet: it must notice on its own that its parent is gone)."""
+    env = {**os.environ, "TIEZHENG_DATA_DIR": str(tmp_path), "TIEZHENG_ADMIN_TOKEN": ADMIN}
+    process = subprocess.Popen([sys.executable, "-m", "evidence_api.cli", "serve", "--port", str(_port())], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _intake_workers(process.pid) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _intake_workers(process.pid), "the server spawns its intake workers while it starts"
+        _kill_9(process)
+    finally:
+        process.kill()
 
 
 def _walk(base: str, token: str, work: list[list[tuple[str, str, bytes]]], acked: list[tuple[str, str]]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -82,3 +83,21 @@ def test_loads_agrees_with_reference_on_known_traps(data: bytes) -> None:
 def test_loads_refuses_a_duplicate_key_hidden_behind_an_escaped_colon() -> None:
     with pytest.raises(MalformedInput, match="duplicate key 'a' in an object"):
         loads(b'{"a":1,"a":2,"x":"\\u003a"}')
+
+
+@settings(max_examples=400, deadline=None)
+@given(number=st.one_of(st.floats(min_value=2.0**63, allow_infinity=False),
+                        st.floats(max_value=-(2.0**63), allow_infinity=False),
+                        st.integers(2**64, 2**300).map(float), st.integers(-(2**300), -(2**63) - 1).map(float)))
+def test_orjson_writes_every_huge_float_with_the_exponent_loads_looks_for(number: float) -> None:
+    """``loads`` skips its huge-float walk when orjson's text of the value has no ``e+``: sound only while
+    orjson writes every float of magnitude 2**63 or more that way (an orjson upgrade that changed it fails here)."""
+    assert b"e+" in orjson.dumps(number)
+    assert b"e+" in orjson.dumps({"a": [number]})
+
+
+@pytest.mark.parametrize("data", [b'{"n":18446744073709551616}', b'[1, -9223372036854775809]',
+                                  b'{"big":123456789012345678901234567890,"x":"no exponent here"}',
+                                  b'{"f":1e19}', b'{"f":9.3E18}'])
+def test_loads_still_refuses_or_keeps_huge_numbers_as_the_reference(data: bytes) -> None:
+    _same(data)

@@ -1,0 +1,120 @@
+"""A large individually signed body is spread over the intake workers (each verifies and seals its share):
+the service answers exactly as one process preparing the whole body would — the same events in the same
+order, one ``received_at``, and for a refused body the same error with the same message."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from evidence_api.db import migrate
+from evidence_api.services.errors import ServiceError
+from evidence_api.services.events import EventIntake, IntakePool, parse_body, share_bounds
+from evidence_api.services.keys import KeyRegistry
+from ingest.signing import Actor
+from ledger.database import make_engine
+from ledger.errors import LedgerError
+from ledger.keystore import LocalKeyWrapper, open_sealed
+from ledger.log import PreparedEvent
+from tests.helpers import TENANT, make_actor, signed_item
+
+MASTER = bytes(range(32))
+COUNT = 120  # ≈ 66 KB of individually signed events: above the size that is split
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[IntakePool, EventIntake, Actor, Actor]]:
+    url = f"sqlite:///{Path(tmp_path_factory.mktemp('shares')) / 'keys.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    registry = KeyRegistry(engine)
+    actor, stranger = make_actor("guardian-1"), make_actor("guardian-2")
+    for who in (actor, stranger):
+        registry.register(TENANT, who.key_id, who.type, who.id, who.signer.public.to_pem())
+    local = EventIntake(registry, LocalKeyWrapper(MASTER))
+    pool = IntakePool(local, workers=2, database_url=url, master_key=MASTER)
+    pool.start(timeout=120)
+    yield pool, local, actor, stranger
+    pool.close()
+    engine.dispose()
+
+
+def _items(actor: Actor) -> list[dict[str, Any]]:
+    return [signed_item(actor, permit=f"P-{i % 7}", payload={"n": i, "note": "x" * 40}) for i in range(COUNT)]
+
+
+def _comparable(event: PreparedEvent) -> tuple[Any, ...]:
+    """What must be equal between two preparations (the seal is random: its plaintext is compared)."""
+    context = f"{event.tenant}|{event.event_id}".encode()
+    plaintext = open_sealed(LocalKeyWrapper(MASTER), event.tenant, event.payload_sealed, event.payload_key,
+                            context=context)
+    leaf = event.leaf.fill(None).replace(event.received_at.encode(), b"RECEIVED")
+    return (event.event_id, event.kind, event.permit, event.key_id, event.claim_hash, leaf, plaintext, event.flags,
+            event.observed, event.detector)
+
+
+def _answer(prepare: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        submission = prepare()
+    except (LedgerError, ServiceError) as exc:
+        return type(exc).__name__, str(exc)
+    received = {event.received_at for event in submission.events}
+    assert len(received) == 1, "one received_at for the whole body"
+    return "ok", [_comparable(event) for event in submission.events]
+
+
+def _same(setup: tuple[IntakePool, EventIntake, Actor, Actor], body: bytes) -> tuple[str, Any]:
+    pool, local, _, _ = setup
+    assert len(body) > 32 * 1024
+    split = _answer(lambda: asyncio.run(pool.prepare(TENANT, body)))
+    assert split == _answer(lambda: local.prepare(TENANT, parse_body(body)))
+    return split
+
+
+def test_a_split_body_gives_the_events_one_process_gives(setup: tuple[IntakePool, EventIntake, Actor, Actor]) -> None:
+    kind, events = _same(setup, orjson.dumps({"events": _items(setup[2])}))
+    assert kind == "ok" and len(events) == COUNT
+
+
+def _bad_signature(item: dict[str, Any], other: Actor) -> None:
+    item["event"]["signature"] = signed_item(other)["event"]["signature"]
+
+
+def _bad_claim(item: dict[str, Any], other: Actor) -> None:
+    item["event"]["kind"] = "Not A Kind"
+
+
+def _bad_payload(item: dict[str, Any], other: Actor) -> None:
+    item["payload"] = {"n": -1}
+
+
+def _foreign_key(item: dict[str, Any], other: Actor) -> None:
+    item["event"]["actor"] = {**item["event"]["actor"], "id": other.id}
+
+
+@pytest.mark.parametrize("faults", [
+    [(5, _bad_signature)], [(100, _bad_signature)], [(10, _bad_signature), (90, _bad_signature)],
+    [(100, _bad_claim), (10, _bad_signature)], [(90, _bad_payload), (100, _bad_signature)],
+    [(3, _bad_payload), (100, _bad_signature)], [(3, _bad_payload), (70, _bad_payload)],
+    [(110, _foreign_key), (2, _bad_signature)],
+], ids=["sig-first-share", "sig-second-share", "sig-both", "claim-after-sig", "payload-before-sig",
+        "payload-first-share-sig-second", "payload-both", "key-after-sig"])
+def test_a_refused_split_body_gets_the_refusal_one_process_gives(
+        setup: tuple[IntakePool, EventIntake, Actor, Actor], faults: list[tuple[int, Any]]) -> None:
+    items = _items(setup[2])
+    for position, fault in faults:
+        fault(items[position], setup[3])
+    kind, _ = _same(setup, orjson.dumps({"events": items}))
+    assert kind != "ok", "the body is refused"
+
+
+@pytest.mark.parametrize("count, workers", [(0, 2), (1, 2), (5, 2), (120, 2), (121, 3), (7, 7), (3, 8)])
+def test_shares_cover_every_event_once_in_order(count: int, workers: int) -> None:
+    spans = [share_bounds(count, (k, workers)) for k in range(workers)]
+    assert [i for lo, hi in spans for i in range(lo, hi)] == list(range(count))
+    assert max(hi - lo for lo, hi in spans) - min(hi - lo for lo, hi in spans) <= 1
