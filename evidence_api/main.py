@@ -15,6 +15,7 @@ from evidence_api.deps import refuse_unknown_query
 from evidence_api.errors import install_error_handlers
 from evidence_api.middleware import BodyGuard
 from evidence_api.openapi import build_openapi
+from evidence_api.proof_path import ProofPath
 from evidence_api.routes import (
     admin,
     certificates,
@@ -51,6 +52,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                   dependencies=[Depends(refuse_unknown_query)],
                   description="Signed, SM3-hashed evidence events in an RFC 9162 log with anchored checkpoints.")
     install_error_handlers(app)
+    app.add_middleware(ProofPath)  # innermost: after the body guard, before routing
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
                        route_limits=[("PATCH", re.compile(r"/v1/media/[^/]+"), settings.max_media_chunk_bytes)])
     if settings.media_cors_origins:  # outermost: preflights need no token, and 401/413 answers carry CORS too

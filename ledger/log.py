@@ -14,8 +14,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, insert, select
@@ -26,15 +27,17 @@ from ledger.checkpoint import Checkpoint, SignedCheckpoint
 from ledger.clock import Clock
 from ledger.database import begin_write
 from ledger.errors import LedgerError, ProofError, StorageError
-from ledger.merkle import Frontier, NodeId, consistency_proof, inclusion_proof, root_at
+from ledger.merkle import Frontier, NodeId, consistency_proof, inclusion_proof, root_at, subtree_blocks
 from ledger.reader import LoggedEvent, LogReader
 from ledger.records import CommitHook, PreparedEvent, Receipt, Submission
 from ledger.sm import Signer
+from ledger.treetop import TOP_LEVEL, ProofStore, RightEdges, TreeTop, inclusion_path
 from ledger.writer import GroupCommit
 
 __all__ = ["CommitHook", "LoggedEvent", "PreparedEvent", "Receipt", "Submission", "TransparencyLog"]
 
 _log = logging.getLogger(__name__)
+_ROOTS_KEPT = 4096  # remembered roots by tree size (≈ 0.5 MiB at most); the memo starts again when full
 
 
 @dataclass
@@ -48,11 +51,13 @@ class TransparencyLog(LogReader):
 
     ``signer`` signs checkpoints; ``origin`` names the log. ``checkpoint_interval`` (seconds) bounds how
     stale the newest checkpoint can be while events arrive; ``max_group`` bounds events per commit.
+    ``top_level``: the subtrees of this level and above are held in memory for proofs (``ledger.treetop``).
     """
 
     def __init__(
         self, engine: Engine, *, origin: str, signer: Signer,
         checkpoint_interval: float = 0.5, max_group: int = 20_000, clock: Clock | None = None,
+        top_level: int = TOP_LEVEL,
     ) -> None:
         self.engine, self.origin, self.signer, self._clock = engine, origin, signer, clock or Clock()
         self._interval, self._max_group = checkpoint_interval, max_group
@@ -60,6 +65,7 @@ class TransparencyLog(LogReader):
         self._thread: threading.Thread | None = None
         self._latest: SignedCheckpoint | None = None
         self._last_cut = 0.0
+        self._top, self._roots, self._edges = TreeTop(top_level), dict[int, bytes](), RightEdges()
         with engine.connect() as conn:
             size = db.read_tree_size(conn)
             self._frontier = Frontier.load(db.SqlNodeStore(conn), size)
@@ -181,15 +187,41 @@ class TransparencyLog(LogReader):
         return SignedCheckpoint.from_text(text) if text else None
 
     # -- proofs ----------------------------------------------------------------------------------
+    # Every proof reads the top of the tree (level >= ledger.treetop.TOP_LEVEL) from memory and the rest in one
+    # query (``_read``); a tree size's root is remembered once computed (it never changes). The reference these
+    # must match byte for byte is ``ledger.merkle`` over ``SqlNodeStore`` (tests/unit/ledger/test_treetop.py).
     def _check_size(self, tree_size: int) -> None:
         if tree_size > self._frontier.size:
             raise ProofError(f"tree size {tree_size} is beyond the log's size {self._frontier.size}")
 
+    @contextmanager
+    def _read(self, tree_size: int, extra: Iterable[NodeId] = ()) -> Iterator[ProofStore]:
+        """A ``ProofStore`` on a fresh connection, with the top of the tree held up to ``tree_size``."""
+        with self.engine.connect() as conn:
+            self._top.catch_up(conn, tree_size)
+            yield ProofStore(conn, self._top, extra=extra)
+
+    def _root_of(self, store: ProofStore, tree_size: int) -> bytes:
+        """The root of ``tree_size`` from the memo, the nodes ``store`` has read, or one more read of it."""
+        root = self._roots.get(tree_size)
+        if root is None:
+            blocks = subtree_blocks(0, tree_size) if tree_size > 0 else []
+            seen = store.seen
+            root = root_at(_FixedNodes(seen) if all(b in seen for b in blocks) else store, tree_size)
+            if len(self._roots) >= _ROOTS_KEPT:
+                self._roots.clear()
+            self._roots[tree_size] = root
+        return root
+
+    def _root_blocks(self, *sizes: int) -> list[NodeId]:
+        """The blocks of the roots of ``sizes`` that are not remembered (read with a proof's nodes)."""
+        return [b for size in sizes if size > 0 and size not in self._roots for b in subtree_blocks(0, size)]
+
     def inclusion_proof(self, leaf_index: int, tree_size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of ``leaf_index`` in the tree of ``tree_size`` leaves."""
         self._check_size(tree_size)
-        with self.engine.connect() as conn:
-            return inclusion_proof(db.SqlNodeStore(conn), leaf_index, tree_size)
+        with self._read(tree_size) as store:
+            return inclusion_path(store, self._edges, leaf_index, tree_size)
 
     def inclusion_proofs(self, leaf_indices: Sequence[int], tree_size: int) -> list[list[bytes]]:
         """The audit paths of many leaves in the tree of ``tree_size`` leaves, from one batched read of the
@@ -198,42 +230,41 @@ class TransparencyLog(LogReader):
         wanted = _NodeRecorder()
         for index in leaf_indices:
             inclusion_proof(wanted, index, tree_size)
-        with self.engine.connect() as conn:
-            store, ids = db.SqlNodeStore(conn), sorted(wanted.ids)
-            nodes: dict[NodeId, bytes] = {}
-            for start in range(0, len(ids), 900):  # below SQLite's limit of bound parameters
-                nodes.update(store.get_nodes(ids[start:start + 900]))
-        fixed = _FixedNodes(nodes)
+        with self._read(tree_size) as store:
+            fixed = _FixedNodes(store.get_nodes(wanted.ids))
         return [inclusion_proof(fixed, index, tree_size) for index in leaf_indices]
 
     def prove_inclusion(self, leaf_index: int, tree_size: int) -> tuple[bytes, bytes, list[bytes]]:
         """(leaf hash, root hash, inclusion proof) for ``leaf_index`` in ``tree_size``, from one read."""
         self._check_size(tree_size)
-        frontier, wanted = self._frontier, _NodeRecorder()
-        inclusion_proof(wanted, leaf_index, tree_size)
-        wanted.ids.add((0, leaf_index))
-        if tree_size != frontier.size:
-            root_at(wanted, tree_size)
-        with self.engine.connect() as conn:
-            fixed = _FixedNodes(db.SqlNodeStore(conn).get_nodes(wanted.ids))
-        proof = inclusion_proof(fixed, leaf_index, tree_size)
-        leaf = fixed.get_nodes([(0, leaf_index)]).get((0, leaf_index))
-        if leaf is None:
-            raise ProofError(f"node store lacks the hash of leaf {leaf_index}")
-        root = frontier.root() if tree_size == frontier.size else root_at(fixed, tree_size)
-        return leaf, root, proof
+        with self._read(tree_size, [(0, leaf_index), *self._root_blocks(tree_size)]) as store:
+            proof = inclusion_path(store, self._edges, leaf_index, tree_size)
+            leaf = store.seen.get((0, leaf_index))
+            if leaf is None:
+                raise ProofError(f"node store lacks the hash of leaf {leaf_index}")
+            return leaf, self._root_of(store, tree_size), proof
+
+    def prove_consistency(self, first: int, second: int) -> tuple[bytes, bytes, list[bytes]]:
+        """(root of ``first``, root of ``second``, RFC 9162 consistency proof between them), from one read."""
+        self._check_size(second)
+        with self._read(second, self._root_blocks(first, second) if 0 <= first <= second else ()) as store:
+            proof = consistency_proof(store, first, second)
+            return self._root_of(store, first), self._root_of(store, second), proof
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes."""
         self._check_size(second)
-        with self.engine.connect() as conn:
-            return consistency_proof(db.SqlNodeStore(conn), first, second)
+        with self._read(second) as store:
+            return consistency_proof(store, first, second)
 
     def root_at(self, tree_size: int) -> bytes:
         """Root hash of the tree of ``tree_size`` leaves."""
         self._check_size(tree_size)
-        with self.engine.connect() as conn:
-            return root_at(db.SqlNodeStore(conn), tree_size)
+        root = self._roots.get(tree_size)
+        if root is not None:
+            return root
+        with self._read(tree_size) as store:
+            return self._root_of(store, tree_size)
 
 
 class _NodeRecorder:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+import orjson
+from fastapi import APIRouter, Query, Response
 
 from evidence_api.deps import ServicesDep
 from evidence_api.errors import problems
@@ -17,10 +18,12 @@ from evidence_api.schemas.log import (
     PublicKeyOut,
 )
 from evidence_api.services.errors import NotFound
+from ledger.log import TransparencyLog
 
 router = APIRouter(prefix="/v1/log", tags=["log"], route_class=StrictRoute)
 
-_Size = Annotated[int, Query(ge=0, le=2**56)]
+MAX_SIZE = 2**56
+_Size = Annotated[int, Query(ge=0, le=MAX_SIZE)]
 
 
 @router.get("/checkpoint", responses=problems(404))
@@ -40,20 +43,38 @@ def public_key(services: ServicesDep) -> PublicKeyOut:
     return PublicKeyOut(origin=services.log.origin, public_key_pem=public.to_pem(), fingerprint=public.fingerprint())
 
 
-@router.get("/proofs/inclusion", responses=problems(400))
-def inclusion(leaf_index: _Size, tree_size: _Size, services: ServicesDep) -> InclusionProofOut:
+# The two proof routes are the log's hot reads: they answer the bytes FastAPI would make of their response
+# model (compact JSON, fields in model order), written by orjson without validating the model again; the
+# model still documents them (tests/api/test_log_proof_routes.py compares both encodings). A well-formed
+# request is answered by ``evidence_api.proof_path`` before routing, with the same body functions.
+@router.get("/proofs/inclusion", responses=problems(400), response_model=InclusionProofOut)
+def inclusion(leaf_index: _Size, tree_size: _Size, services: ServicesDep) -> Response:
     """RFC 9162 inclusion proof of a leaf in a tree size."""
-    leaf, root, proof = services.log.prove_inclusion(leaf_index, tree_size)
-    return InclusionProofOut(leaf_index=leaf_index, tree_size=tree_size, leaf_hash=leaf.hex(), root_hash=root.hex(),
-                             proof=[h.hex() for h in proof])
+    return _json(inclusion_body(services.log, leaf_index, tree_size))
 
 
-@router.get("/proofs/consistency", responses=problems(400))
-def consistency(first: _Size, second: _Size, services: ServicesDep) -> ConsistencyProofOut:
+@router.get("/proofs/consistency", responses=problems(400), response_model=ConsistencyProofOut)
+def consistency(first: _Size, second: _Size, services: ServicesDep) -> Response:
     """RFC 9162 consistency proof between two tree sizes."""
-    proof = services.log.consistency_proof(first, second)
-    return ConsistencyProofOut(first=first, second=second, first_root=services.log.root_at(first).hex(),
-                               second_root=services.log.root_at(second).hex(), proof=[h.hex() for h in proof])
+    return _json(consistency_body(services.log, first, second))
+
+
+def inclusion_body(log: TransparencyLog, leaf_index: int, tree_size: int) -> bytes:
+    """The JSON body of ``InclusionProofOut`` for ``leaf_index`` in ``tree_size``; raises ``ProofError``."""
+    leaf, root, proof = log.prove_inclusion(leaf_index, tree_size)
+    return orjson.dumps({"leaf_index": leaf_index, "tree_size": tree_size, "leaf_hash": leaf.hex(),
+                         "root_hash": root.hex(), "proof": [h.hex() for h in proof]})
+
+
+def consistency_body(log: TransparencyLog, first: int, second: int) -> bytes:
+    """The JSON body of ``ConsistencyProofOut`` from ``first`` to ``second``; raises ``ProofError``."""
+    first_root, second_root, proof = log.prove_consistency(first, second)
+    return orjson.dumps({"first": first, "second": second, "first_root": first_root.hex(),
+                         "second_root": second_root.hex(), "proof": [h.hex() for h in proof]})
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 @router.get("/anchors")
