@@ -24,6 +24,7 @@ __all__ = [
     "NodeReader",
     "consistency_proof",
     "inclusion_proof",
+    "path_ranges",
     "perfect_root",
     "root_at",
     "subtree_blocks",
@@ -102,6 +103,12 @@ def inclusion_proof(store: NodeReader, leaf_index: int, tree_size: int) -> list[
     """
     if not 0 <= leaf_index < tree_size:
         raise ProofError(f"leaf index {leaf_index} is outside a tree of size {tree_size}")
+    return _read(store, path_ranges(leaf_index, tree_size))
+
+
+def path_ranges(leaf_index: int, tree_size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose hashes make the audit path of ``leaf_index``, leaf side first (RFC 9162's
+    PATH recursion); requires 0 <= leaf_index < tree_size."""
     ranges: list[tuple[int, int]] = []
     start, end = 0, tree_size
     while end - start > 1:
@@ -112,7 +119,7 @@ def inclusion_proof(store: NodeReader, leaf_index: int, tree_size: int) -> list[
         else:
             ranges.append((start, split))
             start = split
-    return _read(store, ranges[::-1])
+    return ranges[::-1]
 
 
 def consistency_proof(store: NodeReader, size1: int, size2: int) -> list[bytes]:

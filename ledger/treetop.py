@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 
 from ledger.errors import ProofError, StorageError
 from ledger.hashing import node_hash
-from ledger.merkle import NodeId, NodeReader, perfect_root, subtree_blocks
+from ledger.merkle import NodeId, NodeReader, path_ranges, perfect_root, subtree_blocks
 from ledger.storage import STORED_LEVEL, node_key
 
 __all__ = ["TOP_LEVEL", "ProofStore", "RightEdges", "TreeTop", "inclusion_path"]
@@ -225,7 +225,7 @@ def inclusion_path(store: NodeReader, edges: RightEdges, leaf_index: int, tree_s
     """
     if not 0 <= leaf_index < tree_size:
         raise ProofError(f"leaf index {leaf_index} is outside a tree of size {tree_size}")
-    ranges = _path_ranges(leaf_index, tree_size)
+    ranges = path_ranges(leaf_index, tree_size)
     plans: list[NodeId | list[NodeId] | bytes] = []
     wanted: set[NodeId] = set()
     for start, end in ranges:
@@ -258,17 +258,3 @@ def inclusion_path(store: NodeReader, edges: RightEdges, leaf_index: int, tree_s
             path.append(digest)
     return path
 
-
-def _path_ranges(leaf_index: int, tree_size: int) -> list[tuple[int, int]]:
-    """The ranges whose hashes make the audit path, leaf side first (RFC 9162's PATH recursion)."""
-    ranges: list[tuple[int, int]] = []
-    start, end = 0, tree_size
-    while end - start > 1:
-        split = start + (1 << ((end - start - 1).bit_length() - 1))
-        if leaf_index < split:
-            ranges.append((split, end))
-            end = split
-        else:
-            ranges.append((start, split))
-            start = split
-    return ranges[::-1]

@@ -5,34 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
 
-from evidence_api.db import migrate
 from evidence_api.services.events import EventIntake, IntakePool
 from evidence_api.services.keys import KeyRegistry
 from ingest.signing import Actor, new_item, sign_item
-from ledger.database import make_engine
 from ledger.keystore import LocalKeyWrapper
-from ledger.sm import Signer, SM2PrivateKey
-
-TENANT = "acme"
-MASTER = bytes(range(32))
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, KeyRegistry, Actor]]:
-    url = f"sqlite:///{Path(tmp_path_factory.mktemp('pool')) / 'keys.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    registry = KeyRegistry(engine)
-    actor = Actor("device", "gw-1", "gw-1#1", Signer.from_private_key(SM2PrivateKey.generate()))
-    registry.register(TENANT, actor.key_id, actor.type, actor.id, actor.signer.public.to_pem())
-    yield url, registry, actor
-    engine.dispose()
+from tests.unit.evidence_api.intake_support import MASTER, TENANT
 
 
 def _children() -> set[int]:
