@@ -12,7 +12,12 @@ queue behind the actions' commits and the ratio would look better than it is). A
 and a few plain events, not counted) first starts the intake workers and the server's lazy imports, which
 would otherwise land in whichever is measured first.
 
-Run: .venv/bin/python -m bench.permits [--permits 200] [--clients 4]
+It also prints the CPU time per request of the server process (and of its main thread, the event loop)
+and of its intake workers, from ``/proc``, for the plain blocks and the permit blocks apart: on a shared
+machine those are steadier than latencies. ``--profile`` samples the second permit block with py-spy (``--gil``: the thread holding the GIL)
+(``bench.spy``; raw stacks in bench/out/permits.spy.txt).
+
+Run: .venv/bin/python -m bench.permits [--permits 200] [--clients 4] [--profile]
 
 Every request is signed before the clock starts, so the figures are the server's.
 """
@@ -31,7 +36,9 @@ from typing import Any
 
 import orjson
 
+from bench import spy
 from bench.intake import ADMIN, TENANT, _port, start_server
+from bench.intake_floor import cpu_seconds
 from evidence_api.services.rules import DEFAULTS
 from ingest.client import ApiClient
 from ingest.records import PermitAnswer
@@ -132,7 +139,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"signing {args.permits} permits × 7 actions and {7 * args.permits} baseline events ...", flush=True)
             work = [permit_requests(people, qr, n, clock) for n in range(args.permits + 1)]
             baseline = baseline_bodies(people, 7 * args.permits + 4 * args.clients, clock)
-            latencies, elapsed = _measure(base, token, args.clients, work, baseline)
+            latencies, elapsed, cpu = _measure(base, token, args.clients, work, baseline, server.pid,
+                                               getattr(args, "profile", False))
         finally:
             server.terminate()
             server.wait()
@@ -143,14 +151,38 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"baseline (one signed event via POST /v1/events, same clients, alternating blocks): {_pct(baseline_samples)}")
     for kind, samples in latencies.items():
         print(f"  {kind:28s} {_pct(samples)}   ×{statistics.median(samples) / base_p50:4.1f} baseline p50")
-    return {"baseline": baseline_samples, "actions": dict(latencies), "seconds": elapsed}
+    counts = {"plain": len(baseline_samples), "permits": sum(len(s) for s in latencies.values())}
+    for block, used in cpu.items():
+        per = 1000 / counts[block]
+        print(f"CPU per {'plain event' if block == 'plain' else 'action'} ({block} blocks): server "
+              f"{used['server'] * per:5.2f} ms (event loop {used['loop'] * per:5.2f}), workers {used['workers'] * per:5.2f} ms")
+    if cpu:
+        ratio = (cpu["permits"]["server"] / counts["permits"]) / (cpu["plain"]["server"] / counts["plain"])
+        print(f"server CPU of an action ÷ a plain event: ×{ratio:.2f}")
+    if getattr(args, "profile", False):
+        print(f"\nwhere the server's time goes in the second permit block (py-spy; raw stacks in {PROFILE}):")
+        print(spy.Profile.parse(PROFILE.read_text()).table(30))
+    return {"baseline": baseline_samples, "actions": dict(latencies), "seconds": elapsed, "cpu": cpu}
 
 
-def _measure(base: str, token: str, clients: int, work: list[list[tuple[str, str, bytes]]], baseline: list[bytes]
-             ) -> tuple[dict[str, list[float]], float]:
+PROFILE = Path(__file__).resolve().parent / "out" / "permits.spy.txt"
+
+
+def _measure(base: str, token: str, clients: int, work: list[list[tuple[str, str, bytes]]], baseline: list[bytes],
+             pid: int, profile: bool = False) -> tuple[dict[str, list[float]], float, dict[str, dict[str, float]]]:
     """Warm up with ``work[-1]`` and ``clients * 4`` plain events, then on ``clients`` clients alternate a block
-    of plain events and a block of permit walks, twice; the latencies by kind, and the permit blocks' time."""
+    of plain events and a block of permit walks, twice; the latencies by kind, the permit blocks' time, and
+    the CPU seconds of server ``pid`` per kind of block (``bench.intake_floor.cpu_seconds``)."""
     latencies: dict[str, list[float]] = defaultdict(list)
+    cpu: dict[str, dict[str, float]] = {"plain": defaultdict(float), "permits": defaultdict(float)}
+
+    def timed(block: str, job: Any) -> None:
+        before = cpu_seconds(pid)
+        job()
+        after = cpu_seconds(pid)
+        for name, seconds in after.items():
+            cpu[block][name] += seconds - before[name]
+
     connections = [ApiClient.connect(base, token, timeout=60) for _ in range(clients)]
     warm, plain = baseline[:4 * clients], baseline[4 * clients:]
     walks = work[:-1]
@@ -173,14 +205,21 @@ def _measure(base: str, token: str, clients: int, work: list[list[tuple[str, str
         for kind, permit, body in work[-1]:
             send_request(connections[0], kind, permit, body)
         elapsed, half, plain_half = 0.0, (len(walks) + 1) // 2, (len(plain) + 1) // 2
+        spied = None
         for block in range(2):
             with ThreadPoolExecutor(clients) as pool:
-                list(pool.map(one_plain, range(plain_half), plain[block * plain_half:(block + 1) * plain_half]))
+                chunk = plain[block * plain_half:(block + 1) * plain_half]
+                timed("plain", lambda chunk=chunk: list(pool.map(one_plain, range(len(chunk)), chunk)))
             started = time.perf_counter()
+            if profile and block == 1:
+                spied = spy.Spy(pid, PROFILE, rate=200, gil=True).start()  # the second permit block only
             with ThreadPoolExecutor(clients) as pool:
-                list(pool.map(one_permit, range(half), walks[block * half:(block + 1) * half]))
+                walk = walks[block * half:(block + 1) * half]
+                timed("permits", lambda walk=walk: list(pool.map(one_permit, range(len(walk)), walk)))
             elapsed += time.perf_counter() - started
-        return latencies, elapsed
+        if spied is not None:
+            spied.stop()
+        return latencies, elapsed, {block: dict(used) for block, used in cpu.items()}
     finally:
         for client in connections:
             client.close()
@@ -190,6 +229,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--permits", type=int, default=200)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--profile", action="store_true", help="py-spy the server in the permit blocks")
     run(parser.parse_args())
 
 

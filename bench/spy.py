@@ -118,10 +118,11 @@ class Profile:
 
 
 class Spy:
-    """``py-spy record`` attached to ``pid`` and its children, sampling active threads at ``rate`` Hz."""
+    """``py-spy record`` attached to ``pid`` and its children, sampling active threads at ``rate`` Hz (with
+    ``gil``: only the thread holding the GIL, i.e. where a process's Python work queues)."""
 
-    def __init__(self, pid: int, out: Path, rate: int = 100) -> None:
-        self.pid, self.out, self.rate = pid, out, rate
+    def __init__(self, pid: int, out: Path, rate: int = 100, *, gil: bool = False) -> None:
+        self.pid, self.out, self.rate, self.gil = pid, out, rate, gil
         self._process: subprocess.Popen[bytes] | None = None
         self._started = 0.0
 
@@ -133,7 +134,7 @@ class Spy:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self._process = subprocess.Popen(
             [exe, "record", "--subprocesses", "--nonblocking", "--rate", str(self.rate), "--format", "raw",
-             "-o", str(self.out), "--pid", str(self.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             "-o", str(self.out), "--pid", str(self.pid), *(["--gil"] if self.gil else [])], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._started = time.monotonic()
         return self
 

@@ -17,7 +17,7 @@ from evidence_api.services.permit_model import Permit
 from ledger.clock import rfc3339
 from ledger.errors import StorageError
 
-__all__ = ["NOTIFY", "load_permit", "load_permits", "notice", "store_permit"]
+__all__ = ["NOTIFY", "load_permit", "load_permits", "notice", "permit_row", "store_permit"]
 
 NOTIFY = frozenset({"permit.suspended", "permit.expired", "alarm.raised", "permit.rejected", "permit.approved"})
 """Permit event kinds that notify the permit's parties."""
@@ -58,16 +58,22 @@ def load_permits(conn: Connection, tenant: str, permit_ids: Iterable[str]) -> di
     return found
 
 
+def permit_row(permit: Permit, updated_at: str) -> dict[str, Any]:
+    """The ``permits`` row of ``permit`` (without its keys), as ``store_permit`` writes it."""
+    content = permit.content
+    return {"type": content.type, "level": content.level, "state": permit.state, "area": content.area,
+            "starts_at": rfc3339(content.starts_at), "ends_at": rfc3339(content.ends_at),
+            "doc": orjson.dumps({k: v for k, v in permit.to_json().items() if k != "version"}).decode(),
+            "version": permit.version, "updated_at": updated_at}
+
+
 def store_permit(conn: Connection, tenant: str, permit: Permit, previous_version: int, updated_at: str, *,
-                 workers: bool = True) -> None:
+                 workers: bool = True, row: dict[str, Any] | None = None) -> None:
     """Write ``permit`` over the row at ``previous_version`` (0: a new permit); ``StorageError`` if the row
     moved meanwhile. Its workers' planned hours are rewritten with it unless ``workers`` is false (the
-    caller knows the permit stayed as live as it was)."""
+    caller knows the permit stayed as live as it was). ``row``: its ``permit_row``, if the caller has it."""
     content = permit.content
-    row = {"type": content.type, "level": content.level, "state": permit.state, "area": content.area,
-           "starts_at": rfc3339(content.starts_at), "ends_at": rfc3339(content.ends_at),
-           "doc": orjson.dumps({k: v for k, v in permit.to_json().items() if k != "version"}).decode(),
-           "version": permit.version, "updated_at": updated_at}
+    row = row or permit_row(permit, updated_at)
     if previous_version == 0:
         conn.execute(insert(db.permits).values(tenant=tenant, id=permit.id, **row))
     else:

@@ -39,6 +39,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 
 from evidence_api import db
 from evidence_api.services import permits
+from evidence_api.services.foreseen import Foreseen, fold_permit_event, is_observation, workers_changed
 from evidence_api.services.monitored import MonitoredPermits
 from evidence_api.services.notify import enqueue
 from evidence_api.services.permit_model import Permit
@@ -108,15 +109,17 @@ _Page = FoldedPage
 
 class CommitFold:
     """The commit hook of a workflow submission: folds the log up to its last leaf in the writer's transaction
-    (``Projector.fold_committing``). ``page`` is what it folded, None if it left the events to the cursor."""
+    (``Projector.fold_committing``), writing ``foreseen`` if that is still what folding gives (see
+    ``services.foreseen``). ``page`` is what it folded, None if it left the events to the cursor."""
 
-    def __init__(self, projector: Projector) -> None:
-        self._projector = projector
+    def __init__(self, projector: Projector, foreseen: Foreseen | None = None) -> None:
+        self._projector, self._foreseen = projector, foreseen
         self.page: FoldedPage | None = None
 
     def __call__(self, conn: Connection, receipts: list[Receipt]) -> None:
         """Run by the log writer after staging the submission's new events, before its commit."""
-        self.page = self._projector.fold_committing(conn, max(r.leaf_index for r in receipts))
+        self.page = self._projector.fold_committing(conn, max(r.leaf_index for r in receipts),
+                                                    foreseen=self._foreseen, receipts=receipts)
 
 
 class Projector:
@@ -132,6 +135,8 @@ class Projector:
         self._replaying = False
         self._generation = 0  # one more at each rebuild: a page folded before it is not settled after it
         self._folded_to = -1  # a lower bound of the cursor (a read of it, or a committed fold), for catch_up_before
+        self.foreseen_written = 0
+        """How many workflow submissions' folds were written as foreseen (``services.foreseen``) so far."""
         self.monitored = MonitoredPermits()
         """The permits in a field state, in step with this projection (``services.monitored``)."""
         self.monitored.load(engine)
@@ -204,7 +209,11 @@ class Projector:
         return ProjectionStatus(self.cursor(), self._log.tree_size, [dict(r._mapping) for r in rows])
 
     def stopped_at(self, tenant: str, permit_id: str) -> int | None:
-        """The leaf at which ``permit_id``'s projection stopped (an event it could not fold), or None."""
+        """The leaf at which ``permit_id``'s projection stopped (an event it could not fold), or None. Asked
+        of the database only if ``monitored`` does not hold the permit settled (it holds every stopped permit
+        as unsettled from before the commit that stops it, ``_fold_page``)."""
+        if self.monitored.settled((tenant, permit_id)):
+            return None
         with self._engine.connect() as conn:
             leaf: int | None = conn.execute(_STOPPED_AT, {"b_tenant": tenant, "b_permit": permit_id}).scalar()
         return leaf
@@ -226,17 +235,27 @@ class Projector:
                 return moved  # the log writer folded these meanwhile (``fold_committing``): go on from there
             page = _Page(conn)
             self._fold_events(page, events)
+            # unsettled before the commit: whoever reads ``monitored`` never sees a stopped permit as settled
+            self.monitored.doubt(key for key in page.stopped if self.monitored.settled(key))
         self.monitored.apply(page.permits, page.stopped)  # committed: the watched permits follow
         self._advance(events[-1].leaf_index)
         return events[-1].leaf_index
 
-    def fold_committing(self, conn: Connection, until: int) -> FoldedPage | None:
+    def fold_committing(self, conn: Connection, until: int, *, foreseen: Foreseen | None = None,
+                        receipts: list[Receipt] | None = None) -> FoldedPage | None:
         """Fold every event past the cursor through leaf ``until`` on ``conn``, the log writer's transaction
         that holds them (``CommitFold``), and move the cursor there; the page, for ``settle`` once that
         transaction committed. None (nothing written) if the cursor is more than a page behind, a rebuild
-        runs, or the fold failed: the events are then folded from the cursor after the commit, as any."""
+        runs, or the fold failed: the events are then folded from the cursor after the commit, as any.
+
+        With ``foreseen`` (the fold of the submission's new events, ``receipts``, worked out by the workflow)
+        that is written instead, if it still holds (``_write_foreseen``); otherwise the log is folded."""
         if self._replaying or self.monitored.rebuilding:
             return None  # the rebuild folds from leaf 0 (and queues no notification again)
+        if foreseen is not None and receipts is not None:
+            written = self._write_foreseen(conn, foreseen, receipts)
+            if written is not None:
+                return written
         savepoint = conn.begin_nested()
         try:
             cursor = self._locked_cursor(conn)
@@ -256,6 +275,22 @@ class Projector:
             return None
         savepoint.commit()
         page.until = until
+        return page
+
+    def _write_foreseen(self, conn: Connection, foreseen: Foreseen, receipts: list[Receipt]) -> FoldedPage | None:
+        """Write ``foreseen`` for the new events ``receipts`` if it is what folding them gives (they are its
+        events, the permit is settled, the tenant's rules the same, and ``foreseen.write``'s checks hold); the
+        page, or None with nothing written."""
+        key = (foreseen.tenant, foreseen.permit_id)
+        if (not foreseen.matches(receipts) or not self.monitored.settled(key)
+                or self._rules(foreseen.tenant) is not foreseen.rules):
+            return None
+        permit = foreseen.write(conn, receipts[0].leaf_index, cursor=self.NAME, at=self._clock.stamp())
+        if permit is None:
+            return None
+        page = _Page(conn, self._generation)
+        page.permits[key], page.until = permit, receipts[-1].leaf_index
+        self.foreseen_written += 1
         return page
 
     def settle(self, page: FoldedPage) -> None:
@@ -378,26 +413,22 @@ class Projector:
         old = page.permits[key]
         if old is None and event.kind != "permit.drafted":
             return  # an event of a permit the workflow does not run: it stays in the log only
-        if old is not None and (event.kind not in permits.ACTIONS or old.state not in permits.ACTIONS[event.kind].states):
+        if old is not None and is_observation(old, event.kind):
             # an observation (media, a reading outside field work): in the permit's chain, counted, no change
             self._store(page, event, old.model_copy(update={"version": old.version + 1}), old.version)
             return
         body, payload = self._opened(event)
-        actor = body["actor"]
-        act = permits.Act(event.kind, body, payload, permits.Actor(actor["type"], actor["id"]), event.received_at)
-        rules = self._rules(event.tenant)
-        new = permits.draft(act, rules) if old is None else permits.evolve(old, act, rules)
+        folded = fold_permit_event(old, event.kind, body, payload, event.received_at, self._rules(event.tenant))
+        assert folded is not None, "a draft, or an action on a permit the workflow runs"
+        new = folded[0]
         self._store(page, event, new, old.version if old else 0)
         if not self._replaying:
             notice(page.conn, event.tenant, new, event.kind, [event.event_id], event.received_at)
 
     def _store(self, page: _Page, event: LoggedEvent, permit: Permit, previous_version: int) -> None:
         old = page.permits.get((event.tenant, permit.id))
-        # The planned-hours rows depend only on the permit's content and on whether it is live.
-        workers_changed = (old is None or old.content != permit.content
-                           or (old.state in permits.LIVE) != (permit.state in permits.LIVE))
         store_permit(page.conn, event.tenant, permit, previous_version, event.received_at,
-                     workers=workers_changed)
+                     workers=workers_changed(old, permit))
         page.permits[(event.tenant, permit.id)] = permit
 
     def _fold_certificate(self, conn: Connection, event: LoggedEvent) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, select
 from evidence_api import db
 from evidence_api.services import permits
 from evidence_api.services.errors import Conflict, Forbidden, NotFound
+from evidence_api.services.foreseen import foresee
 from evidence_api.services.monitored import values_readings
 from evidence_api.services.people import Organisation
 from evidence_api.services.permit_facts import load_facts
@@ -136,7 +137,8 @@ class Workflow:
                     raise NotFound(f"permit {permit_id!r} does not exist for tenant {tenant!r}; draft it first")
                 facts = load_facts(self._engine, self._org, tenant, old, act.kind, self.clock.today())
                 follow = permits.decide(old, act, rules, facts, self.clock.now())
-            receipts, permit = self._append(tenant, permit_id, submission, follow)
+            receipts, permit = self._append(tenant, permit_id, submission, follow, before=old,
+                                            payloads=[item["payload"]])
             return permit or self.get(tenant, permit_id), receipts
 
     def _current(self, tenant: str, permit_id: str) -> Permit | None:
@@ -151,19 +153,23 @@ class Workflow:
                                "an event it could not fold (see GET /v1/projection); rebuild it once that is fixed")
         return permit
 
-    def _append(self, tenant: str, permit_id: str, submission: Submission,
-                follow: Sequence[permits.FollowUp]) -> tuple[list[Receipt], Permit | None]:
-        """Sign the follow-ups, append them after ``submission``, and see the projector fold all of it; the
-        receipts and the permit as folded (None: load it). ``StorageError`` if it could not fold them (the
-        events are logged; the status names them).
+    def _append(self, tenant: str, permit_id: str, submission: Submission, follow: Sequence[permits.FollowUp], *,
+                before: Permit | None, payloads: Sequence[Any] = ()) -> tuple[list[Receipt], Permit | None]:
+        """Sign the follow-ups, append them after ``submission`` (whose events' payloads are ``payloads``), and
+        see the projector fold all of it; the receipts and the permit as folded (None: load it). ``StorageError``
+        if it could not fold them (the events are logged; the status names them).
 
         The fold runs in the log writer's transaction (``CommitFold``), so the action and its projection
-        commit together; if the writer left them to the cursor, this waits until the projector passed them."""
+        commit together: worked out here from ``before``, the permit decided on (``services.foreseen``), the
+        writer only writes it if it still holds, or else folds the log. If the writer left them to the cursor,
+        this waits until the projector passed them."""
         items = [self._recorder.service_item(tenant, kind, payload, subject={"permit": permit_id})
                  for kind, payload in follow]
         if items:
             submission = Submission([*submission.events, *self._recorder.prepare(tenant, items).events])
-        fold = CommitFold(self._projector)
+        foreseen = foresee(tenant, permit_id, before, submission.events, [*payloads, *(i["payload"] for i in items)],
+                           self._org.rules(tenant))
+        fold = CommitFold(self._projector, foreseen)
         try:
             receipts = self._recorder.append(replace(submission, on_commit=fold))
         except BaseException:
@@ -209,7 +215,7 @@ class Workflow:
             follow = permits.due_follow_ups(permit, self._org.rules(tenant), now)
             if not follow:
                 return 0
-            self._append(tenant, permit_id, Submission([]), follow)
+            self._append(tenant, permit_id, Submission([]), follow, before=permit)
             _log.warning("permit %s/%s: %s", tenant, permit_id, ", ".join(kind for kind, _ in follow))
             return 1
 
@@ -322,5 +328,5 @@ class Workflow:
                     _log.warning("detector reading %s on permit %s not evaluated: %s", event["event_id"], permit_id, exc)
                     continue
                 if follow:
-                    self._append(tenant, permit_id, Submission([]), follow)
+                    self._append(tenant, permit_id, Submission([]), follow, before=permit)
                     return
