@@ -21,9 +21,12 @@ from evidence_api.schemas.permits import (
 )
 from evidence_api.services import permit_views
 from evidence_api.services.auth import READ_ROLES
+from evidence_api.services.container import Services
+from evidence_api.services.errors import ServiceError
 from evidence_api.services.events import parse_body
 from evidence_api.services.workflow import check_item, draft_id
-from ledger.errors import MalformedInput
+from ledger.errors import LedgerError, MalformedInput
+from ledger.log import Submission
 
 router = APIRouter(prefix="/v1/permits", tags=["permits"], route_class=StrictRoute)
 projection_router = APIRouter(prefix="/v1/projection", tags=["permits"], route_class=StrictRoute)
@@ -35,13 +38,27 @@ _SIGNED_ITEM = {"requestBody": {"required": True, "content": {"application/json"
 async def _act(request: Request, services: ServicesDep, principal: PrincipalDep, permit_id: str | None) -> ActionOut:
     principal.require("ingest", "admin")
     tenant = principal.own_tenant()
-    item = parse_body(await request.body())
+    body = await request.body()
+    item = parse_body(body)
     if permit_id is None:
         permit_id = draft_id(tenant, item)
     elif check_item(tenant, item)["kind"] == "permit.drafted":
         raise MalformedInput("permit.drafted creates a permit: POST it to /v1/permits")
-    permit, receipts = await asyncio.to_thread(services.workflow.act, tenant, permit_id, item)
+    prepared = await _prepared(services, tenant, body)
+    permit, receipts = await asyncio.to_thread(services.workflow.act, tenant, permit_id, item, prepared=prepared)
     return ActionOut(permit=permit, receipts=[ReceiptOut.model_validate(r.to_json()) for r in receipts])
+
+
+async def _prepared(services: Services, tenant: str, body: bytes) -> Submission | LedgerError | ServiceError | None:
+    """The item's key, signature and commitment checked and its payload sealed in an intake worker (SM2
+    verification is most of an action's CPU, and the server process is the serial stage), or the refusal,
+    which ``Workflow.act`` raises only if the item is not a retry; None without workers (``act`` does it)."""
+    if not services.intake.workers:
+        return None
+    try:
+        return await services.intake.prepare_item(tenant, body, received_at=services.clock.stamp())
+    except (LedgerError, ServiceError) as exc:
+        return exc
 
 
 @router.post("", status_code=201, response_model=ActionOut, openapi_extra=_SIGNED_ITEM,

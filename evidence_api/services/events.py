@@ -286,6 +286,11 @@ def _prepare_in_worker(tenant: str, body: bytes, share: tuple[int, int] | None =
     return _worker_intake.prepare_packed(tenant, parse_body(body), share=share, received_at=received_at)
 
 
+def _prepare_item_in_worker(tenant: str, body: bytes, received_at: str) -> PackedSubmission:
+    assert _worker_intake is not None, "intake worker was not initialised"
+    return _worker_intake.prepare_packed(tenant, {"events": [parse_body(body)]}, received_at=received_at)
+
+
 _SHARE_BYTES = 32 * 1024
 """An individually signed body this large (≈ 50 events, ≈ 25 ms of SM2 verification) is spread over the
 workers; below it a second worker's start-up costs more than it saves."""
@@ -355,6 +360,17 @@ class IntakePool:
             return unpack_submission(await asyncio.wrap_future(pool.submit(_prepare_in_worker, tenant, body)))
         # every share checked the same attestation, if an escaped key hid one from the test above
         return unpack_submission(([event for share in shares for event in share[0]], shares[0][1], shares[0][2]))
+
+    async def prepare_item(self, tenant: str, body: bytes, *, received_at: str) -> Submission:
+        """Check and seal one signed item as sent (``{"event", "payload", "salt"}``: a permit action's body) for
+        ``tenant`` in a worker, as ``prepare`` checks a body holding just that event, received at
+        ``received_at`` (the caller's clock); raises what ``EventIntake.prepare`` raises (``events[0]: ...``)."""
+        pool = self._pool
+        if pool is None:
+            return await asyncio.to_thread(lambda: unpack_submission(self.local.prepare_packed(
+                tenant, {"events": [parse_body(body)]}, received_at=received_at)))
+        return unpack_submission(await asyncio.wrap_future(pool.submit(_prepare_item_in_worker, tenant, body,
+                                                                       received_at)))
 
     def close(self) -> None:
         """Stop the worker processes."""

@@ -62,6 +62,7 @@ class Organisation:
     def __init__(self, engine: Engine, keys: KeyRegistry, *, clock: Clock | None = None) -> None:
         self._engine, self._keys, self._clock = engine, keys, clock or Clock()
         self._rules: dict[str, Rules] = {}
+        self._users: dict[tuple[str, str], User] = {}  # found users (see ``user``)
 
     # -- generic ---------------------------------------------------------------------------------
     def _insert(self, table: Table, row: dict[str, Any], conn: Connection | None = None) -> dict[str, Any]:
@@ -129,9 +130,16 @@ class Organisation:
         return row
 
     def user(self, tenant: str, user_id: str) -> User:
-        """The user ``user_id``; raises ``NotFound``."""
-        row = self.get(db.users, tenant, user_id)
-        return User(row["id"], row["name"], tuple(row["roles"].split(",")))
+        """The user ``user_id``; raises ``NotFound``. Kept in memory once found (every permit action reads its
+        signer): a user's row is only ever inserted (``add_user``), never updated or deleted, so a user found
+        stays exactly as found; one not found is asked again. Anything that comes to change a user's row or
+        roles must go through here and drop the entry (``_users``) in the same step."""
+        key = (tenant, user_id)
+        found = self._users.get(key)
+        if found is None:
+            row = self.get(db.users, tenant, user_id)
+            found = self._users[key] = User(row["id"], row["name"], tuple(row["roles"].split(",")))
+        return found
 
     def add_worker(self, tenant: str, worker_id: str, *, name: str, team: str, contractor: str | None = None,
                    user_id: str | None = None) -> dict[str, Any]:

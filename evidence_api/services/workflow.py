@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -27,7 +27,7 @@ from sqlalchemy import Engine, select
 
 from evidence_api import db
 from evidence_api.services import permits
-from evidence_api.services.errors import Conflict, Forbidden, NotFound
+from evidence_api.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from evidence_api.services.foreseen import foresee
 from evidence_api.services.monitored import values_readings
 from evidence_api.services.people import Organisation
@@ -38,7 +38,7 @@ from evidence_api.services.permit_store import load_permit
 from evidence_api.services.projector import CommitFold, Projector
 from evidence_api.services.recorder import Recorder
 from ledger.clock import Clock
-from ledger.errors import MalformedInput, StorageError
+from ledger.errors import LedgerError, MalformedInput, StorageError
 from ledger.events import check_claim
 from ledger.keystore import DataKeyWrapper, open_sealed
 from ledger.log import PreparedEvent, Receipt, Submission
@@ -83,6 +83,10 @@ class Workflow:
         self._wrapper, self._projector = wrapper, projector
         self._locks: dict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
+        # appends finished per permit (under its lock), and permits with an append whose outcome is unknown:
+        # what lets ``act`` skip its second retry check
+        self._appends: dict[tuple[str, str], int] = defaultdict(int)
+        self._unsure: set[tuple[str, str]] = set()
 
     @contextmanager
     def _locked(self, tenant: str, permit_id: str) -> Iterator[None]:
@@ -104,16 +108,22 @@ class Workflow:
         return permit
 
     # -- acting ----------------------------------------------------------------------------------
-    def act(self, tenant: str, permit_id: str, item: Any) -> ActionResult:
+    def act(self, tenant: str, permit_id: str, item: Any, *,
+            prepared: Submission | LedgerError | ServiceError | None = None) -> ActionResult:
         """Apply a signed action item ``{"event", "payload", "salt"}`` to permit ``permit_id`` (a
         ``permit.drafted`` creates it). Returns the permit and the receipts (the action's first, then its
         follow-ups'). Raises what the intake checks and ``permits.decide`` raise; nothing is written then.
+        ``prepared``: the item already checked and sealed by the intake (``IntakePool.prepare_item``), or
+        what refused it (raised here, after the retry check, exactly where the check itself would raise).
         """
         event = check_item(tenant, item)
+        appended = self._appends.get((tenant, permit_id), 0)  # read before the retry check below (see the second one)
         retry = self._recorder.existing(tenant, item)
         if retry is not None:
             return self.get(tenant, permit_id), [retry]
-        submission = self._recorder.prepare(tenant, [item])  # key, signature, commitment
+        if isinstance(prepared, LedgerError | ServiceError):
+            raise prepared
+        submission = prepared or self._recorder.prepare(tenant, [item])  # key, signature, commitment
         if event["subject"].get("permit") != permit_id:
             raise MalformedInput(f"event.subject.permit must be {permit_id!r}, got {event['subject'].get('permit')!r}")
         if event["actor"]["type"] != "user":
@@ -122,7 +132,11 @@ class Workflow:
         actor = permits.Actor("user", user.id, user.roles)
         act = permits.Act(event["kind"], event, item["payload"], actor, submission.events[0].received_at)
         with self._locked(tenant, permit_id):
-            retry = self._recorder.existing(tenant, item)  # the same item sent twice at once
+            # the same item sent twice at once: the other one may have been appended meanwhile, and only then (an
+            # item of this permit is appended under this lock, which counts it once its commit is known, or not
+            # at all; an append since the count read above was committed before this lock was free)
+            moved = (tenant, permit_id) in self._unsure or self._appends.get((tenant, permit_id), 0) != appended
+            retry = self._recorder.existing(tenant, item) if moved else None
             if retry is not None:
                 return self.get(tenant, permit_id), [retry]
             old = self._current(tenant, permit_id)
@@ -171,7 +185,7 @@ class Workflow:
                            self._org.rules(tenant))
         fold = CommitFold(self._projector, foreseen)
         try:
-            receipts = self._recorder.append(replace(submission, on_commit=fold))
+            receipts = self._counted(tenant, permit_id, lambda: self._recorder.append(replace(submission, on_commit=fold)))
         except BaseException:
             if fold.page is not None:  # folded in a commit whose outcome this cannot tell (a timeout)
                 self._projector.monitored.doubt(fold.page.permits)
@@ -251,7 +265,20 @@ class Workflow:
             for permit_id in wanted:
                 locks.enter_context(self._locked(tenant, permit_id))
             self.refuse_bypass(tenant, submission.events)
-            return self._recorder.append(submission)
+            return self._counted(tenant, wanted, lambda: self._recorder.append(submission))
+
+    def _counted(self, tenant: str, permit_ids: str | Sequence[str], append: Callable[[], list[Receipt]]) -> list[Receipt]:
+        """Run ``append`` (under the permits' locks) and count it for each permit once it is known to be
+        committed or not; if that is not known (it raised), the permit's retry checks never skip again."""
+        keys = [(tenant, permit_ids)] if isinstance(permit_ids, str) else [(tenant, p) for p in permit_ids]
+        try:
+            return append()
+        except BaseException:
+            self._unsure.update(keys)
+            raise
+        finally:
+            for key in keys:
+                self._appends[key] += 1
 
     def observe_logged(self, tenant: str, logged: Sequence[PreparedEvent], *, until: int | None = None) -> None:
         """Evaluate the detector readings among events just logged by ``POST /v1/events`` (the last of them at
