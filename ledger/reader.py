@@ -15,7 +15,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, Row, func, select
 
@@ -24,7 +24,7 @@ from ledger.checkpoint import SignedCheckpoint
 from ledger.errors import MalformedInput
 from ledger.packing import unpack
 
-__all__ = ["EventHead", "LogReader", "LoggedEvent", "events_on"]
+__all__ = ["EventHead", "FoldHead", "LogReader", "LoggedEvent", "events_on"]
 
 _MAX_PAGE = 10_000
 _ANCHORED = "anchored"  # ledger.anchors.book.ANCHORED; rows still pending or failed are not receipts
@@ -97,6 +97,17 @@ class EventHead:
     received_at: str
 
 
+class FoldHead(NamedTuple):
+    """What a projector needs of a logged event to tell whether it folds it (without reading its leaf or
+    payload): its index, tenant, kind, permit and signing key."""
+
+    leaf_index: int
+    tenant: str
+    kind: str
+    permit: str | None
+    key_id: str
+
+
 class LogReader:
     """Reads of a log's committed state; mixed into ``TransparencyLog``, which supplies ``engine`` and proofs."""
 
@@ -134,6 +145,18 @@ class LogReader:
         with self.engine.connect() as conn:
             rows = conn.execute(select(db.events).where(e.leaf_index > after_index).order_by(e.leaf_index).limit(limit))
             return [LoggedEvent.from_row(row) for row in rows]
+
+    def heads_since(self, after_index: int, *, limit: int) -> list[FoldHead]:
+        """``events_since`` without leaf and payload: the ``FoldHead`` of up to ``limit`` committed events with
+        ``leaf_index > after_index``, ascending; the same requirements (``MalformedInput`` otherwise)."""
+        if after_index < -1 or not 1 <= limit <= _MAX_PAGE:
+            raise MalformedInput(f"heads_since needs after_index >= -1 and 1 <= limit <= {_MAX_PAGE}; "
+                                 f"got after_index={after_index}, limit={limit}")
+        e = db.events.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(e.leaf_index, e.tenant, e.kind, e.permit, e.key_id)
+                                .where(e.leaf_index > after_index).order_by(e.leaf_index).limit(limit))
+            return [FoldHead(*row) for row in rows]
 
     def attestation(self, tenant: str, digest: bytes) -> dict[str, Any] | None:
         """The signed batch attestation ``digest`` of ``tenant`` (the JSON object it was), or None."""

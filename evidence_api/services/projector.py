@@ -49,7 +49,7 @@ from ledger.clock import Clock
 from ledger.database import begin_write
 from ledger.keystore import DataKeyWrapper, open_sealed
 from ledger.log import Receipt, TransparencyLog
-from ledger.reader import LoggedEvent, events_on
+from ledger.reader import FoldHead, LoggedEvent, events_on
 
 __all__ = ["CommitFold", "FoldedPage", "ProjectionStatus", "Projector"]
 
@@ -68,7 +68,7 @@ _STOPPED_AT = select(_f.leaf_index).where(_f.tenant == bindparam("b_tenant"), _f
                                           ).order_by(_f.leaf_index).limit(1)
 
 
-def _may_matter(event: LoggedEvent, tenant: str, permit_id: str) -> bool:
+def _may_matter(event: FoldHead, tenant: str, permit_id: str) -> bool:
     """Whether folding ``event`` may change what a decision on ``permit_id`` of ``tenant`` reads."""
     if event.kind in permits.WORKFLOW_KINDS or event.kind in _CERTIFICATE_KINDS:
         return True
@@ -170,7 +170,7 @@ class Projector:
         if cursor >= last:
             self._advance(cursor)
             return
-        pending = self._log.events_since(cursor, limit=self._page)
+        pending = self._log.heads_since(cursor, limit=self._page)
         if len(pending) == self._page or any(_may_matter(e, tenant, permit_id) for e in pending):
             self.catch_up()
 
@@ -226,20 +226,26 @@ class Projector:
 
     # -- folding -----------------------------------------------------------------------------------
     def _fold_page(self, cursor: int) -> int:
-        events = self._log.events_since(cursor, limit=self._page)
-        if not events:
+        heads = self._log.heads_since(cursor, limit=self._page)
+        if not heads:
             return cursor
+        until = heads[-1].leaf_index
         with begin_write(self._engine) as conn:  # the write lock first: the page reads, then writes
             moved = self._locked_cursor(conn)
             if moved != cursor:
                 return moved  # the log writer folded these meanwhile (``fold_committing``): go on from there
             page = _Page(conn)
-            self._fold_events(page, events)
+            self._load_stopped(page)
+            self._load_permits(page, heads)
+            if all(self._passed_over(page, head) for head in heads):
+                self._save_cursor(conn, until)  # nothing of the page folds: no leaf or payload is read
+            else:
+                self._fold_events(page, events_on(conn, cursor, until), loaded=True)
             # unsettled before the commit: whoever reads ``monitored`` never sees a stopped permit as settled
             self.monitored.doubt(key for key in page.stopped if self.monitored.settled(key))
         self.monitored.apply(page.permits, page.stopped)  # committed: the watched permits follow
-        self._advance(events[-1].leaf_index)
-        return events[-1].leaf_index
+        self._advance(until)
+        return until
 
     def fold_committing(self, conn: Connection, until: int, *, foreseen: Foreseen | None = None,
                         receipts: list[Receipt] | None = None) -> FoldedPage | None:
@@ -311,12 +317,15 @@ class Projector:
         value = conn.execute(_LOCKED_CURSOR, {"b_name": self.NAME}).scalar()
         return -1 if value is None else int(value)
 
-    def _fold_events(self, page: _Page, events: list[LoggedEvent], *, isolated: bool = True) -> None:
+    def _fold_events(self, page: _Page, events: list[LoggedEvent], *, isolated: bool = True,
+                     loaded: bool = False) -> None:
         """Fold ``events`` and move the cursor past them; each in a savepoint, a failure recorded, unless not
         ``isolated`` (in the writer's transaction): then any event that would be recorded raises
-        ``_LeftToCursor``, and the whole page is left to the cursor, which records it."""
-        self._load_stopped(page)
-        self._load_permits(page, events)
+        ``_LeftToCursor``, and the whole page is left to the cursor, which records it. ``loaded``: the page's
+        stopped permits and permits are loaded already."""
+        if not loaded:
+            self._load_stopped(page)
+            self._load_permits(page, events)
         for event in events:
             if isolated:
                 self._fold_isolated(page, event)
@@ -329,7 +338,7 @@ class Projector:
         for tenant, permit_id, leaf in page.conn.execute(_STOPPED).all():
             page.stopped.setdefault((tenant, permit_id), leaf)
 
-    def _load_permits(self, page: _Page, events: list[LoggedEvent]) -> None:
+    def _load_permits(self, page: _Page, events: list[LoggedEvent] | list[FoldHead]) -> None:
         """The page's permits in one query per tenant (None: not a permit the workflow runs)."""
         wanted: dict[str, set[str]] = {}
         for event in events:
@@ -339,7 +348,13 @@ class Projector:
             found = load_permits(page.conn, tenant, ids)
             page.permits.update({(tenant, i): found.get(i) for i in ids})
 
-    def _nothing_to_fold(self, page: _Page, event: LoggedEvent) -> bool:
+    def _passed_over(self, page: _Page, head: FoldHead) -> bool:
+        """Whether the fold of the page's events does nothing with ``head``'s: not an event of a stopped
+        permit (recorded as not applied) and nothing to fold (``_nothing_to_fold``)."""
+        stopped = head.permit is not None and (head.tenant, head.permit) in page.stopped
+        return not stopped and self._nothing_to_fold(page, head)
+
+    def _nothing_to_fold(self, page: _Page, event: LoggedEvent | FoldHead) -> bool:
         """Whether folding ``event`` would change nothing (no savepoint for it then): an event of no permit
         that is not the service's certificate event, or an observation of a permit the workflow does not run."""
         if event.kind in _CERTIFICATE_KINDS and event.key_id == self._service_key_id:

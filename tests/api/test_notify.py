@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from evidence_api import db
-from evidence_api.services.notify import Notifier, WebhookChannel
+from evidence_api.services.notify import DeliveryError, Notification, Notifier, WebhookChannel
+from ledger.sm import Signer, SM2PrivateKey
 from tests.api.support import Api, bearer
 from tests.helpers import TENANT, wait_until
 
@@ -135,3 +136,21 @@ def test_notify_none_marked_failed_without_sending(api: Api, receiver: Receiver)
     row = _row(api)
     assert (row["status"], row["attempts"], receiver.received) == ("failed", 1, [])
     assert row["last_error"] == "notifications are off for tenant 'acme-chem' (rules.notify = 'none')"
+
+
+def test_webhook_without_a_url_refused_before_anything_is_signed() -> None:
+    class Counting(Signer):
+        calls = 0
+
+        def sign_b64(self, message: bytes) -> str:
+            Counting.calls += 1
+            return super().sign_b64(message)
+
+    channel = WebhookChannel(Counting.from_private_key(SM2PrivateKey.generate()), key_id="svc")
+    try:
+        for target in (None, ""):
+            with pytest.raises(DeliveryError, match="no webhook_url is configured for the tenant"):
+                channel.send(target, Notification(1, TENANT, "permit.approved", {"permit": "HW-1"}, "2026-12-01T00:00:00Z"))
+    finally:
+        channel.close()
+    assert Counting.calls == 0

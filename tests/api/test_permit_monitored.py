@@ -163,3 +163,24 @@ def test_watched_permits_rebuilt_after_restart_and_rebuild(settings: Settings) -
         assert _watched(plant) == ["HW-1", "HW-2"]
         _post(plant, _reading(plant, combustible_pct_vol=3.0))
         assert plant.permit()["state"] == "suspended"
+
+
+@BOTH_DATABASES
+def test_projector_passes_over_readings_of_permits_it_does_not_run_without_reading_them(plant: Plant) -> None:
+    projector = plant.services.projector
+    plant.services.projection_job.close()  # the background catch-up would fold the pages first
+    plant.ok("applicant", "permit.drafted", hot_work(clock=plant.clock), permit="HW-2")
+    projector.catch_up()
+    _post(plant, *[_reading(plant, permit=f"NOPE-{n}") for n in range(5)])
+    with _queries(plant) as seen:
+        assert projector.catch_up() == plant.services.log.tree_size - 1
+    assert [s for s in seen if "projection_cursors" in s and s.lstrip().upper().startswith("UPDATE")], "the cursor moved"
+    assert not [s for s in seen if "payload_sealed" in s], "no leaf or payload of a page that folds nothing"
+
+    # a page with one event of a permit it runs is read and folded as before
+    _post(plant, _reading(plant, permit="NOPE-9"), plant.item("guard-1", "guardian.note", {"note": "到场"}, permit="HW-2"))
+    with _queries(plant) as seen:
+        projector.catch_up()
+    assert [s for s in seen if "payload_sealed" in s]
+    assert plant.permit("HW-2")["version"] == 2
+    assert projector.status().to_json()["lag"] == 0 and projector.status().failures == []

@@ -82,6 +82,16 @@ def test_events_since_with_bad_cursor_or_limit_raises_malformed_input(
         log: TransparencyLog, after: int, limit: int) -> None:
     with pytest.raises(MalformedInput, match=f"got after_index={after}, limit={limit}"):
         log.events_since(after, limit=limit)
+    with pytest.raises(MalformedInput, match=f"got after_index={after}, limit={limit}"):
+        log.heads_since(after, limit=limit)
+
+
+def test_heads_since_are_the_pages_of_events_since_without_leaf_or_payload(log: TransparencyLog) -> None:
+    actor = make_actor()
+    log.submit(submission(*(signed_item(actor, permit=p) for p in ("P-1", None, "P-2", "P-1"))))
+    for after, limit in ((-1, 10), (0, 2), (3, 5)):
+        assert log.heads_since(after, limit=limit) == [
+            (e.leaf_index, e.tenant, e.kind, e.permit, e.key_id) for e in log.events_since(after, limit=limit)]
 
 
 def test_attestation_is_returned_to_its_tenant_only(log: TransparencyLog) -> None:
