@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -44,6 +43,7 @@ from evidence_api.services.monitored import MonitoredPermits
 from evidence_api.services.notify import enqueue
 from evidence_api.services.permit_model import Permit
 from evidence_api.services.permit_store import load_permit, load_permits, notice, store_permit
+from evidence_api.services.projection_pages import CommitFold, FoldedPage, ProjectionStatus
 from evidence_api.services.rules import Rules
 from ledger.clock import Clock
 from ledger.database import begin_write
@@ -75,51 +75,11 @@ def _may_matter(event: FoldHead, tenant: str, permit_id: str) -> bool:
     return event.permit == permit_id and event.tenant == tenant
 
 
-@dataclass(frozen=True)
-class ProjectionStatus:
-    """How far the projection is: the last leaf folded, the log's size, and the events it could not fold."""
-
-    cursor: int
-    tree_size: int
-    failures: list[dict[str, Any]]
-
-    def to_json(self) -> dict[str, Any]:
-        """The status as the API returns it."""
-        return {"cursor": self.cursor, "tree_size": self.tree_size, "lag": self.tree_size - 1 - self.cursor,
-                "failed": len(self.failures), "failures": self.failures}
-
-
-class FoldedPage:
-    """What one transaction of the projector has loaded and changed: the page's permits as folded (None: not
-    one the workflow runs), the permits it stopped, and the leaves it could not fold with their error."""
-
-    def __init__(self, conn: Connection, generation: int = 0) -> None:
-        self.conn, self.generation, self.until = conn, generation, -1
-        self.permits: dict[tuple[str, str], Permit | None] = {}
-        self.stopped: dict[tuple[str, str], int] = {}
-        self.failures: dict[int, str] = {}
-
-
 class _LeftToCursor(Exception):
     """A fold in the writer's transaction met an event it would record as not folded: the cursor does that."""
 
 
 _Page = FoldedPage
-
-
-class CommitFold:
-    """The commit hook of a workflow submission: folds the log up to its last leaf in the writer's transaction
-    (``Projector.fold_committing``), writing ``foreseen`` if that is still what folding gives (see
-    ``services.foreseen``). ``page`` is what it folded, None if it left the events to the cursor."""
-
-    def __init__(self, projector: Projector, foreseen: Foreseen | None = None) -> None:
-        self._projector, self._foreseen = projector, foreseen
-        self.page: FoldedPage | None = None
-
-    def __call__(self, conn: Connection, receipts: list[Receipt]) -> None:
-        """Run by the log writer after staging the submission's new events, before its commit."""
-        self.page = self._projector.fold_committing(conn, max(r.leaf_index for r in receipts),
-                                                    foreseen=self._foreseen, receipts=receipts)
 
 
 class Projector:
