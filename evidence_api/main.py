@@ -28,6 +28,7 @@ from evidence_api.routes import (
     permits,
     regulator,
     risk,
+    tiles,
 )
 from evidence_api.services import Services
 from ledger.clock import Clock
@@ -57,7 +58,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                        route_limits=[("PATCH", re.compile(r"/v1/media/[^/]+"), settings.max_media_chunk_bytes)])
     if settings.media_cors_origins:  # outermost: preflights need no token, and 401/413 answers carry CORS too
         app.add_middleware(MediaCors, origins=settings.media_cors_origins)
-    for module in (admin, certificates, events, holds, log, media, org, packs, permits, regulator, risk):
+    for module in (admin, certificates, events, holds, log, media, org, packs, permits, regulator, risk, tiles):
         app.include_router(module.router)
     app.include_router(permits.projection_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
