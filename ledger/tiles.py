@@ -19,9 +19,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
+from ledger import storage as db
+from ledger.checkpoint import SignedCheckpoint
 from ledger.errors import MalformedInput, ProofError
+from ledger.merkle import root_at
 from ledger.treetop import read_level
 
 __all__ = [
@@ -34,9 +37,12 @@ __all__ = [
     "TilePathError",
     "encode_index",
     "full_tiles_between",
+    "newest_checkpoint",
     "partial_tiles",
     "read_tile",
     "require_tile",
+    "tiles_between",
+    "tree_root",
 ]
 
 TILE_HEIGHT = 8
@@ -45,6 +51,7 @@ TILE_WIDTH = 256
 """Hashes in a full tile (2**TILE_HEIGHT)."""
 MAX_TILE_LEVEL = 63
 """The highest tile level a path may name (C2SP tlog-tiles)."""
+_HASH = 32
 _MAX_GROUPS = 7  # 21 decimal digits: more than any index of a tree of 2**64 leaves needs
 _PATH = re.compile(r"tile/(0|[1-9][0-9]?)/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([1-9][0-9]{0,2}))?")
 
@@ -184,3 +191,31 @@ def full_tiles_between(old_size: int, new_size: int) -> Iterator[Tile]:
         for index in range(old_size >> shift, new_size >> shift):
             yield Tile(level, index)
         level += 1
+
+
+def tiles_between(conn: Connection, old_size: int, new_size: int, *, batch: int = 64) -> Iterator[tuple[Tile, bytes]]:
+    """The tiles of ``full_tiles_between(old_size, new_size)``, in that order, each with its bytes, read
+    ``batch`` tiles per query (an exporter's bulk read). Requires 0 <= old_size <= new_size <= the log's
+    committed size; raises ``StorageError`` when the store lacks a hash."""
+    if not 0 <= old_size <= new_size:
+        raise ValueError(f"tree sizes out of order: {old_size} then {new_size}")
+    size, level = TILE_WIDTH * _HASH, 0
+    while new_size >> (TILE_HEIGHT * (level + 1)):
+        shift = TILE_HEIGHT * (level + 1)
+        for first in range(old_size >> shift, new_size >> shift, batch):
+            last = min(first + batch, new_size >> shift)
+            body = b"".join(read_level(conn, TILE_HEIGHT * level, first * TILE_WIDTH, last * TILE_WIDTH))
+            for index in range(first, last):
+                yield Tile(level, index), body[(index - first) * size:(index - first + 1) * size]
+        level += 1
+
+
+def newest_checkpoint(conn: Connection) -> SignedCheckpoint | None:
+    """The stored checkpoint of the largest tree size, or None before the first."""
+    text = conn.execute(select(db.checkpoints.c.text).order_by(db.checkpoints.c.tree_size.desc()).limit(1)).scalar()
+    return SignedCheckpoint.from_text(text) if text else None
+
+
+def tree_root(conn: Connection, tree_size: int) -> bytes:
+    """The root of the first ``tree_size`` committed leaves, from the store (``ledger.merkle.root_at``)."""
+    return root_at(db.SqlNodeStore(conn), tree_size)

@@ -15,7 +15,7 @@ from ledger import storage as db
 from ledger.errors import StorageError
 from ledger.merkle import Frontier, NodeId, consistency_proof, inclusion_proof, root_at
 from ledger.sm import sm3
-from ledger.tiles import Tile, TileNotFound, full_tiles_between, partial_tiles, read_tile
+from ledger.tiles import Tile, TileNotFound, full_tiles_between, partial_tiles, read_tile, tiles_between
 from ledger.treetop import read_level
 from verifier.tiles import TiledTree
 
@@ -89,3 +89,11 @@ def test_proofs_from_stored_tiles_equal_the_reference(engine: Engine, stored: di
         assert tiled.consistency_proof(first) == consistency_proof(reference, first, size)
         tiled.verify_inclusion(index, stored[(0, index)])
         tiled.verify_consistency(first, root_at(reference, first))
+
+
+def test_tiles_between_reads_in_batches_what_read_tile_reads(engine: Engine, stored: dict[NodeId, bytes]) -> None:
+    with engine.connect() as conn:
+        got = list(tiles_between(conn, 1_000, SIZE, batch=7))
+    assert [tile for tile, _ in got] == list(full_tiles_between(1_000, SIZE))
+    for tile, body in got:
+        assert body == _expected(stored, tile), tile.path
