@@ -92,16 +92,24 @@ class _Counting:
         return self.fetch(path)
 
 
-def run(leaves: int, requests: int, rounds: int) -> None:
-    """Fill, then print in-process and HTTP figures per tile, and the client's cost per proof from tiles."""
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'tiezheng.db'}"
-        migrate(url)
-        print(f"filling a tree of {leaves:,} leaves…", flush=True)
-        fill(url, leaves, quiet=True)
+def run(leaves: int, requests: int, rounds: int, keep: Path | None = None) -> None:
+    """Fill (or reuse ``keep``, a folder a previous run filled), then print in-process and HTTP figures per
+    tile, and the client's cost per proof from tiles."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{folder / 'tiezheng.db'}"
+        if not (folder / "filled").exists():
+            migrate(url)
+            print(f"filling a tree of {leaves:,} leaves…", flush=True)
+            fill(url, leaves, quiet=True)
+            (folder / "filled").write_text(str(leaves))
+        elif int((folder / "filled").read_text()) != leaves:
+            raise SystemExit(f"{folder} holds a tree of {(folder / 'filled').read_text()} leaves, not {leaves:,}")
         engine = make_engine(url)
         log = TransparencyLog(engine, origin="bench.tiezheng/log", signer=Signer.from_private_key(SM2PrivateKey.generate()))
-        log.cut_checkpoint()
+        if log.latest_checkpoint() is None:
+            log.cut_checkpoint()
         kinds = {f"level {lv}": sample_tiles(leaves, requests, lv) for lv in range(3)}
         kinds["partial"] = [t.path for t in partial_tiles(leaves)] * max(1, requests // 8)
         for name, paths in kinds.items():
@@ -111,7 +119,7 @@ def run(leaves: int, requests: int, rounds: int) -> None:
                       f"load {os.getloadavg()[0]:.1f}", flush=True)
         engine.dispose()
         port = _port()
-        server = start_server(Path(tmp), port, profile=False)
+        server = start_server(folder, port, profile=False)
         base = f"http://127.0.0.1:{port}"
         try:
             with httpx.Client(base_url=base, timeout=30) as client:
@@ -147,5 +155,6 @@ if __name__ == "__main__":
     parser.add_argument("leaves", type=int, nargs="?", default=1_000_000)
     parser.add_argument("--requests", type=int, default=300, help="requests per kind and round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="fill this folder once and reuse it in later runs")
     args = parser.parse_args()
-    run(args.leaves, args.requests, args.rounds)
+    run(args.leaves, args.requests, args.rounds, args.keep)

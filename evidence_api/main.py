@@ -30,6 +30,7 @@ from evidence_api.routes import (
     risk,
     tiles,
 )
+from evidence_api.routes.tiles_fast import TilePath
 from evidence_api.services import Services
 from ledger.clock import Clock
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                   dependencies=[Depends(refuse_unknown_query)],
                   description="Signed, SM3-hashed evidence events in an RFC 9162 log with anchored checkpoints.")
     install_error_handlers(app)
+    app.add_middleware(TilePath)  # innermost, as ProofPath: tile requests answered before routing
     app.add_middleware(ProofPath)  # innermost: after the body guard, before routing
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
                        route_limits=[("PATCH", re.compile(r"/v1/media/[^/]+"), settings.max_media_chunk_bytes)])

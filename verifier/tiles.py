@@ -183,7 +183,7 @@ class TiledTree:
 
         Requires that subtree to lie within the tree, else raises ``InvalidProof``.
         """
-        if level < 0 or index < 0 or (index + 1) << level > self.tree_size:
+        if not 0 <= level <= 64 or index < 0 or (index + 1) << level > self.tree_size:
             raise InvalidProof(f"no complete subtree at level {level}, index {index} in a tree of {self.tree_size}")
         tile_level, height = divmod(level, TILE_HEIGHT)
         first = index << height

@@ -15,12 +15,11 @@ from fastapi import APIRouter, Path, Response
 from evidence_api.deps import ServicesDep
 from evidence_api.errors import problem, problems
 from evidence_api.routes.strict import StrictRoute
-from evidence_api.services.errors import NotFound
 from ledger.log import TransparencyLog
 from ledger.tiles import Tile, TileNotFound, read_tile, require_tile
 
 __all__ = ["CHECKPOINT_CACHE", "FULL_TILE_CACHE", "MISSING_TILE_CACHE", "PARTIAL_TILE_CACHE", "TILE_PATH_PATTERN", "router",
-           "tile_body"]
+           "tile_body", "tile_response"]
 
 router = APIRouter(prefix="/v1/log/tlog", tags=["log"], route_class=StrictRoute)
 
@@ -29,7 +28,7 @@ FULL_TILE_CACHE = "public, max-age=31536000, immutable"
 PARTIAL_TILE_CACHE = "public, max-age=60"
 """A partial tile: its bytes are final too, but the log may stop serving it once the full tile exists."""
 MISSING_TILE_CACHE = "no-store"
-"""A tile that does not exist yet will exist soon: no cache may keep the 404."""
+"""A tile (or the first checkpoint) that does not exist yet will exist soon: no cache may keep the 404."""
 CHECKPOINT_CACHE = "public, max-age=2"
 """The checkpoint changes as the log grows: a few seconds at most (C2SP tlog-tiles)."""
 
@@ -49,7 +48,7 @@ def checkpoint(services: ServicesDep) -> Response:
     """The newest signed checkpoint as its note text (the ``text`` of ``GET /v1/log/checkpoint``)."""
     latest = services.log.latest_checkpoint()
     if latest is None:
-        raise NotFound("the log is empty: no checkpoint yet")
+        return _missing("the log is empty: no checkpoint yet")
     return Response(latest.text, media_type="text/plain; charset=utf-8", headers={"Cache-Control": CHECKPOINT_CACHE})
 
 
@@ -58,11 +57,21 @@ def checkpoint(services: ServicesDep) -> Response:
 def tile(tile_path: _TilePath, services: ServicesDep) -> Response:
     """A hash tile ``<L>/<N>[.p/<W>]`` of the tree of the newest checkpoint (C2SP tlog-tiles, SM3 hashes)."""
     try:
-        wanted, body = tile_body(services.log, "tile/" + tile_path)
+        return tile_response(services.log, "tile/" + tile_path)
     except TileNotFound as exc:
-        return problem(404, "not-found", "Not found", str(exc), headers={"Cache-Control": MISSING_TILE_CACHE})
+        return _missing(str(exc))
+
+
+def tile_response(log: TransparencyLog, path: str) -> Response:
+    """The 200 answer for the tile ``path`` names (bytes and caching); raises as ``tile_body`` does."""
+    wanted, body = tile_body(log, path)
     cache = FULL_TILE_CACHE if wanted.is_full else PARTIAL_TILE_CACHE
     return Response(body, media_type="application/octet-stream", headers={"Cache-Control": cache})
+
+
+def _missing(detail: str) -> Response:
+    """The 404 problem of a checkpoint or tile that does not exist yet, which no cache may keep."""
+    return problem(404, "not-found", "Not found", detail, headers={"Cache-Control": MISSING_TILE_CACHE})
 
 
 def tile_body(log: TransparencyLog, path: str) -> tuple[Tile, bytes]:

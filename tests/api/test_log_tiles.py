@@ -44,7 +44,9 @@ def _fetch(client: TestClient) -> object:
 
 
 def test_checkpoint_text_is_the_signed_checkpoint(api: Api) -> None:
-    assert_problem(api.client.get(PREFIX + "checkpoint"), 404, "not-found", "the log is empty: no checkpoint yet")
+    empty = api.client.get(PREFIX + "checkpoint")
+    assert_problem(empty, 404, "not-found", "the log is empty: no checkpoint yet")
+    assert empty.headers["cache-control"] == "no-store"
     grow(_log(api), 3)
 
     resp = api.client.get(PREFIX + "checkpoint")

@@ -192,6 +192,8 @@ def test_bad_inputs_are_refused(tree: _Nodes) -> None:
         tiled.verify_inclusion(0, b"abc")
     with pytest.raises(InvalidProof, match=f"^no tree of size {SIZE + 1} inside a tree of {SIZE}$"):
         tiled.verify_consistency(SIZE + 1, bytes(32))
+    with pytest.raises(InvalidProof, match="^no complete subtree at level 1000000000000, index 0 in a tree of 70000$"):
+        tiled.node(10**12, 0)
     assert fetch.paths == []  # nothing fetched for a refused request
 
 
