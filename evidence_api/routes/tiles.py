@@ -18,8 +18,17 @@ from evidence_api.routes.strict import StrictRoute
 from ledger.log import TransparencyLog
 from ledger.tiles import Tile, TileNotFound, read_tile, require_tile
 
-__all__ = ["CHECKPOINT_CACHE", "FULL_TILE_CACHE", "MISSING_TILE_CACHE", "PARTIAL_TILE_CACHE", "TILE_PATH_PATTERN", "router",
-           "tile_body", "tile_response"]
+__all__ = [
+    "CHECKPOINT_CACHE",
+    "FULL_TILE_CACHE",
+    "MISSING_TILE_CACHE",
+    "PARTIAL_TILE_CACHE",
+    "TILE_PATH_PATTERN",
+    "existing_tile",
+    "router",
+    "tile_body",
+    "tile_response",
+]
 
 router = APIRouter(prefix="/v1/log/tlog", tags=["log"], route_class=StrictRoute)
 
@@ -62,9 +71,10 @@ def tile(tile_path: _TilePath, services: ServicesDep) -> Response:
         return _missing(str(exc))
 
 
-def tile_response(log: TransparencyLog, path: str) -> Response:
-    """The 200 answer for the tile ``path`` names (bytes and caching); raises as ``tile_body`` does."""
-    wanted, body = tile_body(log, path)
+def tile_response(log: TransparencyLog, path: str, found: tuple[Tile, int] | None = None) -> Response:
+    """The 200 answer for the tile ``path`` names (bytes and caching); raises as ``tile_body`` does.
+    ``found`` is what ``existing_tile`` already said of ``path``, if it was asked."""
+    wanted, body = tile_body(log, path, found)
     cache = FULL_TILE_CACHE if wanted.is_full else PARTIAL_TILE_CACHE
     return Response(body, media_type="application/octet-stream", headers={"Cache-Control": cache})
 
@@ -74,15 +84,23 @@ def _missing(detail: str) -> Response:
     return problem(404, "not-found", "Not found", detail, headers={"Cache-Control": MISSING_TILE_CACHE})
 
 
-def tile_body(log: TransparencyLog, path: str) -> tuple[Tile, bytes]:
-    """The tile ``path`` names and its bytes in the tree of ``log``'s newest checkpoint.
+def existing_tile(log: TransparencyLog, path: str) -> tuple[Tile, int]:
+    """The tile ``path`` names and the size of ``log``'s newest checkpoint, whose tree holds it (no I/O).
 
     Raises ``TilePathError`` for a path that is not a canonical tile path, ``TileNotFound`` for a tile that
-    tree does not hold (or an entry bundle), ``StorageError`` when the store cannot be read.
+    tree does not hold (or an entry bundle).
     """
     wanted = Tile.parse(path)
     latest = log.latest_checkpoint()
     size = latest.checkpoint.tree_size if latest is not None else 0
-    require_tile(wanted, size)  # before taking a connection
+    require_tile(wanted, size)
+    return wanted, size
+
+
+def tile_body(log: TransparencyLog, path: str, found: tuple[Tile, int] | None = None) -> tuple[Tile, bytes]:
+    """The tile ``path`` names and its bytes in the tree of ``log``'s newest checkpoint (``found``: what
+    ``existing_tile`` already said of ``path``). Raises as ``existing_tile`` does, and ``StorageError`` when the
+    store cannot be read."""
+    wanted, size = found or existing_tile(log, path)
     with log.engine.connect() as conn:
         return wanted, read_tile(conn, wanted, size)

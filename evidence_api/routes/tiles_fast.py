@@ -4,7 +4,7 @@ cost more than the tile's own read.
 
 ``GET /v1/log/tlog/tile/…`` with no query string and no body, for a tile the newest checkpoint holds, is answered
 here with the very response the route makes (``evidence_api.routes.tiles.tile_response``, in a worker thread as
-FastAPI runs the route). Anything else — another method, a query, a body, a malformed path, a tile that does not
+FastAPI runs the route; whether the tile exists is decided first, on the loop, so a miss costs no thread hop). Anything else — another method, a query, a body, a malformed path, a tile that does not
 exist yet, a storage failure — goes on to the app untouched, so every refusal is the route's own
 (tests/api/test_tile_path.py holds both paths' answers equal, byte for byte).
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from evidence_api.routes.tiles import tile_response
+from evidence_api.routes.tiles import existing_tile, tile_response
 
 __all__ = ["TilePath"]
 
@@ -32,9 +32,10 @@ class TilePath:
         if not _plain_tile_get(scope):
             await self.app(scope, receive, send)
             return
+        log, path = scope["app"].state.services.log, "tile/" + scope["path"][len(_PREFIX):]
         try:
-            response = await anyio.to_thread.run_sync(tile_response, scope["app"].state.services.log,
-                                                      "tile/" + scope["path"][len(_PREFIX):])
+            found = existing_tile(log, path)  # on the loop: a miss passes on without a thread hop
+            response = await anyio.to_thread.run_sync(tile_response, log, path, found)
         except Exception:  # noqa: BLE001 - the route answers (and words) every refusal and failure itself
             await self.app(scope, receive, send)
             return
