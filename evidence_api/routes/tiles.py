@@ -25,6 +25,7 @@ __all__ = [
     "PARTIAL_TILE_CACHE",
     "TILE_PATH_PATTERN",
     "existing_tile",
+    "missing_response",
     "router",
     "tile_body",
     "tile_response",
@@ -57,7 +58,7 @@ def checkpoint(services: ServicesDep) -> Response:
     """The newest signed checkpoint as its note text (the ``text`` of ``GET /v1/log/checkpoint``)."""
     latest = services.log.latest_checkpoint()
     if latest is None:
-        return _missing("the log is empty: no checkpoint yet")
+        return missing_response("the log is empty: no checkpoint yet")
     return Response(latest.text, media_type="text/plain; charset=utf-8", headers={"Cache-Control": CHECKPOINT_CACHE})
 
 
@@ -68,7 +69,7 @@ def tile(tile_path: _TilePath, services: ServicesDep) -> Response:
     try:
         return tile_response(services.log, "tile/" + tile_path)
     except TileNotFound as exc:
-        return _missing(str(exc))
+        return missing_response(str(exc))
 
 
 def tile_response(log: TransparencyLog, path: str, found: tuple[Tile, int] | None = None) -> Response:
@@ -79,7 +80,7 @@ def tile_response(log: TransparencyLog, path: str, found: tuple[Tile, int] | Non
     return Response(body, media_type="application/octet-stream", headers={"Cache-Control": cache})
 
 
-def _missing(detail: str) -> Response:
+def missing_response(detail: str) -> Response:
     """The 404 problem of a checkpoint or tile that does not exist yet, which no cache may keep."""
     return problem(404, "not-found", "Not found", detail, headers={"Cache-Control": MISSING_TILE_CACHE})
 

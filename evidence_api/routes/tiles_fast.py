@@ -2,10 +2,11 @@
 for proofs: tiles are what a tile client fetches most, and routing, dependency solving and the app-wide query check
 cost more than the tile's own read.
 
-``GET /v1/log/tlog/tile/…`` with no query string and no body, for a tile the newest checkpoint holds, is answered
-here with the very response the route makes (``evidence_api.routes.tiles.tile_response``, in a worker thread as
-FastAPI runs the route; whether the tile exists is decided first, on the loop, so a miss costs no thread hop). Anything else — another method, a query, a body, a malformed path, a tile that does not
-exist yet, a storage failure — goes on to the app untouched, so every refusal is the route's own
+``GET /v1/log/tlog/tile/…`` with no query string and no body is answered here with the very response the route
+makes: for a tile the newest checkpoint holds, ``evidence_api.routes.tiles.tile_response`` in a worker thread as
+FastAPI runs the route; for one it does not hold yet (or an entry bundle), the route's 404, decided on the loop.
+Anything else — another method, a query, a body, a malformed path, a storage failure — goes on to the app
+untouched, so those refusals are the route's own
 (tests/api/test_tile_path.py holds both paths' answers equal, byte for byte).
 """
 
@@ -14,7 +15,8 @@ from __future__ import annotations
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from evidence_api.routes.tiles import existing_tile, tile_response
+from evidence_api.routes.tiles import existing_tile, missing_response, tile_response
+from ledger.tiles import TileNotFound
 
 __all__ = ["TilePath"]
 
@@ -34,9 +36,16 @@ class TilePath:
             return
         log, path = scope["app"].state.services.log, "tile/" + scope["path"][len(_PREFIX):]
         try:
-            found = existing_tile(log, path)  # on the loop: a miss passes on without a thread hop
+            found = existing_tile(log, path)  # on the loop: no I/O
+        except TileNotFound as exc:  # the route's own 404 for it, without routing
+            await missing_response(str(exc))(scope, receive, send)
+            return
+        except Exception:  # noqa: BLE001 - the route answers (and words) every other refusal itself
+            await self.app(scope, receive, send)
+            return
+        try:
             response = await anyio.to_thread.run_sync(tile_response, log, path, found)
-        except Exception:  # noqa: BLE001 - the route answers (and words) every refusal and failure itself
+        except Exception:  # noqa: BLE001 - a failed read: the route answers (and words) it
             await self.app(scope, receive, send)
             return
         await response(scope, receive, send)

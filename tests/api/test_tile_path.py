@@ -56,7 +56,7 @@ def test_tile_path_answers_as_the_route_does(api: Api, reference: TestClient, ti
                                                                               query, body)
 
 
-def test_tile_path_serves_existing_tiles_itself_and_passes_the_rest_on(api: Api, reference: TestClient) -> None:
+def test_tile_path_answers_tiles_and_misses_itself_and_passes_the_rest_on(api: Api, reference: TestClient) -> None:
     passed: list[str] = []
 
     async def downstream(scope: Scope, receive: Receive, send: Send) -> None:
@@ -79,6 +79,9 @@ def test_tile_path_serves_existing_tiles_itself_and_passes_the_rest_on(api: Api,
     sent = anyio.run(call, "/v1/log/tlog/tile/0/000")
     assert passed == [] and sent[0]["status"] == 200 and len(sent[1]["body"]) == 8192
     assert sent[1]["body"] == reference.get("/v1/log/tlog/tile/0/000").content
-    for path in ("/v1/log/tlog/tile/0/001", "/v1/log/tlog/tile/0/1", "/v1/log/tlog/tile/entries/000"):
-        assert anyio.run(call, path) == []
-    assert passed == ["/v1/log/tlog/tile/0/001", "/v1/log/tlog/tile/0/1", "/v1/log/tlog/tile/entries/000"]
+    for path in ("/v1/log/tlog/tile/0/001", "/v1/log/tlog/tile/entries/000"):  # the route's 404, without routing
+        sent = anyio.run(call, path)
+        assert sent[0]["status"] == 404 and sent[1]["body"] == reference.get(path).content
+    assert passed == []
+    assert anyio.run(call, "/v1/log/tlog/tile/0/1") == []  # malformed: the route words it
+    assert passed == ["/v1/log/tlog/tile/0/1"]
