@@ -37,7 +37,7 @@ def verify_cpu(seconds: float = 1.0) -> float:
 
 
 def one_round(key: SM2PrivateKey, warm: list[bytes], bodies: list[bytes], events: int, clients: int,
-              profile: Path | None) -> dict[str, float]:
+              profile: Path | None, rate: int = 100) -> dict[str, float]:
     """A fresh service: warm it, send ``bodies``, return the CPU figures (and the rate)."""
     with tempfile.TemporaryDirectory() as tmp:
         port = intake._port()
@@ -50,7 +50,7 @@ def one_round(key: SM2PrivateKey, warm: list[bytes], bodies: list[bytes], events
             if profile:
                 from bench.spy import Spy
 
-                spy = Spy(process.pid, profile).start()
+                spy = Spy(process.pid, profile, rate).start()
             result = timed_send(base, token, bodies, clients, process.pid, events)
             if spy:
                 print(spy.stop().table(25))
@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--profile", type=Path, help="py-spy the last round into this file")
+    parser.add_argument("--rate", type=int, default=100, help="with --profile: samples per second")
     args = parser.parse_args()
     key = SM2PrivateKey.generate()
     workers = os.cpu_count() or 1
@@ -79,7 +80,8 @@ def main() -> None:
     for n in range(1, args.rounds + 1):
         before = verify_cpu()
         rate_before = sm2_verify_rate()
-        r = one_round(key, warm, bodies, events, args.clients, args.profile if n == args.rounds else None)
+        r = one_round(key, warm, bodies, events, args.clients, args.profile if n == args.rounds else None,
+                      args.rate)
         verify, bound = statistics.mean([before, verify_cpu()]), statistics.mean([rate_before, sm2_verify_rate()])
         service = r["server_us"] + r["workers_us"]
         ratios.append(r["rate"] / (bound * workers))
