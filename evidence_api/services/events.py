@@ -306,7 +306,6 @@ class IntakePool:
     def __init__(self, local: EventIntake, *, workers: int, database_url: str, master_key: bytes) -> None:
         self.local, self.workers, self._pool, self._started = local, max(workers, 0), None, workers <= 0
         self._clock = Clock()
-        self._busy = 0  # bodies and shares submitted and not answered yet (touched on the event loop only)
         if workers > 0:
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(
@@ -344,40 +343,27 @@ class IntakePool:
     async def prepare(self, tenant: str, body: bytes) -> Submission:
         """Check and seal a request body for ``tenant``; raises what ``EventIntake.prepare`` raises.
 
-        A large individually signed body (no ``"attestation"`` in it) that arrives while some workers are idle
-        is split over them: each checks the body's shape and checks, verifies and seals its share of the events
-        (SM2 verification is nearly all of the work), so one request uses the idle cores. If any share is
-        refused, the whole body is prepared again in one worker, which decides and words the refusal exactly as
-        an unsplit body would get it. While every worker is busy a body goes whole to the pool's queue: a split
-        would only cost every share a parse of it."""
+        A large individually signed body (no ``"attestation"`` in it) is split: every worker checks the body's
+        shape and checks, verifies and seals its share of the events (SM2 verification is nearly all of the
+        work), so one request uses every core and bodies are answered in the order they came (a split costs
+        each extra share one parse of the body). If any share is refused, the whole body is prepared again in
+        one worker, which decides and words the refusal exactly as an unsplit body would get it."""
         pool = self._pool
         if pool is None:
             return await asyncio.to_thread(lambda: self.local.prepare(tenant, parse_body(body)))
-        idle = self.workers - self._busy
-        if idle < 2 or len(body) < _SHARE_BYTES or _ATTESTED in body:
-            return unpack_submission(await self._run(pool, tenant, body))
+        if self.workers < 2 or len(body) < _SHARE_BYTES or _ATTESTED in body:
+            return unpack_submission(await asyncio.wrap_future(pool.submit(_prepare_in_worker, tenant, body)))
         received_at = self._clock.stamp()  # the workers' clock: the system's (they are built without the server's)
-        futures = [pool.submit(_prepare_in_worker, tenant, body, (k, idle), received_at) for k in range(idle)]
-        self._busy += idle
+        futures = [pool.submit(_prepare_in_worker, tenant, body, (k, self.workers), received_at)
+                   for k in range(self.workers)]
         try:
             shares = await asyncio.gather(*(asyncio.wrap_future(future) for future in futures))
         except (LedgerError, ServiceError):
             for future in futures:
                 future.cancel()
-            return unpack_submission(await self._run(pool, tenant, body))
-        finally:
-            self._busy -= idle
+            return unpack_submission(await asyncio.wrap_future(pool.submit(_prepare_in_worker, tenant, body)))
         # every share checked the same attestation, if an escaped key hid one from the test above
         return unpack_submission(([event for share in shares for event in share[0]], shares[0][1], shares[0][2]))
-
-    async def _run(self, pool: ProcessPoolExecutor, tenant: str, body: bytes) -> PackedSubmission:
-        """The whole body prepared by one worker, counted in ``_busy`` while it is in the pool."""
-        self._busy += 1
-        try:
-            packed: PackedSubmission = await asyncio.wrap_future(pool.submit(_prepare_in_worker, tenant, body))
-            return packed
-        finally:
-            self._busy -= 1
 
     def close(self) -> None:
         """Stop the worker processes."""
