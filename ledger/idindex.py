@@ -5,7 +5,7 @@ found through two parts (docs/formats.md, "Event-id index"):
 
 - the **tail**: the events with ``leaf_index >= log_state.ids_merged``. They carry no index on disk; the single
   writer holds their keys in a dict (rebuilt at start-up by one scan of those rows in leaf order), and a reader
-  without the writer scans those rows (at most about ``IdTuning.tail`` plus one group);
+  without the writer scans those rows (at most about ``IdTuning.tail`` plus one group), see ``leaves_with_key``;
 - the **runs**: ``event_ids`` rows ``(run, id_key, leaf_index)`` of the events below the cursor. A full tail is
   written as one new run, sorted, at the end of the table's key space (each page written once, not once per
   key as a random index insert is); ``fan_in`` runs of one size class are merged into one, in key-range slices
@@ -138,7 +138,7 @@ class IdIndex:
                 f"SELECT id_key, leaf_index FROM events WHERE leaf_index >= {merged} ORDER BY leaf_index"):
             tail.add(int(key), int(index))
         count = int(conn.exec_driver_sql("SELECT count(*) FROM event_ids").scalar_one())
-        keys = _Filter(2 * count + 4 * self.tuning.tail)
+        keys = _Filter(count + 8 * self.tuning.tail)
         keys.add_all(int(k) for (k,) in conn.exec_driver_sql("SELECT id_key FROM event_ids"))
         self._tail, self._filter = tail, keys
         self._merging = _plan(conn, self.tuning) is not None
@@ -212,26 +212,43 @@ def _marks(conn: Connection, count: int) -> str:
     return ", ".join([mark] * count)
 
 
+def _runs(conn: Connection) -> list[int]:
+    return [int(r) for (r,) in conn.exec_driver_sql("SELECT run FROM id_runs ORDER BY run")]
+
+
 def run_leaves(conn: Connection, keys: Sequence[int]) -> list[tuple[int, int]]:
-    """(id_key, leaf_index) of every run entry with one of ``keys``, on ``conn``."""
+    """(id_key, leaf_index) of every run entry with one of ``keys``, on ``conn`` (the writer's transaction: no
+    one else changes the runs meanwhile)."""
+    runs = _runs(conn) if keys else []
+    if not runs:
+        return []
     found: list[tuple[int, int]] = []
     for start in range(0, len(keys), _PARAMS):
         some = tuple(keys[start:start + _PARAMS])
         found.extend((int(k), int(i)) for k, i in conn.exec_driver_sql(
-            "SELECT id_key, leaf_index FROM event_ids WHERE run IN (SELECT run FROM id_runs) "
+            f"SELECT id_key, leaf_index FROM event_ids WHERE run IN ({', '.join(map(str, runs))}) "
             f"AND id_key IN ({_marks(conn, len(some))})", some))
     return found
 
 
 def leaves_with_key(conn: Connection, key: int) -> list[int]:
     """Leaf indices of the committed events with ``key``, from the database alone (no writer needed): the
-    runs, and a scan of the tail's rows; one statement, so one snapshot also on PostgreSQL (a flush or merge
-    committing meanwhile cannot hide a key between two reads)."""
-    rows = conn.exec_driver_sql(
-        "SELECT leaf_index FROM event_ids WHERE run IN (SELECT run FROM id_runs) AND id_key = " + _marks(conn, 1) +
-        " UNION ALL SELECT leaf_index FROM events WHERE leaf_index >= "
-        "COALESCE((SELECT ids_merged FROM log_state WHERE id = 1), 0) AND id_key = " + _marks(conn, 1), (key, key))
-    return sorted(int(i) for (i,) in rows)
+    listed runs, and a scan of the tail's rows above the cursor. The cursor and the run list are read before
+    and after (with literal values the planner sees how small the tail is, also on PostgreSQL); if either
+    moved, a flush or merge committed meanwhile and the lookup is done again. A run number is never reused and
+    the cursor only grows, so equal before and after means unchanged in between."""
+    state = _merged(conn), _runs(conn)
+    while True:
+        merged, runs = state
+        parts = [f"SELECT leaf_index FROM events WHERE leaf_index >= {merged} AND id_key = {_marks(conn, 1)}"]
+        if runs:
+            parts.append(f"SELECT leaf_index FROM event_ids WHERE run IN ({', '.join(map(str, runs))}) "
+                         f"AND id_key = {_marks(conn, 1)}")
+        found = sorted(int(i) for (i,) in conn.exec_driver_sql(" UNION ALL ".join(parts), (key,) * len(parts)))
+        again = _merged(conn), _runs(conn)
+        if again == state:
+            return found
+        state = again
 
 
 def _new_run(conn: Connection) -> int:
