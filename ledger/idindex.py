@@ -88,7 +88,10 @@ class _Filter:
             bloom.add(key)
 
     def maybe(self, key: int) -> bool:
-        return any(bloom.maybe(key) for bloom in self._blooms)
+        for bloom in self._blooms:
+            if bloom.maybe(key):
+                return True
+        return False
 
 
 class _Tail:
@@ -145,17 +148,15 @@ class IdIndex:
         self.loaded = True
 
     def unload(self) -> None:
-        """Forget the memory (the writer stopped: another process may write next)."""
+        """Stop answering from memory (the writer stopped: another process may write next). The memory itself
+        stays until the next ``load`` replaces it, so a reader that saw ``loaded`` just before reads it whole."""
         self.loaded = False
-        self._tail, self._filter = _Tail(), _Filter(1)
 
-    def memory_leaves(self, key: int) -> list[int]:
-        """Leaf indices of the committed tail events with ``key`` (requires ``loaded``)."""
-        return self._tail.get(key)
-
-    def leaves(self, conn: Connection, keys: Iterable[int]) -> dict[int, list[int]]:
+    def leaves(self, conn: Connection, keys: Iterable[int], *, in_writer: bool = True) -> dict[int, list[int]]:
         """Leaf indices of the committed events with each of ``keys`` (keys without one are absent): the tail
-        from memory, the runs probed for the keys the filter may hold. Requires ``loaded``."""
+        from memory, the runs probed for the keys the filter may hold (``run_leaves``; a reader passes
+        ``in_writer=False``). Requires ``loaded``. The memory changes only after the database has: a key
+        leaves the tail only once it is in the filter and a committed run."""
         found: dict[int, list[int]] = {}
         probe = []
         tail, maybe = self._tail, self._filter.maybe
@@ -165,7 +166,7 @@ class IdIndex:
                 found[key] = hits
             if maybe(key):
                 probe.append(key)
-        for key, index in run_leaves(conn, probe):
+        for key, index in run_leaves(conn, probe, in_writer=in_writer):
             found.setdefault(key, []).append(index)
         return found
 
@@ -216,19 +217,25 @@ def _runs(conn: Connection) -> list[int]:
     return [int(r) for (r,) in conn.exec_driver_sql("SELECT run FROM id_runs ORDER BY run")]
 
 
-def run_leaves(conn: Connection, keys: Sequence[int]) -> list[tuple[int, int]]:
-    """(id_key, leaf_index) of every run entry with one of ``keys``, on ``conn`` (the writer's transaction: no
-    one else changes the runs meanwhile)."""
+def run_leaves(conn: Connection, keys: Sequence[int], *, in_writer: bool = True) -> list[tuple[int, int]]:
+    """(id_key, leaf_index) of every run entry with one of ``keys``, on ``conn``. ``in_writer``: ``conn`` is in
+    the writer's transaction, so no one changes the runs meanwhile; otherwise the run list is read again
+    afterwards and the probe repeated if a merge started or ended in between (``leaves_with_key``)."""
     runs = _runs(conn) if keys else []
-    if not runs:
-        return []
-    found: list[tuple[int, int]] = []
-    for start in range(0, len(keys), _PARAMS):
-        some = tuple(keys[start:start + _PARAMS])
-        found.extend((int(k), int(i)) for k, i in conn.exec_driver_sql(
-            f"SELECT id_key, leaf_index FROM event_ids WHERE run IN ({', '.join(map(str, runs))}) "
-            f"AND id_key IN ({_marks(conn, len(some))})", some))
-    return found
+    while runs:
+        found: list[tuple[int, int]] = []
+        for start in range(0, len(keys), _PARAMS):
+            some = tuple(keys[start:start + _PARAMS])
+            found.extend((int(k), int(i)) for k, i in conn.exec_driver_sql(
+                f"SELECT id_key, leaf_index FROM event_ids WHERE run IN ({', '.join(map(str, runs))}) "
+                f"AND id_key IN ({_marks(conn, len(some))})", some))
+        if in_writer:
+            return found
+        again = _runs(conn)
+        if again == runs:
+            return found
+        runs = again
+    return []
 
 
 def leaves_with_key(conn: Connection, key: int) -> list[int]:

@@ -113,7 +113,7 @@ class LogReader:
         key, ids = db.event_key(tenant, event_id), self._ids
         with self.engine.connect() as conn:
             if ids is not None and ids.loaded:  # the writer's memory first, then the runs it may be in
-                indices = sorted(i for hits in ids.leaves(conn, [key]).values() for i in hits)
+                indices = sorted(i for hits in ids.leaves(conn, [key], in_writer=False).values() for i in hits)
             else:  # no writer here: the runs and a scan of the unmerged tail's rows
                 indices = leaves_with_key(conn, key)
             rows = conn.execute(select(db.events).where(db.events.c.leaf_index.in_(indices))).all() if indices else []

@@ -7,6 +7,7 @@ invariant: every key below the cursor in exactly one listed run, none above it."
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -131,3 +132,33 @@ def test_events_sharing_an_id_key_are_told_apart_in_the_tail_and_in_runs(engine:
     reader = TransparencyLog(engine, origin="test.tiezheng/log", signer=Signer.from_private_key(log_key))
     assert [getattr(reader.event(TENANT, i["event"]["event_id"]), "leaf_index", None) for i in items] == list(range(17))
     check_stored_form(engine)
+
+
+def test_readers_find_every_acknowledged_event_while_the_writer_flushes_and_merges(
+        tiny_log: TransparencyLog, engine: Engine, log_key: SM2PrivateKey) -> None:
+    other = TransparencyLog(engine, origin="test.tiezheng/log", signer=Signer.from_private_key(log_key))
+    acked: list[tuple[str, int]] = []
+    missed: list[tuple[str, str, int]] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            for event_id, index in list(acked):
+                for name, log in (("writer", tiny_log), ("database", other)):
+                    found = log.event(TENANT, event_id)
+                    if found is None or found.leaf_index != index:
+                        missed.append((name, event_id, index))
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    try:
+        items = _items(60)
+        for start in range(0, len(items), 2):
+            got = tiny_log.submit(Submission([prepared(i) for i in items[start:start + 2]]))
+            acked.extend((r.event_id, r.leaf_index) for r in got)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    assert not missed

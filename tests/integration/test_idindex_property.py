@@ -83,6 +83,7 @@ def test_id_index_agrees_with_the_old_index(template: Path, tmp_path: Path, tuni
                 for key in seen:
                     want = _reference(conn, key)
                     assert sorted(index.leaves(conn, [key]).get(key, [])) == want
+                    assert sorted(index.leaves(conn, [key], in_writer=False).get(key, [])) == want
                     assert leaves_with_key(conn, key) == want
         with begin_write(engine) as conn:  # the merges run to their end and still agree
             while merge_step(conn, tuning):
