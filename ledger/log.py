@@ -81,7 +81,7 @@ class TransparencyLog(LogReader):
         if self._thread is None:
             try:
                 with self.engine.connect() as conn:
-                    self._index.load(conn)
+                    self._index.load(conn, engine=self.engine)
             except SQLAlchemyError as exc:
                 raise StorageError(f"cannot load the event-id index, the log writer does not start: {exc}") from exc
             self._thread = threading.Thread(target=self._run, name="tiezheng-log-writer", daemon=True)

@@ -20,7 +20,7 @@ from ledger.errors import DuplicateConflict
 from ledger.idindex import IdTuning
 from ledger.log import Submission, TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey
-from tests.helpers import TENANT, make_actor, prepared, signed_item
+from tests.helpers import TENANT, make_actor, prepared, signed_item, wait_until
 
 TINY = IdTuning(tail=5, fan_in=2, slice=3)
 
@@ -143,7 +143,7 @@ def test_readers_find_every_acknowledged_event_while_the_writer_flushes_and_merg
 
     def read() -> None:
         while not stop.is_set():
-            for event_id, index in list(acked):
+            for event_id, index in acked[:]:
                 for name, log in (("writer", tiny_log), ("database", other)):
                     found = log.event(TENANT, event_id)
                     if found is None or found.leaf_index != index:
@@ -162,3 +162,24 @@ def test_readers_find_every_acknowledged_event_while_the_writer_flushes_and_merg
         for reader in readers:
             reader.join()
     assert not missed
+
+
+def test_the_filter_is_built_beside_the_running_writer_and_installed_at_a_commit(
+        engine: Engine, log_key: SM2PrivateKey) -> None:
+    items = _items(12)
+    first = TransparencyLog(engine, origin="test.tiezheng/log", signer=Signer.from_private_key(log_key), id_tuning=TINY)
+    first.start()
+    receipts = [first.submit(Submission([prepared(i)]))[0] for i in items]
+    first.close()
+    log = TransparencyLog(engine, origin="test.tiezheng/log", signer=Signer.from_private_key(log_key), id_tuning=TINY)
+    log.start()
+    try:
+        retried = log.submit(Submission([prepared(i) for i in items]))  # exact before the filter is in, too
+        actor = make_actor()
+        wait_until(lambda: log.submit(Submission([prepared(signed_item(actor))])) and log._index.filtered)
+        again = log.submit(Submission([prepared(i) for i in items]))
+    finally:
+        log.close()
+    assert [(r.leaf_index, r.duplicate) for r in retried] == [(r.leaf_index, True) for r in receipts]
+    assert [(r.leaf_index, r.duplicate) for r in again] == [(r.leaf_index, True) for r in receipts]
+    check_stored_form(engine)

@@ -51,16 +51,19 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(tuning=TUNING, steps=st.lists(STEP, min_size=1, max_size=25), probes=st.lists(KEYS, max_size=5))
+@given(tuning=TUNING, steps=st.lists(STEP, min_size=1, max_size=25), probes=st.lists(KEYS, max_size=5),
+       background=st.booleans())
 def test_id_index_agrees_with_the_old_index(template: Path, tmp_path: Path, tuning: IdTuning,
-                                            steps: list[tuple[str, list[int]]], probes: list[int]) -> None:
+                                            steps: list[tuple[str, list[int]]], probes: list[int],
+                                            background: bool) -> None:
+    """``background``: the filter is built by a thread while the steps run (installed whenever it is done)."""
     path = tmp_path / f"ids-{uuid.uuid4()}.db"
     shutil.copy(template, path)
     engine = make_engine(f"sqlite:///{path}")
     index, size, seen = IdIndex(tuning), 0, set(probes)
     try:
         with engine.connect() as conn:
-            index.load(conn)
+            index.load(conn, engine=engine if background else None)
         for kind, keys in steps:
             with begin_write(engine) as conn:
                 if kind == "append":
@@ -75,7 +78,7 @@ def test_id_index_agrees_with_the_old_index(template: Path, tmp_path: Path, tuni
             if kind == "restart":
                 index = IdIndex(tuning)
                 with engine.connect() as conn:
-                    index.load(conn)
+                    index.load(conn, engine=engine if background else None)
             else:
                 index.committed(added, done)
             check_stored_form(engine)
