@@ -113,7 +113,8 @@ def _run_keys(conn: Connection, tuning: IdTuning) -> _Filter:
     """A filter over every key in ``event_ids`` (one statement, streamed: one snapshot of the runs)."""
     count = int(conn.exec_driver_sql("SELECT count(*) FROM event_ids").scalar_one())
     keys = _Filter(count + 8 * tuning.tail)
-    rows = conn.execution_options(stream_results=True, yield_per=65_536).exec_driver_sql("SELECT id_key FROM event_ids")
+    rows = conn.exec_driver_sql("SELECT id_key FROM event_ids", execution_options={"stream_results": True,
+                                                                                  "yield_per": 65_536})
     keys.add_all(int(k) for (k,) in rows)
     return keys
 
