@@ -28,6 +28,8 @@ witness_app = typer.Typer(help="Run a C2SP tlog-witness that cosigns a log's che
 app.add_typer(witness_app, name="witness")
 pack_app = typer.Typer(help="Evidence packs: one zip a court can keep and check offline.")
 app.add_typer(pack_app, name="pack")
+tiles_app = typer.Typer(help="The log's hash tiles (C2SP tlog-tiles): publish them where a CDN can serve them.")
+app.add_typer(tiles_app, name="tiles")
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,6 +160,27 @@ def evm_deploy(
 
     raise typer.Exit(deploy_command(rpc=rpc, operator_key=operator_key, operators=operator or [], artifact=artifact,
                                     timeout=timeout))
+
+
+@tiles_app.command("export")
+def tiles_export(
+    s3: Annotated[str | None, typer.Option(help="An S3 server, http[s]://ACCESS_KEY:SECRET@host:port.",
+                                           envvar="TIEZHENG_TILES_S3_URL")] = None,
+    bucket: Annotated[str | None, typer.Option(help="The bucket, with --s3 (no Object Lock).",
+                                               envvar="TIEZHENG_TILES_BUCKET")] = None,
+    directory: Annotated[Path | None, typer.Option("--dir", help="A folder instead of S3 (serve it statically).")]
+    = None,
+    prefix: Annotated[str, typer.Option(help="Key prefix of every object, empty or ending in '/'.")] = "",
+    create: Annotated[bool, typer.Option("--create", help="Create the bucket if it does not exist.")] = False,
+    database_url: Annotated[str | None, typer.Option(help="The log's database (default: the service's).",
+                                                     envvar="TIEZHENG_DATABASE_URL")] = None,
+) -> None:
+    """Write the tiles the log gained since the store's checkpoint, then the new checkpoint. Exit 0, 1, 2."""
+    from evidence_api.config import Settings
+    from evidence_api.tiles_cli import export_command
+
+    raise typer.Exit(export_command(database_url=database_url or Settings().database_url, s3=s3, bucket=bucket,
+                                    directory=directory, prefix=prefix, create=create))
 
 
 @pack_app.command("build")

@@ -28,7 +28,9 @@ from evidence_api.routes import (
     permits,
     regulator,
     risk,
+    tiles,
 )
+from evidence_api.routes.tiles_fast import TilePath
 from evidence_api.services import Services
 from ledger.clock import Clock
 
@@ -52,12 +54,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                   dependencies=[Depends(refuse_unknown_query)],
                   description="Signed, SM3-hashed evidence events in an RFC 9162 log with anchored checkpoints.")
     install_error_handlers(app)
+    app.add_middleware(TilePath)  # innermost, as ProofPath: tile requests answered before routing
     app.add_middleware(ProofPath)  # innermost: after the body guard, before routing
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
                        route_limits=[("PATCH", re.compile(r"/v1/media/[^/]+"), settings.max_media_chunk_bytes)])
     if settings.media_cors_origins:  # outermost: preflights need no token, and 401/413 answers carry CORS too
         app.add_middleware(MediaCors, origins=settings.media_cors_origins)
-    for module in (admin, certificates, events, holds, log, media, org, packs, permits, regulator, risk):
+    for module in (admin, certificates, events, holds, log, media, org, packs, permits, regulator, risk, tiles):
         app.include_router(module.router)
     app.include_router(permits.projection_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

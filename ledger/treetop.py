@@ -25,7 +25,7 @@ from ledger.hashing import node_hash
 from ledger.merkle import NodeId, NodeReader, path_ranges, perfect_root, subtree_blocks
 from ledger.storage import STORED_LEVEL, node_key
 
-__all__ = ["TOP_LEVEL", "ProofStore", "RightEdges", "TreeTop", "inclusion_path"]
+__all__ = ["TOP_LEVEL", "ProofStore", "RightEdges", "TreeTop", "inclusion_path", "read_level"]
 
 TOP_LEVEL = 10
 """The lowest level held in memory: 2 hashes per 1,024 leaves; a proof reads at most 6 stored nodes below it
@@ -98,6 +98,28 @@ class TreeTop:
                                             bytes(below[(2 * i + 1) * _HASH:(2 * i + 2) * _HASH]))
                                   for i in range(done, ready)))
             k += 1
+
+
+def read_level(conn: Connection, level: int, start: int, end: int) -> list[bytes]:
+    """The hashes of the complete nodes ``start <= index < end`` of ``level``, in order, in one range query:
+    level 0 from ``events.leaf_hash``, a stored level (>= ``STORED_LEVEL``) from ``merkle_nodes``.
+
+    Requires 0 <= start <= end and every one of those nodes committed; raises ``ValueError`` for a level in
+    between (those are folded, not stored) and ``StorageError`` when the store lacks a node or cannot be read.
+    """
+    if not 0 <= start <= end:
+        raise ValueError(f"node range [{start}, {end}) is not 0 <= start <= end")
+    if level >= STORED_LEVEL:
+        return _read_level(conn, level, start, end)
+    if level != 0:
+        raise ValueError(f"level {level} is not stored: only level 0 and levels >= {STORED_LEVEL} are")
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"SELECT leaf_hash FROM events WHERE leaf_index >= {mark} AND leaf_index < {mark} ORDER BY leaf_index"
+    rows = _fetch(conn, sql, (start, end))
+    if len(rows) != end - start:
+        raise StorageError(f"events hold {len(rows)} of the {end - start} leaf hashes from leaf {start}: the log "
+                           f"is incomplete (restore it from a backup)")
+    return [bytes(row[0]) for row in rows]
 
 
 def _read_level(conn: Connection, level: int, start: int, end: int) -> list[bytes]:

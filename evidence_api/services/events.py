@@ -87,26 +87,32 @@ class EventIntake:
                        received_at: str | None = None) -> PackedSubmission:
         """``prepare`` in the plain shape a worker process sends back (``unpack_submission`` rebuilds it).
 
-        ``share=(k, n)`` verifies and seals only the k-th of n slices of the events (``share_bounds``), while
-        every check before the signatures still covers them all: ``IntakePool`` spreads one individually
-        signed body over its workers so, with ``received_at`` stamped once for the whole body."""
+        ``share=(k, n)`` prepares only the k-th of n slices of the events (``share_bounds``), stamped with
+        ``received_at`` (one stamp for the whole body): ``IntakePool`` spreads one individually signed body over
+        its workers so. The body's shape is checked whole; each event is checked (claim, key, signature,
+        commitment) only by the share it is in, and a refusal of any share has ``IntakePool`` prepare the whole
+        body again, unsplit, which decides and words it. A batch attestation covers every claim, so a share of
+        an attested body still checks them all."""
         items, attestation = self._split(body)
         received_at = received_at or self._clock.stamp()
-        for position, item in enumerate(items):
+        lo, hi = share_bounds(len(items), share)
+        first = lo if attestation is None else 0  # what this call checks: [first, end), relative positions below
+        end = hi if attestation is None else len(items)
+        for position in range(first, end):
             try:
-                check_claim(item["event"], tenant=tenant)
+                check_claim(items[position]["event"], tenant=tenant)
             except MalformedInput as exc:
                 raise MalformedInput(f"events[{position}]: {exc}") from exc
-        keys = [self._actor_key(tenant, item["event"], position) for position, item in enumerate(items)]
-        claims = [claim_of(item["event"]) for item in items]
+        keys = [self._actor_key(tenant, items[position]["event"], position) for position in range(first, end)]
+        claims = [claim_of(items[position]["event"]) for position in range(first, end)]
         # one canonical form per claim: hashed, verified, and spliced into the leaf (ledger.events.leaf_parts)
         canonical_claims = [canonical(claim, known_fast=claim_fast_safe(claim)) for claim in claims]
         hashes = [sm3(canonical_claim) for canonical_claim in canonical_claims]
-        lo, hi = share_bounds(len(items), share)
-        digest = self._check_signatures(tenant, items, claims, canonical_claims, hashes, keys, attestation, (lo, hi))
+        digest = self._check_signatures(tenant, items[first:end], claims, canonical_claims, hashes, keys,
+                                        attestation, (lo - first, hi - first), first)
         received = (received_at, digest.hex() if digest else None, parse_rfc3339(received_at, "received_at"))
-        prepared = [self._prepare_one(tenant, items[i], hashes[i], keys[i], received, canonical_claims[i])
-                    for i in range(lo, hi)]
+        prepared = [self._prepare_one(tenant, items[i], hashes[i - first], keys[i - first], received,
+                                      canonical_claims[i - first]) for i in range(lo, hi)]
         return prepared, attestation, digest
 
     def _split(self, body: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -132,9 +138,11 @@ class EventIntake:
 
     def _check_signatures(self, tenant: str, items: list[dict[str, Any]], claims: list[dict[str, Any]],
                           canonical_claims: list[bytes], hashes: list[bytes], keys: list[ActorKey],
-                          attestation: dict[str, Any] | None, bounds: tuple[int, int]) -> bytes | None:
+                          attestation: dict[str, Any] | None, bounds: tuple[int, int], offset: int) -> bytes | None:
+        """``bounds`` (relative to ``items``) are the events whose own signatures are checked; ``offset`` is the
+        position of ``items[0]`` in the body (for the messages)."""
         if attestation is None:
-            self._verify_each(items, claims, canonical_claims, keys, bounds)
+            self._verify_each(items, claims, canonical_claims, keys, bounds, offset)
             return None
         if not isinstance(attestation, dict) or attestation.get("tenant") != tenant:
             raise MalformedInput(f"attestation must be an object for tenant {tenant!r}")
@@ -146,13 +154,13 @@ class EventIntake:
         return attestation_digest(attestation)
 
     def _verify_each(self, items: list[dict[str, Any]], claims: list[dict[str, Any]], canonical_claims: list[bytes],
-                     keys: list[ActorKey], bounds: tuple[int, int]) -> None:
+                     keys: list[ActorKey], bounds: tuple[int, int], offset: int) -> None:
         for position in range(*bounds):
             try:
                 verify_event_signature(claims[position], items[position]["event"].get("signature"),
                                        keys[position].public, canonical_claim=canonical_claims[position])
             except InvalidSignature as exc:
-                raise InvalidSignature(f"events[{position}]: {exc}") from exc
+                raise InvalidSignature(f"events[{position + offset}]: {exc}") from exc
 
     def _prepare_one(self, tenant: str, item: dict[str, Any], claim_digest: bytes, key: ActorKey,
                      received: tuple[str, str | None, datetime], canonical_claim: bytes) -> PackedEvent:
@@ -335,10 +343,11 @@ class IntakePool:
     async def prepare(self, tenant: str, body: bytes) -> Submission:
         """Check and seal a request body for ``tenant``; raises what ``EventIntake.prepare`` raises.
 
-        A large individually signed body (no ``"attestation"`` in it) is split: every worker checks all of
-        it and verifies and seals its share (SM2 verification is nearly all of the work), so one request
-        uses every core. If any share is refused, the whole body is prepared again in one worker, which
-        decides and words the refusal exactly as an unsplit body would get it."""
+        A large individually signed body (no ``"attestation"`` in it) is split: every worker checks the body's
+        shape and checks, verifies and seals its share of the events (SM2 verification is nearly all of the
+        work), so one request uses every core and bodies are answered in the order they came (a split costs
+        each extra share one parse of the body). If any share is refused, the whole body is prepared again in
+        one worker, which decides and words the refusal exactly as an unsplit body would get it."""
         pool = self._pool
         if pool is None:
             return await asyncio.to_thread(lambda: self.local.prepare(tenant, parse_body(body)))

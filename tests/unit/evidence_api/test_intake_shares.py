@@ -5,16 +5,19 @@ order, one ``received_at``, and for a refused body the same error with the same 
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from evidence_api.db import migrate
 from evidence_api.services.errors import ServiceError
-from evidence_api.services.events import EventIntake, IntakePool, parse_body, share_bounds
+from evidence_api.services.events import EventIntake, IntakePool, parse_body, share_bounds, unpack_submission
 from evidence_api.services.keys import KeyRegistry
 from ingest.signing import Actor
 from ledger.database import make_engine
@@ -118,3 +121,79 @@ def test_shares_cover_every_event_once_in_order(count: int, workers: int) -> Non
     spans = [share_bounds(count, (k, workers)) for k in range(workers)]
     assert [i for lo, hi in spans for i in range(lo, hi)] == list(range(count))
     assert max(hi - lo for lo, hi in spans) - min(hi - lo for lo, hi in spans) <= 1
+
+
+def _bad_actor_type(item: dict[str, Any], other: Actor) -> None:
+    item["event"]["actor"] = {**item["event"]["actor"], "type": "robot"}
+
+
+def _bad_salt(item: dict[str, Any], other: Actor) -> None:
+    item["salt"] = "00"
+
+
+def _not_an_item(item: dict[str, Any], other: Actor) -> None:
+    item["extra"] = 1
+
+
+_FAULTS = [_bad_signature, _bad_claim, _bad_payload, _foreign_key, _bad_actor_type, _bad_salt, _not_an_item]
+_STAMP = "2026-11-23T08:00:01.000001Z"
+
+
+@pytest.fixture(scope="module")
+def signed(setup: tuple[IntakePool, EventIntake, Actor, Actor]) -> list[dict[str, Any]]:
+    return _items(setup[2])
+
+
+def _packed_answer(prepare: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        events, attestation, digest = prepare()
+    except (LedgerError, ServiceError) as exc:
+        return type(exc).__name__, str(exc)
+    return "ok", [_comparable(e) for e in unpack_submission((events, attestation, digest)).events]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(faults=st.lists(st.tuples(st.integers(0, COUNT - 1), st.sampled_from(_FAULTS)), max_size=3),
+       count=st.integers(1, COUNT), shares=st.integers(2, 5))
+def test_a_body_any_share_would_refuse_is_refused_and_the_shares_of_an_accepted_one_are_its_events(
+        setup: tuple[IntakePool, EventIntake, Actor, Actor], signed: list[dict[str, Any]],
+        faults: list[tuple[int, Any]], count: int, shares: int) -> None:
+    """The soundness of checking each event in its share only: every body the whole-body preparation refuses
+    is refused by at least one share (the pool then prepares it whole, for the exact refusal), and the shares
+    of an accepted body are, joined in order, exactly its events."""
+    local, other = setup[1], setup[3]
+    items = copy.deepcopy(signed[:count])
+    for position, fault in faults:
+        fault(items[position % count], other)
+    body = {"events": items}
+    whole = _packed_answer(lambda: local.prepare_packed(TENANT, body, received_at=_STAMP))
+    parts = [_packed_answer(lambda k=k: local.prepare_packed(TENANT, body, share=(k, shares), received_at=_STAMP))
+             for k in range(shares)]
+    if whole[0] != "ok":
+        assert any(kind != "ok" for kind, _ in parts), f"a share must refuse what the whole refuses: {whole}"
+    else:
+        assert all(kind == "ok" for kind, _ in parts)
+        assert [event for _, events in parts for event in events] == whole[1]
+
+
+def test_bodies_arriving_together_each_get_the_answer_one_process_gives(
+        setup: tuple[IntakePool, EventIntake, Actor, Actor], signed: list[dict[str, Any]]) -> None:
+    """Several large bodies at once, their shares interleaved in the workers' queue: each gets what one process
+    preparing it alone answers, a refused one included."""
+    pool, local, _, other = setup
+    bad = copy.deepcopy(signed)
+    _bad_signature(bad[77], other)
+    bodies = [orjson.dumps({"events": signed}), orjson.dumps({"events": bad}), orjson.dumps({"events": signed[::-1]})]
+
+    async def together() -> list[tuple[str, Any]]:
+        async def one(body: bytes) -> tuple[str, Any]:
+            try:
+                submission = await pool.prepare(TENANT, body)
+            except (LedgerError, ServiceError) as exc:
+                return type(exc).__name__, str(exc)
+            return "ok", [_comparable(event) for event in submission.events]
+        return list(await asyncio.gather(*(one(body) for body in bodies)))
+
+    answers = asyncio.run(together())
+    assert answers == [_answer(lambda b=b: local.prepare(TENANT, parse_body(b))) for b in bodies]
+    assert [kind for kind, _ in answers] == ["ok", "InvalidSignature", "ok"]

@@ -13,6 +13,7 @@ from ledger.canonical import canonical
 from ledger.errors import StorageError
 from ledger.events import leaf_template
 from ledger.packing import (
+    _WORDS,
     pack,
     pack_body,
     pack_leaf,
@@ -172,3 +173,35 @@ def test_attestation_bodies_pack_as_the_reference_does(hashes: list[bytes], sign
 
     assert pack_body(body) == reference_pack_body(body)
     assert unpack(pack(body)) == body
+
+
+_PIECE = st.one_of(_TEXT, st.sampled_from([w.decode() for w in _WORDS]), st.just(f'"{HASH}"'),
+                   st.just(f'"{EVENT["event_id"]}"'), st.just(","), st.just(',"'), st.just(f',"{HASH}"'),
+                   st.just(f'"{HASH[:63]}"'), st.just(f',"{HASH}x"'))
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_PIECE, max_size=30))
+def test_pack_body_in_remembered_pieces_packs_as_the_reference_does(pieces: list[str]) -> None:
+    """``pack_body`` cuts after each ``,"`` that opens no hash string and packs the pieces apart: the bytes of
+    one pass over the whole text, for any text made of the format's words, hashes, UUIDs and commas."""
+    text = "".join(pieces).encode()
+
+    assert pack_body(text) == reference_pack_body(text)
+    assert pack_body(text) == reference_pack_body(text), "and again, from the remembered pieces"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(EVENT)), _JSON, max_size=8))
+def test_real_leaf_halves_pack_as_the_reference_does(fields: dict[str, object]) -> None:
+    template = leaf_template({**EVENT, **fields})
+
+    assert pack_body(template.head) == reference_pack_body(template.head)
+    assert pack_body(template.tail) == reference_pack_body(template.tail)
+
+
+def test_pack_body_forgets_its_pieces_when_full_and_still_packs_the_same() -> None:
+    texts = [f'"kind":"k{n}","lat":{n},"event_id":"{EVENT["event_id"]}"'.encode() for n in range(10_000)]
+
+    assert [pack_body(t) for t in texts] == [reference_pack_body(t) for t in texts]
+    assert pack_body(bytearray(texts[0])) == reference_pack_body(texts[0])  # type: ignore[arg-type]
