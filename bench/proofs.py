@@ -24,6 +24,7 @@ from bench.intake import _port, start_server
 from evidence_api.db import migrate
 from ingest.client import ApiClient
 from ledger import storage as db
+from ledger.idindex import index_all
 from ledger.log import TransparencyLog
 from ledger.merkle import Frontier
 from ledger.sm import Signer, SM2PrivateKey, sm3
@@ -47,6 +48,7 @@ def fill(url: str, leaves: int, chunk: int = 100_000, *, quiet: bool = False) ->
             print(f"  filled {frontier.size:,} leaves ({time.monotonic() - start:.0f} s)", flush=True)
     with engine.begin() as conn:  # the synthetic events carry no payload: the service's projector skips them
         conn.execute(text("UPDATE projection_cursors SET leaf_index = :last WHERE name = 'main'"), {"last": leaves - 1})
+        index_all(conn)  # their ids in one run of the id index, as migration 0012 leaves an existing log
     engine.dispose()
 
 

@@ -27,6 +27,7 @@ from ledger.checkpoint import Checkpoint, SignedCheckpoint
 from ledger.clock import Clock
 from ledger.database import begin_write
 from ledger.errors import LedgerError, ProofError, StorageError
+from ledger.idindex import IdIndex, IdTuning
 from ledger.merkle import Frontier, NodeId, consistency_proof, inclusion_proof, root_at, subtree_blocks
 from ledger.reader import LoggedEvent, LogReader
 from ledger.records import CommitHook, PreparedEvent, Receipt, Submission
@@ -52,12 +53,13 @@ class TransparencyLog(LogReader):
     ``signer`` signs checkpoints; ``origin`` names the log. ``checkpoint_interval`` (seconds) bounds how
     stale the newest checkpoint can be while events arrive; ``max_group`` bounds events per commit.
     ``top_level``: the subtrees of this level and above are held in memory for proofs (``ledger.treetop``).
+    ``id_tuning``: sizes of the event-id index (``ledger.idindex.IdTuning``; tests make them small).
     """
 
     def __init__(
         self, engine: Engine, *, origin: str, signer: Signer,
         checkpoint_interval: float = 0.5, max_group: int = 20_000, clock: Clock | None = None,
-        top_level: int = TOP_LEVEL,
+        top_level: int = TOP_LEVEL, id_tuning: IdTuning | None = None,
     ) -> None:
         self.engine, self.origin, self.signer, self._clock = engine, origin, signer, clock or Clock()
         self._interval, self._max_group = checkpoint_interval, max_group
@@ -66,6 +68,8 @@ class TransparencyLog(LogReader):
         self._latest: SignedCheckpoint | None = None
         self._last_cut = 0.0
         self._top, self._roots, self._edges = TreeTop(top_level), dict[int, bytes](), RightEdges()
+        self._index = IdIndex(id_tuning)
+        self._ids = self._index  # LogReader.event asks it first while this log's writer runs
         with engine.connect() as conn:
             size = db.read_tree_size(conn)
             self._frontier = Frontier.load(db.SqlNodeStore(conn), size)
@@ -73,8 +77,13 @@ class TransparencyLog(LogReader):
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the writer thread (idempotent)."""
+        """Load the event-id index into memory (``ledger.idindex``) and start the writer thread (idempotent)."""
         if self._thread is None:
+            try:
+                with self.engine.connect() as conn:
+                    self._index.load(conn, engine=self.engine)
+            except SQLAlchemyError as exc:
+                raise StorageError(f"cannot load the event-id index, the log writer does not start: {exc}") from exc
             self._thread = threading.Thread(target=self._run, name="tiezheng-log-writer", daemon=True)
             self._thread.start()
 
@@ -84,6 +93,7 @@ class TransparencyLog(LogReader):
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+            self._index.unload()
 
     # -- writing ---------------------------------------------------------------------------------
     def submit_nowait(self, submission: Submission) -> Future[list[Receipt]]:
@@ -109,6 +119,8 @@ class TransparencyLog(LogReader):
             jobs, stopping = self._take_jobs()
             if jobs:
                 self._commit_group(jobs)
+            elif self._index.merge_due:
+                self._merge_idle()
             self._maybe_cut(force=stopping)
 
     def _take_jobs(self) -> tuple[list[_Job], bool]:
@@ -134,7 +146,7 @@ class TransparencyLog(LogReader):
         """Commit ``jobs`` in one transaction; each gets its receipts or the error that refused it alone."""
         try:
             with begin_write(self.engine) as conn:
-                group = GroupCommit(conn, self._frontier.copy())
+                group = GroupCommit(conn, self._frontier.copy(), self._index)
                 outcomes = [group.add(job.submission) for job in jobs]
                 group.finish()
         except Exception as exc:  # noqa: BLE001 - the writer must outlive any failure, or intake hangs
@@ -145,11 +157,22 @@ class TransparencyLog(LogReader):
                 job.future.set_exception(error)
             return
         self._frontier = group.frontier
+        group.committed()
         for job, outcome in zip(jobs, outcomes, strict=True):
             if isinstance(outcome, LedgerError):
                 job.future.set_exception(outcome)
             else:
                 job.future.set_result(outcome)
+
+    def _merge_idle(self) -> None:
+        """One slice of the id index's due merge in a transaction of its own (nothing waits on the writer)."""
+        try:
+            with begin_write(self.engine) as conn:
+                done = self._index.maintain(conn, self._frontier.size, 0)
+        except SQLAlchemyError as exc:
+            _log.error("event-id index merge step failed (tried again later): %s", exc)
+            return
+        self._index.committed((), done)
 
     # -- checkpoints -----------------------------------------------------------------------------
     def _maybe_cut(self, *, force: bool = False) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, Row, func, select
 from ledger import storage as db
 from ledger.checkpoint import SignedCheckpoint
 from ledger.errors import MalformedInput
+from ledger.idindex import IdIndex, leaves_with_key
 from ledger.packing import unpack
 
 __all__ = ["EventHead", "FoldHead", "LogReader", "LoggedEvent", "events_on"]
@@ -112,6 +113,7 @@ class LogReader:
     """Reads of a log's committed state; mixed into ``TransparencyLog``, which supplies ``engine`` and proofs."""
 
     engine: Engine
+    _ids: IdIndex | None = None  # the writer's id index when this reader is also the running writer
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes (implemented by the log)."""
@@ -119,8 +121,13 @@ class LogReader:
 
     def event(self, tenant: str, event_id: str) -> LoggedEvent | None:
         """The event ``event_id`` of ``tenant``, or None if that tenant logged no such event."""
+        key, ids = db.event_key(tenant, event_id), self._ids
         with self.engine.connect() as conn:
-            rows = conn.execute(select(db.events).where(db.events.c.id_key == db.event_key(tenant, event_id)))
+            if ids is not None and ids.loaded:  # the writer's memory first, then the runs it may be in
+                indices = sorted(i for hits in ids.leaves(conn, [key], in_writer=False).values() for i in hits)
+            else:  # no writer here: the runs and a scan of the unmerged tail's rows
+                indices = leaves_with_key(conn, key)
+            rows = conn.execute(select(db.events).where(db.events.c.leaf_index.in_(indices))).all() if indices else []
             found = [row for row in rows if (row.tenant, row.event_id) == (tenant, event_id)]
         return LoggedEvent.from_row(found[0]) if found else None
 

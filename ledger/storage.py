@@ -40,9 +40,11 @@ __all__ = [
     "cosignatures",
     "decode_flags",
     "encode_flags",
+    "event_ids",
     "event_key",
     "events",
-    "events_by_key",
+    "events_at",
+    "id_runs",
     "insert_rows",
     "log_state",
     "make_engine",
@@ -74,11 +76,11 @@ events = Table(
     Column("received_at", String(40), nullable=False),
     Column("flags", String(200), nullable=False, server_default=""),  # encode_flags (migration 0011)
     # idempotency is per tenant (migration 0003): the writer finds an id of a tenant by ``event_key``, an
-    # 8-byte key (migration 0010: a third of the index UNIQUE (tenant, event_id) was), and compares the id
-    # and tenant of each row found; keys of different events may collide, so the index is not unique
+    # 8-byte key (migration 0010), and compares the id and tenant of each row found; keys of different events
+    # may collide. Not indexed here (migration 0012): ``ledger.idindex`` finds a key in the writer's memory and
+    # ``event_ids`` (below ``log_state.ids_merged``) or in the rows above that cursor
     Column("id_key", BigInteger, nullable=False),
 )
-Index("ix_events_id_key", events.c.id_key)
 Index("ix_events_tenant_permit", events.c.tenant, events.c.permit, events.c.leaf_index)
 Index("ix_events_tenant_leaf", events.c.tenant, events.c.leaf_index)  # a tenant's events of a day (digests)
 
@@ -112,6 +114,30 @@ log_state = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("tree_size", BigInteger, nullable=False),
+    # every event below this leaf index has its id key in ``event_ids`` (migration 0012, ``ledger.idindex``)
+    Column("ids_merged", BigInteger, nullable=False, server_default="0"),
+)
+
+event_ids = Table(
+    "event_ids",
+    metadata,
+    # sorted runs of (id_key, leaf_index): a run is appended in key order, so its pages are written once
+    # (``ledger.idindex``; docs/formats.md "Event-id index")
+    Column("run", BigInteger, primary_key=True, autoincrement=False),
+    Column("id_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
+)
+
+id_runs = Table(
+    "id_runs",
+    metadata,
+    # one row per run of ``event_ids``: how many keys it holds (or will, once built), the run a source is
+    # being merged into, and for a run being built the key below which its sources' keys have moved into it
+    Column("run", BigInteger, primary_key=True, autoincrement=False),
+    Column("key_count", BigInteger, nullable=False),
+    Column("merging_into", BigInteger),
+    Column("built_below", BigInteger),
 )
 
 checkpoints = Table(
@@ -256,16 +282,16 @@ def insert_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> 
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([mark] * len(table.columns))})", rows)
 
 
-def events_by_key(conn: Connection, keys: list[int]) -> list[Any]:
-    """(tenant, event_id, claim_hash, leaf_index, leaf_hash, received_at) of the events whose ``id_key`` is
-    one of ``keys`` (the writer's idempotency probe: plain SQL, SQLAlchemy's per-value binding cost more)."""
+def events_at(conn: Connection, indices: list[int]) -> list[Any]:
+    """(tenant, event_id, claim_hash, leaf_index, leaf_hash, received_at) of the events at ``indices`` (the
+    writer's idempotency check reads the rows its id keys point to: plain SQL, SQLAlchemy's binding cost more)."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     found: list[Any] = []
-    for start in range(0, len(keys), 2 * _PARAMS_PER_QUERY):
-        some = keys[start:start + 2 * _PARAMS_PER_QUERY]
+    for start in range(0, len(indices), 2 * _PARAMS_PER_QUERY):
+        some = indices[start:start + 2 * _PARAMS_PER_QUERY]
         found.extend(conn.exec_driver_sql(
             "SELECT tenant, event_id, claim_hash, leaf_index, leaf_hash, received_at FROM events "
-            f"WHERE id_key IN ({', '.join([mark] * len(some))})", tuple(some)))
+            f"WHERE leaf_index IN ({', '.join([mark] * len(some))})", tuple(some)))
     return found
 
 

@@ -25,6 +25,7 @@ from ledger import storage as db
 from ledger.canonical import canonical
 from ledger.errors import DuplicateConflict, LedgerError, StorageError
 from ledger.hashing import leaf_hash
+from ledger.idindex import IdIndex, Maintenance
 from ledger.merkle import Frontier
 from ledger.packing import pack, pack_leaf, pack_packed_leaf
 from ledger.records import PreparedEvent, Receipt, Submission
@@ -51,8 +52,9 @@ class GroupCommit:
     Call ``add`` for each submission in order, then ``finish``; commit ``conn``'s transaction afterwards.
     """
 
-    def __init__(self, conn: Connection, frontier: Frontier) -> None:
-        self.conn, self.frontier = conn, frontier
+    def __init__(self, conn: Connection, frontier: Frontier, ids: IdIndex) -> None:
+        self.conn, self.frontier, self.ids = conn, frontier, ids
+        self._upkeep: Maintenance | None = None
         self._heads: dict[_Key, tuple[bytes, int]] = {}
         self._staged: dict[_Key, tuple[bytes, Receipt]] = {}  # claim hash and receipt of each new event
         self._events: list[tuple[Any, ...]] = []
@@ -81,6 +83,24 @@ class GroupCommit:
         updated = self.conn.execute(update(log_state).where(log_state.c.id == 1).values(tree_size=self.frontier.size))
         if updated.rowcount == 0:
             self.conn.execute(insert(log_state).values(id=1, tree_size=self.frontier.size))
+        self._maintain()
+
+    def committed(self) -> None:
+        """Tell the id index that this group's transaction committed (call after the commit, before the
+        receipts are handed out): its new ids join the writer's memory."""
+        id_keys = self._id_keys
+        self.ids.committed(((id_keys[key], receipt.leaf_index) for key, (_, receipt) in self._staged.items()),
+                           self._upkeep)
+
+    def _maintain(self) -> None:
+        """One step of the id index's upkeep in a savepoint: if it fails, the group still commits (the step is
+        tried again with a later group)."""
+        try:
+            with self.conn.begin_nested():
+                self._upkeep = self.ids.maintain(self.conn, self.frontier.size, len(self._staged))
+        except SQLAlchemyError as exc:
+            _log.error("event-id index upkeep failed (tried again with the next group): %s", exc)
+            self._upkeep = None
 
     # -- one submission --------------------------------------------------------------------------
     def _stage_hooked(self, sub: Submission, fresh: list[PreparedEvent],
@@ -167,16 +187,20 @@ class GroupCommit:
         return {key: replace(receipt, duplicate=True) for key, (_, receipt) in known.items()}
 
     def _logged(self, keys: dict[_Key, bytes]) -> dict[_Key, tuple[bytes, Receipt]]:
-        """The logged events among ``keys``: one probe of the compact key index, each hit checked by its id."""
+        """The logged events among ``keys``: their id keys looked up in the id index (``ledger.idindex``: the
+        writer's memory, the runs only for keys its filter may hold), each row found checked by its id."""
         id_keys = self._id_keys
-        by_key = {}
+        by_key = []
         for pair in keys:
             key = id_keys.get(pair)
             if key is None:
                 key = id_keys[pair] = db.event_key(*pair)
-            by_key[key] = pair
+            by_key.append(key)
+        indices = [i for hits in self.ids.leaves(self.conn, by_key).values() for i in hits]
+        if not indices:
+            return {}
         found = {}
-        for tenant, event_id, claim, index, digest, received_at in db.events_by_key(self.conn, list(by_key)):
+        for tenant, event_id, claim, index, digest, received_at in db.events_at(self.conn, indices):
             if (tenant, event_id) in keys:
                 found[(tenant, event_id)] = (bytes(claim), Receipt(event_id, index, bytes(digest), received_at))
         return found
