@@ -12,7 +12,9 @@ found through two parts (docs/formats.md, "Event-id index"):
   of ``slice`` keys, one slice per transaction: each slice moves its keys from the source runs to the target
   in one transaction, so every key is in exactly one listed run at every commit (``kill -9`` between slices
   loses nothing and finds nothing twice). The writer's duplicate check probes the runs only for keys an
-  in-memory Bloom filter over every run's keys may hold (a fresh id costs no read).
+  in-memory Bloom filter over every run's keys may hold (a fresh id costs no read). The writer saves that filter
+in ``id_filter`` when it stops cleanly, with the cursor it covers; the next start loads it and adds only the keys
+flushed since (a crash costs a rebuild in the background, during which lookups probe the runs instead).
 
 Every change on disk happens in the caller's write transaction; the writer's memory follows only once it has
 committed (``Maintenance`` is what ``IdIndex.committed`` applies).
@@ -28,7 +30,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-__all__ = ["IdIndex", "IdTuning", "Maintenance", "index_all", "leaves_with_key"]
+from ledger.sm import sm3
+
+__all__ = ["IdIndex", "IdTuning", "Maintenance", "index_all", "leaves_with_key", "saved_filter_covers"]
 
 _log = logging.getLogger(__name__)
 _MIN_KEY, _KEY_SPAN = -(1 << 63), 1 << 64
@@ -69,12 +73,23 @@ class _Bloom:
         i, j = key & mask, (key >> 32) & mask
         return bool(bits[i >> 3] >> (i & 7) & bits[j >> 3] >> (j & 7) & 1)
 
+    @classmethod
+    def restore(cls, bits: bytes, count: int) -> _Bloom | None:
+        """A filter saved as ``bits`` holding ``count`` keys, or None if ``bits`` is not of a size ``__init__``
+        makes (a power of two from 2^16 to 2^32 bits)."""
+        size = len(bits) * 8
+        if size < 1 << 16 or size > 1 << 32 or size & (size - 1) or count < 0:
+            return None
+        bloom = cls.__new__(cls)
+        bloom.mask, bloom.capacity, bloom.count, bloom.bits = size - 1, size >> 4, count, bytearray(bits)
+        return bloom
+
 
 class _Filter:
     """A growing set of Bloom filters (a new one of twice the capacity when the last is full): no rebuild."""
 
-    def __init__(self, capacity: int) -> None:
-        self._blooms = [_Bloom(capacity)]
+    def __init__(self, capacity: int, blooms: list[_Bloom] | None = None) -> None:
+        self._blooms = blooms or [_Bloom(capacity)]
 
     def add_all(self, keys: Iterable[int]) -> None:
         """Add ``keys`` (the loop is ``_Bloom.add`` inlined: start-up adds every run's key)."""
@@ -109,14 +124,53 @@ class _Everything:
         return True
 
 
-def _run_keys(conn: Connection, tuning: IdTuning) -> _Filter:
-    """A filter over every key in ``event_ids`` (one statement, streamed: one snapshot of the runs)."""
-    count = int(conn.exec_driver_sql("SELECT count(*) FROM event_ids").scalar_one())
-    keys = _Filter(count + 8 * tuning.tail)
-    rows = conn.exec_driver_sql("SELECT id_key FROM event_ids", execution_options={"stream_results": True,
-                                                                                  "yield_per": 65_536})
+def _run_keys(conn: Connection, tuning: IdTuning, saved: tuple[int, _Filter] | None = None) -> _Filter:
+    """A filter over every key in ``event_ids`` (one statement, streamed: one snapshot of the runs). With
+    ``saved`` (cursor, filter of every key below that cursor), only the keys of the events from that cursor on
+    are read and added to it: a merge moves rows between runs but never changes their ``leaf_index``."""
+    if saved is None:
+        count = int(conn.exec_driver_sql("SELECT count(*) FROM event_ids").scalar_one())
+        keys, since = _Filter(count + 8 * tuning.tail), ""
+    else:
+        keys, since = saved[1], f" WHERE leaf_index >= {saved[0]}"
+    rows = conn.exec_driver_sql(f"SELECT id_key FROM event_ids{since}",
+                                execution_options={"stream_results": True, "yield_per": 65_536})
     keys.add_all(int(k) for (k,) in rows)
     return keys
+
+
+def _saved(conn: Connection) -> tuple[int, _Filter] | None:
+    """The filter the writer saved when it last stopped cleanly, with the cursor it covers (every key of the
+    events below it); None if there is none, or if it does not read back whole (its SM3 digest is checked:
+    a filter missing a bit would let a reused id in, so a damaged one is rebuilt instead)."""
+    rows = conn.exec_driver_sql("SELECT part, merged, key_count, digest, bits FROM id_filter ORDER BY part").all()
+    if not rows:
+        return None
+    blooms, cursors = [], {int(r[1]) for r in rows}
+    for part, (number, _, count, digest, bits) in enumerate(rows):
+        bloom = _Bloom.restore(bytes(bits), int(count)) if int(number) == part else None
+        if bloom is None or sm3(bytes(bits)) != bytes(digest) or len(cursors) != 1:
+            _log.warning("the saved event-id filter does not read back whole (part %s); rebuilding it from the "
+                         "runs instead", number)
+            return None
+        blooms.append(bloom)
+    return cursors.pop(), _Filter(0, blooms)
+
+
+def _store(conn: Connection, merged: int, keys: _Filter) -> None:
+    """Replace the saved filter with ``keys``, which holds every key of the events below ``merged``."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql("DELETE FROM id_filter")
+    for part, bloom in enumerate(keys._blooms):
+        bits = bytes(bloom.bits)
+        conn.exec_driver_sql(f"INSERT INTO id_filter (part, merged, key_count, digest, bits) VALUES "
+                             f"({part}, {merged}, {bloom.count}, {mark}, {mark})", (sm3(bits), bits))
+
+
+def saved_filter_covers(conn: Connection) -> int | None:
+    """The cursor the saved event-id filter covers (events below it), or None if no filter is saved."""
+    value = conn.exec_driver_sql("SELECT MIN(merged) FROM id_filter").scalar()
+    return None if value is None else int(value)
 
 
 class _Tail:
@@ -173,21 +227,24 @@ class IdIndex:
             tail.add(int(key), int(index))
         self._generation += 1
         self._built, self._pending = None, []
-        if engine is None:
-            self._filter = _run_keys(conn, self.tuning)
+        saved = _saved(conn)
+        if saved is not None and saved[0] == merged:  # saved at a clean stop, nothing flushed since
+            self._filter, self._pending = saved[1], None
+        elif engine is None:
+            self._filter = _run_keys(conn, self.tuning, saved)
             self._pending = None
         else:
             self._filter = _Everything()
-            threading.Thread(target=self._build, args=(engine, self._generation), daemon=True,
+            threading.Thread(target=self._build, args=(engine, self._generation, saved), daemon=True,
                              name="tiezheng-id-filter").start()
         self._tail = tail
         self._merging = _plan(conn, self.tuning) is not None
         self.loaded = True
 
-    def _build(self, engine: Engine, generation: int) -> None:
+    def _build(self, engine: Engine, generation: int, saved: tuple[int, _Filter] | None) -> None:
         try:
             with engine.connect() as conn:
-                built = _run_keys(conn, self.tuning)
+                built = _run_keys(conn, self.tuning, saved)
         except SQLAlchemyError as exc:
             _log.error("cannot build the event-id filter; every id is looked up in the runs instead: %s", exc)
             return
@@ -202,6 +259,17 @@ class IdIndex:
         for keys in pending:
             built.add_all(keys)
         self._filter, self._built, self._pending = built, None, None
+
+    def save(self, conn: Connection) -> bool:
+        """Save the filter over the runs' keys in ``id_filter`` (in ``conn``'s write transaction) so that the
+        next ``load`` need not read every key again; call it once the writer has stopped. False (nothing saved)
+        while the filter is still being built; the filter saved before stays valid for its own cursor."""
+        self._install()
+        keys = self._filter
+        if not isinstance(keys, _Filter):
+            return False
+        _store(conn, _merged(conn), keys)
+        return True
 
     def unload(self) -> None:
         """Stop answering from memory (the writer stopped: another process may write next). The memory itself
@@ -344,9 +412,11 @@ def flush_tail(conn: Connection, size: int) -> None:
 
 def index_all(conn: Connection) -> None:
     """Move every event not yet in a run into one new run (after events rows were written by other means than
-    the log writer, e.g. a synthetic fill); the log's writer must not be running."""
+    the log writer, e.g. a synthetic fill) and save the filter over every run's keys, as a clean stop of the
+    writer does; the log's writer must not be running."""
     size = int(conn.exec_driver_sql("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM events").scalar_one())
     flush_tail(conn, size)
+    _store(conn, size, _run_keys(conn, IdTuning()))
 
 
 def _level(keys: int, tuning: IdTuning) -> int:

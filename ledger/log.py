@@ -88,12 +88,18 @@ class TransparencyLog(LogReader):
             self._thread.start()
 
     def close(self) -> None:
-        """Finish queued work, cut a last checkpoint, stop the writer."""
+        """Finish queued work, cut a last checkpoint, stop the writer, and save its event-id filter (so the next
+        start need not read every id again; if saving fails, the next start rebuilds it)."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
             self._index.unload()
+            try:
+                with begin_write(self.engine) as conn:
+                    self._index.save(conn)
+            except SQLAlchemyError as exc:
+                _log.warning("could not save the event-id filter; the next start rebuilds it: %s", exc)
 
     # -- writing ---------------------------------------------------------------------------------
     def submit_nowait(self, submission: Submission) -> Future[list[Receipt]]:

@@ -44,6 +44,7 @@ __all__ = [
     "event_key",
     "events",
     "events_at",
+    "id_filter",
     "id_runs",
     "insert_rows",
     "log_state",
@@ -138,6 +139,18 @@ id_runs = Table(
     Column("key_count", BigInteger, nullable=False),
     Column("merging_into", BigInteger),
     Column("built_below", BigInteger),
+)
+
+id_filter = Table(
+    "id_filter",
+    metadata,
+    # the writer's Bloom filter over every key in ``event_ids``, saved when it stops cleanly (migration 0013,
+    # ``ledger.idindex``): it holds the keys of the events below ``merged``; one row per part, SM3 of its bits
+    Column("part", Integer, primary_key=True, autoincrement=False),
+    Column("merged", BigInteger, nullable=False),
+    Column("key_count", BigInteger, nullable=False),
+    Column("digest", LargeBinary, nullable=False),
+    Column("bits", LargeBinary, nullable=False),
 )
 
 checkpoints = Table(

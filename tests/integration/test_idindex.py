@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from ledger import storage as db
 from ledger.errors import DuplicateConflict
-from ledger.idindex import IdTuning
+from ledger.idindex import IdTuning, saved_filter_covers
 from ledger.log import Submission, TransparencyLog
 from ledger.sm import Signer, SM2PrivateKey
 from tests.helpers import TENANT, make_actor, prepared, signed_item, wait_until
@@ -171,6 +171,8 @@ def test_the_filter_is_built_beside_the_running_writer_and_installed_at_a_commit
     first.start()
     receipts = [first.submit(Submission([prepared(i)]))[0] for i in items]
     first.close()
+    with engine.begin() as conn:  # as a crash leaves it: no filter saved
+        conn.execute(text("DELETE FROM id_filter"))
     log = TransparencyLog(engine, origin="test.tiezheng/log", signer=Signer.from_private_key(log_key), id_tuning=TINY)
     log.start()
     try:
@@ -183,3 +185,94 @@ def test_the_filter_is_built_beside_the_running_writer_and_installed_at_a_commit
     assert [(r.leaf_index, r.duplicate) for r in retried] == [(r.leaf_index, True) for r in receipts]
     assert [(r.leaf_index, r.duplicate) for r in again] == [(r.leaf_index, True) for r in receipts]
     check_stored_form(engine)
+
+
+def _log(engine: Engine, log_key: SM2PrivateKey) -> TransparencyLog:
+    return TransparencyLog(engine, origin="test.tiezheng/log", signer=Signer.from_private_key(log_key), id_tuning=TINY)
+
+
+def _merged(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT ids_merged FROM log_state")).scalar_one())
+
+
+def _retry_all(log: TransparencyLog, items: list[dict[str, Any]]) -> list[tuple[int, bool]]:
+    return [(r.leaf_index, r.duplicate) for r in log.submit(Submission([prepared(i) for i in items]))]
+
+
+def test_a_clean_stop_saves_the_filter_and_the_next_start_uses_it_at_once(engine: Engine,
+                                                                         log_key: SM2PrivateKey) -> None:
+    items = _items(23)
+    first = _log(engine, log_key)
+    first.start()
+    receipts = [first.submit(Submission([prepared(i)]))[0] for i in items]
+    first.close()
+    with engine.connect() as conn:
+        assert saved_filter_covers(conn) == _merged(engine) > 0
+
+    again = _log(engine, log_key)
+    again.start()
+    try:
+        assert again._index.filtered  # loaded, not rebuilt in the background
+        retried = _retry_all(again, items)
+        impostor = signed_item(make_actor(), payload={"other": True}, event_id=items[3]["event"]["event_id"])
+        with pytest.raises(DuplicateConflict, match="is already logged with different content"):
+            again.submit(Submission([prepared(impostor)]))
+    finally:
+        again.close()
+    assert retried == [(r.leaf_index, True) for r in receipts]
+    check_stored_form(engine)
+
+
+def test_a_filter_saved_before_a_crash_is_topped_up_with_the_ids_flushed_since(engine: Engine,
+                                                                             log_key: SM2PrivateKey) -> None:
+    items = _items(30)
+    first = _log(engine, log_key)
+    first.start()
+    receipts = [first.submit(Submission([prepared(i)]))[0] for i in items[:10]]
+    first.close()
+    with engine.connect() as conn:
+        old = conn.execute(text("SELECT part, merged, key_count, digest, bits FROM id_filter")).all()
+    second = _log(engine, log_key)
+    second.start()
+    receipts += [second.submit(Submission([prepared(i)]))[0] for i in items[10:]]
+    second.close()
+    with engine.begin() as conn:  # the last clean stop was the first one: the second log "crashed"
+        conn.execute(text("DELETE FROM id_filter"))
+        for row in old:
+            conn.execute(text("INSERT INTO id_filter (part, merged, key_count, digest, bits) "
+                              "VALUES (:p, :m, :c, :d, :b)"), dict(zip("pmcdb", row, strict=True)))
+        assert saved_filter_covers(conn) < _merged(engine)
+
+    log = _log(engine, log_key)
+    log.start()
+    try:
+        actor = make_actor()
+        wait_until(lambda: log.submit(Submission([prepared(signed_item(actor))])) and log._index.filtered)
+        retried = _retry_all(log, items)
+    finally:
+        log.close()
+    assert retried == [(r.leaf_index, True) for r in receipts]
+
+
+def test_a_damaged_saved_filter_is_rebuilt_not_trusted(engine: Engine, log_key: SM2PrivateKey) -> None:
+    items = _items(23)
+    first = _log(engine, log_key)
+    first.start()
+    receipts = [first.submit(Submission([prepared(i)]))[0] for i in items]
+    first.close()
+    with engine.begin() as conn:  # every bit cleared but the digest kept: trusted, it would let every id in
+        bits = conn.execute(text("SELECT bits FROM id_filter WHERE part = 0")).scalar_one()
+        conn.execute(text("UPDATE id_filter SET bits = :b WHERE part = 0"), {"b": bytes(len(bits))})
+
+    log = _log(engine, log_key)
+    log.start()
+    try:
+        assert not log._index.filtered  # refused; built again beside the writer
+        retried = _retry_all(log, items)
+        actor = make_actor()
+        wait_until(lambda: log.submit(Submission([prepared(signed_item(actor))])) and log._index.filtered)
+        again = _retry_all(log, items)
+    finally:
+        log.close()
+    assert retried == again == [(r.leaf_index, True) for r in receipts]
