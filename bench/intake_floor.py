@@ -38,6 +38,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 
 from bench import intake
+from bench.immudb_compare import OurServer
 from bench.immudb_report import load_line
 from evidence_api.deps import PrincipalDep, refuse_unknown_query
 from evidence_api.errors import install_error_handlers
@@ -168,16 +169,12 @@ def service_round(bodies: list[bytes], warm: list[bytes], key: SM2PrivateKey,
                   args: argparse.Namespace) -> dict[str, float]:
     """One round against a fresh service (SQLite, its own data directory), warmed like bench.immudb_compare."""
     with tempfile.TemporaryDirectory() as tmp:
-        port = intake._port()
-        process = intake.start_server(Path(tmp), port, profile=False)
+        server = OurServer(Path(tmp), key)
         try:
-            base = f"http://127.0.0.1:{port}"
-            token, _ = intake.setup(base, key)
-            intake.send(base, token, warm, min(args.clients, len(warm)))
-            return timed_send(base, token, bodies, args.clients, process.pid, args.events)
+            server.send(warm, min(args.clients, len(warm)))
+            return timed_send(server.base, server.token, bodies, args.clients, server.process.pid, args.events)
         finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=120)
+            server.stop()
 
 
 def _line(name: str, r: dict[str, float]) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 
 from bench import intake
-from bench.immudb_compare import sm2_verify_rate
+from bench.immudb_compare import OurServer, sm2_verify_rate
 from bench.immudb_report import load_line
 from bench.intake_floor import timed_send
 from ledger.sm import SM2PrivateKey
@@ -40,24 +40,20 @@ def one_round(key: SM2PrivateKey, warm: list[bytes], bodies: list[bytes], events
               profile: Path | None, rate: int = 100) -> dict[str, float]:
     """A fresh service: warm it, send ``bodies``, return the CPU figures (and the rate)."""
     with tempfile.TemporaryDirectory() as tmp:
-        port = intake._port()
-        process = intake.start_server(Path(tmp), port, profile=False)
+        server = OurServer(Path(tmp), key)
         try:
-            base = f"http://127.0.0.1:{port}"
-            token, _ = intake.setup(base, key)
-            intake.send(base, token, warm, len(warm))
+            server.send(warm, len(warm))
             spy = None
             if profile:
                 from bench.spy import Spy
 
-                spy = Spy(process.pid, profile, rate).start()
-            result = timed_send(base, token, bodies, clients, process.pid, events)
+                spy = Spy(server.process.pid, profile, rate).start()
+            result = timed_send(server.base, server.token, bodies, clients, server.process.pid, events)
             if spy:
                 print(spy.stop().table(25))
             return result
         finally:
-            process.send_signal(2)
-            process.wait(timeout=120)
+            server.stop()
 
 
 def main() -> None:
