@@ -148,8 +148,8 @@ def _saved(conn: Connection) -> tuple[int, _Filter] | None:
         return None
     blooms, cursors = [], {int(r[1]) for r in rows}
     for part, (number, _, count, digest, bits) in enumerate(rows):
-        bloom = _Bloom.restore(bytes(bits), int(count)) if int(number) == part else None
-        if bloom is None or sm3(bytes(bits)) != bytes(digest) or len(cursors) != 1:
+        bloom = _Bloom.restore(bytes(bits), int(count)) if int(number) == part and len(cursors) == 1 else None
+        if bloom is None or sm3(bytes(bits)) != bytes(digest):
             _log.warning("the saved event-id filter does not read back whole (part %s); rebuilding it from the "
                          "runs instead", number)
             return None
@@ -212,6 +212,7 @@ class IdIndex:
         self._generation = 0
         self._pending: list[list[int]] | None = None  # keys flushed while the filter is being built
         self._built: tuple[int, _Filter] | None = None  # a builder's (generation, filter), for the writer
+        self._saved_at: int | None = None  # the cursor of the filter in ``id_filter``, if it read back whole
 
     # -- memory ----------------------------------------------------------------------------------
     def load(self, conn: Connection, *, engine: Engine | None = None) -> None:
@@ -228,6 +229,7 @@ class IdIndex:
         self._generation += 1
         self._built, self._pending = None, []
         saved = _saved(conn)
+        self._saved_at = None if saved is None else saved[0]
         if saved is not None and saved[0] == merged:  # saved at a clean stop, nothing flushed since
             self._filter, self._pending = saved[1], None
         elif engine is None:
@@ -263,12 +265,14 @@ class IdIndex:
     def save(self, conn: Connection) -> bool:
         """Save the filter over the runs' keys in ``id_filter`` (in ``conn``'s write transaction) so that the
         next ``load`` need not read every key again; call it once the writer has stopped. False (nothing saved)
-        while the filter is still being built; the filter saved before stays valid for its own cursor."""
+        while the filter is still being built, or when the one ``load`` read whole (or this saved) covers the same
+        cursor, so holds the same keys; a filter saved before stays valid for its own cursor."""
         self._install()
-        keys = self._filter
-        if not isinstance(keys, _Filter):
+        keys, merged = self._filter, _merged(conn)
+        if not isinstance(keys, _Filter) or self._saved_at == merged:  # still building, or saved already
             return False
-        _store(conn, _merged(conn), keys)
+        _store(conn, merged, keys)
+        self._saved_at = merged
         return True
 
     def unload(self) -> None:

@@ -276,3 +276,9 @@ def test_a_damaged_saved_filter_is_rebuilt_not_trusted(engine: Engine, log_key: 
     finally:
         log.close()
     assert retried == again == [(r.leaf_index, True) for r in receipts]
+    restarted = _log(engine, log_key)  # the clean stop above saved a whole filter over the damaged one
+    restarted.start()
+    try:
+        assert restarted._index.filtered
+    finally:
+        restarted.close()
