@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy import Connection, bindparam, update
@@ -30,7 +30,8 @@ from evidence_api.services.permit_store import changed_columns, notice, permit_r
 from evidence_api.services.rules import Rules
 from ledger.records import PreparedEvent, Receipt
 
-__all__ = ["Foreseen", "ForeseenStep", "fold_permit_event", "foresee", "is_observation", "workers_changed"]
+__all__ = ["Foreseen", "ForeseenStep", "fold_permit_event", "foresee", "is_observation", "workers_changed",
+           "workers_written"]
 
 _log = logging.getLogger(__name__)
 
@@ -64,6 +65,14 @@ def workers_changed(old: Permit | None, new: Permit) -> bool:
     return old is None or old.content != new.content or (old.state in permits.LIVE) != (new.state in permits.LIVE)
 
 
+def workers_written(old: Permit | None, new: Permit) -> bool | Literal["live"]:
+    """What ``store_permit`` writes of ``new``'s planned-hours rows after ``old``'s: nothing if they stay
+    (``workers_changed``), only their ``live`` flag if the content stayed (a submission), else all of them."""
+    if not workers_changed(old, new):
+        return False
+    return "live" if old is not None and old.content == new.content else True
+
+
 @dataclass(frozen=True)
 class ForeseenStep:
     """One event of a foreseen fold: which, the permit after it and its row (``permit_store.permit_row``),
@@ -78,6 +87,8 @@ class ForeseenStep:
     acted: bool
     columns: tuple[str, ...] = ()
     """The columns the row's UPDATE writes (``permit_store.changed_columns``; a draft inserts them all)."""
+    workers: bool | Literal["live"] = True
+    """What of the planned-hours rows to write (``store_permit``'s ``workers``: ``workers_written``)."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,7 @@ class Foreseen:
             old = self.before
             for step in self.steps:
                 store_permit(conn, self.tenant, step.permit, old.version if old else 0, step.received_at,
-                             workers=workers_changed(old, step.permit), row=step.row, columns=step.columns)
+                             workers=step.workers, row=step.row, columns=step.columns)
                 if step.acted:
                     notice(conn, self.tenant, step.permit, step.kind, [step.event_id], step.received_at)
                 old = step.permit
@@ -141,8 +152,10 @@ def foresee(tenant: str, permit_id: str, before: Permit | None, events: Sequence
                 return None
             row = permit_row(folded[0], event.received_at)
             columns = changed_columns(permit, row) if permit is not None else ()
+            workers = workers_written(permit, folded[0])
             permit = folded[0]
-            steps.append(ForeseenStep(event.event_id, event.kind, event.received_at, permit, row, folded[1], columns))
+            steps.append(ForeseenStep(event.event_id, event.kind, event.received_at, permit, row, folded[1], columns,
+                                      workers))
     except Exception:  # noqa: BLE001 - the projector's own fold of the log decides, and records, what this cannot
         return None
     return Foreseen(tenant, permit_id, before, rules, tuple(steps))

@@ -5,7 +5,7 @@ width, so the window queries compare by string order)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy import Connection, Engine, Update, bindparam, delete, insert, select, update
@@ -30,6 +30,9 @@ _SOME = select(_p.id, _p.doc, _p.version).where(_p.tenant == bindparam("b_tenant
 _COLUMNS = ("type", "level", "state", "area", "starts_at", "ends_at", "doc", "version", "updated_at")
 _ALWAYS = ("doc", "version", "updated_at")  # an event of the permit changes these; the others (indexed) seldom
 _UPDATES: dict[tuple[str, ...], Update] = {}
+_SET_LIVE = update(db.permit_workers).where(db.permit_workers.c.tenant == bindparam("b_tenant"),
+                                            db.permit_workers.c.permit == bindparam("b_permit")
+                                            ).values(live=bindparam("b_live"))
 # statements built once: building them costs more than running them (the writer runs these per action)
 
 
@@ -90,12 +93,14 @@ def permit_row(permit: Permit, updated_at: str) -> dict[str, Any]:
 
 
 def store_permit(conn: Connection, tenant: str, permit: Permit, previous_version: int, updated_at: str, *,
-                 workers: bool = True, row: dict[str, Any] | None = None,
+                 workers: bool | Literal["live"] = True, row: dict[str, Any] | None = None,
                  columns: tuple[str, ...] = _COLUMNS) -> None:
     """Write ``permit`` over the row at ``previous_version`` (0: a new permit); ``StorageError`` if the row
     moved meanwhile. Its workers' planned hours are rewritten with it unless ``workers`` is false (the
-    caller knows the permit stayed as live as it was). ``row``: its ``permit_row``, if the caller has it;
-    ``columns``: only those are written over the old row (``changed_columns``: the others hold the same)."""
+    caller knows the permit stayed as live as it was), or only their ``live`` flag if it is ``"live"`` (the
+    caller knows its content, which the other columns come from, stayed the same). ``row``: its
+    ``permit_row``, if the caller has it; ``columns``: only those are written over the old row
+    (``changed_columns``: the others hold the same)."""
     content = permit.content
     row = row or permit_row(permit, updated_at)
     if previous_version == 0:
@@ -107,9 +112,14 @@ def store_permit(conn: Connection, tenant: str, permit: Permit, previous_version
             raise StorageError(f"permit {permit.id} changed under its lock; retry the action")
     if not workers:
         return
+    live = int(permit.state in permits.LIVE)
+    if workers == "live":
+        done = conn.execute(_SET_LIVE, {"b_tenant": tenant, "b_permit": permit.id, "b_live": live})
+        if done.rowcount != len({worker.worker for worker in content.workers}):
+            raise StorageError(f"permit {permit.id}: its planned hours are not the rows its content gives")
+        return
     w = db.permit_workers.c
     conn.execute(delete(db.permit_workers).where(w.tenant == tenant, w.permit == permit.id))
-    live = int(permit.state in permits.LIVE)
     conn.execute(insert(db.permit_workers), [
         {"tenant": tenant, "permit": permit.id, "worker": worker.worker, "hours_per_day": worker.hours_per_day,
          "starts_at": row["starts_at"], "ends_at": row["ends_at"], "live": live} for worker in content.workers])
