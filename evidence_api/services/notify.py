@@ -36,12 +36,12 @@ _log = logging.getLogger(__name__)
 def enqueue(conn: Connection, tenant: str, topic: str, body: dict[str, Any], *, created_at: str) -> None:
     """Queue a notification on ``conn`` (inside the caller's transaction); ``topic`` like ``permit.suspended``,
     ``created_at`` the RFC 3339 time of the event that causes it."""
-    conn.execute(insert(db.notifications).values(
-        tenant=tenant, topic=topic, body=orjson.dumps(body).decode(), status="pending", attempts=0,
-        created_at=created_at))
+    conn.execute(_ENQUEUE, {"tenant": tenant, "topic": topic, "body": orjson.dumps(body).decode(), "status": "pending",
+                            "attempts": 0, "created_at": created_at})
 
 
 _n = db.notifications.c
+_ENQUEUE = insert(db.notifications)  # built once: the log writer runs it in an approval's commit
 _SENT = update(db.notifications).where(_n.id == bindparam("b_id")).values(
     status="sent", attempts=bindparam("b_attempts"), sent_at=bindparam("b_at"))
 _FAILED = update(db.notifications).where(_n.id == bindparam("b_id")).values(

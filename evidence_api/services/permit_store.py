@@ -30,6 +30,10 @@ _SOME = select(_p.id, _p.doc, _p.version).where(_p.tenant == bindparam("b_tenant
 _COLUMNS = ("type", "level", "state", "area", "starts_at", "ends_at", "doc", "version", "updated_at")
 _ALWAYS = ("doc", "version", "updated_at")  # an event of the permit changes these; the others (indexed) seldom
 _UPDATES: dict[tuple[str, ...], Update] = {}
+_INSERT = insert(db.permits)
+_DROP_WORKERS = delete(db.permit_workers).where(db.permit_workers.c.tenant == bindparam("b_tenant"),
+                                                db.permit_workers.c.permit == bindparam("b_permit"))
+_ADD_WORKERS = insert(db.permit_workers)
 _SET_LIVE = update(db.permit_workers).where(db.permit_workers.c.tenant == bindparam("b_tenant"),
                                             db.permit_workers.c.permit == bindparam("b_permit")
                                             ).values(live=bindparam("b_live"))
@@ -104,7 +108,7 @@ def store_permit(conn: Connection, tenant: str, permit: Permit, previous_version
     content = permit.content
     row = row or permit_row(permit, updated_at)
     if previous_version == 0:
-        conn.execute(insert(db.permits).values(tenant=tenant, id=permit.id, **row))
+        conn.execute(_INSERT, {"tenant": tenant, "id": permit.id, **row})
     else:
         done = conn.execute(_update(columns), {"b_tenant": tenant, "b_id": permit.id, "b_previous": previous_version,
                                                **{f"b_{name}": row[name] for name in columns}})
@@ -118,9 +122,8 @@ def store_permit(conn: Connection, tenant: str, permit: Permit, previous_version
         if done.rowcount != len({worker.worker for worker in content.workers}):
             raise StorageError(f"permit {permit.id}: its planned hours are not the rows its content gives")
         return
-    w = db.permit_workers.c
-    conn.execute(delete(db.permit_workers).where(w.tenant == tenant, w.permit == permit.id))
-    conn.execute(insert(db.permit_workers), [
+    conn.execute(_DROP_WORKERS, {"b_tenant": tenant, "b_permit": permit.id})
+    conn.execute(_ADD_WORKERS, [
         {"tenant": tenant, "permit": permit.id, "worker": worker.worker, "hours_per_day": worker.hours_per_day,
          "starts_at": row["starts_at"], "ends_at": row["ends_at"], "live": live} for worker in content.workers])
 
