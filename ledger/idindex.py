@@ -329,6 +329,11 @@ class IdIndex:
             return Maintenance(None, merge_step(conn, self.tuning))
         return None
 
+    def upkeep_due(self, staged: int) -> bool:
+        """Whether ``maintain`` after a group that staged ``staged`` new events would do anything (the writer
+        skips the savepoint around it otherwise)."""
+        return self._merging or len(self._tail) + staged >= self.tuning.tail
+
     @property
     def filtered(self) -> bool:
         """Whether the filter over the runs' keys is installed (else every non-tail key is probed)."""
