@@ -28,7 +28,8 @@ witness_app = typer.Typer(help="Run a C2SP tlog-witness that cosigns a log's che
 app.add_typer(witness_app, name="witness")
 pack_app = typer.Typer(help="Evidence packs: one zip a court can keep and check offline.")
 app.add_typer(pack_app, name="pack")
-tiles_app = typer.Typer(help="The log's hash tiles (C2SP tlog-tiles): publish them where a CDN can serve them.")
+tiles_app = typer.Typer(help="The log's hash tiles (C2SP tlog-tiles): publish them where a CDN can serve them, "
+                        "and check a copy of them.")
 app.add_typer(tiles_app, name="tiles")
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -181,6 +182,32 @@ def tiles_export(
 
     raise typer.Exit(export_command(database_url=database_url or Settings().database_url, s3=s3, bucket=bucket,
                                     directory=directory, prefix=prefix, create=create))
+
+
+@tiles_app.command("verify")
+def tiles_verify(
+    source: Annotated[str, typer.Argument(
+        help="Where the tiles are: the service's https://HOST/v1/log/tlog/, a static copy's URL, or its folder.")],
+    trust_root: Annotated[str | None, typer.Option(
+        help="The trust root file naming the log keys you trust.", envvar="TIEZHENG_TRUST_ROOT")] = None,
+    leaf: Annotated[list[str] | None, typer.Option(
+        help="INDEX:HASH, a leaf hash (64 hex digits) that must sit at that index; repeatable.")] = None,
+    bundle: Annotated[list[Path] | None, typer.Option(
+        help="An event bundle whose event must be in the tiles' tree, its checkpoint a prefix; repeatable.")] = None,
+    since: Annotated[Path | None, typer.Option(
+        help="A checkpoint seen before (e.g. from --save): its tree must be a prefix of the tiles' tree.")] = None,
+    save: Annotated[Path | None, typer.Option(
+        help="After a valid run, write the tiles' checkpoint here (for the next run's --since).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show tracebacks.")] = False,
+) -> None:
+    """Check a copy of the log's hash tiles against a trust root, trusting none of it. Exit 0 valid, 1 invalid, 2 unusable."""
+    from verifier.tiles_cli import tiles_verify_command
+
+    raise typer.Exit(tiles_verify_command(source, trust_root=trust_root, leaves=leaf or [],
+                                          bundles=[str(p) for p in bundle or []],
+                                          since=str(since) if since else None, save=str(save) if save else None,
+                                          json_output=json_output, verbose=verbose))
 
 
 @pack_app.command("build")

@@ -55,7 +55,7 @@ from verifier.timestamps import TIMESTAMP_KIND, TimestampAnchor, TimestampResult
 from verifier.trust import LogKey, TrustRoot
 from verifier.witness import COSIGNATURE_KIND, CosignedAnchor, Cosigner, count_quorum, verify_cosigned_anchor
 
-__all__ = ["BUNDLE_FORMAT", "MAX_BUNDLE_BYTES", "Bundle", "verify_bundle"]
+__all__ = ["BUNDLE_FORMAT", "MAX_BUNDLE_BYTES", "Bundle", "verify_bundle", "verify_trusted_checkpoint"]
 
 BUNDLE_FORMAT = "tiezheng.bundle/v1"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
@@ -151,7 +151,7 @@ def verify_bundle(bundle: Bundle, *, trust_root: TrustRoot, evm_url: str | None 
             "the bundle's keys.log is one of them"
         )
     with run.step(3, "checkpoint signature"):
-        signer = _verify_trusted_checkpoint(bundle.checkpoint, trusted)
+        signer = verify_trusted_checkpoint(bundle.checkpoint, trusted)
         run.log_key_fingerprint = signer.fingerprint
         run.ok(f"{bundle.checkpoint.origin} size {bundle.checkpoint.tree_size} signed by trusted key {signer.fingerprint}")
     with run.step(4, "leaf hash and inclusion proof"):
@@ -182,7 +182,7 @@ def _trusted_log_keys(bundle: Bundle, trust_root: TrustRoot) -> tuple[LogKey, ..
     return trusted
 
 
-def _verify_trusted_checkpoint(checkpoint: Checkpoint, trusted: tuple[LogKey, ...]) -> LogKey:
+def verify_trusted_checkpoint(checkpoint: Checkpoint, trusted: tuple[LogKey, ...]) -> LogKey:
     """Verify every signature line of a trusted key; return the first such key (``KeyMismatch`` if none)."""
     lines = {(s.name, s.key_hash) for s in checkpoint.signatures}
     signers = [k for k in trusted if (checkpoint.origin, key_hash(checkpoint.origin, k.public_key)) in lines]
@@ -365,7 +365,7 @@ def _check_fabric_anchor(i: int, anchor: FabricReceipt, run: _Run, trusted: tupl
 
 def _check_timestamp(i: int, anchor: TimestampAnchor, bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> None:
     with run.step(7, f"anchor {i} (rfc3161 timestamp, tsa {anchor.label[:80]})"):
-        _verify_trusted_checkpoint(anchor.checkpoint, trusted)
+        verify_trusted_checkpoint(anchor.checkpoint, trusted)
         authorities = run.trust_root.timestamp_authorities
         if not authorities:
             run.skip("the trust root names no timestamp authority: the token is not checked and +tsa is not claimed")
@@ -379,7 +379,7 @@ def _check_timestamp(i: int, anchor: TimestampAnchor, bundle: Bundle, run: _Run,
 
 def _check_cosigned(i: int, anchor: CosignedAnchor, bundle: Bundle, run: _Run, trusted: tuple[LogKey, ...]) -> None:
     with run.step(7, f"anchor {i} (witness cosignature, {anchor.label[:80]})"):
-        _verify_trusted_checkpoint(anchor.checkpoint, trusted)
+        verify_trusted_checkpoint(anchor.checkpoint, trusted)
         cosigners = verify_cosigned_anchor(anchor, checkpoint=bundle.checkpoint,
                                            witnesses=run.trust_root.witnesses.keys)
         if not cosigners:

@@ -142,6 +142,11 @@ class TiledTree:
                               f"({width} hashes of {HASH_SIZE} bytes)")
         return bytes(data)
 
+    def verify_root(self) -> None:
+        """Fetch and check the right-edge tiles now (step 1), also for an empty tree (its root must be SM3 of
+        nothing); raises ``TileInvalid`` or ``TileUnavailable``. Every other method does this on first use."""
+        self._check_edge()
+
     def _check_edge(self) -> None:
         """Step 1: fetch the partial tiles of this tree size and check that they fold to the root."""
         if self._edge_checked:

@@ -13,11 +13,16 @@ from typing import Any
 
 import pytest
 
+from evidence_api.config import Settings
 from evidence_api.demo import run_demo
+from ingest.objectstore import FilesystemObjectStore
+from ingest.tiles_export import export_tiles
+from ledger.database import make_engine
 from verifier.bundle import Bundle, verify_bundle
 from verifier.cli import EXIT_INVALID, EXIT_UNUSABLE, EXIT_VALID, verify_command
 from verifier.errors import VerifierError
 from verifier.sm import PublicKey
+from verifier.tiles_cli import tiles_verify_command
 from verifier.trust import TrustRoot
 
 
@@ -145,3 +150,31 @@ def test_demo_pack_carries_the_permits_media_and_verifies(demo_bundle: tuple[byt
 
     assert len(media) >= 4, media  # at least the demo's four start photos
     assert report.assurance.startswith("signed")
+
+
+def test_demo_bundle_is_proved_from_the_log_s_exported_tiles(demo_bundle: tuple[bytes, Path, Path], tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A receipt holder checks a static copy of the tiles: the event is in it, the log has not forked since."""
+    data, trust_root, path = demo_bundle
+    engine = make_engine(Settings(data_dir=trust_root.parent).database_url)
+    try:
+        export_tiles(engine, FilesystemObjectStore(tmp_path / "tiles"))
+    finally:
+        engine.dispose()
+    bundle = Bundle.from_bytes(data)
+
+    capsys.readouterr()
+    code = tiles_verify_command(str(tmp_path / "tiles"), trust_root=str(trust_root), bundles=[str(path)],
+                                json_output=True)
+    out = json.loads(capsys.readouterr().out)
+
+    assert code == EXIT_VALID, out
+    assert f"is leaf {bundle.leaf_index:,}, and its checkpoint of size {bundle.checkpoint.tree_size:,} is a prefix" \
+        in out["checks"][-1]
+
+    moved = json.loads(data)
+    moved["leaf_index"] = (bundle.leaf_index + 1) % bundle.checkpoint.tree_size  # the claim points at another leaf
+    (tmp_path / "moved.json").write_text(json.dumps(moved))
+    code = tiles_verify_command(str(tmp_path / "tiles"), trust_root=str(trust_root),
+                                bundles=[str(tmp_path / "moved.json")], json_output=True)
+    assert (code, json.loads(capsys.readouterr().out)["error"]) == (EXIT_INVALID, "LeafMismatch")
