@@ -28,6 +28,7 @@ from ledger.hashing import leaf_hash
 from ledger.idindex import IdIndex, Maintenance
 from ledger.merkle import Frontier
 from ledger.packing import pack, pack_leaf, pack_packed_leaf
+from ledger.reader import FoldHead
 from ledger.records import PreparedEvent, Receipt, Submission
 
 __all__ = ["GroupCommit"]
@@ -44,6 +45,7 @@ class _Mark:
     frontier: Frontier
     heads: dict[_Key, tuple[bytes, int] | None]
     fresh: list[_Key]
+    folds: int  # how many ``GroupCommit.folds`` there were
 
 
 class GroupCommit:
@@ -59,6 +61,8 @@ class GroupCommit:
         self._staged: dict[_Key, tuple[bytes, Receipt]] = {}  # claim hash and receipt of each new event
         self._events: list[tuple[Any, ...]] = []
         self._nodes: list[tuple[int, bytes]] = []
+        self.folds: list[FoldHead] = []
+        """The ``FoldHead`` of each new event staged, in leaf order (``ledger.recent``, once committed)."""
         self._attestations: dict[bytes, dict[str, Any]] = {}
         self._id_keys: dict[_Key, int] = {}  # ``storage.event_key`` of each id probed, reused for its row
         self._flag_codes: dict[tuple[str, ...], str] = {}  # ``storage.encode_flags`` of each set of flags seen
@@ -109,7 +113,7 @@ class GroupCommit:
         assert sub.on_commit is not None
         self._flush()  # the savepoint then holds this submission's rows only
         mark = _Mark(self.frontier.copy(), {k: self._heads.get(k) for k in _permit_keys(fresh)},
-                     [(p.tenant, p.event_id) for p in fresh])
+                     [(p.tenant, p.event_id) for p in fresh], len(self.folds))
         try:
             with self.conn.begin_nested():
                 receipts = self._stage(sub, fresh, existing)
@@ -129,12 +133,14 @@ class GroupCommit:
                 self._heads[key] = head
         for key in mark.fresh:
             self._staged.pop(key, None)
+        del self.folds[mark.folds:]
         self._events.clear()
         self._nodes.clear()
         self._attestations.clear()
 
     def _stage(self, sub: Submission, fresh: list[PreparedEvent], existing: dict[_Key, Receipt]) -> list[Receipt]:
         first, staged, rows, id_keys, codes = self.frontier.size, self._staged, self._events, self._id_keys, self._flag_codes
+        folds = self.folds
         attestation = sub.attestation_digest
         digests, receipts = [], []
         for index, p in enumerate(fresh, start=first):
@@ -149,6 +155,7 @@ class GroupCommit:
                 flags = db.encode_flags(p.flags)
                 if type(p.flags) is tuple:
                     codes[p.flags] = flags
+            folds.append(FoldHead(index, p.tenant, p.kind, p.permit, p.key_id))
             rows.append((index, p.event_id, p.tenant, p.kind, p.permit, p.key_id, p.claim_hash, digest, leaf,
                          p.payload_sealed, p.payload_key, attestation, p.received_at, flags, id_keys[key]))
         self._nodes.extend((db.node_key(node), digest) for node, digest in self.frontier.extend(digests, db.STORED_LEVEL))

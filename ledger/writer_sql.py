@@ -22,6 +22,7 @@ from ledger import storage as db
 
 __all__ = [
     "Heads",
+    "heads_query",
     "load_heads",
     "new_attestations",
     "reference_load_heads",
@@ -43,16 +44,27 @@ def _mark(conn: Connection) -> str:
 
 
 def load_heads(conn: Connection, keys: Iterable[tuple[str, str]]) -> Heads:
-    """The stored chain heads of ``keys`` (those with none are absent), in one query per 400 keys."""
-    wanted, mark, found = list(keys), _mark(conn), {}
-    for start in range(0, len(wanted), _PAIRS_PER_QUERY):
-        some = wanted[start:start + _PAIRS_PER_QUERY]
-        rows = conn.exec_driver_sql(
-            "SELECT tenant, permit, leaf_hash, leaf_index FROM permit_heads WHERE (tenant, permit) IN "
-            f"({', '.join([f'({mark}, {mark})'] * len(some))})", tuple(v for key in some for v in key))
-        for tenant, permit, digest, index in rows:
-            found[(tenant, permit)] = (bytes(digest), int(index))
+    """The stored chain heads of ``keys`` (those with none are absent): per tenant, one query per 800 permits,
+    ``tenant = ? AND permit IN (...)``, which both databases answer from the primary key. (The row-value form
+    ``(tenant, permit) IN ((?, ?), ...)`` of the reference makes SQLite scan the whole table: every permit the
+    log ever saw, at each group commit.)"""
+    by_tenant: dict[str, list[str]] = {}
+    for tenant, permit in keys:
+        by_tenant.setdefault(tenant, []).append(permit)
+    mark, found = _mark(conn), {}
+    for tenant, permits in by_tenant.items():
+        for start in range(0, len(permits), 2 * _PAIRS_PER_QUERY):
+            some = permits[start:start + 2 * _PAIRS_PER_QUERY]
+            rows = conn.exec_driver_sql(heads_query(mark, len(some)), (tenant, *some))
+            for row_tenant, permit, digest, index in rows:
+                found[(row_tenant, permit)] = (bytes(digest), int(index))
     return found
+
+
+def heads_query(mark: str, count: int) -> str:
+    """``load_heads``' statement for one tenant and ``count`` permits, with placeholder ``mark``."""
+    return ("SELECT tenant, permit, leaf_hash, leaf_index FROM permit_heads "
+            f"WHERE tenant = {mark} AND permit IN ({', '.join([mark] * count)})")
 
 
 def upsert_heads(conn: Connection, heads: Mapping[tuple[str, str], tuple[bytes, int]]) -> None:
