@@ -24,9 +24,8 @@ from evidence_api.services.auth import READ_ROLES
 from evidence_api.services.container import Services
 from evidence_api.services.errors import ServiceError
 from evidence_api.services.events import parse_body
-from evidence_api.services.workflow import check_item, draft_id
+from evidence_api.services.workflow import Prepared, check_item, draft_id
 from ledger.errors import LedgerError, MalformedInput
-from ledger.log import Submission
 
 router = APIRouter(prefix="/v1/permits", tags=["permits"], route_class=StrictRoute)
 projection_router = APIRouter(prefix="/v1/projection", tags=["permits"], route_class=StrictRoute)
@@ -44,19 +43,27 @@ async def _act(request: Request, services: ServicesDep, principal: PrincipalDep,
         permit_id = draft_id(tenant, item)
     elif check_item(tenant, item)["kind"] == "permit.drafted":
         raise MalformedInput("permit.drafted creates a permit: POST it to /v1/permits")
-    prepared = await _prepared(services, tenant, body)
-    permit, receipts = await asyncio.to_thread(services.workflow.act, tenant, permit_id, item, prepared=prepared)
+    if not services.intake.workers:  # ``act`` checks and seals the item itself
+        permit, receipts = await asyncio.to_thread(services.workflow.act, tenant, permit_id, item)
+    else:
+        received_at = services.clock.stamp()
+        prepared = asyncio.run_coroutine_threadsafe(_prepared(services, tenant, body, received_at),
+                                                    asyncio.get_running_loop())
+        try:
+            permit, receipts = await asyncio.to_thread(services.workflow.act, tenant, permit_id, item,
+                                                       prepared=prepared, received_at=received_at)
+        finally:
+            prepared.cancel()  # a retry answered without waiting: nothing waits on the worker's answer
     return ActionOut(permit=permit, receipts=[ReceiptOut.model_validate(r.to_json()) for r in receipts])
 
 
-async def _prepared(services: Services, tenant: str, body: bytes) -> Submission | LedgerError | ServiceError | None:
+async def _prepared(services: Services, tenant: str, body: bytes, received_at: str) -> Prepared:
     """The item's key, signature and commitment checked and its payload sealed in an intake worker (SM2
     verification is most of an action's CPU, and the server process is the serial stage), or the refusal,
-    which ``Workflow.act`` raises only if the item is not a retry; None without workers (``act`` does it)."""
-    if not services.intake.workers:
-        return None
+    which ``Workflow.act`` raises only if the item is not a retry. It runs while ``act`` decides (the rules
+    read the item as sent): ``act`` waits for it only to append, or to let its refusal come first."""
     try:
-        return await services.intake.prepare_item(tenant, body, received_at=services.clock.stamp())
+        return await services.intake.prepare_item(tenant, body, received_at=received_at)
     except (LedgerError, ServiceError) as exc:
         return exc
 

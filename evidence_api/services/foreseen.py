@@ -26,7 +26,7 @@ from sqlalchemy import Connection, bindparam, update
 from evidence_api import db
 from evidence_api.services import permits
 from evidence_api.services.permit_model import Permit
-from evidence_api.services.permit_store import notice, permit_row, store_permit
+from evidence_api.services.permit_store import changed_columns, notice, permit_row, store_permit
 from evidence_api.services.rules import Rules
 from ledger.records import PreparedEvent, Receipt
 
@@ -67,7 +67,8 @@ def workers_changed(old: Permit | None, new: Permit) -> bool:
 @dataclass(frozen=True)
 class ForeseenStep:
     """One event of a foreseen fold: which, the permit after it and its row (``permit_store.permit_row``),
-    and whether it was an action (``acted``: it may notify) rather than an observation."""
+    whether it was an action (``acted``: it may notify) rather than an observation, and which columns of the
+    permit's previous row it changes."""
 
     event_id: str
     kind: str
@@ -75,6 +76,8 @@ class ForeseenStep:
     permit: Permit
     row: dict[str, Any]
     acted: bool
+    columns: tuple[str, ...] = ()
+    """The columns the row's UPDATE writes (``permit_store.changed_columns``; a draft inserts them all)."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ class Foreseen:
             old = self.before
             for step in self.steps:
                 store_permit(conn, self.tenant, step.permit, old.version if old else 0, step.received_at,
-                             workers=workers_changed(old, step.permit), row=step.row)
+                             workers=workers_changed(old, step.permit), row=step.row, columns=step.columns)
                 if step.acted:
                     notice(conn, self.tenant, step.permit, step.kind, [step.event_id], step.received_at)
                 old = step.permit
@@ -136,9 +139,10 @@ def foresee(tenant: str, permit_id: str, before: Permit | None, events: Sequence
                                        event.received_at, rules)
             if folded is None:
                 return None
+            row = permit_row(folded[0], event.received_at)
+            columns = changed_columns(permit, row) if permit is not None else ()
             permit = folded[0]
-            steps.append(ForeseenStep(event.event_id, event.kind, event.received_at, permit,
-                                      permit_row(permit, event.received_at), folded[1]))
+            steps.append(ForeseenStep(event.event_id, event.kind, event.received_at, permit, row, folded[1], columns))
     except Exception:  # noqa: BLE001 - the projector's own fold of the log decides, and records, what this cannot
         return None
     return Foreseen(tenant, permit_id, before, rules, tuple(steps))

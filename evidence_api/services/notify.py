@@ -13,12 +13,12 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 import orjson
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from evidence_api import db
 from evidence_api.services.errors import ServiceError
@@ -39,6 +39,22 @@ def enqueue(conn: Connection, tenant: str, topic: str, body: dict[str, Any], *, 
     conn.execute(insert(db.notifications).values(
         tenant=tenant, topic=topic, body=orjson.dumps(body).decode(), status="pending", attempts=0,
         created_at=created_at))
+
+
+_n = db.notifications.c
+_SENT = update(db.notifications).where(_n.id == bindparam("b_id")).values(
+    status="sent", attempts=bindparam("b_attempts"), sent_at=bindparam("b_at"))
+_FAILED = update(db.notifications).where(_n.id == bindparam("b_id")).values(
+    status=bindparam("b_status"), attempts=bindparam("b_attempts"), last_error=bindparam("b_error"))
+
+
+@dataclass
+class _Round:
+    """What one round of ``Notifier.send_pending_once`` did (saved at its end) and the webhooks it read."""
+
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    urls: dict[str, str | None] = field(default_factory=dict)
 
 
 class DeliveryError(ServiceError):
@@ -181,43 +197,57 @@ class Notifier:
 
     def send_pending_once(self, *, now: float | None = None) -> int:
         """Try every pending notification that is due at ``now`` (``time.monotonic()`` by default), oldest
-        first, up to ``batch``; returns how many were delivered."""
+        first, up to ``batch``; returns how many were delivered. The outcomes of one round are saved together,
+        in one transaction at its end (also when a delivery raised something unexpected): a write transaction
+        per notification took the database's write lock from the log writer once per attempt. A crash within
+        a round may send its delivered ones again (delivery is at least once; receivers deduplicate by ``id``)."""
         n = db.notifications.c
         with self._lock:
             moment = time.monotonic() if now is None else now
             with self._engine.connect() as conn:
                 rows = conn.execute(select(db.notifications).where(n.status == "pending").order_by(n.id)).all()
             due = [r for r in rows if self._retry_at.get(r.id, 0.0) <= moment][: self._batch]
-            return sum(self._attempt(dict(r._mapping), moment) for r in due)
+            round_ = _Round()
+            try:
+                return sum(self._attempt(dict(r._mapping), moment, round_) for r in due)
+            finally:
+                self._save(round_)
 
-    def _attempt(self, row: Mapping[str, Any], moment: float) -> bool:
+    def _attempt(self, row: Mapping[str, Any], moment: float, round_: _Round) -> bool:
         notification = Notification(row["id"], row["tenant"], row["topic"], orjson.loads(row["body"]), row["created_at"])
         attempts = row["attempts"] + 1
         try:
-            self._deliver(notification)
+            self._deliver(notification, round_)
         except DeliveryError as exc:
             final = attempts >= self._max_attempts or isinstance(exc, _Off)
             self._retry_at[notification.id] = moment + min(self._max_delay, self._base * 2 ** (attempts - 1))
-            self._save(notification.id, status="failed" if final else "pending", attempts=attempts, last_error=str(exc))
+            round_.failed.append({"b_id": notification.id, "b_status": "failed" if final else "pending",
+                                  "b_attempts": attempts, "b_error": str(exc)})
             level = logging.INFO if isinstance(exc, _Off) else logging.WARNING  # off by the tenant's choice
             _log.log(level, "notification %d attempt %d failed: %s", notification.id, attempts, exc)
             return False
         self._retry_at.pop(notification.id, None)
-        self._save(notification.id, status="sent", attempts=attempts, sent_at=self._clock.stamp())
+        round_.sent.append({"b_id": notification.id, "b_attempts": attempts, "b_at": self._clock.stamp()})
         return True
 
-    def _deliver(self, notification: Notification) -> None:
+    def _deliver(self, notification: Notification, round_: _Round) -> None:
         choice = self._org.rules(notification.tenant).notify
         if choice == "none":
             raise _Off(f"notifications are off for tenant {notification.tenant!r} (rules.notify = 'none')")
         channel = self._channels.get(choice)
         if channel is None:
             raise DeliveryError(f"no channel {choice!r} for tenant {notification.tenant!r} (rules.notify)")
-        channel.send(self._org.webhook_url(notification.tenant), notification)
+        if notification.tenant not in round_.urls:  # read once per tenant and round
+            round_.urls[notification.tenant] = self._org.webhook_url(notification.tenant)
+        channel.send(round_.urls[notification.tenant], notification)
 
-    def _save(self, notification_id: int, **values: Any) -> None:
+    def _save(self, round_: _Round) -> None:
+        if not round_.sent and not round_.failed:
+            return
         with self._engine.begin() as conn:
-            conn.execute(update(db.notifications).where(db.notifications.c.id == notification_id).values(**values))
+            for statement, rows in ((_SENT, round_.sent), (_FAILED, round_.failed)):
+                if rows:
+                    conn.execute(statement, rows)
 
     def close(self) -> None:
         """Close the channels that hold connections (stop the thread running ``send_pending_once`` first)."""

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from evidence_api import db
@@ -42,6 +42,10 @@ class User:
     roles: tuple[str, ...]
 
 
+_WORKERS = select(db.workers.c.id).where(db.workers.c.tenant == bindparam("b_tenant"),
+                                         db.workers.c.id.in_(bindparam("b_ids", expanding=True)))
+
+
 def _row(row: Any) -> dict[str, Any]:
     return dict(row._mapping)
 
@@ -63,6 +67,8 @@ class Organisation:
         self._engine, self._keys, self._clock = engine, keys, clock or Clock()
         self._rules: dict[str, Rules] = {}
         self._users: dict[tuple[str, str], User] = {}  # found users (see ``user``)
+        self._areas: dict[tuple[str, str], dict[str, Any]] = {}  # found areas (see ``area``)
+        self._workers: set[tuple[str, str]] = set()  # found workers (see ``known_workers``)
 
     # -- generic ---------------------------------------------------------------------------------
     def _insert(self, table: Table, row: dict[str, Any], conn: Connection | None = None) -> dict[str, Any]:
@@ -140,6 +146,29 @@ class Organisation:
             row = self.get(db.users, tenant, user_id)
             found = self._users[key] = User(row["id"], row["name"], tuple(row["roles"].split(",")))
         return found
+
+    def area(self, tenant: str, area_id: str) -> dict[str, Any]:
+        """The row of area ``area_id`` (as ``get(db.areas, ...)``, a copy); raises ``NotFound``. Kept in memory once
+        found (every check-in and submission reads its permit's area): an area's row is only ever inserted
+        (``add_area``), never updated or deleted, so one found stays exactly as found, in this process and in any
+        other; one not found is asked again. Anything that comes to change an area's row must drop ``_areas``."""
+        key = (tenant, area_id)
+        found = self._areas.get(key)
+        if found is None:
+            found = self._areas[key] = self.get(db.areas, tenant, area_id)
+        return dict(found)
+
+    def known_workers(self, tenant: str, worker_ids: Iterable[str]) -> list[str]:
+        """Which of ``worker_ids`` are registered workers of ``tenant`` (each once, in sorted order). Found ones are
+        kept in memory: a worker's row is only ever inserted (``add_worker``), never deleted; ids not found are
+        asked again (one query for all of them)."""
+        wanted = sorted(set(worker_ids))
+        missing = [w for w in wanted if (tenant, w) not in self._workers]
+        if missing:
+            with self._engine.connect() as conn:
+                found = conn.execute(_WORKERS, {"b_tenant": tenant, "b_ids": missing}).scalars().all()
+            self._workers.update((tenant, worker_id) for worker_id in found)
+        return [w for w in wanted if (tenant, w) in self._workers]
 
     def add_worker(self, tenant: str, worker_id: str, *, name: str, team: str, contractor: str | None = None,
                    user_id: str | None = None) -> dict[str, Any]:

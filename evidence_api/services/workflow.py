@@ -17,6 +17,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -43,7 +44,7 @@ from ledger.events import check_claim
 from ledger.keystore import DataKeyWrapper, open_sealed
 from ledger.log import PreparedEvent, Receipt, Submission
 
-__all__ = ["ActionResult", "Workflow", "check_item", "draft_id"]
+__all__ = ["ActionResult", "Prepared", "Workflow", "check_item", "draft_id"]
 
 _log = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ _FULL, _WATCHED = object(), object()  # verdicts of ``Workflow._verdict``
 
 ActionResult = tuple[Permit, list[Receipt]]
 """The permit after an action, and the receipts of the action and its follow-ups."""
+
+Prepared = Submission | LedgerError | ServiceError
+"""An action's item as the intake checked and sealed it, or what refused it."""
 
 def check_item(tenant: str, item: Any) -> dict[str, Any]:
     """The event of a signed permit item after its shape check (before any lookup that trusts its fields);
@@ -108,29 +112,56 @@ class Workflow:
         return permit
 
     # -- acting ----------------------------------------------------------------------------------
-    def act(self, tenant: str, permit_id: str, item: Any, *,
-            prepared: Submission | LedgerError | ServiceError | None = None) -> ActionResult:
+    def act(self, tenant: str, permit_id: str, item: Any, *, prepared: Prepared | Future[Prepared] | None = None,
+            received_at: str | None = None) -> ActionResult:
         """Apply a signed action item ``{"event", "payload", "salt"}`` to permit ``permit_id`` (a
         ``permit.drafted`` creates it). Returns the permit and the receipts (the action's first, then its
         follow-ups'). Raises what the intake checks and ``permits.decide`` raise; nothing is written then.
         ``prepared``: the item already checked and sealed by the intake (``IntakePool.prepare_item``), or
         what refused it (raised here, after the retry check, exactly where the check itself would raise).
+
+        It may also be a ``Future`` of that, still being worked out in an intake worker, with ``received_at``
+        the time it was stamped with: the rules then decide meanwhile (they read the item as sent, never what
+        the worker makes of it), and the submission is waited for only to append it. The answer is the same:
+        whatever the decision raised, or a retry it found, yields to the item's own refusal, as if that had
+        been raised first; nothing is appended before the worker's answer is in.
         """
         event = check_item(tenant, item)
         appended = self._appends.get((tenant, permit_id), 0)  # read before the retry check below (see the second one)
         retry = self._recorder.existing(tenant, item)
         if retry is not None:
             return self.get(tenant, permit_id), [retry]
-        if isinstance(prepared, LedgerError | ServiceError):
-            raise prepared
-        submission = prepared or self._recorder.prepare(tenant, [item])  # key, signature, commitment
+        if not isinstance(prepared, Future):
+            if isinstance(prepared, LedgerError | ServiceError):
+                raise prepared
+            ready = prepared or self._recorder.prepare(tenant, [item])  # key, signature, commitment
+            return self._act(tenant, permit_id, item, event, appended, lambda: ready, ready.events[0].received_at)
+        if received_at is None:
+            raise ValueError("a pending prepared item needs the received_at it was stamped with")
+        pending = prepared
+
+        def submission() -> Submission:
+            outcome = pending.result()  # the worker's answer (it always comes: the pool answers or raises)
+            if isinstance(outcome, LedgerError | ServiceError):
+                raise outcome
+            return outcome
+        try:
+            return self._act(tenant, permit_id, item, event, appended, submission, received_at)
+        except BaseException:
+            submission()  # the item's own refusal first, as the in-order checks would have raised it
+            raise
+
+    def _act(self, tenant: str, permit_id: str, item: dict[str, Any], event: dict[str, Any], appended: int,
+             submission: Callable[[], Submission], received_at: str) -> ActionResult:
+        """``act`` after the first retry check: ``submission()`` gives the checked item (or raises its refusal),
+        stamped ``received_at``."""
         if event["subject"].get("permit") != permit_id:
             raise MalformedInput(f"event.subject.permit must be {permit_id!r}, got {event['subject'].get('permit')!r}")
         if event["actor"]["type"] != "user":
             raise Forbidden(f"permit actions are signed by users; got a {event['actor']['type']} key")
         user = self._org.user(tenant, event["actor"]["id"])
         actor = permits.Actor("user", user.id, user.roles)
-        act = permits.Act(event["kind"], event, item["payload"], actor, submission.events[0].received_at)
+        act = permits.Act(event["kind"], event, item["payload"], actor, received_at)
         with self._locked(tenant, permit_id):
             # the same item sent twice at once: the other one may have been appended meanwhile, and only then (an
             # item of this permit is appended under this lock, which counts it once its commit is known, or not
@@ -138,6 +169,7 @@ class Workflow:
             moved = (tenant, permit_id) in self._unsure or self._appends.get((tenant, permit_id), 0) != appended
             retry = self._recorder.existing(tenant, item) if moved else None
             if retry is not None:
+                submission()  # a pending item's refusal comes first (as before the lock)
                 return self.get(tenant, permit_id), [retry]
             old = self._current(tenant, permit_id)
             rules = self._org.rules(tenant)
@@ -151,7 +183,7 @@ class Workflow:
                     raise NotFound(f"permit {permit_id!r} does not exist for tenant {tenant!r}; draft it first")
                 facts = load_facts(self._engine, self._org, tenant, old, act.kind, self.clock.today())
                 follow = permits.decide(old, act, rules, facts, self.clock.now())
-            receipts, permit = self._append(tenant, permit_id, submission, follow, before=old,
+            receipts, permit = self._append(tenant, permit_id, submission(), follow, before=old,
                                             payloads=[item["payload"]])
             return permit or self.get(tenant, permit_id), receipts
 

@@ -90,3 +90,23 @@ def test_refusals_word_the_same_in_a_worker_and_in_process(settings: Settings, t
             assert again.json()["receipts"][0]["leaf_index"] == first.json()["receipts"][0]["leaf_index"]
             assert again.json()["receipts"][0]["duplicate"] is True
     assert answers[0] == answers[1]
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_a_refused_item_answers_its_own_refusal_before_any_rule(plant: Plant, case: str) -> None:
+    """With a worker the rules decide while the item is checked: a refused item still answers its own refusal,
+    never what the rules, the state or the permit's URL would have said about it (as in-process)."""
+    change, status, start = REFUSALS[case]
+    plant.ok("applicant", "permit.drafted", hot_work(clock=plant.clock))
+    size = plant.services.log.tree_size
+    broken = [
+        plant.item("leader", "permit.activated", {"note": ""}),  # a draft cannot start: 409 otherwise
+        plant.item("guard-1", "permit.submitted", {"note": ""}),  # not the applicant: 403 otherwise
+        plant.item("applicant", "permit.drafted", hot_work(clock=plant.clock)),  # exists: 409 otherwise
+    ]
+    for item in broken:
+        resp = plant.send(change(plant, item))
+        assert resp.status_code == status and start in resp.json()["detail"], resp.text
+    wrong_url = plant.send(change(plant, plant.item("applicant", "permit.submitted", {"note": ""}, permit="HW-9")))
+    assert wrong_url.status_code == status and start in wrong_url.json()["detail"], wrong_url.text
+    assert plant.services.log.tree_size == size and plant.permit()["state"] == "draft"
