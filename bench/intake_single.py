@@ -3,6 +3,7 @@
 The same individually signed bodies as ``bench.intake --against immudb`` (200 events a request, 8 clients) go
 to a fresh service (SQLite) per round, warmed with one request per worker. Per event it prints the CPU time
 (from /proc) of the client (this process), the server (and its event-loop thread) and the intake workers,
+the server's CPU by thread (log writer, event loop, projector, pool threads: /proc, named by ``py-spy dump``),
 the CPU of one SM2 verification with the service's own primitive (``bench.immudb_compare.sm2_verify_rate``'s
 message), what is left once that is taken off, and the rate against the SM2-verify bound (verifies/s on one
 core × cores: the meaning ``bench.intake --against immudb`` gives it).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -36,9 +38,39 @@ def verify_cpu(seconds: float = 1.0) -> float:
     return 1e6 / rate * spent_cpu / spent_wall
 
 
+def thread_names(pid: int) -> dict[int, str]:
+    """OS thread id -> Python thread name of ``pid`` (``py-spy dump``; empty without py-spy: Python 3.11 does not
+    name its OS threads, so /proc alone says only "python")."""
+    from bench.spy import available
+
+    exe = available()
+    if exe is None:
+        return {}
+    found = subprocess.run([exe, "dump", "--json", "--pid", str(pid)], capture_output=True, text=True, check=False)
+    try:
+        threads = orjson.loads(found.stdout)
+    except orjson.JSONDecodeError:
+        return {}
+    return {t["os_thread_id"]: t.get("thread_name") or str(t["os_thread_id"]) for t in threads if t.get("os_thread_id")}
+
+
+def thread_cpu(pid: int, names: dict[int, str]) -> dict[str, float]:
+    """CPU seconds (user + system, /proc) of each thread of ``pid``, by name (threads of one name summed)."""
+    tick, out = os.sysconf("SC_CLK_TCK"), dict[str, float]()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the thread ended
+        name = names.get(int(task.name), f"thread {task.name}")
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def one_round(key: SM2PrivateKey, warm: list[bytes], bodies: list[bytes], events: int, clients: int,
-              profile: Path | None, rate: int = 100) -> dict[str, float]:
-    """A fresh service: warm it, send ``bodies``, return the CPU figures (and the rate)."""
+              profile: Path | None, rate: int = 100) -> tuple[dict[str, float], dict[str, float]]:
+    """A fresh service: warm it, send ``bodies``, return the CPU figures (and the rate), and the server's CPU
+    µs per event by thread."""
     with tempfile.TemporaryDirectory() as tmp:
         server = OurServer(Path(tmp), key)
         try:
@@ -48,10 +80,13 @@ def one_round(key: SM2PrivateKey, warm: list[bytes], bodies: list[bytes], events
                 from bench.spy import Spy
 
                 spy = Spy(server.process.pid, profile, rate).start()
+            names = thread_names(server.process.pid)
+            before = thread_cpu(server.process.pid, names)
             result = timed_send(server.base, server.token, bodies, clients, server.process.pid, events)
+            after = thread_cpu(server.process.pid, names)
             if spy:
                 print(spy.stop().table(25))
-            return result
+            return result, {name: (after[name] - before.get(name, 0.0)) * 1e6 / events for name in after}
         finally:
             server.stop()
 
@@ -76,8 +111,8 @@ def main() -> None:
     for n in range(1, args.rounds + 1):
         before = verify_cpu()
         rate_before = sm2_verify_rate()
-        r = one_round(key, warm, bodies, events, args.clients, args.profile if n == args.rounds else None,
-                      args.rate)
+        r, threads = one_round(key, warm, bodies, events, args.clients,
+                               args.profile if n == args.rounds else None, args.rate)
         verify, bound = statistics.mean([before, verify_cpu()]), statistics.mean([rate_before, sm2_verify_rate()])
         service = r["server_us"] + r["workers_us"]
         ratios.append(r["rate"] / (bound * workers))
@@ -85,6 +120,8 @@ def main() -> None:
               f"client {r['client_us']:5.1f}, server {r['server_us']:5.1f} (loop {r['loop_us']:5.1f}), workers "
               f"{r['workers_us']:5.1f}; service {service:5.1f} = SM2 verify {verify:5.1f} + rest "
               f"{service - verify:5.1f}  {load_line()}", flush=True)
+        print("  server CPU µs/event by thread: " + ", ".join(
+            f"{name} {us:.1f}" for name, us in sorted(threads.items(), key=lambda kv: -kv[1]) if us >= 0.05), flush=True)
     print(f"ratio min/median/max {min(ratios):.2f}/{statistics.median(ratios):.2f}/{max(ratios):.2f}")
 
 

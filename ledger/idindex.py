@@ -213,6 +213,7 @@ class IdIndex:
         self._pending: list[list[int]] | None = None  # keys flushed while the filter is being built
         self._built: tuple[int, _Filter] | None = None  # a builder's (generation, filter), for the writer
         self._saved_at: int | None = None  # the cursor of the filter in ``id_filter``, if it read back whole
+        self._builder: threading.Thread | None = None  # the background build of the filter, if one was started
 
     # -- memory ----------------------------------------------------------------------------------
     def load(self, conn: Connection, *, engine: Engine | None = None) -> None:
@@ -237,8 +238,9 @@ class IdIndex:
             self._pending = None
         else:
             self._filter = _Everything()
-            threading.Thread(target=self._build, args=(engine, self._generation, saved), daemon=True,
-                             name="tiezheng-id-filter").start()
+            self._builder = threading.Thread(target=self._build, args=(engine, self._generation, saved),
+                                             daemon=True, name="tiezheng-id-filter")
+            self._builder.start()
         self._tail = tail
         self._merging = _plan(conn, self.tuning) is not None
         self.loaded = True
@@ -261,6 +263,14 @@ class IdIndex:
         for keys in pending:
             built.add_all(keys)
         self._filter, self._built, self._pending = built, None, None
+
+    def settle(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for a filter still being built in the background (before ``save`` at a
+        clean stop: a small log's build takes milliseconds, and without it nothing is saved; a large one's build
+        is given up on, as before, and the next start builds it again)."""
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout)
 
     def save(self, conn: Connection) -> bool:
         """Save the filter over the runs' keys in ``id_filter`` (in ``conn``'s write transaction) so that the
@@ -328,6 +338,11 @@ class IdIndex:
         if self._merging:
             return Maintenance(None, merge_step(conn, self.tuning))
         return None
+
+    def upkeep_due(self, staged: int) -> bool:
+        """Whether ``maintain`` after a group that staged ``staged`` new events would do anything (the writer
+        skips the savepoint around it otherwise)."""
+        return self._merging or len(self._tail) + staged >= self.tuning.tail
 
     @property
     def filtered(self) -> bool:

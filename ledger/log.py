@@ -29,7 +29,8 @@ from ledger.database import begin_write
 from ledger.errors import LedgerError, ProofError, StorageError
 from ledger.idindex import IdIndex, IdTuning
 from ledger.merkle import Frontier, NodeId, consistency_proof, inclusion_proof, root_at, subtree_blocks
-from ledger.reader import LoggedEvent, LogReader
+from ledger.reader import MAX_PAGE, FoldHead, LoggedEvent, LogReader
+from ledger.recent import RecentHeads
 from ledger.records import CommitHook, PreparedEvent, Receipt, Submission
 from ledger.sm import Signer
 from ledger.treetop import TOP_LEVEL, ProofStore, RightEdges, TreeTop, inclusion_path
@@ -38,6 +39,7 @@ from ledger.writer import GroupCommit
 __all__ = ["CommitHook", "LoggedEvent", "PreparedEvent", "Receipt", "Submission", "TransparencyLog"]
 
 _log = logging.getLogger(__name__)
+_SETTLE_SECONDS = 5.0  # how long a clean stop waits for the event-id filter's background build (small logs: ms)
 _ROOTS_KEPT = 4096  # remembered roots by tree size (≈ 0.5 MiB at most); the memo starts again when full
 
 
@@ -74,6 +76,7 @@ class TransparencyLog(LogReader):
             size = db.read_tree_size(conn)
             self._frontier = Frontier.load(db.SqlNodeStore(conn), size)
             self._latest = self._read_latest_checkpoint(conn)
+        self._recent = RecentHeads(size)  # heads_since from memory while this log's writer runs
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -84,6 +87,7 @@ class TransparencyLog(LogReader):
                     self._index.load(conn, engine=self.engine)
             except SQLAlchemyError as exc:
                 raise StorageError(f"cannot load the event-id index, the log writer does not start: {exc}") from exc
+            self._recent = RecentHeads(self._frontier.size)
             self._thread = threading.Thread(target=self._run, name="tiezheng-log-writer", daemon=True)
             self._thread.start()
 
@@ -95,6 +99,7 @@ class TransparencyLog(LogReader):
             self._thread.join()
             self._thread = None
             self._index.unload()
+            self._index.settle(_SETTLE_SECONDS)  # a filter still being built is saved too, if it is done by then
             try:
                 with begin_write(self.engine) as conn:
                     self._index.save(conn)
@@ -113,6 +118,14 @@ class TransparencyLog(LogReader):
     def submit(self, submission: Submission, *, timeout: float | None = 60) -> list[Receipt]:
         """``submit_nowait`` and wait for the receipts."""
         return self.submit_nowait(submission).result(timeout=timeout)
+
+    def heads_since(self, after_index: int, *, limit: int) -> list[FoldHead]:
+        """``LogReader.heads_since`` (the reference, which reads the database), answered from the writer's
+        memory of the newest events (``ledger.recent``) while this log's writer runs and holds them."""
+        recent = self._recent.since(after_index, limit) if self._thread is not None and limit >= 1 else None
+        if recent is None or after_index < -1 or limit > MAX_PAGE:
+            return super().heads_since(after_index, limit=limit)  # its answer, or its refusal
+        return recent
 
     @property
     def tree_size(self) -> int:
@@ -162,6 +175,7 @@ class TransparencyLog(LogReader):
             for job in jobs:
                 job.future.set_exception(error)
             return
+        self._recent.extend(self._frontier.size, group.folds)  # before the size: whoever sees it finds them
         self._frontier = group.frontier
         group.committed()
         for job, outcome in zip(jobs, outcomes, strict=True):

@@ -25,9 +25,11 @@ from ledger.errors import MalformedInput
 from ledger.idindex import IdIndex, leaves_with_key
 from ledger.packing import unpack
 
-__all__ = ["EventHead", "FoldHead", "LogReader", "LoggedEvent", "events_on"]
+__all__ = ["MAX_PAGE", "EventHead", "FoldHead", "LogReader", "LoggedEvent", "events_on"]
 
-_MAX_PAGE = 10_000
+MAX_PAGE = 10_000
+"""The most events one ``events_since``/``heads_since`` page may ask for."""
+_MAX_PAGE = MAX_PAGE
 _ANCHORED = "anchored"  # ledger.anchors.book.ANCHORED; rows still pending or failed are not receipts
 
 

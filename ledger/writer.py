@@ -17,17 +17,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger import storage as db
+from ledger import writer_sql as sql
 from ledger.canonical import canonical
 from ledger.errors import DuplicateConflict, LedgerError, StorageError
 from ledger.hashing import leaf_hash
 from ledger.idindex import IdIndex, Maintenance
 from ledger.merkle import Frontier
 from ledger.packing import pack, pack_leaf, pack_packed_leaf
+from ledger.reader import FoldHead
 from ledger.records import PreparedEvent, Receipt, Submission
 
 __all__ = ["GroupCommit"]
@@ -44,6 +45,7 @@ class _Mark:
     frontier: Frontier
     heads: dict[_Key, tuple[bytes, int] | None]
     fresh: list[_Key]
+    folds: int  # how many ``GroupCommit.folds`` there were
 
 
 class GroupCommit:
@@ -59,8 +61,11 @@ class GroupCommit:
         self._staged: dict[_Key, tuple[bytes, Receipt]] = {}  # claim hash and receipt of each new event
         self._events: list[tuple[Any, ...]] = []
         self._nodes: list[tuple[int, bytes]] = []
+        self.folds: list[FoldHead] = []
+        """The ``FoldHead`` of each new event staged, in leaf order (``ledger.recent``, once committed)."""
         self._attestations: dict[bytes, dict[str, Any]] = {}
         self._id_keys: dict[_Key, int] = {}  # ``storage.event_key`` of each id probed, reused for its row
+        self._flag_codes: dict[tuple[str, ...], str] = {}  # ``storage.encode_flags`` of each set of flags seen
 
     def add(self, sub: Submission) -> list[Receipt] | LedgerError:
         """Stage ``sub``; its receipts (in its order), or the error that refused it (then nothing of it is
@@ -78,11 +83,8 @@ class GroupCommit:
     def finish(self) -> None:
         """Write what is still buffered, the permits' chain heads and the new tree size."""
         self._flush()
-        self._upsert_heads()
-        log_state = db.log_state
-        updated = self.conn.execute(update(log_state).where(log_state.c.id == 1).values(tree_size=self.frontier.size))
-        if updated.rowcount == 0:
-            self.conn.execute(insert(log_state).values(id=1, tree_size=self.frontier.size))
+        sql.upsert_heads(self.conn, self._heads)
+        sql.set_tree_size(self.conn, self.frontier.size)
         self._maintain()
 
     def committed(self) -> None:
@@ -94,7 +96,10 @@ class GroupCommit:
 
     def _maintain(self) -> None:
         """One step of the id index's upkeep in a savepoint: if it fails, the group still commits (the step is
-        tried again with a later group)."""
+        tried again with a later group). Most groups have none due: no savepoint then."""
+        if not self.ids.upkeep_due(len(self._staged)):
+            self._upkeep = None
+            return
         try:
             with self.conn.begin_nested():
                 self._upkeep = self.ids.maintain(self.conn, self.frontier.size, len(self._staged))
@@ -108,7 +113,7 @@ class GroupCommit:
         assert sub.on_commit is not None
         self._flush()  # the savepoint then holds this submission's rows only
         mark = _Mark(self.frontier.copy(), {k: self._heads.get(k) for k in _permit_keys(fresh)},
-                     [(p.tenant, p.event_id) for p in fresh])
+                     [(p.tenant, p.event_id) for p in fresh], len(self.folds))
         try:
             with self.conn.begin_nested():
                 receipts = self._stage(sub, fresh, existing)
@@ -128,12 +133,14 @@ class GroupCommit:
                 self._heads[key] = head
         for key in mark.fresh:
             self._staged.pop(key, None)
+        del self.folds[mark.folds:]
         self._events.clear()
         self._nodes.clear()
         self._attestations.clear()
 
     def _stage(self, sub: Submission, fresh: list[PreparedEvent], existing: dict[_Key, Receipt]) -> list[Receipt]:
-        first, staged, rows, id_keys = self.frontier.size, self._staged, self._events, self._id_keys
+        first, staged, rows, id_keys, codes = self.frontier.size, self._staged, self._events, self._id_keys, self._flag_codes
+        folds = self.folds
         attestation = sub.attestation_digest
         digests, receipts = [], []
         for index, p in enumerate(fresh, start=first):
@@ -143,8 +150,14 @@ class GroupCommit:
             staged[key] = (p.claim_hash, receipt)
             digests.append(digest)
             receipts.append(receipt)
+            flags = codes.get(p.flags) if type(p.flags) is tuple else None
+            if flags is None:
+                flags = db.encode_flags(p.flags)
+                if type(p.flags) is tuple:
+                    codes[p.flags] = flags
+            folds.append(FoldHead(index, p.tenant, p.kind, p.permit, p.key_id))
             rows.append((index, p.event_id, p.tenant, p.kind, p.permit, p.key_id, p.claim_hash, digest, leaf,
-                         p.payload_sealed, p.payload_key, attestation, p.received_at, db.encode_flags(p.flags), id_keys[key]))
+                         p.payload_sealed, p.payload_key, attestation, p.received_at, flags, id_keys[key]))
         self._nodes.extend((db.node_key(node), digest) for node, digest in self.frontier.extend(digests, db.STORED_LEVEL))
         if fresh and sub.attestation is not None and attestation is not None:
             self._attestations.setdefault(attestation, {
@@ -206,39 +219,17 @@ class GroupCommit:
         return found
 
     def _load_heads(self, fresh: Sequence[PreparedEvent]) -> None:
-        wanted = sorted(k for k in _permit_keys(fresh) if k not in self._heads)
-        if not wanted:
-            return
-        heads = db.permit_heads.c
-        rows = self.conn.execute(select(heads.tenant, heads.permit, heads.leaf_hash, heads.leaf_index)
-                                 .where(tuple_(heads.tenant, heads.permit).in_(wanted)))
-        for row in rows:
-            self._heads[(row.tenant, row.permit)] = (bytes(row.leaf_hash), row.leaf_index)
+        wanted = [k for k in _permit_keys(fresh) if k not in self._heads]
+        if wanted:
+            self._heads.update(sql.load_heads(self.conn, wanted))
 
     # -- writes ----------------------------------------------------------------------------------
     def _flush(self) -> None:
         """Write the buffered events, nodes and attestations (the buffers empty only once written)."""
         db.insert_rows(self.conn, db.events, self._events)
         db.insert_rows(self.conn, db.merkle_nodes, self._nodes)
-        if self._attestations:
-            a = db.attestations.c
-            known = set(self.conn.execute(select(a.digest).where(a.digest.in_(list(self._attestations)))).scalars())
-            rows = [row for digest, row in self._attestations.items() if digest not in known]
-            if rows:
-                self.conn.execute(insert(db.attestations), rows)
+        sql.new_attestations(self.conn, self._attestations)
         self._events, self._nodes, self._attestations = [], [], {}
-
-    def _upsert_heads(self) -> None:
-        if not self._heads:
-            return
-        rows = [{"tenant": t, "permit": p, "leaf_hash": h, "leaf_index": i} for (t, p), (h, i) in self._heads.items()]
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(db.permit_heads)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["tenant", "permit"],
-            set_={"leaf_hash": stmt.excluded.leaf_hash, "leaf_index": stmt.excluded.leaf_index},
-        )
-        self.conn.execute(stmt, rows)
 
 
 def _fresh(events: Sequence[PreparedEvent], existing: dict[_Key, Receipt]) -> list[PreparedEvent]:

@@ -311,6 +311,7 @@ class IntakePool:
     def __init__(self, local: EventIntake, *, workers: int, database_url: str, master_key: bytes) -> None:
         self.local, self.workers, self._pool, self._started = local, max(workers, 0), None, workers <= 0
         self._clock = Clock()
+        self._busy = 0  # bodies being prepared now (``prepare`` runs on the event loop only)
         if workers > 0:
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(
@@ -348,16 +349,26 @@ class IntakePool:
     async def prepare(self, tenant: str, body: bytes) -> Submission:
         """Check and seal a request body for ``tenant``; raises what ``EventIntake.prepare`` raises.
 
-        A large individually signed body (no ``"attestation"`` in it) is split: every worker checks the body's
-        shape and checks, verifies and seals its share of the events (SM2 verification is nearly all of the
-        work), so one request uses every core and bodies are answered in the order they came (a split costs
-        each extra share one parse of the body). If any share is refused, the whole body is prepared again in
-        one worker, which decides and words the refusal exactly as an unsplit body would get it."""
+        A large individually signed body (no ``"attestation"`` in it) that arrives while no other body is being
+        prepared is split: every worker checks the body's shape and checks, verifies and seals its share of the
+        events (SM2 verification is nearly all of the work), so one request uses every core (a split costs each
+        extra share one parse of the body, and the server one more task each way). While other bodies are being
+        prepared they already keep the workers busy: a body goes whole then. If any share is refused, the whole
+        body is prepared again in one worker, which decides and words the refusal exactly as an unsplit body
+        would get it."""
         pool = self._pool
         if pool is None:
             return await asyncio.to_thread(lambda: self.local.prepare(tenant, parse_body(body)))
-        if self.workers < 2 or len(body) < _SHARE_BYTES or _ATTESTED in body:
-            return unpack_submission(await asyncio.wrap_future(pool.submit(_prepare_in_worker, tenant, body)))
+        split = self.workers > 1 and not self._busy and len(body) >= _SHARE_BYTES and _ATTESTED not in body
+        self._busy += 1
+        try:
+            if not split:
+                return unpack_submission(await asyncio.wrap_future(pool.submit(_prepare_in_worker, tenant, body)))
+            return await self._prepare_split(pool, tenant, body)
+        finally:
+            self._busy -= 1
+
+    async def _prepare_split(self, pool: ProcessPoolExecutor, tenant: str, body: bytes) -> Submission:
         received_at = self._clock.stamp()  # the workers' clock: the system's (they are built without the server's)
         futures = [pool.submit(_prepare_in_worker, tenant, body, (k, self.workers), received_at)
                    for k in range(self.workers)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,30 @@ def test_bodies_arriving_together_each_get_the_answer_one_process_gives(
     answers = asyncio.run(together())
     assert answers == [_answer(lambda b=b: local.prepare(TENANT, parse_body(b))) for b in bodies]
     assert [kind for kind, _ in answers] == ["ok", "InvalidSignature", "ok"]
+
+
+def test_bodies_prepared_together_go_whole_and_answer_as_one_process(
+        setup: tuple[IntakePool, EventIntake, Actor, Actor]) -> None:
+    """While one body is being prepared the workers are busy: the next large body is not split (a split would
+    cost each extra share a parse and the server a task each way, for no core that was idle). Each answer,
+    accepted or refused, is still the one a single process gives, and a later body alone is split again."""
+    pool, local, actor, stranger = setup
+    bad = _items(actor)
+    _bad_signature(bad[100], stranger)
+    bodies = [orjson.dumps({"events": _items(actor)}), orjson.dumps({"events": bad}),
+              orjson.dumps({"events": _items(actor)})]
+
+    async def together() -> list[tuple[str, Any]]:
+        async def one(body: bytes) -> tuple[str, Any]:
+            try:
+                submission = await pool.prepare(TENANT, body)
+            except (LedgerError, ServiceError) as exc:
+                return type(exc).__name__, str(exc)
+            return "ok", [_comparable(event) for event in submission.events]
+        return list(await asyncio.gather(*(one(body) for body in bodies)))
+
+    answers = asyncio.run(together())
+    assert answers == [_answer(functools.partial(local.prepare, TENANT, parse_body(body))) for body in bodies]
+    assert answers[0][0] == answers[2][0] == "ok" and answers[1][0] != "ok"
+    assert pool._busy == 0  # every body counted out again, the refused one too
+    _same(setup, bodies[0])  # alone again: split, same answer

@@ -190,3 +190,36 @@ def test_sm2_cross_verify_with_openssl(tmp_path: Path) -> None:
          "-in", "msg", "-sigfile", "sig", "-pkeyopt", "distid:1234567812345678"],
         check=False, cwd=tmp_path, capture_output=True, text=True)
     assert "Signature Verified Successfully" in result.stdout, result.stderr
+
+
+_KEYS = [SM2PrivateKey.generate() for _ in range(3)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=st.sampled_from(_KEYS), message=st.binary(max_size=2048))
+def test_sm2_sign_fast_path_verifies_like_the_reference(key: SM2PrivateKey, message: bytes) -> None:
+    """``sign`` (Z_A here, GmSSL signs the digest) makes signatures every verifier takes as the reference's
+    (GmSSL's whole-message call) are taken: ours, the verifier's strict DER check, pure-Python gmssl; and each
+    verifies the other's. A signature does not verify for another message or another key."""
+    import gmssl_pyx
+
+    from ledger.sm import SM2_DEFAULT_ID
+    from verifier.sm import PublicKey, verify_sm2
+
+    fast, reference = key.sign(message), key.reference_sign(message)
+    public = PublicKey(spki_der=b"", point=key.public.point)
+    for signature in (fast, reference):
+        key.public.verify(message, signature)
+        verify_sm2(public, message, signature)
+        r, s = _from_der(signature)
+        assert _pure(key.public).verify_with_sm3(f"{r:064x}{s:064x}", message)
+    assert not gmssl_pyx.sm2_verify(key.public.point, message + b"!", fast, SM2_DEFAULT_ID)
+    other = _KEYS[(_KEYS.index(key) + 1) % len(_KEYS)]
+    assert not gmssl_pyx.sm2_verify(other.public.point, message, fast, SM2_DEFAULT_ID)
+
+
+def test_sm2_sign_of_a_mutable_buffer_is_refused_as_by_the_reference() -> None:
+    key = _KEYS[0]
+    for message in (bytearray(b"checkpoint"), memoryview(b"checkpoint")):
+        with pytest.raises(TypeError, match="must be read-only bytes-like object"):
+            key.sign(message)  # type: ignore[arg-type]
