@@ -86,14 +86,11 @@ def _get_url(url: str, limit: int, timeout: float) -> bytes:
 
 
 def _get_file(path: Path, limit: int) -> bytes:
+    """``_read``, but a tile or checkpoint the copy lacks proves nothing either way: ``CheckUnavailable``."""
     try:
-        with open(path, "rb") as file:
-            data = file.read(limit + 1)
-    except OSError as exc:
-        raise CheckUnavailable(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if len(data) > limit:
-        raise CheckUnavailable(f"{path} is larger than {limit:,} bytes")
-    return data
+        return _read(str(path), "tiles object", limit)
+    except MalformedInput as exc:
+        raise CheckUnavailable(exc.message) from exc
 
 
 @dataclass
@@ -103,7 +100,6 @@ class _Outcome:
     checkpoint: Checkpoint
     signer: str
     checks: list[str] = field(default_factory=list)
-    tiles: TiledTree | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The ``--json`` form of a valid run."""
@@ -154,7 +150,7 @@ def _verify(fetch: Callable[[str, int], bytes], root: TrustRoot, items: list[tup
     signer = verify_trusted_checkpoint(checkpoint, trusted).fingerprint
     tiles = TiledTree(checkpoint.tree_size, checkpoint.root_hash, lambda path: fetch(path, TILE_WIDTH * HASH_SIZE),
                       max_tiles=_TILES_PER_ITEM * (2 + len(items) + 2 * len(found)))
-    outcome = _Outcome(checkpoint, signer, tiles=tiles)
+    outcome = _Outcome(checkpoint, signer)
     tiles.verify_root()
     size = f"{checkpoint.tree_size:,}"
     outcome.checks.append(f"right-edge tiles hash to the checkpoint's root of tree size {size}")

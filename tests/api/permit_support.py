@@ -107,6 +107,13 @@ class Plant:
         """The permit's current document, read as the tenant's reader."""
         return dict(self.api.typed("reader").permit(permit).document)
 
+    def add_detector(self, device: str = "lel-1", area: str = "unit-3") -> None:
+        """Register a gas detector of ``area`` (as an admin) whose key signs as ``device`` in ``people``."""
+        detector = make_actor(device, kind="device")
+        self.admin_post("/v1/devices", {"id": device, "kind": "detector", "key_id": detector.key_id,
+                                        "public_key_pem": detector.signer.public.to_pem(), "area": area})
+        self.people[device] = detector
+
     def add_worker(self, worker: str, *certificates: tuple[str, date, date]) -> None:
         """A worker with certificates (sub-type, expires_on, review_due_on), written as registered ones are."""
         register_worker(self.admin, _worker(worker, *certificates))

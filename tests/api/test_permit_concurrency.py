@@ -16,7 +16,7 @@ from sqlalchemy import select
 from evidence_api import db
 from tests.api.permit_support import CHECKS, Plant, gas, hot_work, near, seed_plant
 from tests.api.support import BOTH_DATABASES, Api, bearer
-from tests.helpers import TENANT, make_actor
+from tests.helpers import TENANT
 
 _APPROVAL = {"role": "workshop_head", "opinion": "同意"}
 
@@ -91,10 +91,7 @@ def _snapshot(plant: Plant) -> dict[str, list[str]]:
 @BOTH_DATABASES
 def test_actions_on_many_permits_with_readings_arriving_keep_projection_and_log_together(api: Api) -> None:
     plant = seed_plant(api)
-    detector = make_actor("lel-1", kind="device")
-    plant.admin_post("/v1/devices", {"id": "lel-1", "kind": "detector", "key_id": detector.key_id,
-                                     "public_key_pem": detector.signer.public.to_pem(), "area": "unit-3"})
-    plant.people["lel-1"] = detector
+    plant.add_detector()
     one_hour = [{"worker": "welder", "operation": "2.1", "hours_per_day": 1}]
     permits = [f"HW-{n}" for n in range(4)]
     answers: dict[str, list[dict[str, Any]]] = {p: [] for p in permits}

@@ -17,7 +17,7 @@ from evidence_api.services import workflow as workflow_module
 from tests.api.permit_support import APPROVERS, CHECKS, Plant, gas, hot_work, near, seed_plant
 from tests.api.support import BOTH_DATABASES, Api, bearer
 from tests.api.test_permit_projection import _snapshot
-from tests.helpers import TENANT, make_actor
+from tests.helpers import TENANT
 
 Step = Callable[[Plant, str], None]
 
@@ -68,10 +68,7 @@ EXTRA: list[Step] = [*WALK, _reading(False), _reading(True), _act("applicant", "
 @pytest.fixture
 def plant(api: Api) -> Plant:
     seeded = seed_plant(api)
-    detector = make_actor("lel-1", kind="device")
-    seeded.admin_post("/v1/devices", {"id": "lel-1", "kind": "detector", "key_id": detector.key_id,
-                                      "public_key_pem": detector.signer.public.to_pem(), "area": "unit-3"})
-    seeded.people["lel-1"] = detector
+    seeded.add_detector()
     return seeded
 
 

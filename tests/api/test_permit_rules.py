@@ -499,10 +499,7 @@ def test_close_needs_acceptance_by_workshop_or_safety(plant: Plant) -> None:
 
 def test_detector_reading_out_of_limits_suspends_active_permit(plant: Plant) -> None:
     to_active(plant)
-    detector = make_actor("lel-1", kind="device")
-    plant.admin_post("/v1/devices", {"id": "lel-1", "kind": "detector", "key_id": detector.key_id,
-                                     "public_key_pem": detector.signer.public.to_pem(), "area": "unit-3"})
-    plant.people["lel-1"] = detector
+    plant.add_detector()
     ok = plant.item("lel-1", "detector.reading", gas(minutes_ago=0, purpose="periodic"))
     bad = plant.item("lel-1", "detector.reading", gas(minutes_ago=0, purpose="periodic", combustible_pct_vol=1.2))
     resp = plant.api.client.post("/v1/events", json={"events": [ok, bad]}, headers=bearer(plant.api.ingest))

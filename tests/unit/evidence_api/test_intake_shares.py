@@ -177,6 +177,20 @@ def test_a_body_any_share_would_refuse_is_refused_and_the_shares_of_an_accepted_
         assert [event for _, events in parts for event in events] == whole[1]
 
 
+def _prepared_together(pool: IntakePool, bodies: list[bytes]) -> list[tuple[str, Any]]:
+    """Each body's answer from ``pool.prepare``, all of them sent at once: ("ok", its events) or the refusal."""
+    async def one(body: bytes) -> tuple[str, Any]:
+        try:
+            submission = await pool.prepare(TENANT, body)
+        except (LedgerError, ServiceError) as exc:
+            return type(exc).__name__, str(exc)
+        return "ok", [_comparable(event) for event in submission.events]
+
+    async def together() -> list[tuple[str, Any]]:
+        return list(await asyncio.gather(*(one(body) for body in bodies)))
+    return asyncio.run(together())
+
+
 def test_bodies_arriving_together_each_get_the_answer_one_process_gives(
         setup: tuple[IntakePool, EventIntake, Actor, Actor], signed: list[dict[str, Any]]) -> None:
     """Several large bodies at once, their shares interleaved in the workers' queue: each gets what one process
@@ -186,16 +200,7 @@ def test_bodies_arriving_together_each_get_the_answer_one_process_gives(
     _bad_signature(bad[77], other)
     bodies = [orjson.dumps({"events": signed}), orjson.dumps({"events": bad}), orjson.dumps({"events": signed[::-1]})]
 
-    async def together() -> list[tuple[str, Any]]:
-        async def one(body: bytes) -> tuple[str, Any]:
-            try:
-                submission = await pool.prepare(TENANT, body)
-            except (LedgerError, ServiceError) as exc:
-                return type(exc).__name__, str(exc)
-            return "ok", [_comparable(event) for event in submission.events]
-        return list(await asyncio.gather(*(one(body) for body in bodies)))
-
-    answers = asyncio.run(together())
+    answers = _prepared_together(pool, bodies)
     assert answers == [_answer(lambda b=b: local.prepare(TENANT, parse_body(b))) for b in bodies]
     assert [kind for kind, _ in answers] == ["ok", "InvalidSignature", "ok"]
 
@@ -211,16 +216,7 @@ def test_bodies_prepared_together_go_whole_and_answer_as_one_process(
     bodies = [orjson.dumps({"events": _items(actor)}), orjson.dumps({"events": bad}),
               orjson.dumps({"events": _items(actor)})]
 
-    async def together() -> list[tuple[str, Any]]:
-        async def one(body: bytes) -> tuple[str, Any]:
-            try:
-                submission = await pool.prepare(TENANT, body)
-            except (LedgerError, ServiceError) as exc:
-                return type(exc).__name__, str(exc)
-            return "ok", [_comparable(event) for event in submission.events]
-        return list(await asyncio.gather(*(one(body) for body in bodies)))
-
-    answers = asyncio.run(together())
+    answers = _prepared_together(pool, bodies)
     assert answers == [_answer(functools.partial(local.prepare, TENANT, parse_body(body))) for body in bodies]
     assert answers[0][0] == answers[2][0] == "ok" and answers[1][0] != "ok"
     assert pool._busy == 0  # every body counted out again, the refused one too
