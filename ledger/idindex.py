@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.sm import sm3
+from ledger.storage import placeholder
 
 __all__ = ["IdIndex", "IdTuning", "Maintenance", "index_all", "leaves_with_key", "saved_filter_covers"]
 
@@ -159,7 +160,7 @@ def _saved(conn: Connection) -> tuple[int, _Filter] | None:
 
 def _store(conn: Connection, merged: int, keys: _Filter) -> None:
     """Replace the saved filter with ``keys``, which holds every key of the events below ``merged``."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(conn)
     conn.exec_driver_sql("DELETE FROM id_filter")
     for part, bloom in enumerate(keys._blooms):
         bits = bytes(bloom.bits)
@@ -362,7 +363,7 @@ def _merged(conn: Connection) -> int:
 
 
 def _marks(conn: Connection, count: int) -> str:
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(conn)
     return ", ".join([mark] * count)
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "metadata",
     "node_key",
     "permit_heads",
+    "placeholder",
     "read_tree_size",
 ]
 
@@ -268,7 +269,7 @@ class SqlNodeStore:
 
     def _read(self, keys: list[int], leaves: list[int]) -> dict[int, bytes]:
         """Node key -> hash of the stored nodes ``keys``, and ``-1 - i`` -> leaf hash of each leaf ``i``."""
-        mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
+        mark = placeholder(self._conn)
         found: dict[int, bytes] = {}
         for start in range(0, max(len(keys), len(leaves)), _PARAMS_PER_QUERY):
             some_keys, some_leaves = keys[start:start + _PARAMS_PER_QUERY], leaves[start:start + _PARAMS_PER_QUERY]
@@ -290,15 +291,20 @@ def insert_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> 
     """
     if not rows:
         return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(conn)
     names = ", ".join(column.name for column in table.columns)
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([mark] * len(table.columns))})", rows)
+
+
+def placeholder(conn: Connection) -> str:
+    """The driver's bound-parameter mark for SQL run with ``exec_driver_sql``: ``?`` (sqlite3), ``%s`` (psycopg)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
 def events_at(conn: Connection, indices: list[int]) -> list[Any]:
     """(tenant, event_id, claim_hash, leaf_index, leaf_hash, received_at) of the events at ``indices`` (the
     writer's idempotency check reads the rows its id keys point to: plain SQL, SQLAlchemy's binding cost more)."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(conn)
     found: list[Any] = []
     for start in range(0, len(indices), 2 * _PARAMS_PER_QUERY):
         some = indices[start:start + 2 * _PARAMS_PER_QUERY]

@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from ledger.errors import ProofError, StorageError
 from ledger.hashing import node_hash
 from ledger.merkle import NodeId, NodeReader, path_ranges, perfect_root, subtree_blocks
-from ledger.storage import STORED_LEVEL, node_key
+from ledger.storage import STORED_LEVEL, node_key, placeholder
 
 __all__ = ["TOP_LEVEL", "ProofStore", "RightEdges", "TreeTop", "inclusion_path", "read_level"]
 
@@ -113,7 +113,7 @@ def read_level(conn: Connection, level: int, start: int, end: int) -> list[bytes
         return _read_level(conn, level, start, end)
     if level != 0:
         raise ValueError(f"level {level} is not stored: only level 0 and levels >= {STORED_LEVEL} are")
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(conn)
     sql = f"SELECT leaf_hash FROM events WHERE leaf_index >= {mark} AND leaf_index < {mark} ORDER BY leaf_index"
     rows = _fetch(conn, sql, (start, end))
     if len(rows) != end - start:
@@ -124,7 +124,7 @@ def read_level(conn: Connection, level: int, start: int, end: int) -> list[bytes
 
 def _read_level(conn: Connection, level: int, start: int, end: int) -> list[bytes]:
     """The stored hashes of nodes ``start <= index < end`` of ``level``, in order."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(conn)
     sql = f"SELECT hash FROM merkle_nodes WHERE node_id >= {mark} AND node_id < {mark} ORDER BY node_id"
     rows = _fetch(conn, sql, (node_key((level, start)), node_key((level, end))))
     if len(rows) != end - start:
@@ -189,7 +189,7 @@ class ProofStore:
 
     def _query(self, keys: list[int], runs: list[tuple[int, int]]) -> dict[int, bytes]:
         """Node key -> hash of the stored ``keys``; ``-1 - i`` -> leaf hash of each leaf in the ``runs``."""
-        mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
+        mark = placeholder(self._conn)
         found: dict[int, bytes] = {}
         for chunk in range(max(-(-len(keys) // _KEYS_PER_QUERY), -(-len(runs) // _RUNS_PER_QUERY))):
             some_keys = keys[chunk * _KEYS_PER_QUERY:(chunk + 1) * _KEYS_PER_QUERY]

@@ -39,10 +39,6 @@ Heads = dict[tuple[str, str], tuple[bytes, int]]
 _PAIRS_PER_QUERY = 400  # 800 bound parameters: below SQLite's old default limit of 999
 
 
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
 def load_heads(conn: Connection, keys: Iterable[tuple[str, str]]) -> Heads:
     """The stored chain heads of ``keys`` (those with none are absent): per tenant, one query per 800 permits,
     ``tenant = ? AND permit IN (...)``, which both databases answer from the primary key. (The row-value form
@@ -51,7 +47,7 @@ def load_heads(conn: Connection, keys: Iterable[tuple[str, str]]) -> Heads:
     by_tenant: dict[str, list[str]] = {}
     for tenant, permit in keys:
         by_tenant.setdefault(tenant, []).append(permit)
-    mark, found = _mark(conn), {}
+    mark, found = db.placeholder(conn), {}
     for tenant, permits in by_tenant.items():
         for start in range(0, len(permits), 2 * _PAIRS_PER_QUERY):
             some = permits[start:start + 2 * _PAIRS_PER_QUERY]
@@ -71,7 +67,7 @@ def upsert_heads(conn: Connection, heads: Mapping[tuple[str, str], tuple[bytes, 
     """Write ``heads``: a new permit's row inserted, a known one's replaced (one ``executemany``)."""
     if not heads:
         return
-    mark = _mark(conn)
+    mark = db.placeholder(conn)
     conn.exec_driver_sql(
         f"INSERT INTO permit_heads (tenant, permit, leaf_hash, leaf_index) VALUES ({mark}, {mark}, {mark}, {mark}) "
         "ON CONFLICT (tenant, permit) DO UPDATE SET leaf_hash = excluded.leaf_hash, leaf_index = excluded.leaf_index",
@@ -80,7 +76,7 @@ def upsert_heads(conn: Connection, heads: Mapping[tuple[str, str], tuple[bytes, 
 
 def set_tree_size(conn: Connection, size: int) -> None:
     """Store the tree size (the one ``log_state`` row, created on the first commit)."""
-    mark = _mark(conn)
+    mark = db.placeholder(conn)
     if conn.exec_driver_sql(f"UPDATE log_state SET tree_size = {mark} WHERE id = 1", (size,)).rowcount == 0:
         conn.exec_driver_sql(f"INSERT INTO log_state (id, tree_size) VALUES (1, {mark})", (size,))
 
@@ -89,7 +85,7 @@ def new_attestations(conn: Connection, rows: Mapping[bytes, dict[str, Any]]) -> 
     """Insert the attestation rows (digest -> row of ``db.attestations``) not stored yet."""
     if not rows:
         return
-    mark, digests = _mark(conn), list(rows)
+    mark, digests = db.placeholder(conn), list(rows)
     known: set[bytes] = set()
     for start in range(0, len(digests), 2 * _PAIRS_PER_QUERY):
         some = digests[start:start + 2 * _PAIRS_PER_QUERY]
